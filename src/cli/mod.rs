@@ -1,0 +1,188 @@
+//! The command line: the wizard by default, and one non-interactive command per step, all on
+//! the same engine. `--json` prints exactly one JSON document on stdout; exit status 0 is
+//! success, 1 failure, 2 bad usage.
+
+mod recover;
+mod status;
+
+use crate::engine::restore_plan::ConflictPolicy;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "snaprescue",
+    version,
+    about = "Get deleted files back from snapshots, step by step",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What was lost (default: the current directory). Opens the wizard.
+    pub path: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Step 1: processes using PATH's filesystem; freeze or thaw them.
+    Writers {
+        path: PathBuf,
+        #[arg(long, conflicts_with = "thaw")]
+        freeze: bool,
+        #[arg(long)]
+        thaw: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Step 2: GPUs and the processes using them.
+    Gpu {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Step 3: every snapshot that covers PATH, newest first, the recommended one marked.
+    Snapshots {
+        path: PathBuf,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the snapshot holds under PATH that the live tree lacks (and what changed).
+    Deleted {
+        path: PathBuf,
+        #[arg(long)]
+        snapshot: String,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy entries back from a snapshot, verified.
+    Restore {
+        path: PathBuf,
+        #[arg(long)]
+        snapshot: String,
+        #[arg(long)]
+        source: Option<String>,
+        /// Only entries that are missing from the live tree.
+        #[arg(long)]
+        only_deleted: bool,
+        /// Restore into DIR instead of PATH.
+        #[arg(long)]
+        to: Option<PathBuf>,
+        /// What to do when an entry exists live: skip it or restore beside it.
+        #[arg(long, value_enum, default_value = "skip")]
+        conflict: ConflictPolicy,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put the whole subvolume back to the snapshot (keeps the current one as a guard).
+    Rollback {
+        path: PathBuf,
+        #[arg(long)]
+        snapshot: String,
+        /// The subvolume path or id, typed to confirm.
+        #[arg(long)]
+        confirm: String,
+        /// Delete the current state instead of keeping it as a read-only guard.
+        #[arg(long)]
+        no_guard: bool,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A practice lab on a loop-mounted btrfs volume, then the wizard on it.
+    Drill {
+        /// Tear the lab down (also after a crash).
+        #[arg(long)]
+        clean: bool,
+        /// Set the lab up and print where, without opening the wizard.
+        #[arg(long)]
+        no_wizard: bool,
+    },
+    /// The drill's writer process (internal).
+    #[command(hide = true)]
+    DrillWriter { dir: PathBuf },
+}
+
+/// What a command produced: a JSON document and its human rendering.
+pub struct Outcome {
+    pub json: serde_json::Value,
+    pub human: String,
+    pub ok: bool,
+}
+
+fn emit(result: anyhow::Result<Outcome>, json: bool) -> i32 {
+    match result {
+        Ok(outcome) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome.json).unwrap_or_default());
+            } else {
+                print!("{}", outcome.human);
+            }
+            if outcome.ok { 0 } else { 1 }
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            if json {
+                println!("{}", serde_json::json!({ "error": message }));
+            }
+            eprintln!("snaprescue: {message}");
+            1
+        }
+    }
+}
+
+/// Parses arguments, runs the command, returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    crate::runtime::init_logging();
+    match cli.command {
+        None => {
+            let path = cli.path.unwrap_or_else(|| PathBuf::from("."));
+            report(crate::runtime::run_wizard(&path, None))
+        }
+        Some(Command::Writers { path, freeze, thaw, json }) => {
+            emit(status::writers(&path, freeze, thaw), json)
+        }
+        Some(Command::Gpu { json }) => emit(Ok(status::gpu()), json),
+        Some(Command::Snapshots { path, source, json }) => {
+            emit(recover::snapshots(&path, source.as_deref()), json)
+        }
+        Some(Command::Deleted { path, snapshot, source, json }) => {
+            emit(recover::deleted(&path, &snapshot, source.as_deref()), json)
+        }
+        Some(Command::Restore { path, snapshot, source, only_deleted, to, conflict, json }) => emit(
+            recover::restore(&path, &snapshot, source.as_deref(), only_deleted, to.as_deref(), conflict),
+            json,
+        ),
+        Some(Command::Rollback { path, snapshot, confirm, no_guard, source, json }) => emit(
+            recover::rollback(&path, &snapshot, &confirm, !no_guard, source.as_deref()),
+            json,
+        ),
+        Some(Command::Drill { clean, no_wizard }) => report(if clean {
+            crate::drill::clean()
+        } else {
+            crate::drill::run_drill(!no_wizard)
+        }),
+        Some(Command::DrillWriter { dir }) => report(crate::drill::writer(&dir)),
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("snaprescue: {e:#}");
+            1
+        }
+    }
+}

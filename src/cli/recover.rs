@@ -1,0 +1,164 @@
+//! `snapshots`, `deleted`, `restore` and `rollback` without a terminal.
+
+use super::Outcome;
+use crate::engine::diff::{EntryKind, EntryStatus, TreeDiff};
+use crate::engine::path_json;
+use crate::engine::restore::execute;
+use crate::engine::restore_plan::{ConflictPolicy, plan};
+use crate::session::Session;
+use chrono::{DateTime, Utc};
+use humansize::{BINARY, format_size};
+use serde_json::{Value, json};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+fn time(secs: i64) -> String {
+    DateTime::<Utc>::from_timestamp(secs, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
+}
+
+pub fn snapshots(path: &Path, source: Option<&str>) -> anyhow::Result<Outcome> {
+    let session = Session::open(path, source)?;
+    let mut human = format!("{}\n", session.source.describe());
+    if let Some(t) = session.deleted_at {
+        writeln!(human, "deletion estimated at {}", t.to_rfc3339())?;
+    }
+    let mut rows = Vec::new();
+    for (i, s) in session.snapshots.iter().enumerate() {
+        let recommended = session.recommended == Some(i);
+        let mut row = serde_json::to_value(s)?;
+        row["recommended"] = json!(recommended);
+        row["created"] = json!(s.created.to_rfc3339());
+        rows.push(row);
+        writeln!(
+            human,
+            "{} {:>6}  {}  {}",
+            if recommended { "*" } else { " " },
+            s.id,
+            s.created.format("%Y-%m-%d %H:%M:%S UTC"),
+            s.name
+        )?;
+    }
+    if session.snapshots.is_empty() {
+        writeln!(human, "no read-only snapshots of this subvolume were found")?;
+    }
+    Ok(Outcome {
+        json: json!({
+            "path": path_json(&session.path),
+            "source": session.source.describe(),
+            "deleted_at": session.deleted_at.map(|t| t.to_rfc3339()),
+            "snapshots": rows,
+        }),
+        human,
+        ok: true,
+    })
+}
+
+fn entries_json(tree: &TreeDiff, status: EntryStatus) -> Vec<Value> {
+    tree.with_status(status)
+        .map(|e| {
+            json!({
+                "path": path_json(&e.path),
+                "size": e.size,
+                "kind": e.kind,
+                "mtime": time(e.mtime),
+                "status": e.status,
+            })
+        })
+        .collect()
+}
+
+pub fn deleted(path: &Path, id: &str, source: Option<&str>) -> anyhow::Result<Outcome> {
+    let session = Session::open(path, source)?;
+    let snapshot = session.snapshot(id)?.clone();
+    let (_opened, tree) = session.diff(&snapshot, &AtomicBool::new(false))?;
+    let lost = tree.lost();
+    let mut human = String::new();
+    for e in tree.with_status(EntryStatus::Deleted).chain(tree.with_status(EntryStatus::Changed)) {
+        let mark = if e.status == EntryStatus::Deleted { "deleted" } else { "changed" };
+        let size = if e.kind == EntryKind::Dir { "dir".into() } else { format_size(e.size, BINARY) };
+        writeln!(human, "{mark:8} {size:>10}  {}", e.path.display())?;
+    }
+    writeln!(human, "{} lost entries, {} in snapshot {}", lost.entries, format_size(lost.bytes, BINARY), snapshot.id)?;
+    Ok(Outcome {
+        json: json!({
+            "path": path_json(&session.path),
+            "snapshot": snapshot.id,
+            "deleted": entries_json(&tree, EntryStatus::Deleted),
+            "changed": entries_json(&tree, EntryStatus::Changed),
+            "lost": lost,
+            "unreadable": tree.unreadable.iter().map(|(p, r)| json!({"path": path_json(p), "reason": r})).collect::<Vec<_>>(),
+        }),
+        human,
+        ok: true,
+    })
+}
+
+/// The smallest selection covering every deleted entry: deleted entries whose parent is not.
+pub fn deleted_roots(tree: &TreeDiff) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for e in tree.with_status(EntryStatus::Deleted) {
+        if !roots.iter().any(|r| e.path.starts_with(r) && !r.as_os_str().is_empty()) {
+            roots.push(e.path.clone());
+        }
+    }
+    roots
+}
+
+pub fn restore(
+    path: &Path,
+    id: &str,
+    source: Option<&str>,
+    only_deleted: bool,
+    to: Option<&Path>,
+    policy: ConflictPolicy,
+) -> anyhow::Result<Outcome> {
+    let session = Session::open(path, source)?;
+    let snapshot = session.snapshot(id)?.clone();
+    let (opened, tree) = session.diff(&snapshot, &AtomicBool::new(false))?;
+    let selection = if only_deleted { deleted_roots(&tree) } else { vec![PathBuf::new()] };
+    let dest = to.map(Path::to_path_buf).unwrap_or_else(|| session.path.clone());
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let planned = plan(&opened.dir, &dest, &selection, policy, &stamp).map_err(crate::session::SessionError::from)?;
+    let report = execute(&planned, &AtomicBool::new(false), &mut |_| {});
+    let mut human = String::new();
+    for r in &report.restored {
+        writeln!(human, "restored {}", r.path.display())?;
+    }
+    for s in &report.skipped {
+        writeln!(human, "skipped  {}: {}", s.path.display(), s.reason)?;
+    }
+    for f in &report.failed {
+        writeln!(human, "FAILED   {}: {}", f.path.display(), f.reason)?;
+    }
+    writeln!(
+        human,
+        "{} restored ({}, {}), {} skipped, {} failed",
+        report.restored.len(),
+        format_size(report.bytes, BINARY),
+        if planned.reflink { "reflinked" } else { "copied and verified" },
+        report.skipped.len(),
+        report.failed.len()
+    )?;
+    let mut doc = serde_json::to_value(&report)?;
+    doc["snapshot"] = json!(snapshot.id);
+    doc["destination"] = path_json(&dest);
+    Ok(Outcome { json: doc, human, ok: report.failed.is_empty() })
+}
+
+pub fn rollback(path: &Path, id: &str, confirm: &str, keep_guard: bool, source: Option<&str>) -> anyhow::Result<Outcome> {
+    let session = Session::open(path, source)?;
+    let snapshot = session.snapshot(id)?.clone();
+    let outcome = session.source.rollback(&snapshot, confirm, keep_guard)?;
+    let human = format!(
+        "rolled back {} to snapshot {}\nprevious state kept at: {}\nto undo: {}\n",
+        outcome.replaced.display(),
+        snapshot.id,
+        outcome.guard.as_ref().map(|g| g.display().to_string()).unwrap_or_else(|| "(not kept)".into()),
+        outcome.undo
+    );
+    Ok(Outcome { json: serde_json::to_value(&outcome)?, human, ok: true })
+}

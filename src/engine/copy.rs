@@ -1,0 +1,225 @@
+//! Copies one file safely: into a temporary name beside the target, reflinked when the
+//! filesystem allows or copied hole by hole (sparse stays sparse), hashed, verified, fsynced,
+//! given the source's metadata, then renamed into place without ever replacing a file.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use thiserror::Error;
+
+const CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Error)]
+pub enum CopyError {
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("verification failed: the copy's hash differs from the snapshot's")]
+    Mismatch,
+    #[error("{0} appeared while copying; nothing was overwritten")]
+    Exists(PathBuf),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CopyError {
+    let path = path.to_path_buf();
+    move |source| CopyError::Io { action, path, source }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyMethod {
+    Reflink,
+    Copy,
+}
+
+#[derive(Debug, Clone)]
+pub struct CopiedFile {
+    pub method: CopyMethod,
+    pub hash: String,
+}
+
+/// A temporary file that is removed unless it was renamed into place.
+struct TempFile {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name beside `target` that nothing else uses.
+pub fn temp_name(target: &Path) -> PathBuf {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut name = std::ffi::OsString::from(".");
+    name.push(target.file_name().unwrap_or_default());
+    name.push(format!(".snaprescue-{}-{n}.tmp", std::process::id()));
+    target.with_file_name(name)
+}
+
+/// Renames `from` to `to` only if `to` does not exist (renameat2 RENAME_NOREPLACE).
+pub fn rename_noreplace(from: &Path, to: &Path) -> Result<(), CopyError> {
+    nix::fcntl::renameat2(
+        nix::fcntl::AT_FDCWD,
+        from,
+        nix::fcntl::AT_FDCWD,
+        to,
+        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+    )
+    .map_err(|errno| match errno {
+        nix::errno::Errno::EEXIST => CopyError::Exists(to.to_path_buf()),
+        e => CopyError::Io {
+            action: "cannot rename into",
+            path: to.to_path_buf(),
+            source: e.into(),
+        },
+    })
+}
+
+/// Copies `src` to `target` (which must not exist). `on_bytes` hears about progress.
+pub fn copy_file(
+    src: &Path,
+    target: &Path,
+    try_reflink: bool,
+    cancel: &AtomicBool,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<CopiedFile, CopyError> {
+    let mut input = File::open(src).map_err(io("cannot read", src))?;
+    let meta = input.metadata().map_err(io("cannot stat", src))?;
+    let temp = TempFile {
+        path: temp_name(target),
+        armed: true,
+    };
+    let output = std::fs::OpenOptions::new()
+        .write(true)
+        .read(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp.path)
+        .map_err(io("cannot create", &temp.path))?;
+    let reflinked = try_reflink && reflink(&input, &output);
+    let hash = if reflinked {
+        on_bytes(meta.len());
+        hash_file(&mut input, cancel)?
+    } else {
+        copy_sparse(&input, &output, meta.len(), cancel, on_bytes)?
+    };
+    let mut check = File::open(&temp.path).map_err(io("cannot reopen", &temp.path))?;
+    if hash_file(&mut check, cancel)? != hash {
+        return Err(CopyError::Mismatch);
+    }
+    output.sync_all().map_err(io("cannot fsync", &temp.path))?;
+    super::restore::apply_metadata(&temp.path, &meta, src).map_err(io("cannot set metadata on", target))?;
+    let mut temp = temp;
+    rename_noreplace(&temp.path, target)?;
+    temp.armed = false;
+    Ok(CopiedFile {
+        method: if reflinked { CopyMethod::Reflink } else { CopyMethod::Copy },
+        hash,
+    })
+}
+
+fn reflink(input: &File, output: &File) -> bool {
+    // FICLONE = _IOW(0x94, 9, int)
+    nix::ioctl_write_int!(ficlone, 0x94, 9);
+    // SAFETY: both descriptors are open files owned by the caller.
+    unsafe { ficlone(output.as_raw_fd(), input.as_raw_fd() as u64) }.is_ok()
+}
+
+/// BLAKE3 of a whole file.
+pub fn hash_file(file: &mut File, cancel: &AtomicBool) -> Result<String, CopyError> {
+    file.seek(SeekFrom::Start(0)).map_err(io("cannot seek", Path::new("file")))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(CopyError::Cancelled);
+        }
+        let n = file.read(&mut buf).map_err(io("cannot read", Path::new("file")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Next data region at or after `offset` (SEEK_DATA/SEEK_HOLE), or None past the end.
+fn next_data(file: &File, offset: u64, len: u64) -> Option<(u64, u64)> {
+    let fd = file.as_raw_fd();
+    // SAFETY: lseek on an owned descriptor.
+    let start = unsafe { libc::lseek(fd, offset as i64, libc::SEEK_DATA) };
+    if start < 0 {
+        // ENXIO: no data after offset; other errors: treat the rest as data.
+        let e = std::io::Error::last_os_error();
+        return (e.raw_os_error() != Some(libc::ENXIO) && offset < len).then_some((offset, len));
+    }
+    // SAFETY: as above.
+    let end = unsafe { libc::lseek(fd, start, libc::SEEK_HOLE) };
+    let end = if end < 0 { len } else { (end as u64).min(len) };
+    ((start as u64) < len).then_some((start as u64, end))
+}
+
+fn copy_sparse(
+    input: &File,
+    output: &File,
+    len: u64,
+    cancel: &AtomicBool,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<String, CopyError> {
+    let mut hasher = blake3::Hasher::new();
+    let zeros = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; CHUNK];
+    let mut pos = 0u64;
+    while let Some((start, end)) = next_data(input, pos, len) {
+        let mut hole = start - pos;
+        while hole > 0 {
+            let n = hole.min(CHUNK as u64) as usize;
+            hasher.update(&zeros[..n]);
+            hole -= n as u64;
+        }
+        let mut offset = start;
+        while offset < end {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(CopyError::Cancelled);
+            }
+            let want = ((end - offset) as usize).min(CHUNK);
+            let n = input.read_at(&mut buf[..want], offset).map_err(io("cannot read", Path::new("snapshot file")))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            output.write_all_at(&buf[..n], offset).map_err(io("cannot write", Path::new("restored file")))?;
+            offset += n as u64;
+            on_bytes(n as u64);
+        }
+        pos = offset.max(end);
+    }
+    let mut tail = len.saturating_sub(pos);
+    while tail > 0 {
+        let n = tail.min(CHUNK as u64) as usize;
+        hasher.update(&zeros[..n]);
+        tail -= n as u64;
+    }
+    output.set_len(len).map_err(io("cannot size", Path::new("restored file")))?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Blocks actually allocated by a file, in bytes (what a sparse copy needs).
+pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    meta.blocks() * 512
+}

@@ -1,0 +1,223 @@
+//! Compares a snapshot's copy of PATH with the live tree: what the snapshot holds that is
+//! gone ("deleted"), what differs in size or mtime ("changed"), and what is the same.
+
+use serde::Serialize;
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+impl EntryKind {
+    pub fn of(meta: &Metadata) -> Self {
+        let t = meta.file_type();
+        if t.is_symlink() {
+            EntryKind::Symlink
+        } else if t.is_dir() {
+            EntryKind::Dir
+        } else if t.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// In the snapshot, missing from the live tree.
+    Deleted,
+    /// In both, with a different kind, size, mtime or link target.
+    Changed,
+    Same,
+}
+
+/// One entry of the snapshot's tree, relative to PATH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffEntry {
+    pub path: PathBuf,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mtime: i64,
+    pub status: EntryStatus,
+}
+
+#[derive(Debug, Error)]
+pub enum DiffError {
+    #[error("{0} is not in this snapshot: it was created after the snapshot or never existed")]
+    NotInSnapshot(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The whole comparison; `entries` are in depth-first, name order.
+#[derive(Debug, Clone, Default)]
+pub struct TreeDiff {
+    pub entries: Vec<DiffEntry>,
+    /// Directories of the snapshot that could not be read, with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+/// Counts of what a snapshot would bring back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LostCounts {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+impl TreeDiff {
+    pub fn with_status(&self, status: EntryStatus) -> impl Iterator<Item = &DiffEntry> {
+        self.entries.iter().filter(move |e| e.status == status)
+    }
+
+    /// Deleted files and links (directories are containers, not counted) and their bytes.
+    pub fn lost(&self) -> LostCounts {
+        self.with_status(EntryStatus::Deleted)
+            .filter(|e| e.kind != EntryKind::Dir)
+            .fold(LostCounts::default(), |acc, e| LostCounts {
+                entries: acc.entries + 1,
+                bytes: acc.bytes + e.size,
+            })
+    }
+}
+
+/// Compares `snapshot_dir` (the snapshot's copy of PATH) with `live_dir` (PATH now).
+pub fn diff(snapshot_dir: &Path, live_dir: &Path, cancel: &AtomicBool) -> Result<TreeDiff, DiffError> {
+    let root = std::fs::symlink_metadata(snapshot_dir)
+        .map_err(|_| DiffError::NotInSnapshot(snapshot_dir.to_path_buf()))?;
+    let mut out = TreeDiff::default();
+    if !root.is_dir() {
+        let live = std::fs::symlink_metadata(live_dir).ok();
+        out.entries.push(entry(PathBuf::new(), &root, live.as_ref(), snapshot_dir, live_dir));
+        return Ok(out);
+    }
+    let live_is_dir = std::fs::metadata(live_dir).map(|m| m.is_dir()).unwrap_or(false);
+    walk(snapshot_dir, live_dir, Path::new(""), live_is_dir, cancel, &mut out)?;
+    Ok(out)
+}
+
+fn entry(rel: PathBuf, snap: &Metadata, live: Option<&Metadata>, snap_path: &Path, live_path: &Path) -> DiffEntry {
+    let kind = EntryKind::of(snap);
+    let status = match live {
+        None => EntryStatus::Deleted,
+        Some(l) if EntryKind::of(l) != kind => EntryStatus::Changed,
+        Some(l) => {
+            let differs = match kind {
+                EntryKind::File => l.len() != snap.len() || l.mtime() != snap.mtime() || l.mtime_nsec() != snap.mtime_nsec(),
+                EntryKind::Symlink => std::fs::read_link(snap_path).ok() != std::fs::read_link(live_path).ok(),
+                _ => false,
+            };
+            if differs { EntryStatus::Changed } else { EntryStatus::Same }
+        }
+    };
+    DiffEntry {
+        path: rel,
+        kind,
+        size: if kind == EntryKind::Dir { 0 } else { snap.len() },
+        mtime: snap.mtime(),
+        status,
+    }
+}
+
+fn walk(
+    snap_dir: &Path,
+    live_dir: &Path,
+    rel: &Path,
+    live_exists: bool,
+    cancel: &AtomicBool,
+    out: &mut TreeDiff,
+) -> Result<(), DiffError> {
+    if cancel.load(Ordering::Relaxed) {
+        return Err(DiffError::Cancelled);
+    }
+    let reader = match std::fs::read_dir(snap_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            if rel.as_os_str().is_empty() {
+                return Err(DiffError::Read { path: snap_dir.to_path_buf(), source: e });
+            }
+            out.unreadable.push((rel.to_path_buf(), e.to_string()));
+            return Ok(());
+        }
+    };
+    let mut names: Vec<_> = reader.flatten().map(|d| d.file_name()).collect();
+    names.sort();
+    for name in names {
+        let snap_path = snap_dir.join(&name);
+        let live_path = live_dir.join(&name);
+        let Ok(snap_meta) = std::fs::symlink_metadata(&snap_path) else {
+            continue;
+        };
+        let live_meta = if live_exists { std::fs::symlink_metadata(&live_path).ok() } else { None };
+        let child_rel = rel.join(&name);
+        let e = entry(child_rel.clone(), &snap_meta, live_meta.as_ref(), &snap_path, &live_path);
+        let is_dir = e.kind == EntryKind::Dir;
+        let live_child_dir = live_meta.as_ref().is_some_and(|m| m.is_dir());
+        out.entries.push(e);
+        if is_dir {
+            walk(&snap_path, &live_path, &child_rel, live_child_dir, cancel, out)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn finds_deleted_changed_and_same_entries() {
+        let snap = tempfile::tempdir().unwrap();
+        let live = tempfile::tempdir().unwrap();
+        for root in [snap.path(), live.path()] {
+            fs::create_dir_all(root.join("logs")).unwrap();
+            fs::write(root.join("train.py"), "print(1)").unwrap();
+        }
+        fs::create_dir(snap.path().join("ckpt")).unwrap();
+        fs::write(snap.path().join("ckpt/epoch_10.pth"), vec![1u8; 100]).unwrap();
+        fs::write(snap.path().join("logs/train.log"), "a").unwrap();
+        fs::write(live.path().join("logs/train.log"), "a longer log").unwrap();
+        // Same content and mtime for train.py on both sides.
+        let t = fs::metadata(snap.path().join("train.py")).unwrap().modified().unwrap();
+        fs::File::options().write(true).open(live.path().join("train.py")).unwrap().set_modified(t).unwrap();
+
+        let d = diff(snap.path(), live.path(), &AtomicBool::new(false)).unwrap();
+        let status = |p: &str| d.entries.iter().find(|e| e.path == Path::new(p)).unwrap().status;
+        assert_eq!(status("ckpt"), EntryStatus::Deleted);
+        assert_eq!(status("ckpt/epoch_10.pth"), EntryStatus::Deleted);
+        assert_eq!(status("logs/train.log"), EntryStatus::Changed);
+        assert_eq!(status("train.py"), EntryStatus::Same);
+        assert_eq!(d.lost(), LostCounts { entries: 1, bytes: 100 });
+    }
+
+    #[test]
+    fn missing_snapshot_dir_is_a_clear_error() {
+        let live = tempfile::tempdir().unwrap();
+        let err = diff(&live.path().join("nope"), live.path(), &AtomicBool::new(false)).unwrap_err();
+        assert!(err.to_string().contains("not in this snapshot"));
+    }
+
+    #[test]
+    fn cancel_stops_the_walk() {
+        let snap = tempfile::tempdir().unwrap();
+        fs::create_dir(snap.path().join("d")).unwrap();
+        let err = diff(snap.path(), snap.path(), &AtomicBool::new(true)).unwrap_err();
+        assert!(matches!(err, DiffError::Cancelled));
+    }
+}

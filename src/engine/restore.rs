@@ -1,0 +1,199 @@
+//! Executes a restore plan: directories, files (through [`super::copy`]) and symlinks (as
+//! symlinks, never followed), each with the snapshot's metadata; failures are listed and
+//! the rest goes on; cancel leaves no partial file.
+
+use super::copy::{CopyError, CopyMethod, copy_file, rename_noreplace, temp_name};
+use super::diff::EntryKind;
+use super::restore_plan::{PlannedItem, RestorePlan, SkippedItem};
+use serde::{Serialize, Serializer};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub fn ser_path<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    super::path_json(path).serialize(s)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoredItem {
+    #[serde(serialize_with = "ser_path")]
+    pub path: PathBuf,
+    #[serde(serialize_with = "ser_path")]
+    pub target: PathBuf,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub method: Option<CopyMethod>,
+    /// BLAKE3 of the content, checked against the copy.
+    pub hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedItem {
+    #[serde(serialize_with = "ser_path")]
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RestoreReport {
+    pub restored: Vec<RestoredItem>,
+    pub skipped: Vec<SkippedItem>,
+    pub failed: Vec<FailedItem>,
+    pub bytes: u64,
+    pub cancelled: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub items_done: usize,
+    pub items_total: usize,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub current: PathBuf,
+}
+
+/// Copies ownership, mode, xattrs and times of `meta` (from `src`) onto `path`, without
+/// following a symlink at `path`.
+pub fn apply_metadata(path: &Path, meta: &std::fs::Metadata, src: &Path) -> std::io::Result<()> {
+    use nix::sys::stat::{UtimensatFlags, utimensat};
+    use nix::sys::time::TimeSpec;
+    let is_link = meta.file_type().is_symlink();
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    if !is_link {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    }
+    if let Ok(names) = xattr::list(src) {
+        for name in names {
+            if let Ok(Some(value)) = xattr::get(src, &name) {
+                if let Err(e) = xattr::set(path, &name, &value) {
+                    tracing::warn!(path = %path.display(), attr = ?name, error = %e, "xattr not copied");
+                }
+            }
+        }
+    }
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &TimeSpec::new(meta.atime(), meta.atime_nsec()),
+        &TimeSpec::new(meta.mtime(), meta.mtime_nsec()),
+        UtimensatFlags::NoFollowSymlink,
+    )?;
+    Ok(())
+}
+
+fn restore_symlink(item: &PlannedItem) -> Result<(), CopyError> {
+    let target = std::fs::read_link(&item.source).map_err(|source| CopyError::Io {
+        action: "cannot read link",
+        path: item.source.clone(),
+        source,
+    })?;
+    let temp = temp_name(&item.target);
+    std::os::unix::fs::symlink(&target, &temp).map_err(|source| CopyError::Io {
+        action: "cannot create link",
+        path: temp.clone(),
+        source,
+    })?;
+    let meta = std::fs::symlink_metadata(&item.source).map_err(|source| CopyError::Io {
+        action: "cannot stat",
+        path: item.source.clone(),
+        source,
+    });
+    let result = meta.and_then(|m| {
+        apply_metadata(&temp, &m, &item.source).map_err(|source| CopyError::Io {
+            action: "cannot set metadata on",
+            path: item.target.clone(),
+            source,
+        })
+    });
+    let result = result.and_then(|_| rename_noreplace(&temp, &item.target));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Runs the plan. `progress` is called after each chunk and item.
+pub fn execute(plan: &RestorePlan, cancel: &AtomicBool, progress: &mut dyn FnMut(&Progress)) -> RestoreReport {
+    let mut report = RestoreReport {
+        skipped: plan.skipped.clone(),
+        ..Default::default()
+    };
+    let mut state = Progress {
+        items_total: plan.items.len(),
+        bytes_total: plan.bytes,
+        ..Default::default()
+    };
+    let mut created_dirs = Vec::new();
+    for item in &plan.items {
+        if cancel.load(Ordering::Relaxed) {
+            report.cancelled = true;
+            break;
+        }
+        state.current = item.path.clone();
+        progress(&state);
+        let outcome = match item.kind {
+            EntryKind::Dir => std::fs::create_dir(&item.target)
+                .map(|_| {
+                    created_dirs.push(item);
+                    (None, None)
+                })
+                .map_err(|e| e.to_string()),
+            EntryKind::Symlink => restore_symlink(item).map(|_| (None, None)).map_err(|e| e.to_string()),
+            _ => {
+                let mut on_bytes = |n: u64| {
+                    state.bytes_done += n;
+                    progress(&state);
+                };
+                match copy_file(&item.source, &item.target, plan.reflink, cancel, &mut on_bytes) {
+                    Ok(c) => Ok((Some(c.method), Some(c.hash))),
+                    Err(CopyError::Cancelled) => {
+                        report.cancelled = true;
+                        break;
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        match outcome {
+            Ok((method, hash)) => {
+                report.bytes += item.size;
+                report.restored.push(RestoredItem {
+                    path: item.path.clone(),
+                    target: item.target.clone(),
+                    kind: item.kind,
+                    size: item.size,
+                    method,
+                    hash,
+                });
+            }
+            Err(reason) => report.failed.push(FailedItem { path: item.path.clone(), reason }),
+        }
+        state.items_done += 1;
+    }
+    // Directory metadata last (deepest first), so our writes inside do not change it.
+    for dir in created_dirs.iter().rev() {
+        let result = std::fs::symlink_metadata(&dir.source).and_then(|m| apply_metadata(&dir.target, &m, &dir.source));
+        if let Err(e) = result {
+            report.failed.push(FailedItem {
+                path: dir.path.clone(),
+                reason: format!("directory restored but its metadata not: {e}"),
+            });
+        }
+    }
+    sync_parents(&report.restored);
+    progress(&state);
+    report
+}
+
+/// fsync each parent directory once so the renames are durable.
+fn sync_parents(restored: &[RestoredItem]) {
+    let parents: std::collections::BTreeSet<&Path> = restored.iter().filter_map(|r| r.target.parent()).collect();
+    for parent in parents {
+        if let Ok(dir) = std::fs::File::open(parent) {
+            let _ = dir.sync_all();
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! snaprescue: a keyboard-driven guide that gets deleted files back from snapshots.
+//!
+//! The library holds everything so that integration tests can drive each layer directly;
+//! `main.rs` only parses the command line and hands over to [`cli`].
+
+pub mod cli;
+pub mod drill;
+pub mod drill_fixtures;
+pub mod engine;
+pub mod ports;
+pub mod runtime;
+pub mod session;
+pub mod sources;
+pub mod ui;
+pub mod wizard;

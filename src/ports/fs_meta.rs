@@ -1,0 +1,99 @@
+//! Small filesystem facts the engine needs: the nearest surviving ancestor of a lost path,
+//! free space, and whether two paths share a filesystem.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// The deepest existing ancestor of `path` (or `path` itself), canonicalised, and the
+/// components below it that no longer exist.
+pub fn surviving_ancestor(path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut existing = absolute.as_path();
+    let mut missing = Vec::new();
+    loop {
+        if std::fs::symlink_metadata(existing).is_ok() {
+            let canonical = std::fs::canonicalize(existing)?;
+            let tail: PathBuf = missing.iter().rev().collect();
+            return Ok((canonical, tail));
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                missing.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+        }
+    }
+}
+
+/// Bytes available to unprivileged writers… and to root (`f_bavail`): we use what a normal
+/// write can get, to stay clear of the reserve.
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    let (anchor, _) = surviving_ancestor(path)?;
+    let st = nix::sys::statvfs::statvfs(&anchor).map_err(std::io::Error::from)?;
+    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
+/// `st_dev` of a path (each btrfs subvolume has its own).
+pub fn device_of(path: &Path) -> std::io::Result<u64> {
+    Ok(std::fs::symlink_metadata(path)?.dev())
+}
+
+/// Filesystem id from statfs: equal for every subvolume of one btrfs filesystem.
+pub fn filesystem_id(path: &Path) -> std::io::Result<u64> {
+    let mut buf = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: statfs writes a full struct into buf on success.
+    let rc = unsafe { libc::statfs(c.as_ptr(), buf.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: rc == 0 means the struct is initialised.
+    let st = unsafe { buf.assume_init() };
+    // SAFETY: fsid_t is two i32 values; read them as raw bytes.
+    let raw: [i32; 2] = unsafe { std::mem::transmute(st.f_fsid) };
+    Ok(((raw[0] as u32 as u64) << 32) | raw[1] as u32 as u64)
+}
+
+/// Magic number of the filesystem holding `path`, to name it in errors.
+pub fn filesystem_kind(path: &Path) -> String {
+    match nix::sys::statfs::statfs(path) {
+        Ok(st) => {
+            use nix::sys::statfs::*;
+            let t = st.filesystem_type();
+            if t == BTRFS_SUPER_MAGIC {
+                "btrfs".into()
+            } else if t == EXT4_SUPER_MAGIC {
+                "ext4".into()
+            } else if t == XFS_SUPER_MAGIC {
+                "xfs".into()
+            } else if t == TMPFS_MAGIC {
+                "tmpfs".into()
+            } else if t == OVERLAYFS_SUPER_MAGIC {
+                "overlay".into()
+            } else {
+                format!("unknown (magic {:#x})", t.0)
+            }
+        }
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surviving_ancestor_returns_missing_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        let (anchor, tail) = surviving_ancestor(&dir.path().join("a/b/c")).unwrap();
+        assert_eq!(anchor, dir.path().canonicalize().unwrap().join("a"));
+        assert_eq!(tail, PathBuf::from("b/c"));
+    }
+}

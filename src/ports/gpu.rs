@@ -1,0 +1,127 @@
+//! GPU status through NVML. No driver is a normal state with a one-line reason; the trait
+//! lets the wizard and its tests run with a fixed answer.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GpuProcess {
+    pub pid: u32,
+    pub used_memory: Option<u64>,
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GpuDevice {
+    pub index: u32,
+    pub name: String,
+    pub uuid: String,
+    pub memory_used: u64,
+    pub memory_total: u64,
+    pub utilization_percent: Option<u32>,
+    pub temperature_c: Option<u32>,
+    pub power_watts: Option<f64>,
+    pub processes: Vec<GpuProcess>,
+    /// A per-device problem (device in an error state), shown beside it.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum GpuStatus {
+    Available { driver: String, devices: Vec<GpuDevice> },
+    Unavailable { reason: String },
+}
+
+/// Reads the GPU state.
+pub trait GpuProbe: Send + Sync {
+    fn probe(&self) -> GpuStatus;
+}
+
+/// The real NVML library, loaded at run time.
+pub struct Nvml;
+
+impl GpuProbe for Nvml {
+    fn probe(&self) -> GpuStatus {
+        let nvml = match nvml_wrapper::Nvml::init() {
+            Ok(n) => n,
+            Err(e) => {
+                return GpuStatus::Unavailable {
+                    reason: format!("NVIDIA driver library not loaded ({e}); no GPU jobs to show"),
+                };
+            }
+        };
+        let driver = nvml.sys_driver_version().unwrap_or_else(|_| "unknown".into());
+        let count = match nvml.device_count() {
+            Ok(c) => c,
+            Err(e) => {
+                return GpuStatus::Unavailable {
+                    reason: format!("NVML loaded but cannot count devices: {e}"),
+                };
+            }
+        };
+        let devices = (0..count).map(|i| read_device(&nvml, i)).collect();
+        GpuStatus::Available { driver, devices }
+    }
+}
+
+fn read_device(nvml: &nvml_wrapper::Nvml, index: u32) -> GpuDevice {
+    use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
+    use nvml_wrapper::enums::device::UsedGpuMemory;
+    let mut gpu = GpuDevice {
+        index,
+        name: String::new(),
+        uuid: String::new(),
+        memory_used: 0,
+        memory_total: 0,
+        utilization_percent: None,
+        temperature_c: None,
+        power_watts: None,
+        processes: Vec::new(),
+        error: None,
+    };
+    let device = match nvml.device_by_index(index) {
+        Ok(d) => d,
+        Err(e) => {
+            gpu.error = Some(format!("device {index} unreadable: {e}"));
+            return gpu;
+        }
+    };
+    gpu.name = device.name().unwrap_or_default();
+    gpu.uuid = device.uuid().unwrap_or_default();
+    match device.memory_info() {
+        Ok(m) => {
+            gpu.memory_used = m.used;
+            gpu.memory_total = m.total;
+        }
+        Err(e) => gpu.error = Some(format!("memory unreadable: {e}")),
+    }
+    gpu.utilization_percent = device.utilization_rates().ok().map(|u| u.gpu);
+    gpu.temperature_c = device.temperature(TemperatureSensor::Gpu).ok();
+    gpu.power_watts = device.power_usage().ok().map(|mw| mw as f64 / 1000.0);
+    let used = |m: UsedGpuMemory| match m {
+        UsedGpuMemory::Used(b) => Some(b),
+        UsedGpuMemory::Unavailable => None,
+    };
+    for (kind, list) in [
+        ("compute", device.running_compute_processes()),
+        ("graphics", device.running_graphics_processes()),
+    ] {
+        for p in list.unwrap_or_default() {
+            gpu.processes.push(GpuProcess {
+                pid: p.pid,
+                used_memory: used(p.used_gpu_memory),
+                kind,
+            });
+        }
+    }
+    gpu
+}
+
+/// A fixed answer, for tests and for screens rendered without hardware.
+pub struct FixedGpu(pub GpuStatus);
+
+impl GpuProbe for FixedGpu {
+    fn probe(&self) -> GpuStatus {
+        self.0.clone()
+    }
+}

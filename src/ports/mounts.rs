@@ -1,0 +1,131 @@
+//! The mount table and private read-only mounts: which filesystem holds a path, and a
+//! mount that is always undone when its guard is dropped.
+
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum MountError {
+    #[error("cannot read the mount table (/proc/self/mountinfo): {0}")]
+    Table(String),
+    #[error("no mount holds {0}")]
+    NoMount(PathBuf),
+    #[error("mounting {source_dev} read-only on {target} failed: {errno}; run as root")]
+    Mount {
+        source_dev: String,
+        target: PathBuf,
+        errno: nix::Error,
+    },
+    #[error("cannot create a private mount point: {0}")]
+    MountPoint(std::io::Error),
+}
+
+/// One line of mountinfo, reduced to what snaprescue needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountEntry {
+    /// The path inside the filesystem that is shown at `mount_point` (for btrfs this includes
+    /// the subvolume path, relative to the top-level subvolume).
+    pub root: PathBuf,
+    pub mount_point: PathBuf,
+    pub fs_type: String,
+    pub source: String,
+    /// `major:minor` of the superblock: equal for every mount of one filesystem.
+    pub majmin: String,
+    pub read_only: bool,
+}
+
+/// A snapshot of /proc/self/mountinfo.
+#[derive(Debug, Clone)]
+pub struct MountTable {
+    pub entries: Vec<MountEntry>,
+}
+
+impl MountTable {
+    pub fn read() -> Result<Self, MountError> {
+        let infos = procfs::process::Process::myself()
+            .and_then(|p| p.mountinfo())
+            .map_err(|e| MountError::Table(e.to_string()))?;
+        let entries = infos
+            .into_iter()
+            .map(|m| MountEntry {
+                root: PathBuf::from(&m.root),
+                read_only: m.mount_options.contains_key("ro"),
+                mount_point: m.mount_point,
+                fs_type: m.fs_type,
+                source: m.mount_source.unwrap_or_default(),
+                majmin: m.majmin,
+            })
+            .collect();
+        Ok(Self { entries })
+    }
+
+    /// The mount whose mount point is the longest prefix of `canonical` (the last mounted
+    /// wins when several share a mount point, as the kernel shows only the top one).
+    pub fn holding(&self, canonical: &Path) -> Result<&MountEntry, MountError> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| canonical.starts_with(&e.mount_point))
+            .max_by_key(|(i, e)| (e.mount_point.components().count(), *i))
+            .map(|(_, e)| e)
+            .ok_or_else(|| MountError::NoMount(canonical.to_path_buf()))
+    }
+
+    /// Every mount of the filesystem identified by `majmin`.
+    pub fn of_filesystem<'a>(&'a self, majmin: &'a str) -> impl Iterator<Item = &'a MountEntry> {
+        self.entries.iter().filter(move |e| e.majmin == majmin)
+    }
+}
+
+/// A read-only mount on a private temporary directory, unmounted and removed on drop.
+#[derive(Debug)]
+pub struct TempMount {
+    dir: tempfile::TempDir,
+    mounted: bool,
+}
+
+impl TempMount {
+    /// Mounts `device` (with filesystem `fs_type` and extra `data` options) read-only,
+    /// nosuid, nodev, noexec on a fresh private directory.
+    pub fn read_only(device: &str, fs_type: &str, data: &str) -> Result<Self, MountError> {
+        use nix::mount::{MsFlags, mount};
+        let dir = tempfile::Builder::new()
+            .prefix("snaprescue-mnt-")
+            .tempdir()
+            .map_err(MountError::MountPoint)?;
+        let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        mount(Some(device), dir.path(), Some(fs_type), flags, Some(data)).map_err(|errno| {
+            MountError::Mount {
+                source_dev: device.to_string(),
+                target: dir.path().to_path_buf(),
+                errno,
+            }
+        })?;
+        // Keep the mount out of other namespaces' views where the parent is shared.
+        let _ = mount(
+            None::<&str>,
+            dir.path(),
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        );
+        tracing::info!(device, dir = %dir.path().display(), "temporary read-only mount");
+        Ok(Self { dir, mounted: true })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TempMount {
+    fn drop(&mut self) {
+        if self.mounted {
+            if let Err(e) = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH)
+            {
+                tracing::warn!(error = %e, dir = %self.dir.path().display(), "unmount failed");
+            }
+            self.mounted = false;
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Which processes use a filesystem (as `fuser -m` sees it), and signals sent through pidfd
+//! so that a recycled PID is never hit.
+
+use serde::Serialize;
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ProcessError {
+    #[error("process {pid} has exited")]
+    Gone { pid: i32 },
+    #[error("process {pid} is no longer the one listed (its PID was reused); rescan")]
+    Recycled { pid: i32 },
+    #[error("not allowed to signal process {pid}: {errno}; run snaprescue as root")]
+    Denied { pid: i32, errno: std::io::Error },
+    #[error("signal to process {pid} failed: {errno}")]
+    Signal { pid: i32, errno: std::io::Error },
+}
+
+/// How a process uses the filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Usage {
+    Cwd,
+    Root,
+    Exe,
+    Open { path: PathBuf, writing: bool },
+    Mapped { path: PathBuf },
+}
+
+/// A file that was deleted while the process still holds it open: it can still be saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletedOpen {
+    pub path: PathBuf,
+    /// `/proc/PID/fd/N` or `/proc/PID/map_files/…` through which the data is readable.
+    pub handle: PathBuf,
+    pub size: u64,
+}
+
+/// One process touching the filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessUse {
+    pub pid: i32,
+    /// Start time in clock ticks since boot: identifies the process across PID reuse.
+    pub start_time: u64,
+    pub uid: u32,
+    pub command: String,
+    pub state: char,
+    pub exe: Option<PathBuf>,
+    pub usages: Vec<Usage>,
+    pub deleted_open: Vec<DeletedOpen>,
+    /// Cumulative bytes written to storage (`/proc/PID/io`), when readable.
+    pub write_bytes: Option<u64>,
+}
+
+impl ProcessUse {
+    pub fn writes(&self) -> bool {
+        self.usages
+            .iter()
+            .any(|u| matches!(u, Usage::Open { writing: true, .. }))
+    }
+}
+
+/// Every process (other than this one and its parent) with a cwd, root, exe, open file or
+/// mapping on a device in `devices`. Processes that vanish mid-scan are skipped; unreadable
+/// ones are counted in the second value.
+pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
+    let me = std::process::id() as i32;
+    let parent = nix::unistd::getppid().as_raw();
+    let mut found = Vec::new();
+    let mut denied = 0;
+    let Ok(all) = procfs::process::all_processes() else {
+        return (found, denied);
+    };
+    for process in all.flatten() {
+        if process.pid == me || process.pid == parent {
+            continue;
+        }
+        match inspect(&process, devices) {
+            Ok(Some(usage)) => found.push(usage),
+            Ok(None) => {}
+            Err(procfs::ProcError::PermissionDenied(_)) => denied += 1,
+            Err(_) => {}
+        }
+    }
+    found.sort_by_key(|p| p.pid);
+    (found, denied)
+}
+
+fn on_devices(path: &std::path::Path, devices: &HashSet<u64>) -> bool {
+    std::fs::metadata(path)
+        .map(|m| devices.contains(&m.dev()))
+        .unwrap_or(false)
+}
+
+fn inspect(
+    process: &procfs::process::Process,
+    devices: &HashSet<u64>,
+) -> procfs::ProcResult<Option<ProcessUse>> {
+    let base = PathBuf::from(format!("/proc/{}", process.pid));
+    let mut usages = Vec::new();
+    let mut deleted_open = Vec::new();
+    for (link, usage) in [("cwd", Usage::Cwd), ("root", Usage::Root), ("exe", Usage::Exe)] {
+        if on_devices(&base.join(link), devices) {
+            usages.push(usage);
+        }
+    }
+    for fd in process.fd()?.flatten() {
+        let procfs::process::FDTarget::Path(target) = &fd.target else {
+            continue;
+        };
+        let handle = base.join("fd").join(fd.fd.to_string());
+        let Ok(meta) = std::fs::metadata(&handle) else {
+            continue;
+        };
+        if !devices.contains(&meta.dev()) {
+            continue;
+        }
+        let writing = fd_writing(process.pid, fd.fd);
+        let text = target.to_string_lossy();
+        if let Some(original) = text.strip_suffix(" (deleted)") {
+            deleted_open.push(DeletedOpen {
+                path: PathBuf::from(original),
+                handle,
+                size: meta.len(),
+            });
+        }
+        usages.push(Usage::Open {
+            path: target.clone(),
+            writing,
+        });
+    }
+    if let Ok(maps) = process.maps() {
+        for map in maps {
+            let procfs::process::MMapPath::Path(path) = &map.pathname else {
+                continue;
+            };
+            let dev = libc::makedev(map.dev.0 as u32, map.dev.1 as u32);
+            if !devices.contains(&dev) || usages.iter().any(|u| matches!(u, Usage::Mapped { path: p } if p == path)) {
+                continue;
+            }
+            usages.push(Usage::Mapped { path: path.clone() });
+        }
+    }
+    if usages.is_empty() {
+        return Ok(None);
+    }
+    let stat = process.stat()?;
+    let command = process
+        .cmdline()
+        .ok()
+        .filter(|c| !c.is_empty())
+        .map(|c| c.join(" "))
+        .unwrap_or_else(|| format!("[{}]", stat.comm));
+    Ok(Some(ProcessUse {
+        pid: process.pid,
+        start_time: stat.starttime,
+        uid: process.uid().unwrap_or(u32::MAX),
+        command,
+        state: stat.state,
+        exe: process.exe().ok(),
+        usages,
+        deleted_open,
+        write_bytes: process.io().ok().map(|io| io.write_bytes),
+    }))
+}
+
+/// Whether fd was opened for writing (O_WRONLY or O_RDWR in fdinfo's octal flags).
+fn fd_writing(pid: i32, fd: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        })
+        .is_some_and(|flags| flags & 0o3 != 0)
+}
+
+/// Current state letter of a process (`T` when stopped), if it still exists.
+pub fn state_of(pid: i32) -> Option<char> {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .ok()
+        .map(|s| s.state)
+}
+
+/// Sends `signal` to the process `pid` only if it is still the one that started at
+/// `start_time`: the pidfd pins the process, then the start time is checked.
+pub fn signal(pid: i32, start_time: u64, signal: nix::sys::signal::Signal) -> Result<(), ProcessError> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(ProcessError::Gone { pid });
+    }
+    // SAFETY: the syscall returned a fresh descriptor that we now own.
+    let pidfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    let current = procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .map_err(|_| ProcessError::Gone { pid })?;
+    if current.starttime != start_time {
+        return Err(ProcessError::Recycled { pid });
+    }
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd is valid; a null siginfo is allowed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal as i32,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc != 0 {
+        let errno = std::io::Error::last_os_error();
+        return Err(match errno.raw_os_error() {
+            Some(libc::ESRCH) => ProcessError::Gone { pid },
+            Some(libc::EPERM) => ProcessError::Denied { pid, errno },
+            _ => ProcessError::Signal { pid, errno },
+        });
+    }
+    Ok(())
+}
+
+/// Device numbers that belong to the filesystem holding `path`: the path's own `st_dev`
+/// (per subvolume on btrfs) and that of every mount of the same filesystem.
+pub fn filesystem_devices(path: &std::path::Path) -> std::io::Result<HashSet<u64>> {
+    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path)?;
+    let mut devices = HashSet::from([std::fs::metadata(&anchor)?.dev()]);
+    if let Ok(table) = crate::ports::mounts::MountTable::read()
+        && let Ok(mount) = table.holding(&anchor)
+    {
+        let majmin = mount.majmin.clone();
+        for m in table.of_filesystem(&majmin) {
+            if let Ok(meta) = std::fs::metadata(&m.mount_point) {
+                devices.insert(meta.dev());
+            }
+        }
+        if let Some((major, minor)) = majmin.split_once(':')
+            && let (Ok(a), Ok(b)) = (major.parse(), minor.parse())
+        {
+            devices.insert(libc::makedev(a, b));
+        }
+    }
+    Ok(devices)
+}

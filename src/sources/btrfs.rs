@@ -1,0 +1,292 @@
+//! The embedded default source: read-only btrfs snapshots of the subvolume that holds PATH,
+//! found by lineage (parent UUID) in any layout (snapper, timeshift, custom), reached through
+//! a private read-only mount of the top level when the current mounts do not show them.
+
+use super::btrfs_list::{SubvolumeRecord, parse};
+use super::{OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus, SourceError};
+use crate::ports::command;
+use crate::ports::fs_meta::surviving_ancestor;
+use crate::ports::mounts::{MountEntry, MountTable, TempMount};
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+/// The subvolume holding PATH, and where PATH sits inside it.
+#[derive(Debug, Clone)]
+pub struct BtrfsSource {
+    pub(crate) mount: MountEntry,
+    pub(crate) subvolume: SubvolumeRecord,
+    /// Every subvolume of the filesystem.
+    pub(crate) all: Vec<SubvolumeRecord>,
+    /// PATH relative to the subvolume's root.
+    pub(crate) path_in_subvolume: PathBuf,
+}
+
+/// Path relative to the top level, without a leading slash.
+pub(crate) fn top_relative(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
+}
+
+impl BtrfsSource {
+    /// `Ok(Err(reason))` when PATH is not on btrfs.
+    pub fn detect(path: &Path) -> Result<Result<Self, String>, SourceError> {
+        let (anchor, tail) = surviving_ancestor(path)
+            .map_err(SourceError::io(format!("cannot resolve {}", path.display())))?;
+        let table = MountTable::read()?;
+        let mount = table.holding(&anchor)?.clone();
+        if mount.fs_type != "btrfs" {
+            return Ok(Err(format!("{} is {}", mount.mount_point.display(), mount.fs_type)));
+        }
+        if !nix::unistd::geteuid().is_root() {
+            return Err(SourceError::NotRoot {
+                what: "listing btrfs subvolumes".into(),
+            });
+        }
+        let rootid: u64 = command::run("btrfs", &[Path::new("inspect-internal"), Path::new("rootid"), &anchor])?
+            .trim()
+            .parse()
+            .map_err(|_| SourceError::Refused("btrfs inspect-internal rootid gave no id".into()))?;
+        let all = parse(&command::run(
+            "btrfs",
+            &[Path::new("subvolume"), Path::new("list"), Path::new("-u"), Path::new("-q"), &mount.mount_point],
+        )?);
+        let subvolume = if rootid == 5 {
+            SubvolumeRecord {
+                id: 5,
+                top_level: 5,
+                uuid: String::new(),
+                parent_uuid: None,
+                otime: None,
+                path: PathBuf::new(),
+            }
+        } else {
+            all.iter()
+                .find(|r| r.id == rootid)
+                .cloned()
+                .ok_or_else(|| SourceError::Refused(format!("subvolume {rootid} not in the listing")))?
+        };
+        let inside_mount = anchor.strip_prefix(&mount.mount_point).unwrap_or(Path::new(""));
+        let top_path = top_relative(&mount.root).join(inside_mount).join(tail);
+        let path_in_subvolume = top_path
+            .strip_prefix(&subvolume.path)
+            .map(Path::to_path_buf)
+            .unwrap_or(top_path);
+        Ok(Ok(Self {
+            mount,
+            subvolume,
+            all,
+            path_in_subvolume,
+        }))
+    }
+
+    /// Where a top-level-relative path is visible through the current mounts of this fs.
+    pub(crate) fn visible(&self, top_path: &Path) -> Option<PathBuf> {
+        let table = MountTable::read().ok()?;
+        table
+            .of_filesystem(&self.mount.majmin)
+            .filter_map(|m| {
+                top_path
+                    .strip_prefix(top_relative(&m.root))
+                    .ok()
+                    .map(|rest| m.mount_point.join(rest))
+            })
+            .find(|p| p.exists())
+    }
+
+    /// A private read-only mount of the top-level subvolume.
+    fn mount_top_level(&self) -> Result<TempMount, SourceError> {
+        Ok(TempMount::read_only(&self.mount.source, "btrfs", "subvolid=5")?)
+    }
+
+    /// UUIDs whose snapshots belong to this subvolume's history: itself and its ancestors
+    /// (after a rollback the live subvolume is a snapshot of an older snapshot).
+    fn lineage(&self) -> HashSet<String> {
+        let mut uuids = HashSet::new();
+        let mut current = Some(self.subvolume.clone());
+        while let Some(record) = current {
+            if !record.uuid.is_empty() && !uuids.insert(record.uuid.clone()) {
+                break;
+            }
+            current = record
+                .parent_uuid
+                .as_ref()
+                .and_then(|p| self.all.iter().find(|r| &r.uuid == p).cloned());
+        }
+        uuids
+    }
+
+    /// Read-only snapshots (records with otime) that belong to this subvolume.
+    fn snapshot_records(&self) -> Result<Vec<SubvolumeRecord>, SourceError> {
+        let listing = command::run(
+            "btrfs",
+            &[
+                Path::new("subvolume"),
+                Path::new("list"),
+                Path::new("-r"),
+                Path::new("-s"),
+                Path::new("-u"),
+                Path::new("-q"),
+                &self.mount.mount_point,
+            ],
+        )?;
+        let lineage = self.lineage();
+        let snapper_dir = self.subvolume.path.join(".snapshots");
+        Ok(parse(&listing)
+            .into_iter()
+            .filter(|r| r.id != self.subvolume.id)
+            .filter(|r| {
+                r.parent_uuid.as_ref().is_some_and(|p| lineage.contains(p))
+                    || (r.path.starts_with(&snapper_dir) && r.path.ends_with("snapshot"))
+            })
+            .collect())
+    }
+
+    fn describe_record(
+        record: &SubvolumeRecord,
+        resolve: &dyn Fn(&Path) -> Option<PathBuf>,
+    ) -> Snapshot {
+        let path_text = record.path.to_string_lossy().into_owned();
+        let (layout, name, description) = if let Some(number) = snapper_number(&record.path) {
+            let info_path = record.path.parent().unwrap_or(Path::new("")).join("info.xml");
+            let info = resolve(&info_path).and_then(|p| read_snapper_info(&p));
+            let description = info.and_then(|(d, _)| d);
+            let name = match &description {
+                Some(d) => format!("snapper #{number}: {d}"),
+                None => format!("snapper #{number}"),
+            };
+            ("snapper", name, description)
+        } else if path_text.contains("timeshift-btrfs/snapshots/") {
+            let date = record
+                .path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            ("timeshift", format!("timeshift {date}"), None)
+        } else {
+            ("subvolume", path_text.clone(), None)
+        };
+        Snapshot {
+            id: record.id.to_string(),
+            source: "btrfs".into(),
+            name,
+            created: record.otime.unwrap_or_default(),
+            status: SnapshotStatus::Completed,
+            read_only: true,
+            path: record.path.clone(),
+            layout: layout.into(),
+            description,
+        }
+    }
+}
+
+/// `N` for a snapper path `…/.snapshots/N/snapshot`.
+fn snapper_number(path: &Path) -> Option<u64> {
+    let mut parts = path.iter().rev();
+    (parts.next()? == "snapshot").then_some(())?;
+    let number = parts.next()?.to_str()?.parse().ok()?;
+    (parts.next()? == ".snapshots").then_some(number)
+}
+
+/// Description and date from snapper's `info.xml`.
+fn read_snapper_info(path: &Path) -> Option<(Option<String>, Option<String>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc = roxmltree::Document::parse(&text).ok()?;
+    let field = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name(name))
+            .and_then(|n| n.text())
+            .map(str::to_string)
+    };
+    Some((field("description"), field("date")))
+}
+
+impl SnapshotSource for BtrfsSource {
+    fn name(&self) -> &'static str {
+        "btrfs"
+    }
+
+    fn describe(&self) -> String {
+        let name = if self.subvolume.id == 5 {
+            "<top level>".to_string()
+        } else {
+            self.subvolume.path.display().to_string()
+        };
+        format!(
+            "btrfs subvolume {name} (id {}) on {}",
+            self.subvolume.id, self.mount.source
+        )
+    }
+
+    fn rollback_target(&self) -> String {
+        self.subvolume.path.display().to_string()
+    }
+
+    fn live_root(&self) -> Option<PathBuf> {
+        self.visible(&self.subvolume.path)
+    }
+
+    fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
+        let records = self.snapshot_records()?;
+        let hidden = records.iter().any(|r| self.visible(&r.path).is_none());
+        let temp = if hidden { Some(self.mount_top_level()?) } else { None };
+        let resolve = |p: &Path| match &temp {
+            Some(m) => Some(m.path().join(p)),
+            None => self.visible(p),
+        };
+        let mut snapshots: Vec<Snapshot> = records
+            .iter()
+            .map(|r| Self::describe_record(r, &resolve))
+            .collect();
+        snapshots.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+        Ok(snapshots)
+    }
+
+    fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {
+        let (root, mount) = match self.visible(&snapshot.path) {
+            Some(root) => (root, None),
+            None => {
+                let m = self.mount_top_level()?;
+                (m.path().join(&snapshot.path), Some(m))
+            }
+        };
+        if !root.is_dir() {
+            return Err(SourceError::Refused(format!(
+                "snapshot {} ({}) is no longer there: it was deleted while in use; choose another",
+                snapshot.id,
+                snapshot.path.display()
+            )));
+        }
+        let dir = root.join(&self.path_in_subvolume);
+        Ok(OpenedSnapshot { dir, root, mount })
+    }
+
+    fn rollback(
+        &self,
+        snapshot: &Snapshot,
+        confirm: &str,
+        keep_guard: bool,
+    ) -> Result<RollbackOutcome, SourceError> {
+        super::btrfs_rollback::rollback(self, snapshot, confirm, keep_guard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapper_numbers_are_recognised() {
+        assert_eq!(snapper_number(Path::new("data/.snapshots/12/snapshot")), Some(12));
+        assert_eq!(snapper_number(Path::new(".snapshots/3/snapshot")), Some(3));
+        assert_eq!(snapper_number(Path::new("snaps/3/snapshot")), None);
+        assert_eq!(snapper_number(Path::new("data/.snapshots/x/snapshot")), None);
+    }
+
+    #[test]
+    fn top_relative_drops_root() {
+        assert_eq!(top_relative(Path::new("/data/x")), PathBuf::from("data/x"));
+        assert_eq!(top_relative(Path::new("/")), PathBuf::new());
+    }
+}

@@ -1,0 +1,154 @@
+//! Snapshot sources: one trait that every place snapshots can come from implements (local
+//! btrfs today, clouds next), and detection of which sources serve a path.
+
+pub mod btrfs;
+pub mod btrfs_list;
+pub mod btrfs_rollback;
+
+use crate::ports::command::CommandError;
+use crate::ports::mounts::{MountError, TempMount};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotStatus {
+    Completed,
+    InProgress,
+    Failed,
+}
+
+/// One snapshot, from any source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub id: String,
+    pub source: String,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub status: SnapshotStatus,
+    pub read_only: bool,
+    /// Where the snapshot lives inside its source (for btrfs: relative to the top level).
+    pub path: PathBuf,
+    /// How it was found: `snapper`, `timeshift`, or `subvolume`.
+    pub layout: String,
+    pub description: Option<String>,
+}
+
+/// A snapshot opened for reading: `dir` is the snapshot's copy of PATH. Dropping it undoes
+/// whatever opening needed (a temporary mount).
+#[derive(Debug)]
+pub struct OpenedSnapshot {
+    pub dir: PathBuf,
+    /// The root of the snapshot (its copy of the subvolume or disk root).
+    pub root: PathBuf,
+    pub mount: Option<TempMount>,
+}
+
+/// What a rollback did, and how to undo it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RollbackOutcome {
+    pub replaced: PathBuf,
+    pub snapshot: String,
+    /// Where the previous state is kept (read-only), unless the user opted out.
+    pub guard: Option<PathBuf>,
+    pub undo: String,
+}
+
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error(
+        "no snapshot source serves {path} ({fs} filesystem at {mount}). Checked: {checked}. \
+         Next: copy what is still there to another disk, and if this is a cloud disk use the \
+         cloud console's snapshots of it"
+    )]
+    NoSource {
+        path: PathBuf,
+        fs: String,
+        mount: PathBuf,
+        checked: String,
+    },
+    #[error("unknown snapshot id `{id}`; valid ids: {valid}")]
+    UnknownSnapshot { id: String, valid: String },
+    #[error("{0}")]
+    Command(#[from] CommandError),
+    #[error("{0}")]
+    Mount(#[from] MountError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("{path} does not exist in snapshot {snapshot}: it was created after the snapshot or never existed")]
+    NotInSnapshot { path: PathBuf, snapshot: String },
+    #[error("{0}")]
+    Refused(String),
+    #[error("{what} needs root: run `sudo snaprescue …`")]
+    NotRoot { what: String },
+}
+
+impl SourceError {
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let context = context.into();
+        move |source| SourceError::Io { context, source }
+    }
+}
+
+/// A place snapshots of PATH come from.
+pub trait SnapshotSource: Send + Sync {
+    /// Short name used in `--source` and JSON (`btrfs`).
+    fn name(&self) -> &'static str;
+    /// One line saying what is protected (for example `btrfs subvolume data on /dev/loop3`).
+    fn describe(&self) -> String;
+    /// The identifier the user types to confirm a rollback.
+    fn rollback_target(&self) -> String;
+    /// Where the live copy of what a rollback replaces is visible, if it is.
+    fn live_root(&self) -> Option<PathBuf>;
+    fn list(&self) -> Result<Vec<Snapshot>, SourceError>;
+    fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError>;
+    fn rollback(
+        &self,
+        snapshot: &Snapshot,
+        confirm: &str,
+        keep_guard: bool,
+    ) -> Result<RollbackOutcome, SourceError>;
+}
+
+/// The sources that serve `path`. None found is an error that says what was checked.
+pub fn detect(path: &Path) -> Result<Vec<Box<dyn SnapshotSource>>, SourceError> {
+    let mut checked = Vec::new();
+    match btrfs::BtrfsSource::detect(path)? {
+        Ok(source) => return Ok(vec![Box::new(source)]),
+        Err(reason) => checked.push(format!("btrfs ({reason})")),
+    }
+    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path)
+        .map_err(SourceError::io(format!("cannot resolve {}", path.display())))?;
+    let table = crate::ports::mounts::MountTable::read()?;
+    let mount = table.holding(&anchor)?;
+    Err(SourceError::NoSource {
+        path: path.to_path_buf(),
+        fs: mount.fs_type.clone(),
+        mount: mount.mount_point.clone(),
+        checked: checked.join("; "),
+    })
+}
+
+/// Finds a snapshot by id (or by its path) in a listing.
+pub fn find<'a>(snapshots: &'a [Snapshot], id: &str) -> Result<&'a Snapshot, SourceError> {
+    snapshots
+        .iter()
+        .find(|s| s.id == id || s.path == Path::new(id))
+        .ok_or_else(|| SourceError::UnknownSnapshot {
+            id: id.to_string(),
+            valid: if snapshots.is_empty() {
+                "none (no snapshots found)".into()
+            } else {
+                snapshots
+                    .iter()
+                    .map(|s| format!("{} ({})", s.id, s.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        })
+}

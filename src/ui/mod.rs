@@ -1,0 +1,109 @@
+//! Draws the model: a step bar, the current step's screen, a notice line and the keys.
+//! One file per step; nothing here changes state.
+
+mod finish;
+mod gpu;
+mod picker;
+mod recovery;
+mod snapshots;
+mod writers;
+
+use crate::wizard::{Model, Overlay, Step};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+pub fn human(bytes: u64) -> String {
+    humansize::format_size(bytes, humansize::BINARY)
+}
+
+pub fn draw(frame: &mut Frame, model: &Model) {
+    let [bar, body, notice, keys] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    frame.render_widget(step_bar(model), bar);
+    match model.step {
+        Step::Writers => writers::draw(frame, body, model),
+        Step::Gpu => gpu::draw(frame, body, model),
+        Step::Snapshots => snapshots::draw(frame, body, model),
+        Step::Recovery => recovery::draw(frame, body, model),
+        Step::Restore => picker::draw(frame, body, model),
+        Step::Finish => finish::draw(frame, body, model),
+    }
+    if let Some(text) = &model.notice {
+        frame.render_widget(Paragraph::new(text.as_str()).yellow(), notice);
+    }
+    let hints = match model.step {
+        Step::Writers => writers::KEYS,
+        Step::Gpu => gpu::KEYS,
+        Step::Snapshots => snapshots::KEYS,
+        Step::Recovery => recovery::KEYS,
+        Step::Restore => picker::KEYS,
+        Step::Finish => finish::KEYS,
+    };
+    frame.render_widget(Paragraph::new(format!("{hints}  ?:help q:quit")).dark_gray(), keys);
+    match model.overlay {
+        Overlay::Help => popup(frame, "Help", HELP, 64, 18),
+        Overlay::QuitConfirm => popup(frame, "Quit?", "Work is still running.\nQuit and cancel it? (y/n)\nA cancelled restore leaves no partial file.", 50, 5),
+        Overlay::None => {}
+    }
+}
+
+fn step_bar(model: &Model) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (i, step) in Step::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" › ").dark_gray());
+        }
+        let label = format!("{} {}", i + 1, step.title());
+        let style = if *step == model.step {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else if step.index() < model.step.index() {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new().fg(Color::DarkGray)
+        };
+        spans.push(Span::styled(label, style));
+    }
+    Line::from(spans)
+}
+
+const HELP: &str = "\
+Move: ↑/↓ or j/k, PgUp/PgDn, g/G     Next step: Enter or n
+Back: Esc                           Help: ?   Quit: q
+1 Stop writers: f freeze one, F freeze all, t thaw, r rescan
+2 GPU: r refresh
+3 Snapshot: Enter chooses (★ = recommended: newest before the
+  deletion; the count is what it would bring back)
+4 Rescue browses a read-only copy; Rollback replaces the whole
+  subvolume (the current one is kept read-only) after you type
+  its path
+5 Restore: →/l open, ←/h close, space select, a all deleted,
+  d deleted-only filter, / search, Enter restore, x cancel
+6 Finish: t thaw frozen processes, Enter quit
+Nothing is overwritten: conflicts are skipped or kept beside.
+Press any key to close.";
+
+/// A centred box with text.
+pub fn popup(frame: &mut Frame, title: &str, text: &str, width: u16, height: u16) {
+    let area = frame.area();
+    let w = width.min(area.width);
+    let h = (height + 2).min(area.height);
+    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(text.to_string()).wrap(Wrap { trim: false }).block(Block::bordered().title(title.to_string())),
+        rect,
+    );
+}
+
+/// The top-left `height` rows window that keeps `cursor` visible (page by page).
+pub fn window(cursor: usize, height: usize) -> usize {
+    if height == 0 { 0 } else { cursor / height * height }
+}

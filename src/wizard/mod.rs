@@ -1,0 +1,13 @@
+//! The wizard as an Elm architecture: a [`Model`], the [`Msg`]s that reach it, and
+//! [`update`] which changes the model and returns [`Effect`]s — plain data the runtime
+//! carries out. `update` does no I/O, so every step can be tested by comparing effects.
+
+mod keys;
+mod model;
+pub mod picker;
+mod update;
+mod update_steps;
+
+pub use keys::Key;
+pub use model::*;
+pub use update::{init, update};

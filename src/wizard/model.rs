@@ -1,0 +1,244 @@
+//! The wizard's state, its messages and its effects.
+
+use super::picker::Picker;
+use crate::engine::diff::{LostCounts, TreeDiff};
+pub use crate::engine::newer::NewerFiles;
+use crate::engine::restore::{Progress, RestoreReport};
+use crate::engine::restore_plan::ConflictPolicy;
+use crate::ports::gpu::GpuStatus;
+use crate::ports::processes::ProcessUse;
+use crate::sources::{RollbackOutcome, Snapshot};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Writers,
+    Gpu,
+    Snapshots,
+    Recovery,
+    Restore,
+    Finish,
+}
+
+impl Step {
+    pub const ALL: [Step; 6] = [Step::Writers, Step::Gpu, Step::Snapshots, Step::Recovery, Step::Restore, Step::Finish];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Step::Writers => "Stop writers",
+            Step::Gpu => "GPU",
+            Step::Snapshots => "Snapshot",
+            Step::Recovery => "Rescue/Rollback",
+            Step::Restore => "Restore",
+            Step::Finish => "Finish",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Step::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalAction {
+    Freeze,
+    Thaw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    QuitConfirm,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotListing {
+    pub source: String,
+    pub rollback_target: String,
+    pub snapshots: Vec<Snapshot>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub recommended: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiffLoaded {
+    pub snapshot_id: String,
+    pub tree: TreeDiff,
+    pub dest: PathBuf,
+    pub free_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(super::Key),
+    Tick,
+    WritersScanned { processes: Vec<ProcessUse>, unreadable: usize, elapsed_secs: f64 },
+    Signalled { action: SignalAction, results: Vec<(i32, Result<(), String>)> },
+    GpuProbed(GpuStatus),
+    SnapshotsListed(Result<SnapshotListing, String>),
+    LostCounted { id: String, lost: Result<LostCounts, String> },
+    NewerScanned(Result<NewerFiles, String>),
+    DiffReady(Result<DiffLoaded, String>),
+    RestoreProgress(Progress),
+    RestoreRefused(String),
+    RestoreDone(RestoreReport),
+    RollbackDone(Result<RollbackOutcome, String>),
+    ReportWritten(Result<PathBuf, String>),
+}
+
+/// The summary written at the end.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FinishReport {
+    pub path: String,
+    pub snapshot: Option<String>,
+    pub deleted_at: Option<String>,
+    pub restored: usize,
+    pub restored_bytes: u64,
+    pub skipped: Vec<String>,
+    pub failed: Vec<String>,
+    pub rollback: Option<String>,
+    pub frozen: Vec<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    ScanWriters,
+    Signal { action: SignalAction, targets: Vec<(i32, u64)> },
+    ProbeGpu,
+    ListSnapshots,
+    CountLost { id: String },
+    ScanNewer { id: String },
+    LoadDiff { id: String },
+    Restore { id: String, selection: Vec<PathBuf>, policy: ConflictPolicy },
+    Cancel,
+    Rollback { id: String, confirm: String },
+    WriteReport(FinishReport),
+    Quit,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Writers {
+    pub loaded: bool,
+    pub processes: Vec<ProcessUse>,
+    pub unreadable: usize,
+    pub selected: usize,
+    /// Bytes per second written, from the last two scans.
+    pub rates: HashMap<i32, f64>,
+    /// (pid, start time, command) of what this run froze.
+    pub frozen: Vec<(i32, u64, String)>,
+    pub confirm: Option<(SignalAction, Vec<(i32, u64)>)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Snapshots {
+    pub listing: Option<SnapshotListing>,
+    pub error: Option<String>,
+    pub selected: usize,
+    pub lost: HashMap<String, Result<LostCounts, String>>,
+    pub chosen: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryChoice {
+    #[default]
+    Rescue,
+    Rollback,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Recovery {
+    pub choice: RecoveryChoice,
+    pub confirming: bool,
+    pub typed: String,
+    pub newer: Option<Result<NewerFiles, String>>,
+    pub running: bool,
+    pub outcome: Option<Result<RollbackOutcome, String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreRun {
+    pub loading: bool,
+    pub error: Option<String>,
+    pub confirming: bool,
+    pub policy: ConflictPolicy,
+    pub running: bool,
+    pub cancelling: bool,
+    pub progress: Option<Progress>,
+    pub report: Option<RestoreReport>,
+}
+
+impl Default for RestoreRun {
+    fn default() -> Self {
+        Self {
+            loading: false,
+            error: None,
+            confirming: false,
+            policy: ConflictPolicy::Skip,
+            running: false,
+            cancelling: false,
+            progress: None,
+            report: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    pub report_file: Option<Result<PathBuf, String>>,
+    pub thawed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub path: PathBuf,
+    pub step: Step,
+    pub overlay: Overlay,
+    pub quitting: bool,
+    pub notice: Option<String>,
+    pub writers: Writers,
+    pub gpu: Option<GpuStatus>,
+    pub snapshots: Snapshots,
+    pub recovery: Recovery,
+    pub picker: Option<Picker>,
+    pub restore: RestoreRun,
+    pub finish: Finish,
+}
+
+impl Model {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            step: Step::Writers,
+            overlay: Overlay::None,
+            quitting: false,
+            notice: None,
+            writers: Writers::default(),
+            gpu: None,
+            snapshots: Snapshots::default(),
+            recovery: Recovery::default(),
+            picker: None,
+            restore: RestoreRun::default(),
+            finish: Finish::default(),
+        }
+    }
+
+    /// Work is running that quitting would interrupt.
+    pub fn busy(&self) -> bool {
+        self.restore.running || self.recovery.running || self.restore.loading
+    }
+
+    /// The snapshot chosen in step 3.
+    pub fn chosen_snapshot(&self) -> Option<&Snapshot> {
+        let id = self.snapshots.chosen.as_ref()?;
+        self.snapshots.listing.as_ref()?.snapshots.iter().find(|s| &s.id == id)
+    }
+
+    /// A text field has the keyboard (search, typed confirmation).
+    pub fn typing(&self) -> bool {
+        (self.step == Step::Recovery && self.recovery.confirming)
+            || (self.step == Step::Restore && self.picker.as_ref().is_some_and(|p| p.searching))
+    }
+}

@@ -1,0 +1,196 @@
+//! `update`: messages in, model changed, effects out. No I/O here.
+
+use super::keys::Key;
+use super::model::*;
+use super::picker::Picker;
+use super::update_steps;
+
+/// What the wizard asks for when it opens: data for the first steps, in the background.
+pub fn init(_model: &Model) -> Vec<Effect> {
+    vec![Effect::ScanWriters, Effect::ProbeGpu, Effect::ListSnapshots]
+}
+
+pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Key(key) => on_key(model, key),
+        Msg::Tick => match model.step {
+            Step::Writers => vec![Effect::ScanWriters],
+            Step::Gpu => vec![Effect::ProbeGpu, Effect::ScanWriters],
+            _ => vec![],
+        },
+        Msg::WritersScanned { processes, unreadable, elapsed_secs } => {
+            let w = &mut model.writers;
+            w.rates = processes
+                .iter()
+                .filter_map(|p| {
+                    let before = w.processes.iter().find(|o| o.pid == p.pid && o.start_time == p.start_time)?;
+                    let delta = p.write_bytes?.checked_sub(before.write_bytes?)?;
+                    (elapsed_secs > 0.0).then(|| (p.pid, delta as f64 / elapsed_secs))
+                })
+                .collect();
+            w.processes = processes;
+            w.unreadable = unreadable;
+            w.loaded = true;
+            w.selected = w.selected.min(w.processes.len().saturating_sub(1));
+            vec![]
+        }
+        Msg::Signalled { action, results } => {
+            let failures: Vec<String> = results
+                .iter()
+                .filter_map(|(pid, r)| r.as_ref().err().map(|e| format!("{pid}: {e}")))
+                .collect();
+            let done: Vec<i32> = results.iter().filter(|(_, r)| r.is_ok()).map(|(p, _)| *p).collect();
+            let w = &mut model.writers;
+            match action {
+                SignalAction::Freeze => {
+                    for p in w.processes.iter().filter(|p| done.contains(&p.pid)) {
+                        if !w.frozen.iter().any(|f| f.0 == p.pid) {
+                            w.frozen.push((p.pid, p.start_time, p.command.clone()));
+                        }
+                    }
+                }
+                SignalAction::Thaw => {
+                    w.frozen.retain(|f| !done.contains(&f.0));
+                    if model.step == Step::Finish && w.frozen.is_empty() {
+                        model.finish.thawed = true;
+                    }
+                }
+            }
+            let verb = if action == SignalAction::Freeze { "frozen" } else { "thawed" };
+            model.notice = Some(if failures.is_empty() {
+                format!("{} process(es) {verb}", done.len())
+            } else {
+                format!("{} {verb}; failed: {}", done.len(), failures.join("; "))
+            });
+            vec![Effect::ScanWriters]
+        }
+        Msg::GpuProbed(status) => {
+            model.gpu = Some(status);
+            vec![]
+        }
+        Msg::SnapshotsListed(result) => match result {
+            Ok(listing) => {
+                model.snapshots.selected = listing.recommended.unwrap_or(0);
+                let effects = listing.snapshots.iter().map(|s| Effect::CountLost { id: s.id.clone() }).collect();
+                model.snapshots.listing = Some(listing);
+                effects
+            }
+            Err(e) => {
+                model.snapshots.error = Some(e);
+                vec![]
+            }
+        },
+        Msg::LostCounted { id, lost } => {
+            model.snapshots.lost.insert(id, lost);
+            vec![]
+        }
+        Msg::NewerScanned(result) => {
+            model.recovery.newer = Some(result);
+            vec![]
+        }
+        Msg::DiffReady(result) => {
+            model.restore.loading = false;
+            match result {
+                Ok(d) => model.picker = Some(Picker::new(d.snapshot_id, d.tree, d.dest, d.free_bytes)),
+                Err(e) => model.restore.error = Some(e),
+            }
+            vec![]
+        }
+        Msg::RestoreProgress(p) => {
+            model.restore.progress = Some(p);
+            vec![]
+        }
+        Msg::RestoreRefused(reason) => {
+            model.restore.running = false;
+            model.restore.cancelling = false;
+            model.restore.error = Some(reason);
+            vec![]
+        }
+        Msg::RestoreDone(report) => {
+            model.restore.running = false;
+            model.restore.cancelling = false;
+            model.restore.report = Some(report);
+            model.step = Step::Finish;
+            vec![Effect::WriteReport(finish_report(model))]
+        }
+        Msg::RollbackDone(result) => {
+            model.recovery.running = false;
+            model.recovery.confirming = false;
+            let ok = result.is_ok();
+            model.recovery.outcome = Some(result);
+            if ok {
+                model.step = Step::Finish;
+                vec![Effect::WriteReport(finish_report(model))]
+            } else {
+                vec![]
+            }
+        }
+        Msg::ReportWritten(result) => {
+            model.finish.report_file = Some(result);
+            vec![]
+        }
+    }
+}
+
+/// The summary of this run, for the report file.
+pub fn finish_report(model: &Model) -> FinishReport {
+    let report = model.restore.report.as_ref();
+    FinishReport {
+        path: model.path.display().to_string(),
+        snapshot: model.snapshots.chosen.clone(),
+        deleted_at: model.snapshots.listing.as_ref().and_then(|l| l.deleted_at).map(|t| t.to_rfc3339()),
+        restored: report.map_or(0, |r| r.restored.len()),
+        restored_bytes: report.map_or(0, |r| r.bytes),
+        skipped: report.map_or(vec![], |r| r.skipped.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect()),
+        failed: report.map_or(vec![], |r| r.failed.iter().map(|f| format!("{}: {}", f.path.display(), f.reason)).collect()),
+        rollback: match &model.recovery.outcome {
+            Some(Ok(o)) => Some(format!("{} rolled back to {}; undo: {}", o.replaced.display(), o.snapshot, o.undo)),
+            _ => None,
+        },
+        frozen: model.writers.frozen.iter().map(|f| f.0).collect(),
+    }
+}
+
+fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
+    match model.overlay {
+        Overlay::Help => {
+            model.overlay = Overlay::None;
+            return vec![];
+        }
+        Overlay::QuitConfirm => {
+            return match key {
+                Key::Char('y') | Key::Char('Y') => {
+                    model.quitting = true;
+                    vec![Effect::Cancel, Effect::Quit]
+                }
+                _ => {
+                    model.overlay = Overlay::None;
+                    vec![]
+                }
+            };
+        }
+        Overlay::None => {}
+    }
+    if !model.typing() {
+        match key {
+            Key::Char('q') | Key::CtrlC => {
+                if model.busy() {
+                    model.overlay = Overlay::QuitConfirm;
+                    return vec![];
+                }
+                model.quitting = true;
+                return vec![Effect::Quit];
+            }
+            Key::Char('?') => {
+                model.overlay = Overlay::Help;
+                return vec![];
+            }
+            _ => {}
+        }
+    } else if key == Key::CtrlC {
+        model.overlay = Overlay::QuitConfirm;
+        return vec![];
+    }
+    model.notice = None;
+    update_steps::on_step_key(model, key)
+}
