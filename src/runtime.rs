@@ -244,7 +244,7 @@ pub fn run_wizard(path: &Path, gpu: Option<Arc<dyn GpuProbe>>) -> anyhow::Result
 
 async fn wizard_loop(path: &Path, gpu: Arc<dyn GpuProbe>) -> anyhow::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let absolute = crate::ports::fs_meta::surviving_ancestor(path).map(|(a, t)| a.join(t)).unwrap_or(path.to_path_buf());
+    let absolute = crate::ports::fs_meta::resolve_lost(path).unwrap_or(path.to_path_buf());
     let executor = Executor {
         path: absolute.clone(),
         tx: tx.clone(),

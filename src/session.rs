@@ -33,9 +33,8 @@ pub struct Session {
 impl Session {
     /// Detects the source for `path` (restricted to `only` when given) and lists snapshots.
     pub fn open(path: &Path, only: Option<&str>) -> Result<Self, SessionError> {
-        let (anchor, tail) = crate::ports::fs_meta::surviving_ancestor(path)
+        let absolute = crate::ports::fs_meta::resolve_lost(path)
             .map_err(SourceError::io(format!("cannot resolve {}", path.display())))?;
-        let absolute = anchor.join(tail);
         let mut sources = detect(&absolute)?;
         if let Some(name) = only {
             let found: Vec<&str> = sources.iter().map(|s| s.name()).collect();

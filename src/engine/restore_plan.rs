@@ -159,9 +159,14 @@ pub fn plan(
     Ok(RestorePlan { items, skipped, reflink, bytes, needed, available })
 }
 
+/// Both paths on one btrfs filesystem (same superblock): a reflink may work. statfs's
+/// fsid differs per subvolume on btrfs, so the mount table's device decides.
 fn same_btrfs(a: &Path, b: &Path) -> bool {
-    use crate::ports::fs_meta::{filesystem_id, filesystem_kind};
-    filesystem_kind(a) == "btrfs"
-        && filesystem_kind(b) == "btrfs"
-        && matches!((filesystem_id(a), filesystem_id(b)), (Ok(x), Ok(y)) if x == y)
+    use crate::ports::fs_meta::filesystem_kind;
+    let Ok(table) = crate::ports::mounts::MountTable::read() else { return false };
+    let device = |p: &Path| {
+        let canonical = std::fs::canonicalize(p).ok()?;
+        table.holding(&canonical).ok().map(|m| m.majmin.clone())
+    };
+    filesystem_kind(a) == "btrfs" && filesystem_kind(b) == "btrfs" && device(a).is_some() && device(a) == device(b)
 }

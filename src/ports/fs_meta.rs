@@ -30,6 +30,13 @@ pub fn surviving_ancestor(path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
     }
 }
 
+/// `path` made absolute through its surviving ancestor (symlinks resolved), even when the
+/// path itself no longer exists.
+pub fn resolve_lost(path: &Path) -> std::io::Result<PathBuf> {
+    let (anchor, tail) = surviving_ancestor(path)?;
+    Ok(if tail.as_os_str().is_empty() { anchor } else { anchor.join(tail) })
+}
+
 /// Bytes available to unprivileged writers… and to root (`f_bavail`): we use what a normal
 /// write can get, to stay clear of the reserve.
 pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
@@ -41,23 +48,6 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
 /// `st_dev` of a path (each btrfs subvolume has its own).
 pub fn device_of(path: &Path) -> std::io::Result<u64> {
     Ok(std::fs::symlink_metadata(path)?.dev())
-}
-
-/// Filesystem id from statfs: equal for every subvolume of one btrfs filesystem.
-pub fn filesystem_id(path: &Path) -> std::io::Result<u64> {
-    let mut buf = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: statfs writes a full struct into buf on success.
-    let rc = unsafe { libc::statfs(c.as_ptr(), buf.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: rc == 0 means the struct is initialised.
-    let st = unsafe { buf.assume_init() };
-    // SAFETY: fsid_t is two i32 values; read them as raw bytes.
-    let raw: [i32; 2] = unsafe { std::mem::transmute(st.f_fsid) };
-    Ok(((raw[0] as u32 as u64) << 32) | raw[1] as u32 as u64)
 }
 
 /// Magic number of the filesystem holding `path`, to name it in errors.
