@@ -1,0 +1,130 @@
+//! Shared test fixtures: loop-mounted filesystems the test creates (and always removes),
+//! the binary under test, and the rule that privileged tests may not skip in CI.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// True when the test may touch loop devices. Without root it skips, unless
+/// `SNAPRESCUE_REQUIRE_PRIVILEGED` is set (scripts/test sets it when run as root), where a
+/// skip would hide a failure.
+pub fn privileged() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var_os("SNAPRESCUE_REQUIRE_PRIVILEGED").is_some() {
+        panic!("privileged test cannot run: not root, but SNAPRESCUE_REQUIRE_PRIVILEGED is set");
+    }
+    eprintln!("skipped: needs root for loop devices");
+    false
+}
+
+pub fn sh(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A filesystem on a loop device backed by a sparse image in a private temp dir.
+pub struct LoopFs {
+    pub dir: tempfile::TempDir,
+    pub image: PathBuf,
+    pub device: String,
+    pub mount: PathBuf,
+    mounted: bool,
+}
+
+impl LoopFs {
+    pub fn new(fs_type: &str, size_mib: u64) -> Self {
+        Self::with_options(fs_type, size_mib, "")
+    }
+
+    pub fn with_options(fs_type: &str, size_mib: u64, options: &str) -> Self {
+        let dir = tempfile::Builder::new().prefix("snaprescue-test-").tempdir().unwrap();
+        let image = dir.path().join("fs.img");
+        std::fs::File::create(&image).unwrap().set_len(size_mib << 20).unwrap();
+        let mkfs = format!("mkfs.{fs_type}");
+        let quiet: &[&str] = match fs_type {
+            "ext4" => &["-q", "-F"],
+            "xfs" => &["-q", "-f"],
+            _ => &["-q"],
+        };
+        let mut args: Vec<&str> = quiet.to_vec();
+        let image_str = image.to_str().unwrap().to_string();
+        args.push(&image_str);
+        sh(&mkfs, &args);
+        let device = sh("losetup", &["--find", "--show", &image_str]).trim().to_string();
+        let mount = dir.path().join("mnt");
+        std::fs::create_dir(&mount).unwrap();
+        let mut fs = LoopFs { dir, image, device, mount, mounted: false };
+        fs.mount_with(options);
+        fs
+    }
+
+    pub fn mount_with(&mut self, options: &str) {
+        let mut args = vec![self.device.as_str(), self.mount.to_str().unwrap()];
+        if !options.is_empty() {
+            args.splice(0..0, ["-o", options]);
+        }
+        sh("mount", &args);
+        self.mounted = true;
+    }
+
+    pub fn unmount(&mut self) {
+        if self.mounted {
+            let _ = nix::mount::umount2(&self.mount, nix::mount::MntFlags::empty())
+                .or_else(|_| nix::mount::umount2(&self.mount, nix::mount::MntFlags::MNT_DETACH));
+            self.mounted = false;
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.mount.join(rel)
+    }
+}
+
+impl Drop for LoopFs {
+    fn drop(&mut self) {
+        self.unmount();
+        let _ = Command::new("losetup").args(["-d", &self.device]).output();
+    }
+}
+
+pub fn btrfs(args: &[&str]) -> String {
+    sh("btrfs", args)
+}
+
+/// A read-only snapshot of `subvol` at `dest` (parents created).
+pub fn snapshot(subvol: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    btrfs(&["subvolume", "snapshot", "-r", subvol.to_str().unwrap(), dest.to_str().unwrap()]);
+}
+
+/// Waits past the one-second resolution of btrfs snapshot times.
+pub fn next_second() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
+/// The binary under test, with its state (log, reports) in `state`.
+pub fn snaprescue(state: &Path, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args(args)
+        .env("SNAPRESCUE_STATE_DIR", state)
+        .output()
+        .unwrap()
+}
+
+/// Runs with `--json` appended and parses stdout; returns (exit code, document, stderr).
+pub fn json(state: &Path, args: &[&std::ffi::OsStr]) -> (i32, serde_json::Value, String) {
+    let mut all = args.to_vec();
+    all.push("--json".as_ref());
+    let out = snaprescue(state, &all);
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap_or(-1), doc, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[macro_export]
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { &[$(::std::convert::AsRef::<::std::ffi::OsStr>::as_ref(&$a)),*] };
+}
