@@ -119,6 +119,11 @@ fn restore_symlink(item: &PlannedItem) -> Result<(), CopyError> {
 pub fn execute(plan: &RestorePlan, cancel: &AtomicBool, progress: &mut dyn FnMut(&Progress)) -> RestoreReport {
     let mut report = RestoreReport {
         skipped: plan.skipped.clone(),
+        failed: plan
+            .unreadable
+            .iter()
+            .map(|u| FailedItem { path: u.path.clone(), reason: u.reason.clone() })
+            .collect(),
         ..Default::default()
     };
     let mut state = Progress {

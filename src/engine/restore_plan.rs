@@ -38,6 +38,8 @@ pub struct SkippedItem {
 pub struct RestorePlan {
     pub items: Vec<PlannedItem>,
     pub skipped: Vec<SkippedItem>,
+    /// Entries of the snapshot that could not be read (they fail the restore).
+    pub unreadable: Vec<SkippedItem>,
     pub reflink: bool,
     pub bytes: u64,
     pub needed: u64,
@@ -80,6 +82,7 @@ pub fn plan(
     stamp: &str,
 ) -> Result<RestorePlan, PlanError> {
     let mut wanted = BTreeSet::new();
+    let mut unreadable = Vec::new();
     for rel in selection {
         let root = snapshot_dir.join(rel);
         if std::fs::symlink_metadata(&root).is_err() {
@@ -91,7 +94,15 @@ pub fn plan(
                 wanted.insert(ancestor.to_path_buf());
             }
         }
-        for entry in walkdir::WalkDir::new(&root).follow_links(false).into_iter().flatten() {
+        for entry in walkdir::WalkDir::new(&root).follow_links(false).follow_root_links(false) {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e.path().map(|p| p.strip_prefix(snapshot_dir).unwrap_or(p).to_path_buf()).unwrap_or_else(|| rel.clone());
+                    unreadable.push(SkippedItem { path, reason: format!("cannot read it in the snapshot: {e}") });
+                    continue;
+                }
+            };
             let rel_entry = entry.path().strip_prefix(snapshot_dir).unwrap_or(entry.path());
             wanted.insert(rel_entry.to_path_buf());
         }
@@ -156,7 +167,7 @@ pub fn plan(
             available: human(available),
         });
     }
-    Ok(RestorePlan { items, skipped, reflink, bytes, needed, available })
+    Ok(RestorePlan { items, skipped, unreadable, reflink, bytes, needed, available })
 }
 
 /// Both paths on one btrfs filesystem (same superblock): a reflink may work. statfs's
