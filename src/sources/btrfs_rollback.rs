@@ -80,9 +80,14 @@ pub fn rollback(
         live.display(),
         guard.display()
     )))?;
+    // A snapshot nested in the subvolume (snapper's .snapshots) moved with it.
+    let from = match opened.root.strip_prefix(&live) {
+        Ok(inside) => guard.join(inside),
+        Err(_) => opened.root.clone(),
+    };
     if let Err(e) = command::run(
         "btrfs",
-        &[Path::new("subvolume"), Path::new("snapshot"), &opened.root, &live],
+        &[Path::new("subvolume"), Path::new("snapshot"), &from, &live],
     ) {
         // Put the original back so nothing changed.
         let _ = std::fs::rename(&guard, &live);

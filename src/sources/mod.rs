@@ -71,9 +71,9 @@ pub enum SourceError {
     },
     #[error("unknown snapshot id `{id}`; valid ids: {valid}")]
     UnknownSnapshot { id: String, valid: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Command(#[from] CommandError),
-    #[error("{0}")]
+    #[error(transparent)]
     Mount(#[from] MountError),
     #[error("{context}: {source}")]
     Io {
