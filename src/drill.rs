@@ -40,11 +40,15 @@ fn save(state: &LabState) -> anyhow::Result<()> {
 
 fn preflight() -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
-        bail!("the drill needs root (it creates a loop device and mounts it): run `sudo snaprescue drill`");
+        bail!(
+            "the drill needs root (it creates a loop device and mounts it): run `sudo snaprescue drill`"
+        );
     }
     for program in ["mkfs.btrfs", "btrfs", "losetup"] {
         if !command::exists(program) {
-            bail!("the drill needs `{program}`: install btrfs-progs and util-linux (apt-get install btrfs-progs util-linux)");
+            bail!(
+                "the drill needs `{program}`: install btrfs-progs and util-linux (apt-get install btrfs-progs util-linux)"
+            );
         }
     }
     Ok(())
@@ -53,7 +57,16 @@ fn preflight() -> anyhow::Result<()> {
 fn snapper_snapshot(mount: &Path, number: u32, description: &str) -> anyhow::Result<()> {
     let dir = mount.join("data/.snapshots").join(number.to_string());
     std::fs::create_dir_all(&dir)?;
-    run("btrfs", &[Path::new("subvolume"), Path::new("snapshot"), Path::new("-r"), &mount.join("data"), &dir.join("snapshot")])?;
+    run(
+        "btrfs",
+        &[
+            Path::new("subvolume"),
+            Path::new("snapshot"),
+            Path::new("-r"),
+            &mount.join("data"),
+            &dir.join("snapshot"),
+        ],
+    )?;
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
     std::fs::write(
         dir.join("info.xml"),
@@ -68,9 +81,20 @@ fn snapper_snapshot(mount: &Path, number: u32, description: &str) -> anyhow::Res
 fn epoch(run_dir: &Path, n: u32) -> anyhow::Result<()> {
     let ckpt = run_dir.join("checkpoints");
     write_pth(&ckpt.join(format!("epoch_{n}.pth")), n, 256 * 1024)?;
-    write_safetensors(&ckpt.join(format!("epoch_{n}.safetensors")), n + 1000, 128 * 1024)?;
-    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(run_dir.join("logs/train.log"))?;
-    writeln!(log, "epoch {n}: loss {:.4} saved checkpoints/epoch_{n}.pth", 2.0 / n as f64)?;
+    write_safetensors(
+        &ckpt.join(format!("epoch_{n}.safetensors")),
+        n + 1000,
+        128 * 1024,
+    )?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run_dir.join("logs/train.log"))?;
+    writeln!(
+        log,
+        "epoch {n}: loss {:.4} saved checkpoints/epoch_{n}.pth",
+        2.0 / n as f64
+    )?;
     Ok(())
 }
 
@@ -82,23 +106,59 @@ pub fn setup() -> anyhow::Result<PathBuf> {
     }
     let lab = lab_dir();
     std::fs::create_dir_all(lab.join("mnt"))?;
-    let mut state = LabState { image: lab.join("lab.img"), mount: lab.join("mnt"), ..Default::default() };
+    let mut state = LabState {
+        image: lab.join("lab.img"),
+        mount: lab.join("mnt"),
+        ..Default::default()
+    };
     save(&state)?;
     std::fs::File::create(&state.image)?.set_len(512 << 20)?;
-    run("mkfs.btrfs", &[Path::new("-q"), Path::new("-L"), Path::new("snaprescue-drill"), &state.image])?;
-    let device = run("losetup", &[Path::new("--find"), Path::new("--show"), &state.image])?.trim().to_string();
+    run(
+        "mkfs.btrfs",
+        &[
+            Path::new("-q"),
+            Path::new("-L"),
+            Path::new("snaprescue-drill"),
+            &state.image,
+        ],
+    )?;
+    let device = run(
+        "losetup",
+        &[Path::new("--find"), Path::new("--show"), &state.image],
+    )?
+    .trim()
+    .to_string();
     state.loop_device = Some(device.clone());
     save(&state)?;
-    nix::mount::mount(Some(device.as_str()), &state.mount, Some("btrfs"), nix::mount::MsFlags::empty(), None::<&str>)
-        .with_context(|| format!("mounting {device} on {}", state.mount.display()))?;
+    nix::mount::mount(
+        Some(device.as_str()),
+        &state.mount,
+        Some("btrfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .with_context(|| format!("mounting {device} on {}", state.mount.display()))?;
     let m = state.mount.clone();
-    run("btrfs", &[Path::new("subvolume"), Path::new("create"), &m.join("data")])?;
-    run("btrfs", &[Path::new("subvolume"), Path::new("create"), &m.join("data/.snapshots")])?;
+    run(
+        "btrfs",
+        &[Path::new("subvolume"), Path::new("create"), &m.join("data")],
+    )?;
+    run(
+        "btrfs",
+        &[
+            Path::new("subvolume"),
+            Path::new("create"),
+            &m.join("data/.snapshots"),
+        ],
+    )?;
     let run_dir = m.join(RUN);
     for sub in ["logs", "checkpoints"] {
         std::fs::create_dir_all(run_dir.join(sub))?;
     }
-    std::fs::write(run_dir.join("train.py"), "import torch\n# fine-tune resnet50, save every 10 epochs\n")?;
+    std::fs::write(
+        run_dir.join("train.py"),
+        "import torch\n# fine-tune resnet50, save every 10 epochs\n",
+    )?;
     epoch(&run_dir, 10)?;
     snapper_snapshot(&m, 1, "timeline: after epoch 10")?;
     std::thread::sleep(Duration::from_millis(1100));
@@ -127,8 +187,6 @@ pub fn setup() -> anyhow::Result<PathBuf> {
     Ok(run_dir.join("checkpoints"))
 }
 
-
-
 /// Sets the lab up and, with `wizard`, opens the wizard on the deleted checkpoints.
 pub fn run_drill(wizard: bool) -> anyhow::Result<()> {
     let lost = setup()?;
@@ -145,12 +203,12 @@ pub fn run_drill(wizard: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-
-
 /// The writer: holds the newest checkpoint open and appends to the log every second.
 pub fn writer(run_dir: &Path) -> anyhow::Result<()> {
     let _held = std::fs::File::open(run_dir.join("checkpoints/epoch_30.pth"))?;
-    let mut log = std::fs::OpenOptions::new().append(true).open(run_dir.join("logs/train.log"))?;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(run_dir.join("logs/train.log"))?;
     for step in 0u64.. {
         writeln!(log, "step {step}: loss {:.4}", 1.0 / (step + 2) as f64)?;
         log.sync_data()?;
@@ -166,7 +224,11 @@ pub fn clean() -> anyhow::Result<()> {
     let state: LabState = std::fs::read(state_path())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(LabState { image: lab.join("lab.img"), mount: lab.join("mnt"), ..Default::default() });
+        .unwrap_or(LabState {
+            image: lab.join("lab.img"),
+            mount: lab.join("mnt"),
+            ..Default::default()
+        });
     if let Some((pid, start)) = state.writer {
         use crate::ports::processes::signal;
         use nix::sys::signal::Signal;

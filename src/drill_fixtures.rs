@@ -52,7 +52,7 @@ pub fn write_safetensors(path: &Path, seed: u32, params: usize) -> std::io::Resu
         "weight": { "dtype": "F32", "shape": [params], "data_offsets": [0, data.len()] },
     })
     .to_string();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(' ');
     }
     let mut file = std::fs::File::create(path)?;

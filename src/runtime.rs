@@ -8,7 +8,9 @@ use crate::ports::gpu::{GpuProbe, Nvml};
 use crate::ports::processes::{filesystem_devices, processes_using, signal};
 use crate::session::Session;
 use crate::sources::OpenedSnapshot;
-use crate::wizard::{DiffLoaded, Effect, Key, Model, Msg, SignalAction, SnapshotListing, init, update};
+use crate::wizard::{
+    DiffLoaded, Effect, Key, Model, Msg, SignalAction, SnapshotListing, init, update,
+};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,9 +23,12 @@ pub fn state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SNAPRESCUE_STATE_DIR") {
         return PathBuf::from(dir);
     }
-    let base = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".local/state")
-    });
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".local/state")
+        });
     base.join("snaprescue")
 }
 
@@ -33,7 +38,11 @@ pub fn init_logging() {
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("snaprescue.log")) else {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("snaprescue.log"))
+    else {
         return;
     };
     let _ = tracing_subscriber::fmt()
@@ -66,7 +75,11 @@ impl Executor {
         });
     }
 
-    fn with_session(&self, work: impl FnOnce(&Session) -> Msg + Send + 'static, missing: impl FnOnce(String) -> Msg) {
+    fn with_session(
+        &self,
+        work: impl FnOnce(&Session) -> Msg + Send + 'static,
+        missing: impl FnOnce(String) -> Msg,
+    ) {
         match self.session() {
             Some(s) => self.blocking(move || work(&s)),
             None => {
@@ -86,7 +99,11 @@ impl Executor {
                     let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
                     let elapsed_secs = last.elapsed().as_secs_f64();
                     *last = Instant::now();
-                    Msg::WritersScanned { processes, unreadable, elapsed_secs }
+                    Msg::WritersScanned {
+                        processes,
+                        unreadable,
+                        elapsed_secs,
+                    }
                 });
             }
             Effect::Signal { action, targets } => self.blocking(move || {
@@ -129,17 +146,31 @@ impl Executor {
                 let id2 = id.clone();
                 self.with_session(
                     move |s| {
-                        let lost = s.snapshot(&id).map_err(Into::into).and_then(|snap| s.lost_in(snap)).map_err(|e| e.to_string());
+                        let lost = s
+                            .snapshot(&id)
+                            .map_err(Into::into)
+                            .and_then(|snap| s.lost_in(snap))
+                            .map_err(|e| e.to_string());
                         Msg::LostCounted { id, lost }
                     },
-                    |e| Msg::LostCounted { id: id2, lost: Err(e) },
+                    |e| Msg::LostCounted {
+                        id: id2,
+                        lost: Err(e),
+                    },
                 );
             }
             Effect::ScanNewer { id } => self.with_session(
                 move |s| {
                     let result = s.snapshot(&id).map_err(|e| e.to_string()).and_then(|snap| {
-                        let root = s.source.live_root().ok_or("the live subvolume is not reachable")?;
-                        Ok(crate::engine::newer::files_newer_than(&root, snap.created.timestamp(), 8))
+                        let root = s
+                            .source
+                            .live_root()
+                            .ok_or("the live subvolume is not reachable")?;
+                        Ok(crate::engine::newer::files_newer_than(
+                            &root,
+                            snap.created.timestamp(),
+                            8,
+                        ))
                     });
                     Msg::NewerScanned(result)
                 },
@@ -150,14 +181,23 @@ impl Executor {
                 let (opened, cancel) = (self.opened.clone(), self.cancel.clone());
                 self.with_session(
                     move |s| {
-                        let result = s.snapshot(&id).map_err(Into::into).and_then(|snap| s.diff(snap, &cancel));
+                        let result = s
+                            .snapshot(&id)
+                            .map_err(Into::into)
+                            .and_then(|snap| s.diff(snap, &cancel));
                         match result {
                             Ok((snapshot_dir, tree)) => {
                                 if let Ok(mut slot) = opened.lock() {
                                     *slot = Some((id.clone(), snapshot_dir));
                                 }
-                                let free_bytes = crate::ports::fs_meta::free_bytes(&s.path).unwrap_or(0);
-                                Msg::DiffReady(Ok(DiffLoaded { snapshot_id: id, tree, dest: s.path.clone(), free_bytes }))
+                                let free_bytes =
+                                    crate::ports::fs_meta::free_bytes(&s.path).unwrap_or(0);
+                                Msg::DiffReady(Ok(DiffLoaded {
+                                    snapshot_id: id,
+                                    tree,
+                                    dest: s.path.clone(),
+                                    free_bytes,
+                                }))
                             }
                             Err(e) => Msg::DiffReady(Err(e.to_string())),
                         }
@@ -165,18 +205,27 @@ impl Executor {
                     |e| Msg::DiffReady(Err(e)),
                 );
             }
-            Effect::Restore { id, selection, policy } => {
+            Effect::Restore {
+                id,
+                selection,
+                policy,
+            } => {
                 self.cancel.store(false, Ordering::Relaxed);
-                let (opened, cancel, tx) = (self.opened.clone(), self.cancel.clone(), self.tx.clone());
+                let (opened, cancel, tx) =
+                    (self.opened.clone(), self.cancel.clone(), self.tx.clone());
                 self.with_session(
                     move |s| {
                         let guard = opened.lock().unwrap_or_else(|e| e.into_inner());
-                        let Some((opened_id, snapshot)) = guard.as_ref().filter(|(o, _)| *o == id) else {
-                            return Msg::RestoreRefused(format!("snapshot {id} is not open; go back and choose it again"));
+                        let Some((opened_id, snapshot)) = guard.as_ref().filter(|(o, _)| *o == id)
+                        else {
+                            return Msg::RestoreRefused(format!(
+                                "snapshot {id} is not open; go back and choose it again"
+                            ));
                         };
                         let _ = opened_id;
                         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-                        let planned = match plan(&snapshot.dir, &s.path, &selection, policy, &stamp) {
+                        let planned = match plan(&snapshot.dir, &s.path, &selection, policy, &stamp)
+                        {
                             Ok(p) => p,
                             Err(e) => return Msg::RestoreRefused(e.to_string()),
                         };
@@ -201,13 +250,17 @@ impl Executor {
                         if let Ok(mut slot) = opened.lock() {
                             *slot = None;
                         }
-                        let result = s.snapshot(&id).and_then(|snap| s.source.rollback(snap, &confirm, true));
+                        let result = s
+                            .snapshot(&id)
+                            .and_then(|snap| s.source.rollback(snap, &confirm, true));
                         Msg::RollbackDone(result.map_err(|e| e.to_string()))
                     },
                     |e| Msg::RollbackDone(Err(e)),
                 );
             }
-            Effect::WriteReport(report) => self.blocking(move || Msg::ReportWritten(write_report(&report))),
+            Effect::WriteReport(report) => {
+                self.blocking(move || Msg::ReportWritten(write_report(&report)))
+            }
             Effect::Quit => {}
         }
     }
@@ -219,12 +272,27 @@ fn write_report(report: &crate::wizard::FinishReport) -> Result<PathBuf, String>
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let json_path = dir.join(format!("report-{stamp}.json"));
     let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
-    std::fs::write(&json_path, json).map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    std::fs::write(&json_path, json)
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
     let mut text = format!("snaprescue report\npath: {}\n", report.path);
-    text += &format!("snapshot: {}\n", report.snapshot.as_deref().unwrap_or("none"));
-    text += &format!("deletion estimated at: {}\n", report.deleted_at.as_deref().unwrap_or("unknown"));
-    text += &format!("restored: {} entries, {} bytes\n", report.restored, report.restored_bytes);
-    for line in report.skipped.iter().map(|s| format!("skipped: {s}\n")).chain(report.failed.iter().map(|f| format!("FAILED: {f}\n"))) {
+    text += &format!(
+        "snapshot: {}\n",
+        report.snapshot.as_deref().unwrap_or("none")
+    );
+    text += &format!(
+        "deletion estimated at: {}\n",
+        report.deleted_at.as_deref().unwrap_or("unknown")
+    );
+    text += &format!(
+        "restored: {} entries, {} bytes\n",
+        report.restored, report.restored_bytes
+    );
+    for line in report
+        .skipped
+        .iter()
+        .map(|s| format!("skipped: {s}\n"))
+        .chain(report.failed.iter().map(|f| format!("FAILED: {f}\n")))
+    {
         text += &line;
     }
     if let Some(r) = &report.rollback {
@@ -236,7 +304,10 @@ fn write_report(report: &crate::wizard::FinishReport) -> Result<PathBuf, String>
 
 /// Opens the wizard on `path`. `gpu` replaces NVML (tests, demos).
 pub fn run_wizard(path: &Path, gpu: Option<Arc<dyn GpuProbe>>) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(wizard_loop(path, gpu.unwrap_or_else(|| Arc::new(Nvml))));
     runtime.shutdown_timeout(Duration::from_secs(2));
     result

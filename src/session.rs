@@ -33,8 +33,9 @@ pub struct Session {
 impl Session {
     /// Detects the source for `path` (restricted to `only` when given) and lists snapshots.
     pub fn open(path: &Path, only: Option<&str>) -> Result<Self, SessionError> {
-        let absolute = crate::ports::fs_meta::resolve_lost(path)
-            .map_err(SourceError::io(format!("cannot resolve {}", path.display())))?;
+        let absolute = crate::ports::fs_meta::resolve_lost(path).map_err(SourceError::io(
+            format!("cannot resolve {}", path.display()),
+        ))?;
         let mut sources = detect(&absolute)?;
         if let Some(name) = only {
             let found: Vec<&str> = sources.iter().map(|s| s.name()).collect();
@@ -86,7 +87,9 @@ impl Session {
     pub fn lost_in(&self, snapshot: &Snapshot) -> Result<LostCounts, SessionError> {
         match self.diff(snapshot, &AtomicBool::new(false)) {
             Ok((_, tree)) => Ok(tree.lost()),
-            Err(SessionError::Source(SourceError::NotInSnapshot { .. })) => Ok(LostCounts::default()),
+            Err(SessionError::Source(SourceError::NotInSnapshot { .. })) => {
+                Ok(LostCounts::default())
+            }
             Err(e) => Err(e),
         }
     }

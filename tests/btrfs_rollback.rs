@@ -9,7 +9,11 @@ fn volume() -> (LoopFs, String) {
     let fs = LoopFs::new("btrfs", 300);
     let data = fs.path("data");
     btrfs(&["subvolume", "create", data.to_str().unwrap()]);
-    btrfs(&["subvolume", "create", fs.path("data/.snapshots").to_str().unwrap()]);
+    btrfs(&[
+        "subvolume",
+        "create",
+        fs.path("data/.snapshots").to_str().unwrap(),
+    ]);
     fs::create_dir_all(data.join("run")).unwrap();
     fs::write(data.join("run/a.txt"), "version 1").unwrap();
     snapshot(&data, &fs.path("data/.snapshots/1/snapshot"));
@@ -18,7 +22,10 @@ fn volume() -> (LoopFs, String) {
     fs::write(data.join("run/new.txt"), "written after").unwrap();
     let state = tempfile::tempdir().unwrap();
     let (_, doc, err) = json(state.path(), args!["snapshots", data.join("run")]);
-    let id = doc["snapshots"][0]["id"].as_str().unwrap_or_else(|| panic!("{err}")).to_string();
+    let id = doc["snapshots"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string();
     (fs, id)
 }
 
@@ -29,20 +36,52 @@ fn rollback_brings_the_old_tree_back_and_keeps_the_newer_as_a_guard() {
     }
     let (fs, id) = volume();
     let state = tempfile::tempdir().unwrap();
-    let (code, doc, err) = json(state.path(), args!["rollback", fs.path("data/run"), "--snapshot", id, "--confirm", "data"]);
+    let (code, doc, err) = json(
+        state.path(),
+        args![
+            "rollback",
+            fs.path("data/run"),
+            "--snapshot",
+            id,
+            "--confirm",
+            "data"
+        ],
+    );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(fs::read_to_string(fs.path("data/run/a.txt")).unwrap(), "version 1");
+    assert_eq!(
+        fs::read_to_string(fs.path("data/run/a.txt")).unwrap(),
+        "version 1"
+    );
     assert!(!fs.path("data/run/new.txt").exists());
     let guard = std::path::PathBuf::from(doc["guard"].as_str().unwrap());
-    assert_eq!(fs::read_to_string(guard.join("run/a.txt")).unwrap(), "version 2");
-    assert_eq!(fs::read_to_string(guard.join("run/new.txt")).unwrap(), "written after");
-    assert_eq!(btrfs(&["property", "get", "-ts", guard.to_str().unwrap(), "ro"]).trim(), "ro=true");
-    assert!(fs::write(guard.join("run/x"), "x").is_err(), "guard must be read-only");
+    assert_eq!(
+        fs::read_to_string(guard.join("run/a.txt")).unwrap(),
+        "version 2"
+    );
+    assert_eq!(
+        fs::read_to_string(guard.join("run/new.txt")).unwrap(),
+        "written after"
+    );
+    assert_eq!(
+        btrfs(&["property", "get", "-ts", guard.to_str().unwrap(), "ro"]).trim(),
+        "ro=true"
+    );
+    assert!(
+        fs::write(guard.join("run/x"), "x").is_err(),
+        "guard must be read-only"
+    );
     assert!(doc["undo"].as_str().unwrap().contains("mv "), "{doc}");
     // The snapper snapshots moved into the new subvolume and are still listed.
     assert!(fs.path("data/.snapshots/1/snapshot/run/a.txt").exists());
     let (_, listing, _) = json(state.path(), args!["snapshots", fs.path("data/run")]);
-    assert!(listing["snapshots"].as_array().unwrap().iter().any(|s| s["id"] == id.as_str()), "{listing}");
+    assert!(
+        listing["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == id.as_str()),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -52,10 +91,29 @@ fn a_wrong_confirmation_changes_nothing() {
     }
     let (fs, id) = volume();
     let state = tempfile::tempdir().unwrap();
-    let (code, doc, _) = json(state.path(), args!["rollback", fs.path("data/run"), "--snapshot", id, "--confirm", "dat"]);
+    let (code, doc, _) = json(
+        state.path(),
+        args![
+            "rollback",
+            fs.path("data/run"),
+            "--snapshot",
+            id,
+            "--confirm",
+            "dat"
+        ],
+    );
     assert_eq!(code, 1);
-    assert!(doc["error"].as_str().unwrap().contains("does not name the subvolume"), "{doc}");
-    assert_eq!(fs::read_to_string(fs.path("data/run/a.txt")).unwrap(), "version 2");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not name the subvolume"),
+        "{doc}"
+    );
+    assert_eq!(
+        fs::read_to_string(fs.path("data/run/a.txt")).unwrap(),
+        "version 2"
+    );
 }
 
 #[test]
@@ -64,15 +122,35 @@ fn a_busy_subvolume_is_refused_with_the_processes_named() {
         return;
     }
     let (fs, id) = volume();
-    let mut child = std::process::Command::new("sleep").arg("30").current_dir(fs.path("data/run")).spawn().unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .current_dir(fs.path("data/run"))
+        .spawn()
+        .unwrap();
     let state = tempfile::tempdir().unwrap();
-    let (code, doc, _) = json(state.path(), args!["rollback", fs.path("data/run"), "--snapshot", id, "--confirm", "data"]);
+    let (code, doc, _) = json(
+        state.path(),
+        args![
+            "rollback",
+            fs.path("data/run"),
+            "--snapshot",
+            id,
+            "--confirm",
+            "data"
+        ],
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(code, 1);
     let message = doc["error"].as_str().unwrap();
-    assert!(message.contains(&format!("{} (sleep 30)", child.id())), "{message}");
-    assert_eq!(fs::read_to_string(fs.path("data/run/a.txt")).unwrap(), "version 2");
+    assert!(
+        message.contains(&format!("{} (sleep 30)", child.id())),
+        "{message}"
+    );
+    assert_eq!(
+        fs::read_to_string(fs.path("data/run/a.txt")).unwrap(),
+        "version 2"
+    );
 }
 
 #[test]
@@ -84,8 +162,24 @@ fn a_subvolume_mounted_directly_is_refused_with_the_way_forward() {
     fs.unmount();
     fs.mount_with("subvol=data");
     let state = tempfile::tempdir().unwrap();
-    let (code, doc, _) = json(state.path(), args!["rollback", fs.path("run"), "--snapshot", id, "--confirm", "data"]);
+    let (code, doc, _) = json(
+        state.path(),
+        args![
+            "rollback",
+            fs.path("run"),
+            "--snapshot",
+            id,
+            "--confirm",
+            "data"
+        ],
+    );
     assert_eq!(code, 1);
-    assert!(doc["error"].as_str().unwrap().contains("mounted directly"), "{doc}");
-    assert_eq!(fs::read_to_string(fs.path("run/a.txt")).unwrap(), "version 2");
+    assert!(
+        doc["error"].as_str().unwrap().contains("mounted directly"),
+        "{doc}"
+    );
+    assert_eq!(
+        fs::read_to_string(fs.path("run/a.txt")).unwrap(),
+        "version 2"
+    );
 }

@@ -11,7 +11,11 @@ fn layouts() -> LoopFs {
     let fs = LoopFs::new("btrfs", 300);
     let data = fs.path("data");
     btrfs(&["subvolume", "create", data.to_str().unwrap()]);
-    btrfs(&["subvolume", "create", fs.path("data/.snapshots").to_str().unwrap()]);
+    btrfs(&[
+        "subvolume",
+        "create",
+        fs.path("data/.snapshots").to_str().unwrap(),
+    ]);
     btrfs(&["subvolume", "create", fs.path("other").to_str().unwrap()]);
     fs::create_dir_all(data.join("run/ckpt")).unwrap();
     fs::write(data.join("run/ckpt/a.pth"), vec![7u8; 4096]).unwrap();
@@ -27,7 +31,10 @@ fn layouts() -> LoopFs {
     snapshot(&fs.path("other"), &fs.path("snaps/other-1"));
     next_second();
     fs::write(data.join("run/ckpt/c.pth"), vec![9u8; 100]).unwrap();
-    snapshot(&data, &fs.path("timeshift-btrfs/snapshots/2026-11-28_10-00-01/data"));
+    snapshot(
+        &data,
+        &fs.path("timeshift-btrfs/snapshots/2026-11-28_10-00-01/data"),
+    );
     next_second();
     for f in ["a.pth", "b.pth", "c.pth"] {
         fs::remove_file(data.join("run/ckpt").join(f)).unwrap();
@@ -42,7 +49,13 @@ fn ids_by_layout(doc: &serde_json::Value) -> Vec<(String, String, bool)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["layout"].as_str().unwrap().to_string(), s["path"].as_str().unwrap().to_string(), s["recommended"].as_bool().unwrap()))
+        .map(|s| {
+            (
+                s["layout"].as_str().unwrap().to_string(),
+                s["path"].as_str().unwrap().to_string(),
+                s["recommended"].as_bool().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -68,7 +81,10 @@ fn lists_every_layout_newest_first_and_recommends_the_last_before_deletion() {
         "newest first, the unrelated subvolume's snapshot left out"
     );
     let recommended: Vec<&str> = found.iter().filter(|f| f.2).map(|f| f.1.as_str()).collect();
-    assert_eq!(recommended, ["timeshift-btrfs/snapshots/2026-11-28_10-00-01/data"]);
+    assert_eq!(
+        recommended,
+        ["timeshift-btrfs/snapshots/2026-11-28_10-00-01/data"]
+    );
     let layouts: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
     assert_eq!(layouts, ["subvolume", "timeshift", "subvolume", "snapper"]);
     let snapper = &doc["snapshots"][3];
@@ -90,14 +106,43 @@ fn each_candidate_holds_what_it_held() {
     let state = tempfile::tempdir().unwrap();
     let (_, doc, _) = json(state.path(), args!["snapshots", fs.path("data/run/ckpt")]);
     let id_of = |path: &str| {
-        doc["snapshots"].as_array().unwrap().iter().find(|s| s["path"] == path).unwrap()["id"].as_str().unwrap().to_string()
+        doc["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["path"] == path)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
-    let (code, deleted, err) = json(state.path(), args!["deleted", fs.path("data/run/ckpt"), "--snapshot", id_of("snaps/manual-2")]);
+    let (code, deleted, err) = json(
+        state.path(),
+        args![
+            "deleted",
+            fs.path("data/run/ckpt"),
+            "--snapshot",
+            id_of("snaps/manual-2")
+        ],
+    );
     assert_eq!(code, 0, "{err}");
-    let names: Vec<&str> = deleted["deleted"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let names: Vec<&str> = deleted["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["a.pth", "b.pth"]);
     assert_eq!(deleted["lost"]["bytes"], 4096 + 8192);
-    let (_, none, _) = json(state.path(), args!["deleted", fs.path("data/run/ckpt"), "--snapshot", id_of("snaps/after-deletion")]);
+    let (_, none, _) = json(
+        state.path(),
+        args![
+            "deleted",
+            fs.path("data/run/ckpt"),
+            "--snapshot",
+            id_of("snaps/after-deletion")
+        ],
+    );
     assert_eq!(none["deleted"].as_array().unwrap().len(), 0);
 }
 
@@ -113,12 +158,28 @@ fn hidden_snapshots_are_reached_through_a_private_read_only_mount() {
     let (code, doc, err) = json(state.path(), args!["snapshots", fs.path("run/ckpt")]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(doc["snapshots"].as_array().unwrap().len(), 4);
-    let manual = doc["snapshots"].as_array().unwrap().iter().find(|s| s["path"] == "snaps/manual-2").unwrap();
-    let (code, deleted, err) = json(state.path(), args!["deleted", fs.path("run/ckpt"), "--snapshot", manual["id"].as_str().unwrap()]);
+    let manual = doc["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"] == "snaps/manual-2")
+        .unwrap();
+    let (code, deleted, err) = json(
+        state.path(),
+        args![
+            "deleted",
+            fs.path("run/ckpt"),
+            "--snapshot",
+            manual["id"].as_str().unwrap()
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(deleted["deleted"].as_array().unwrap().len(), 2);
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mountinfo.contains("snaprescue-mnt-"), "temporary mount left behind:\n{mountinfo}");
+    assert!(
+        !mountinfo.contains("snaprescue-mnt-"),
+        "temporary mount left behind:\n{mountinfo}"
+    );
 }
 
 #[test]
@@ -128,10 +189,16 @@ fn unknown_snapshot_id_lists_the_valid_ones() {
     }
     let fs = layouts();
     let state = tempfile::tempdir().unwrap();
-    let (code, doc, err) = json(state.path(), args!["deleted", fs.path("data/run/ckpt"), "--snapshot", "9999"]);
+    let (code, doc, err) = json(
+        state.path(),
+        args!["deleted", fs.path("data/run/ckpt"), "--snapshot", "9999"],
+    );
     assert_eq!(code, 1);
     let message = doc["error"].as_str().unwrap();
-    assert!(message.contains("unknown snapshot id `9999`") && message.contains("snaps/manual-2"), "{message}");
+    assert!(
+        message.contains("unknown snapshot id `9999`") && message.contains("snaps/manual-2"),
+        "{message}"
+    );
     assert!(err.contains("valid ids"));
 }
 
@@ -145,9 +212,18 @@ fn path_created_after_the_snapshot_is_named_in_the_error() {
     let state = tempfile::tempdir().unwrap();
     let (_, doc, _) = json(state.path(), args!["snapshots", fs.path("data/fresh")]);
     let id = doc["snapshots"][1]["id"].as_str().unwrap().to_string();
-    let (code, doc, _) = json(state.path(), args!["deleted", fs.path("data/fresh"), "--snapshot", id]);
+    let (code, doc, _) = json(
+        state.path(),
+        args!["deleted", fs.path("data/fresh"), "--snapshot", id],
+    );
     assert_eq!(code, 1);
-    assert!(doc["error"].as_str().unwrap().contains("does not exist in snapshot"), "{doc}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist in snapshot"),
+        "{doc}"
+    );
 }
 
 #[test]
@@ -160,7 +236,12 @@ fn a_path_on_ext4_says_which_sources_were_checked() {
     let (code, doc, _) = json(state.path(), args!["snapshots", fs.path("lost/dir")]);
     assert_eq!(code, 1);
     let message = doc["error"].as_str().unwrap();
-    assert!(message.contains("no snapshot source serves") && message.contains("btrfs (") && message.contains("ext4"), "{message}");
+    assert!(
+        message.contains("no snapshot source serves")
+            && message.contains("btrfs (")
+            && message.contains("ext4"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -118,7 +118,10 @@ fn emit(result: anyhow::Result<Outcome>, json: bool) -> i32 {
     match result {
         Ok(outcome) => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&outcome.json).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&outcome.json).unwrap_or_default()
+                );
             } else {
                 print!("{}", outcome.human);
             }
@@ -150,21 +153,49 @@ pub fn main() -> i32 {
             let path = cli.path.unwrap_or_else(|| PathBuf::from("."));
             report(crate::runtime::run_wizard(&path, None))
         }
-        Some(Command::Writers { path, freeze, thaw, json }) => {
-            emit(status::writers(&path, freeze, thaw), json)
-        }
+        Some(Command::Writers {
+            path,
+            freeze,
+            thaw,
+            json,
+        }) => emit(status::writers(&path, freeze, thaw), json),
         Some(Command::Gpu { json }) => emit(Ok(status::gpu()), json),
         Some(Command::Snapshots { path, source, json }) => {
             emit(recover::snapshots(&path, source.as_deref()), json)
         }
-        Some(Command::Deleted { path, snapshot, source, json }) => {
-            emit(recover::deleted(&path, &snapshot, source.as_deref()), json)
-        }
-        Some(Command::Restore { path, snapshot, source, only_deleted, to, conflict, json }) => emit(
-            recover::restore(&path, &snapshot, source.as_deref(), only_deleted, to.as_deref(), conflict),
+        Some(Command::Deleted {
+            path,
+            snapshot,
+            source,
+            json,
+        }) => emit(recover::deleted(&path, &snapshot, source.as_deref()), json),
+        Some(Command::Restore {
+            path,
+            snapshot,
+            source,
+            only_deleted,
+            to,
+            conflict,
+            json,
+        }) => emit(
+            recover::restore(
+                &path,
+                &snapshot,
+                source.as_deref(),
+                only_deleted,
+                to.as_deref(),
+                conflict,
+            ),
             json,
         ),
-        Some(Command::Rollback { path, snapshot, confirm, no_guard, source, json }) => emit(
+        Some(Command::Rollback {
+            path,
+            snapshot,
+            confirm,
+            no_guard,
+            source,
+            json,
+        }) => emit(
             recover::rollback(&path, &snapshot, &confirm, !no_guard, source.as_deref()),
             json,
         ),

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 fn time(secs: i64) -> String {
-    DateTime::<Utc>::from_timestamp(secs, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
+    DateTime::<Utc>::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
 }
 
 pub fn snapshots(path: &Path, source: Option<&str>) -> anyhow::Result<Outcome> {
@@ -74,12 +76,29 @@ pub fn deleted(path: &Path, id: &str, source: Option<&str>) -> anyhow::Result<Ou
     let (_opened, tree) = session.diff(&snapshot, &AtomicBool::new(false))?;
     let lost = tree.lost();
     let mut human = String::new();
-    for e in tree.with_status(EntryStatus::Deleted).chain(tree.with_status(EntryStatus::Changed)) {
-        let mark = if e.status == EntryStatus::Deleted { "deleted" } else { "changed" };
-        let size = if e.kind == EntryKind::Dir { "dir".into() } else { format_size(e.size, BINARY) };
+    for e in tree
+        .with_status(EntryStatus::Deleted)
+        .chain(tree.with_status(EntryStatus::Changed))
+    {
+        let mark = if e.status == EntryStatus::Deleted {
+            "deleted"
+        } else {
+            "changed"
+        };
+        let size = if e.kind == EntryKind::Dir {
+            "dir".into()
+        } else {
+            format_size(e.size, BINARY)
+        };
         writeln!(human, "{mark:8} {size:>10}  {}", e.path.display())?;
     }
-    writeln!(human, "{} lost entries, {} in snapshot {}", lost.entries, format_size(lost.bytes, BINARY), snapshot.id)?;
+    writeln!(
+        human,
+        "{} lost entries, {} in snapshot {}",
+        lost.entries,
+        format_size(lost.bytes, BINARY),
+        snapshot.id
+    )?;
     Ok(Outcome {
         json: json!({
             "path": path_json(&session.path),
@@ -98,7 +117,10 @@ pub fn deleted(path: &Path, id: &str, source: Option<&str>) -> anyhow::Result<Ou
 pub fn deleted_roots(tree: &TreeDiff) -> Vec<PathBuf> {
     let mut roots: Vec<PathBuf> = Vec::new();
     for e in tree.with_status(EntryStatus::Deleted) {
-        if !roots.iter().any(|r| e.path.starts_with(r) && !r.as_os_str().is_empty()) {
+        if !roots
+            .iter()
+            .any(|r| e.path.starts_with(r) && !r.as_os_str().is_empty())
+        {
             roots.push(e.path.clone());
         }
     }
@@ -116,13 +138,20 @@ pub fn restore(
     let session = Session::open(path, source)?;
     let snapshot = session.snapshot(id)?.clone();
     let (opened, tree) = session.diff(&snapshot, &AtomicBool::new(false))?;
-    let selection = if only_deleted { deleted_roots(&tree) } else { vec![PathBuf::new()] };
-    let dest = to.map(Path::to_path_buf).unwrap_or_else(|| session.path.clone());
+    let selection = if only_deleted {
+        deleted_roots(&tree)
+    } else {
+        vec![PathBuf::new()]
+    };
+    let dest = to
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| session.path.clone());
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let planned = plan(&opened.dir, &dest, &selection, policy, &stamp).map_err(crate::session::SessionError::from)?;
+    let planned = plan(&opened.dir, &dest, &selection, policy, &stamp)
+        .map_err(crate::session::SessionError::from)?;
     let report = execute(&planned, &AtomicBool::new(false), &mut |_| {});
     let mut human = String::new();
     for r in &report.restored {
@@ -139,17 +168,31 @@ pub fn restore(
         "{} restored ({}, {}), {} skipped, {} failed",
         report.restored.len(),
         format_size(report.bytes, BINARY),
-        if planned.reflink { "reflinked" } else { "copied and verified" },
+        if planned.reflink {
+            "reflinked"
+        } else {
+            "copied and verified"
+        },
         report.skipped.len(),
         report.failed.len()
     )?;
     let mut doc = serde_json::to_value(&report)?;
     doc["snapshot"] = json!(snapshot.id);
     doc["destination"] = path_json(&dest);
-    Ok(Outcome { json: doc, human, ok: report.failed.is_empty() })
+    Ok(Outcome {
+        json: doc,
+        human,
+        ok: report.failed.is_empty(),
+    })
 }
 
-pub fn rollback(path: &Path, id: &str, confirm: &str, keep_guard: bool, source: Option<&str>) -> anyhow::Result<Outcome> {
+pub fn rollback(
+    path: &Path,
+    id: &str,
+    confirm: &str,
+    keep_guard: bool,
+    source: Option<&str>,
+) -> anyhow::Result<Outcome> {
     let session = Session::open(path, source)?;
     let snapshot = session.snapshot(id)?.clone();
     let outcome = session.source.rollback(&snapshot, confirm, keep_guard)?;
@@ -157,8 +200,16 @@ pub fn rollback(path: &Path, id: &str, confirm: &str, keep_guard: bool, source: 
         "rolled back {} to snapshot {}\nprevious state kept at: {}\nto undo: {}\n",
         outcome.replaced.display(),
         snapshot.id,
-        outcome.guard.as_ref().map(|g| g.display().to_string()).unwrap_or_else(|| "(not kept)".into()),
+        outcome
+            .guard
+            .as_ref()
+            .map(|g| g.display().to_string())
+            .unwrap_or_else(|| "(not kept)".into()),
         outcome.undo
     );
-    Ok(Outcome { json: serde_json::to_value(&outcome)?, human, ok: true })
+    Ok(Outcome {
+        json: serde_json::to_value(&outcome)?,
+        human,
+        ok: true,
+    })
 }

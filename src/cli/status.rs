@@ -15,7 +15,11 @@ pub fn writers(path: &Path, freeze: bool, thaw: bool) -> anyhow::Result<Outcome>
     let mut actions = Vec::new();
     let mut ok = true;
     if freeze || thaw {
-        let sig = if freeze { Signal::SIGSTOP } else { Signal::SIGCONT };
+        let sig = if freeze {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
         for p in &list {
             if p.state == 'Z' {
                 continue;
@@ -59,7 +63,10 @@ pub fn writers(path: &Path, freeze: bool, thaw: bool) -> anyhow::Result<Outcome>
         writeln!(human, "no process uses this filesystem")?;
     }
     if denied > 0 {
-        writeln!(human, "{denied} process(es) could not be inspected (permission denied): run as root")?;
+        writeln!(
+            human,
+            "{denied} process(es) could not be inspected (permission denied): run as root"
+        )?;
     }
     Ok(Outcome {
         json: json!({ "processes": list, "unreadable": denied, "actions": actions }),

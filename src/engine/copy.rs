@@ -30,7 +30,11 @@ pub enum CopyError {
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CopyError {
     let path = path.to_path_buf();
-    move |source| CopyError::Io { action, path, source }
+    move |source| CopyError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -123,12 +127,17 @@ pub fn copy_file(
         return Err(CopyError::Mismatch);
     }
     output.sync_all().map_err(io("cannot fsync", &temp.path))?;
-    super::restore::apply_metadata(&temp.path, &meta, src).map_err(io("cannot set metadata on", target))?;
+    super::restore::apply_metadata(&temp.path, &meta, src)
+        .map_err(io("cannot set metadata on", target))?;
     let mut temp = temp;
     rename_noreplace(&temp.path, target)?;
     temp.armed = false;
     Ok(CopiedFile {
-        method: if reflinked { CopyMethod::Reflink } else { CopyMethod::Copy },
+        method: if reflinked {
+            CopyMethod::Reflink
+        } else {
+            CopyMethod::Copy
+        },
         hash,
     })
 }
@@ -142,14 +151,17 @@ fn reflink(input: &File, output: &File) -> bool {
 
 /// BLAKE3 of a whole file.
 pub fn hash_file(file: &mut File, cancel: &AtomicBool) -> Result<String, CopyError> {
-    file.seek(SeekFrom::Start(0)).map_err(io("cannot seek", Path::new("file")))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(io("cannot seek", Path::new("file")))?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; CHUNK];
     loop {
         if cancel.load(Ordering::Relaxed) {
             return Err(CopyError::Cancelled);
         }
-        let n = file.read(&mut buf).map_err(io("cannot read", Path::new("file")))?;
+        let n = file
+            .read(&mut buf)
+            .map_err(io("cannot read", Path::new("file")))?;
         if n == 0 {
             break;
         }
@@ -198,12 +210,16 @@ fn copy_sparse(
                 return Err(CopyError::Cancelled);
             }
             let want = ((end - offset) as usize).min(CHUNK);
-            let n = input.read_at(&mut buf[..want], offset).map_err(io("cannot read", Path::new("snapshot file")))?;
+            let n = input
+                .read_at(&mut buf[..want], offset)
+                .map_err(io("cannot read", Path::new("snapshot file")))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
-            output.write_all_at(&buf[..n], offset).map_err(io("cannot write", Path::new("restored file")))?;
+            output
+                .write_all_at(&buf[..n], offset)
+                .map_err(io("cannot write", Path::new("restored file")))?;
             offset += n as u64;
             on_bytes(n as u64);
         }
@@ -215,7 +231,9 @@ fn copy_sparse(
         hasher.update(&zeros[..n]);
         tail -= n as u64;
     }
-    output.set_len(len).map_err(io("cannot size", Path::new("restored file")))?;
+    output
+        .set_len(len)
+        .map_err(io("cannot size", Path::new("restored file")))?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 

@@ -97,38 +97,77 @@ impl TreeDiff {
 }
 
 /// Compares `snapshot_dir` (the snapshot's copy of PATH) with `live_dir` (PATH now).
-pub fn diff(snapshot_dir: &Path, live_dir: &Path, cancel: &AtomicBool) -> Result<TreeDiff, DiffError> {
+pub fn diff(
+    snapshot_dir: &Path,
+    live_dir: &Path,
+    cancel: &AtomicBool,
+) -> Result<TreeDiff, DiffError> {
     let root = std::fs::symlink_metadata(snapshot_dir)
         .map_err(|_| DiffError::NotInSnapshot(snapshot_dir.to_path_buf()))?;
     let mut out = TreeDiff::default();
     if !root.is_dir() {
         let live = std::fs::symlink_metadata(live_dir).ok();
-        out.entries.push(entry(PathBuf::new(), &root, live.as_ref(), snapshot_dir, live_dir));
+        out.entries.push(entry(
+            PathBuf::new(),
+            &root,
+            live.as_ref(),
+            snapshot_dir,
+            live_dir,
+        ));
         return Ok(out);
     }
-    let live_is_dir = std::fs::metadata(live_dir).map(|m| m.is_dir()).unwrap_or(false);
-    walk(snapshot_dir, live_dir, Path::new(""), live_is_dir, cancel, &mut out)?;
+    let live_is_dir = std::fs::metadata(live_dir)
+        .map(|m| m.is_dir())
+        .unwrap_or(false);
+    walk(
+        snapshot_dir,
+        live_dir,
+        Path::new(""),
+        live_is_dir,
+        cancel,
+        &mut out,
+    )?;
     Ok(out)
 }
 
-fn entry(rel: PathBuf, snap: &Metadata, live: Option<&Metadata>, snap_path: &Path, live_path: &Path) -> DiffEntry {
+fn entry(
+    rel: PathBuf,
+    snap: &Metadata,
+    live: Option<&Metadata>,
+    snap_path: &Path,
+    live_path: &Path,
+) -> DiffEntry {
     let kind = EntryKind::of(snap);
     let status = match live {
         None => EntryStatus::Deleted,
         Some(l) if EntryKind::of(l) != kind => EntryStatus::Changed,
         Some(l) => {
             let differs = match kind {
-                EntryKind::File => l.len() != snap.len() || l.mtime() != snap.mtime() || l.mtime_nsec() != snap.mtime_nsec(),
-                EntryKind::Symlink => std::fs::read_link(snap_path).ok() != std::fs::read_link(live_path).ok(),
+                EntryKind::File => {
+                    l.len() != snap.len()
+                        || l.mtime() != snap.mtime()
+                        || l.mtime_nsec() != snap.mtime_nsec()
+                }
+                EntryKind::Symlink => {
+                    std::fs::read_link(snap_path).ok() != std::fs::read_link(live_path).ok()
+                }
                 _ => false,
             };
-            if differs { EntryStatus::Changed } else { EntryStatus::Same }
+            if differs {
+                EntryStatus::Changed
+            } else {
+                EntryStatus::Same
+            }
         }
     };
     DiffEntry {
         path: rel,
         kind,
-        size: if kind == EntryKind::Dir { 0 } else { snap.len() },
+        size: if kind == EntryKind::Dir {
+            0
+        } else {
+            snap.len()
+        },
         mtime: snap.mtime(),
         status,
     }
@@ -149,7 +188,10 @@ fn walk(
         Ok(r) => r,
         Err(e) => {
             if rel.as_os_str().is_empty() {
-                return Err(DiffError::Read { path: snap_dir.to_path_buf(), source: e });
+                return Err(DiffError::Read {
+                    path: snap_dir.to_path_buf(),
+                    source: e,
+                });
             }
             out.unreadable.push((rel.to_path_buf(), e.to_string()));
             return Ok(());
@@ -163,14 +205,31 @@ fn walk(
         let Ok(snap_meta) = std::fs::symlink_metadata(&snap_path) else {
             continue;
         };
-        let live_meta = if live_exists { std::fs::symlink_metadata(&live_path).ok() } else { None };
+        let live_meta = if live_exists {
+            std::fs::symlink_metadata(&live_path).ok()
+        } else {
+            None
+        };
         let child_rel = rel.join(&name);
-        let e = entry(child_rel.clone(), &snap_meta, live_meta.as_ref(), &snap_path, &live_path);
+        let e = entry(
+            child_rel.clone(),
+            &snap_meta,
+            live_meta.as_ref(),
+            &snap_path,
+            &live_path,
+        );
         let is_dir = e.kind == EntryKind::Dir;
         let live_child_dir = live_meta.as_ref().is_some_and(|m| m.is_dir());
         out.entries.push(e);
         if is_dir {
-            walk(&snap_path, &live_path, &child_rel, live_child_dir, cancel, out)?;
+            walk(
+                &snap_path,
+                &live_path,
+                &child_rel,
+                live_child_dir,
+                cancel,
+                out,
+            )?;
         }
     }
     Ok(())
@@ -194,22 +253,47 @@ mod tests {
         fs::write(snap.path().join("logs/train.log"), "a").unwrap();
         fs::write(live.path().join("logs/train.log"), "a longer log").unwrap();
         // Same content and mtime for train.py on both sides.
-        let t = fs::metadata(snap.path().join("train.py")).unwrap().modified().unwrap();
-        fs::File::options().write(true).open(live.path().join("train.py")).unwrap().set_modified(t).unwrap();
+        let t = fs::metadata(snap.path().join("train.py"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        fs::File::options()
+            .write(true)
+            .open(live.path().join("train.py"))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
 
         let d = diff(snap.path(), live.path(), &AtomicBool::new(false)).unwrap();
-        let status = |p: &str| d.entries.iter().find(|e| e.path == Path::new(p)).unwrap().status;
+        let status = |p: &str| {
+            d.entries
+                .iter()
+                .find(|e| e.path == Path::new(p))
+                .unwrap()
+                .status
+        };
         assert_eq!(status("ckpt"), EntryStatus::Deleted);
         assert_eq!(status("ckpt/epoch_10.pth"), EntryStatus::Deleted);
         assert_eq!(status("logs/train.log"), EntryStatus::Changed);
         assert_eq!(status("train.py"), EntryStatus::Same);
-        assert_eq!(d.lost(), LostCounts { entries: 1, bytes: 100 });
+        assert_eq!(
+            d.lost(),
+            LostCounts {
+                entries: 1,
+                bytes: 100
+            }
+        );
     }
 
     #[test]
     fn missing_snapshot_dir_is_a_clear_error() {
         let live = tempfile::tempdir().unwrap();
-        let err = diff(&live.path().join("nope"), live.path(), &AtomicBool::new(false)).unwrap_err();
+        let err = diff(
+            &live.path().join("nope"),
+            live.path(),
+            &AtomicBool::new(false),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("not in this snapshot"));
     }
 

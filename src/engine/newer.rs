@@ -15,21 +15,30 @@ pub struct NewerFiles {
 /// modified after `since` (seconds since the epoch).
 pub fn files_newer_than(root: &Path, since: i64, keep: usize) -> NewerFiles {
     let mut out = NewerFiles::default();
-    for entry in walkdir::WalkDir::new(root).same_file_system(true).follow_links(false).into_iter().flatten() {
+    for entry in walkdir::WalkDir::new(root)
+        .same_file_system(true)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() || meta.mtime() < since {
             continue;
         }
         out.count += 1;
         out.bytes += meta.len();
-        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .to_path_buf();
         out.newest.push((rel, meta.mtime()));
         if out.newest.len() > keep * 4 {
-            out.newest.sort_by(|a, b| b.1.cmp(&a.1));
+            out.newest.sort_by_key(|b| std::cmp::Reverse(b.1));
             out.newest.truncate(keep);
         }
     }
-    out.newest.sort_by(|a, b| b.1.cmp(&a.1));
+    out.newest.sort_by_key(|b| std::cmp::Reverse(b.1));
     out.newest.truncate(keep);
     out
 }
@@ -44,7 +53,12 @@ mod tests {
         std::fs::write(dir.path().join("old"), "x").unwrap();
         std::fs::write(dir.path().join("new"), "yy").unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
-        std::fs::File::options().write(true).open(dir.path().join("old")).unwrap().set_modified(old).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("old"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let found = files_newer_than(dir.path(), 2_000, 5);
         assert_eq!(found.count, 1);
         assert_eq!(found.bytes, 2);

@@ -67,10 +67,10 @@ pub fn apply_metadata(path: &Path, meta: &std::fs::Metadata, src: &Path) -> std:
     }
     if let Ok(names) = xattr::list(src) {
         for name in names {
-            if let Ok(Some(value)) = xattr::get(src, &name) {
-                if let Err(e) = xattr::set(path, &name, &value) {
-                    tracing::warn!(path = %path.display(), attr = ?name, error = %e, "xattr not copied");
-                }
+            if let Ok(Some(value)) = xattr::get(src, &name)
+                && let Err(e) = xattr::set(path, &name, &value)
+            {
+                tracing::warn!(path = %path.display(), attr = ?name, error = %e, "xattr not copied");
             }
         }
     }
@@ -116,13 +116,20 @@ fn restore_symlink(item: &PlannedItem) -> Result<(), CopyError> {
 }
 
 /// Runs the plan. `progress` is called after each chunk and item.
-pub fn execute(plan: &RestorePlan, cancel: &AtomicBool, progress: &mut dyn FnMut(&Progress)) -> RestoreReport {
+pub fn execute(
+    plan: &RestorePlan,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&Progress),
+) -> RestoreReport {
     let mut report = RestoreReport {
         skipped: plan.skipped.clone(),
         failed: plan
             .unreadable
             .iter()
-            .map(|u| FailedItem { path: u.path.clone(), reason: u.reason.clone() })
+            .map(|u| FailedItem {
+                path: u.path.clone(),
+                reason: u.reason.clone(),
+            })
             .collect(),
         ..Default::default()
     };
@@ -146,13 +153,21 @@ pub fn execute(plan: &RestorePlan, cancel: &AtomicBool, progress: &mut dyn FnMut
                     (None, None)
                 })
                 .map_err(|e| e.to_string()),
-            EntryKind::Symlink => restore_symlink(item).map(|_| (None, None)).map_err(|e| e.to_string()),
+            EntryKind::Symlink => restore_symlink(item)
+                .map(|_| (None, None))
+                .map_err(|e| e.to_string()),
             _ => {
                 let mut on_bytes = |n: u64| {
                     state.bytes_done += n;
                     progress(&state);
                 };
-                match copy_file(&item.source, &item.target, plan.reflink, cancel, &mut on_bytes) {
+                match copy_file(
+                    &item.source,
+                    &item.target,
+                    plan.reflink,
+                    cancel,
+                    &mut on_bytes,
+                ) {
                     Ok(c) => Ok((Some(c.method), Some(c.hash))),
                     Err(CopyError::Cancelled) => {
                         report.cancelled = true;
@@ -174,13 +189,17 @@ pub fn execute(plan: &RestorePlan, cancel: &AtomicBool, progress: &mut dyn FnMut
                     hash,
                 });
             }
-            Err(reason) => report.failed.push(FailedItem { path: item.path.clone(), reason }),
+            Err(reason) => report.failed.push(FailedItem {
+                path: item.path.clone(),
+                reason,
+            }),
         }
         state.items_done += 1;
     }
     // Directory metadata last (deepest first), so our writes inside do not change it.
     for dir in created_dirs.iter().rev() {
-        let result = std::fs::symlink_metadata(&dir.source).and_then(|m| apply_metadata(&dir.target, &m, &dir.source));
+        let result = std::fs::symlink_metadata(&dir.source)
+            .and_then(|m| apply_metadata(&dir.target, &m, &dir.source));
         if let Err(e) = result {
             report.failed.push(FailedItem {
                 path: dir.path.clone(),
@@ -195,7 +214,8 @@ pub fn execute(plan: &RestorePlan, cancel: &AtomicBool, progress: &mut dyn FnMut
 
 /// fsync each parent directory once so the renames are durable.
 fn sync_parents(restored: &[RestoredItem]) {
-    let parents: std::collections::BTreeSet<&Path> = restored.iter().filter_map(|r| r.target.parent()).collect();
+    let parents: std::collections::BTreeSet<&Path> =
+        restored.iter().filter_map(|r| r.target.parent()).collect();
     for parent in parents {
         if let Ok(dir) = std::fs::File::open(parent) {
             let _ = dir.sync_all();

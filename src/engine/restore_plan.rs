@@ -57,7 +57,9 @@ pub enum PlanError {
         needed: String,
         available: String,
     },
-    #[error("{0} is on a read-only filesystem; nothing was copied. Restore elsewhere with --to DIR")]
+    #[error(
+        "{0} is on a read-only filesystem; nothing was copied. Restore elsewhere with --to DIR"
+    )]
     ReadOnly(PathBuf),
     #[error("cannot use destination {path}: {source}")]
     Destination {
@@ -89,21 +91,37 @@ pub fn plan(
             return Err(PlanError::NotInSnapshot(rel.clone()));
         }
         // Parents first, so missing directories are created with their snapshot metadata.
-        for ancestor in rel.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
+        for ancestor in rel
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_os_str().is_empty())
+        {
             if std::fs::symlink_metadata(dest_dir.join(ancestor)).is_err() {
                 wanted.insert(ancestor.to_path_buf());
             }
         }
-        for entry in walkdir::WalkDir::new(&root).follow_links(false).follow_root_links(false) {
+        for entry in walkdir::WalkDir::new(&root)
+            .follow_links(false)
+            .follow_root_links(false)
+        {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let path = e.path().map(|p| p.strip_prefix(snapshot_dir).unwrap_or(p).to_path_buf()).unwrap_or_else(|| rel.clone());
-                    unreadable.push(SkippedItem { path, reason: format!("cannot read it in the snapshot: {e}") });
+                    let path = e
+                        .path()
+                        .map(|p| p.strip_prefix(snapshot_dir).unwrap_or(p).to_path_buf())
+                        .unwrap_or_else(|| rel.clone());
+                    unreadable.push(SkippedItem {
+                        path,
+                        reason: format!("cannot read it in the snapshot: {e}"),
+                    });
                     continue;
                 }
             };
-            let rel_entry = entry.path().strip_prefix(snapshot_dir).unwrap_or(entry.path());
+            let rel_entry = entry
+                .path()
+                .strip_prefix(snapshot_dir)
+                .unwrap_or(entry.path());
             wanted.insert(rel_entry.to_path_buf());
         }
     }
@@ -111,7 +129,9 @@ pub fn plan(
     let mut skipped = Vec::new();
     for rel in wanted {
         let source = snapshot_dir.join(&rel);
-        let Ok(meta) = std::fs::symlink_metadata(&source) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&source) else {
+            continue;
+        };
         let kind = EntryKind::of(&meta);
         let mut target = dest_dir.join(&rel);
         if let Ok(existing) = std::fs::symlink_metadata(&target) {
@@ -145,21 +165,39 @@ pub fn plan(
             source,
             target,
             kind,
-            size: if kind == EntryKind::File { meta.len() } else { 0 },
-            allocated: if kind == EntryKind::File { super::copy::allocated_bytes(&meta) } else { 0 },
+            size: if kind == EntryKind::File {
+                meta.len()
+            } else {
+                0
+            },
+            allocated: if kind == EntryKind::File {
+                super::copy::allocated_bytes(&meta)
+            } else {
+                0
+            },
         });
     }
-    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(dest_dir)
-        .map_err(|source| PlanError::Destination { path: dest_dir.into(), source })?;
-    let stat = nix::sys::statvfs::statvfs(&anchor)
-        .map_err(|e| PlanError::Destination { path: dest_dir.into(), source: e.into() })?;
+    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(dest_dir).map_err(|source| {
+        PlanError::Destination {
+            path: dest_dir.into(),
+            source,
+        }
+    })?;
+    let stat = nix::sys::statvfs::statvfs(&anchor).map_err(|e| PlanError::Destination {
+        path: dest_dir.into(),
+        source: e.into(),
+    })?;
     if stat.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
         return Err(PlanError::ReadOnly(dest_dir.to_path_buf()));
     }
     let available = stat.blocks_available() as u64 * stat.fragment_size() as u64;
     let reflink = same_btrfs(snapshot_dir, &anchor);
     let bytes: u64 = items.iter().map(|i| i.size).sum();
-    let needed = if reflink { 0 } else { items.iter().map(|i| i.allocated).sum() };
+    let needed = if reflink {
+        0
+    } else {
+        items.iter().map(|i| i.allocated).sum()
+    };
     if needed > available {
         return Err(PlanError::NoSpace {
             dest: dest_dir.to_path_buf(),
@@ -167,17 +205,30 @@ pub fn plan(
             available: human(available),
         });
     }
-    Ok(RestorePlan { items, skipped, unreadable, reflink, bytes, needed, available })
+    Ok(RestorePlan {
+        items,
+        skipped,
+        unreadable,
+        reflink,
+        bytes,
+        needed,
+        available,
+    })
 }
 
 /// Both paths on one btrfs filesystem (same superblock): a reflink may work. statfs's
 /// fsid differs per subvolume on btrfs, so the mount table's device decides.
 fn same_btrfs(a: &Path, b: &Path) -> bool {
     use crate::ports::fs_meta::filesystem_kind;
-    let Ok(table) = crate::ports::mounts::MountTable::read() else { return false };
+    let Ok(table) = crate::ports::mounts::MountTable::read() else {
+        return false;
+    };
     let device = |p: &Path| {
         let canonical = std::fs::canonicalize(p).ok()?;
         table.holding(&canonical).ok().map(|m| m.majmin.clone())
     };
-    filesystem_kind(a) == "btrfs" && filesystem_kind(b) == "btrfs" && device(a).is_some() && device(a) == device(b)
+    filesystem_kind(a) == "btrfs"
+        && filesystem_kind(b) == "btrfs"
+        && device(a).is_some()
+        && device(a) == device(b)
 }

@@ -57,7 +57,10 @@ pub fn run<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<String, Command
         })?;
     if !output.status.success() {
         let cmdline = std::iter::once(program.to_string())
-            .chain(args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()))
+            .chain(
+                args.iter()
+                    .map(|a| a.as_ref().to_string_lossy().into_owned()),
+            )
             .collect::<Vec<_>>()
             .join(" ");
         return Err(CommandError::Failed {

@@ -34,7 +34,11 @@ pub fn surviving_ancestor(path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
 /// path itself no longer exists.
 pub fn resolve_lost(path: &Path) -> std::io::Result<PathBuf> {
     let (anchor, tail) = surviving_ancestor(path)?;
-    Ok(if tail.as_os_str().is_empty() { anchor } else { anchor.join(tail) })
+    Ok(if tail.as_os_str().is_empty() {
+        anchor
+    } else {
+        anchor.join(tail)
+    })
 }
 
 /// Bytes available to unprivileged writers… and to root (`f_bavail`): we use what a normal

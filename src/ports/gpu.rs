@@ -28,8 +28,13 @@ pub struct GpuDevice {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum GpuStatus {
-    Available { driver: String, devices: Vec<GpuDevice> },
-    Unavailable { reason: String },
+    Available {
+        driver: String,
+        devices: Vec<GpuDevice>,
+    },
+    Unavailable {
+        reason: String,
+    },
 }
 
 /// Reads the GPU state.
@@ -50,7 +55,9 @@ impl GpuProbe for Nvml {
                 };
             }
         };
-        let driver = nvml.sys_driver_version().unwrap_or_else(|_| "unknown".into());
+        let driver = nvml
+            .sys_driver_version()
+            .unwrap_or_else(|_| "unknown".into());
         let count = match nvml.device_count() {
             Ok(c) => c,
             Err(e) => {

@@ -93,7 +93,8 @@ impl TempMount {
             .prefix("snaprescue-mnt-")
             .tempdir()
             .map_err(MountError::MountPoint)?;
-        let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        let flags =
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         mount(Some(device), dir.path(), Some(fs_type), flags, Some(data)).map_err(|errno| {
             MountError::Mount {
                 source_dev: device.to_string(),
@@ -121,8 +122,7 @@ impl TempMount {
 impl Drop for TempMount {
     fn drop(&mut self) {
         if self.mounted {
-            if let Err(e) = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH)
-            {
+            if let Err(e) = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH) {
                 tracing::warn!(error = %e, dir = %self.dir.path().display(), "unmount failed");
             }
             self.mounted = false;

@@ -102,7 +102,11 @@ fn inspect(
     let base = PathBuf::from(format!("/proc/{}", process.pid));
     let mut usages = Vec::new();
     let mut deleted_open = Vec::new();
-    for (link, usage) in [("cwd", Usage::Cwd), ("root", Usage::Root), ("exe", Usage::Exe)] {
+    for (link, usage) in [
+        ("cwd", Usage::Cwd),
+        ("root", Usage::Root),
+        ("exe", Usage::Exe),
+    ] {
         if on_devices(&base.join(link), devices) {
             usages.push(usage);
         }
@@ -138,7 +142,11 @@ fn inspect(
                 continue;
             };
             let dev = libc::makedev(map.dev.0 as u32, map.dev.1 as u32);
-            if !devices.contains(&dev) || usages.iter().any(|u| matches!(u, Usage::Mapped { path: p } if p == path)) {
+            if !devices.contains(&dev)
+                || usages
+                    .iter()
+                    .any(|u| matches!(u, Usage::Mapped { path: p } if p == path))
+            {
                 continue;
             }
             usages.push(Usage::Mapped { path: path.clone() });
@@ -189,7 +197,11 @@ pub fn state_of(pid: i32) -> Option<char> {
 
 /// Sends `signal` to the process `pid` only if it is still the one that started at
 /// `start_time`: the pidfd pins the process, then the start time is checked.
-pub fn signal(pid: i32, start_time: u64, signal: nix::sys::signal::Signal) -> Result<(), ProcessError> {
+pub fn signal(
+    pid: i32,
+    start_time: u64,
+    signal: nix::sys::signal::Signal,
+) -> Result<(), ProcessError> {
     // SAFETY: plain syscall with integer arguments.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {

@@ -3,7 +3,9 @@
 //! a private read-only mount of the top level when the current mounts do not show them.
 
 use super::btrfs_list::{SubvolumeRecord, parse};
-use super::{OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus, SourceError};
+use super::{
+    OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus, SourceError,
+};
 use crate::ports::command;
 use crate::ports::fs_meta::surviving_ancestor;
 use crate::ports::mounts::{MountEntry, MountTable, TempMount};
@@ -31,25 +33,40 @@ pub(crate) fn top_relative(p: &Path) -> PathBuf {
 impl BtrfsSource {
     /// `Ok(Err(reason))` when PATH is not on btrfs.
     pub fn detect(path: &Path) -> Result<Result<Self, String>, SourceError> {
-        let (anchor, tail) = surviving_ancestor(path)
-            .map_err(SourceError::io(format!("cannot resolve {}", path.display())))?;
+        let (anchor, tail) = surviving_ancestor(path).map_err(SourceError::io(format!(
+            "cannot resolve {}",
+            path.display()
+        )))?;
         let table = MountTable::read()?;
         let mount = table.holding(&anchor)?.clone();
         if mount.fs_type != "btrfs" {
-            return Ok(Err(format!("{} is {}", mount.mount_point.display(), mount.fs_type)));
+            return Ok(Err(format!(
+                "{} is {}",
+                mount.mount_point.display(),
+                mount.fs_type
+            )));
         }
         if !nix::unistd::geteuid().is_root() {
             return Err(SourceError::NotRoot {
                 what: "listing btrfs subvolumes".into(),
             });
         }
-        let rootid: u64 = command::run("btrfs", &[Path::new("inspect-internal"), Path::new("rootid"), &anchor])?
-            .trim()
-            .parse()
-            .map_err(|_| SourceError::Refused("btrfs inspect-internal rootid gave no id".into()))?;
+        let rootid: u64 = command::run(
+            "btrfs",
+            &[Path::new("inspect-internal"), Path::new("rootid"), &anchor],
+        )?
+        .trim()
+        .parse()
+        .map_err(|_| SourceError::Refused("btrfs inspect-internal rootid gave no id".into()))?;
         let all = parse(&command::run(
             "btrfs",
-            &[Path::new("subvolume"), Path::new("list"), Path::new("-u"), Path::new("-q"), &mount.mount_point],
+            &[
+                Path::new("subvolume"),
+                Path::new("list"),
+                Path::new("-u"),
+                Path::new("-q"),
+                &mount.mount_point,
+            ],
         )?);
         let subvolume = if rootid == 5 {
             SubvolumeRecord {
@@ -64,9 +81,13 @@ impl BtrfsSource {
             all.iter()
                 .find(|r| r.id == rootid)
                 .cloned()
-                .ok_or_else(|| SourceError::Refused(format!("subvolume {rootid} not in the listing")))?
+                .ok_or_else(|| {
+                    SourceError::Refused(format!("subvolume {rootid} not in the listing"))
+                })?
         };
-        let inside_mount = anchor.strip_prefix(&mount.mount_point).unwrap_or(Path::new(""));
+        let inside_mount = anchor
+            .strip_prefix(&mount.mount_point)
+            .unwrap_or(Path::new(""));
         let top_path = top_relative(&mount.root).join(inside_mount).join(tail);
         let path_in_subvolume = top_path
             .strip_prefix(&subvolume.path)
@@ -96,7 +117,11 @@ impl BtrfsSource {
 
     /// A private read-only mount of the top-level subvolume.
     fn mount_top_level(&self) -> Result<TempMount, SourceError> {
-        Ok(TempMount::read_only(&self.mount.source, "btrfs", "subvolid=5")?)
+        Ok(TempMount::read_only(
+            &self.mount.source,
+            "btrfs",
+            "subvolid=5",
+        )?)
     }
 
     /// UUIDs whose snapshots belong to this subvolume's history: itself and its ancestors
@@ -148,7 +173,11 @@ impl BtrfsSource {
     ) -> Snapshot {
         let path_text = record.path.to_string_lossy().into_owned();
         let (layout, name, description) = if let Some(number) = snapper_number(&record.path) {
-            let info_path = record.path.parent().unwrap_or(Path::new("")).join("info.xml");
+            let info_path = record
+                .path
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join("info.xml");
             let info = resolve(&info_path).and_then(|p| read_snapper_info(&p));
             let description = info.and_then(|(d, _)| d);
             let name = match &description {
@@ -230,7 +259,11 @@ impl SnapshotSource for BtrfsSource {
     fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
         let records = self.snapshot_records()?;
         let hidden = records.iter().any(|r| self.visible(&r.path).is_none());
-        let temp = if hidden { Some(self.mount_top_level()?) } else { None };
+        let temp = if hidden {
+            Some(self.mount_top_level()?)
+        } else {
+            None
+        };
         let resolve = |p: &Path| match &temp {
             Some(m) => Some(m.path().join(p)),
             None => self.visible(p),
@@ -278,10 +311,16 @@ mod tests {
 
     #[test]
     fn snapper_numbers_are_recognised() {
-        assert_eq!(snapper_number(Path::new("data/.snapshots/12/snapshot")), Some(12));
+        assert_eq!(
+            snapper_number(Path::new("data/.snapshots/12/snapshot")),
+            Some(12)
+        );
         assert_eq!(snapper_number(Path::new(".snapshots/3/snapshot")), Some(3));
         assert_eq!(snapper_number(Path::new("snaps/3/snapshot")), None);
-        assert_eq!(snapper_number(Path::new("data/.snapshots/x/snapshot")), None);
+        assert_eq!(
+            snapper_number(Path::new("data/.snapshots/x/snapshot")),
+            None
+        );
     }
 
     #[test]

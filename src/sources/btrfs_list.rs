@@ -67,7 +67,10 @@ mod tests {
         let r = parse(line).remove(0);
         assert_eq!(r.id, 257);
         assert_eq!(r.top_level, 5);
-        assert_eq!(r.parent_uuid.as_deref(), Some("599196ff-09a5-bd48-bcb1-c1f568d46e7e"));
+        assert_eq!(
+            r.parent_uuid.as_deref(),
+            Some("599196ff-09a5-bd48-bcb1-c1f568d46e7e")
+        );
         assert_eq!(r.uuid, "035c9dc5-8123-3342-9b05-33a433d7ed97");
         assert_eq!(r.otime.unwrap().to_rfc3339(), "2026-11-28T12:00:01+00:00");
         assert_eq!(r.path, PathBuf::from("snaps/my snap"));

@@ -96,7 +96,14 @@ pub fn rollback(
     move_nested_subvolumes(source, &guard, &live);
     command::run(
         "btrfs",
-        &[Path::new("property"), Path::new("set"), Path::new("-ts"), &guard, Path::new("ro"), Path::new("true")],
+        &[
+            Path::new("property"),
+            Path::new("set"),
+            Path::new("-ts"),
+            &guard,
+            Path::new("ro"),
+            Path::new("true"),
+        ],
     )?;
     let undo = format!(
         "mv {live} {live}.rolled-back && btrfs property set -ts {guard} ro false && mv {guard} {live}",
@@ -106,7 +113,10 @@ pub fn rollback(
     let kept = if keep_guard {
         Some(guard)
     } else {
-        command::run("btrfs", &[Path::new("subvolume"), Path::new("delete"), &guard])?;
+        command::run(
+            "btrfs",
+            &[Path::new("subvolume"), Path::new("delete"), &guard],
+        )?;
         None
     };
     tracing::info!(live = %live.display(), snapshot = %snapshot.id, "rolled back");
@@ -125,7 +135,11 @@ pub fn rollback(
 /// Subvolumes nested directly in the old subvolume (snapper's `.snapshots`, for one) are not
 /// part of any snapshot; move them into the new subvolume at the same place.
 fn move_nested_subvolumes(source: &BtrfsSource, guard: &Path, live: &Path) {
-    for nested in source.all.iter().filter(|r| r.top_level == source.subvolume.id) {
+    for nested in source
+        .all
+        .iter()
+        .filter(|r| r.top_level == source.subvolume.id)
+    {
         let Ok(relative) = nested.path.strip_prefix(&source.subvolume.path) else {
             continue;
         };

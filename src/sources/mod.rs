@@ -80,7 +80,9 @@ pub enum SourceError {
         context: String,
         source: std::io::Error,
     },
-    #[error("{path} does not exist in snapshot {snapshot}: it was created after the snapshot or never existed")]
+    #[error(
+        "{path} does not exist in snapshot {snapshot}: it was created after the snapshot or never existed"
+    )]
     NotInSnapshot { path: PathBuf, snapshot: String },
     #[error("{0}")]
     Refused(String),
@@ -122,8 +124,9 @@ pub fn detect(path: &Path) -> Result<Vec<Box<dyn SnapshotSource>>, SourceError> 
         Ok(source) => return Ok(vec![Box::new(source)]),
         Err(reason) => checked.push(format!("btrfs ({reason})")),
     }
-    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path)
-        .map_err(SourceError::io(format!("cannot resolve {}", path.display())))?;
+    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).map_err(SourceError::io(
+        format!("cannot resolve {}", path.display()),
+    ))?;
     let table = crate::ports::mounts::MountTable::read()?;
     let mount = table.holding(&anchor)?;
     Err(SourceError::NoSource {

@@ -15,35 +15,80 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
     if let Some(r) = &model.restore.report {
         let hashed = r.restored.iter().filter(|x| x.hash.is_some()).count();
-        let reflinked = r.restored.iter().filter(|x| x.method == Some(CopyMethod::Reflink)).count();
-        let head = format!("Restored {} entries ({}); {hashed} files verified by BLAKE3 hash ({reflinked} reflinked)", r.restored.len(), human(r.bytes));
-        lines.push(if r.failed.is_empty() { Line::from(head).green().bold() } else { Line::from(head).yellow().bold() });
+        let reflinked = r
+            .restored
+            .iter()
+            .filter(|x| x.method == Some(CopyMethod::Reflink))
+            .count();
+        let head = format!(
+            "Restored {} entries ({}); {hashed} files verified by BLAKE3 hash ({reflinked} reflinked)",
+            r.restored.len(),
+            human(r.bytes)
+        );
+        lines.push(if r.failed.is_empty() {
+            Line::from(head).green().bold()
+        } else {
+            Line::from(head).yellow().bold()
+        });
         if r.cancelled {
-            lines.push(Line::from("Cancelled: the file being copied was removed; the ones listed are complete.").yellow());
+            lines.push(
+                Line::from(
+                    "Cancelled: the file being copied was removed; the ones listed are complete.",
+                )
+                .yellow(),
+            );
         }
         for f in r.failed.iter().take(5) {
             lines.push(Line::from(format!("  FAILED {}: {}", f.path.display(), f.reason)).red());
         }
         for s in r.skipped.iter().take(5) {
-            lines.push(Line::from(format!("  skipped {}: {}", s.path.display(), s.reason)).dark_gray());
+            lines.push(
+                Line::from(format!("  skipped {}: {}", s.path.display(), s.reason)).dark_gray(),
+            );
         }
         for x in r.restored.iter().filter(|x| x.hash.is_some()).take(6) {
             let hash = x.hash.as_deref().unwrap_or("");
-            lines.push(Line::from(format!("  OK {}  {}  blake3 {}…", x.path.display(), human(x.size), &hash[..12.min(hash.len())])));
+            lines.push(Line::from(format!(
+                "  OK {}  {}  blake3 {}…",
+                x.path.display(),
+                human(x.size),
+                &hash[..12.min(hash.len())]
+            )));
         }
     }
     if let Some(Ok(o)) = &model.recovery.outcome {
-        lines.push(Line::from(format!("Rolled back {} to snapshot {}.", o.replaced.display(), o.snapshot)).green().bold());
+        lines.push(
+            Line::from(format!(
+                "Rolled back {} to snapshot {}.",
+                o.replaced.display(),
+                o.snapshot
+            ))
+            .green()
+            .bold(),
+        );
         if let Some(g) = &o.guard {
-            lines.push(Line::from(format!("Previous state kept read-only at {}", g.display())));
+            lines.push(Line::from(format!(
+                "Previous state kept read-only at {}",
+                g.display()
+            )));
         }
         lines.push(Line::from(format!("To undo: {}", o.undo)));
     }
     lines.push(Line::from(""));
     let w = &model.writers;
     if !w.frozen.is_empty() {
-        let names: Vec<String> = w.frozen.iter().map(|f| format!("{} {}", f.0, f.2.chars().take(30).collect::<String>())).collect();
-        lines.push(Line::from(format!("Still frozen: {}. Press t to thaw them.", names.join(", "))).yellow());
+        let names: Vec<String> = w
+            .frozen
+            .iter()
+            .map(|f| format!("{} {}", f.0, f.2.chars().take(30).collect::<String>()))
+            .collect();
+        lines.push(
+            Line::from(format!(
+                "Still frozen: {}. Press t to thaw them.",
+                names.join(", ")
+            ))
+            .yellow(),
+        );
     } else if model.finish.thawed {
         lines.push(Line::from("Frozen processes were thawed."));
     }
@@ -52,5 +97,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Some(Err(e)) => lines.push(Line::from(format!("Report not written: {e}")).red()),
         None => lines.push(Line::from("writing the report…")),
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title("Verify and finish")), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title("Verify and finish")),
+        area,
+    );
 }

@@ -17,14 +17,31 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         None => lines.push(Line::from("asking NVML…")),
         Some(GpuStatus::Unavailable { reason }) => {
             lines.push(Line::from(format!("No GPU status: {reason}")).yellow());
-            lines.push(Line::from("That is fine: recovery does not need the GPU. Training jobs still show in step 1."));
+            lines.push(Line::from(
+                "That is fine: recovery does not need the GPU. Training jobs still show in step 1.",
+            ));
         }
         Some(GpuStatus::Available { driver, devices }) => {
-            lines.push(Line::from(format!("NVIDIA driver {driver}, {} device(s)", devices.len())).bold());
+            lines.push(
+                Line::from(format!(
+                    "NVIDIA driver {driver}, {} device(s)",
+                    devices.len()
+                ))
+                .bold(),
+            );
             for d in devices {
-                let util = d.utilization_percent.map(|u| format!("{u}%")).unwrap_or_else(|| "?".into());
-                let temp = d.temperature_c.map(|t| format!("{t}°C")).unwrap_or_default();
-                let power = d.power_watts.map(|p| format!("{p:.0} W")).unwrap_or_default();
+                let util = d
+                    .utilization_percent
+                    .map(|u| format!("{u}%"))
+                    .unwrap_or_else(|| "?".into());
+                let temp = d
+                    .temperature_c
+                    .map(|t| format!("{t}°C"))
+                    .unwrap_or_default();
+                let power = d
+                    .power_watts
+                    .map(|p| format!("{p:.0} W"))
+                    .unwrap_or_default();
                 lines.push(Line::from(format!(
                     "GPU {} {}  mem {}/{}  util {util}  {temp}  {power}",
                     d.index,
@@ -36,14 +53,21 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                     lines.push(Line::from(format!("  problem: {e}")).red());
                 }
                 for p in &d.processes {
-                    let writer = model.writers.processes.iter().find(|w| w.pid == p.pid as i32);
+                    let writer = model
+                        .writers
+                        .processes
+                        .iter()
+                        .find(|w| w.pid == p.pid as i32);
                     let note = match writer {
                         Some(w) if w.writes() => format!("writes to this disk: {}", w.command),
                         Some(w) => format!("uses this disk: {}", w.command),
                         None => "not on this disk".into(),
                     };
                     let mem = p.used_memory.map(human).unwrap_or_else(|| "?".into());
-                    lines.push(Line::from(format!("  pid {:>7} {:<8} {mem:>10}  {note}", p.pid, p.kind)));
+                    lines.push(Line::from(format!(
+                        "  pid {:>7} {:<8} {mem:>10}  {note}",
+                        p.pid, p.kind
+                    )));
                 }
             }
         }
@@ -56,7 +80,16 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .map(|p| p.pid.to_string())
         .collect();
     if !on_disk.is_empty() {
-        lines.push(Line::from(format!("GPU jobs that touch this disk: {}", on_disk.join(", "))).magenta());
+        lines.push(
+            Line::from(format!(
+                "GPU jobs that touch this disk: {}",
+                on_disk.join(", ")
+            ))
+            .magenta(),
+        );
     }
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title("GPU and processes")), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title("GPU and processes")),
+        area,
+    );
 }

@@ -47,10 +47,19 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Step::Restore => picker::KEYS,
         Step::Finish => finish::KEYS,
     };
-    frame.render_widget(Paragraph::new(format!("{hints}  ?:help q:quit")).dark_gray(), keys);
+    frame.render_widget(
+        Paragraph::new(format!("{hints}  ?:help q:quit")).dark_gray(),
+        keys,
+    );
     match model.overlay {
         Overlay::Help => popup(frame, "Help", HELP, 64, 18),
-        Overlay::QuitConfirm => popup(frame, "Quit?", "Work is still running.\nQuit and cancel it? (y/n)\nA cancelled restore leaves no partial file.", 50, 5),
+        Overlay::QuitConfirm => popup(
+            frame,
+            "Quit?",
+            "Work is still running.\nQuit and cancel it? (y/n)\nA cancelled restore leaves no partial file.",
+            50,
+            5,
+        ),
         Overlay::None => {}
     }
 }
@@ -95,15 +104,22 @@ pub fn popup(frame: &mut Frame, title: &str, text: &str, width: u16, height: u16
     let area = frame.area();
     let w = width.min(area.width);
     let h = (height + 2).min(area.height);
-    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(text.to_string()).wrap(Wrap { trim: false }).block(Block::bordered().title(title.to_string())),
+        Paragraph::new(text.to_string())
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title.to_string())),
         rect,
     );
 }
 
 /// The top-left `height` rows window that keeps `cursor` visible (page by page).
 pub fn window(cursor: usize, height: usize) -> usize {
-    if height == 0 { 0 } else { cursor / height * height }
+    cursor.checked_div(height).map_or(0, |page| page * height)
 }

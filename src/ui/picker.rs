@@ -17,15 +17,45 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let Some(p) = &model.picker else {
         let text = match &run.error {
             Some(e) => Line::from(format!("cannot open the snapshot: {e}")).red(),
-            None => Line::from("opening the snapshot read-only and comparing it with the live tree…"),
+            None => {
+                Line::from("opening the snapshot read-only and comparing it with the live tree…")
+            }
         };
-        frame.render_widget(Paragraph::new(text).block(Block::bordered().title("Restore")), area);
+        frame.render_widget(
+            Paragraph::new(text).block(Block::bordered().title("Restore")),
+            area,
+        );
         return;
     };
-    let [head, list, foot] = Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(2)]).areas(area);
-    let filter = if p.deleted_only { "deleted only" } else { "everything" };
-    let search = if p.searching || !p.query.is_empty() { format!("  search: {}{}", p.query, if p.searching { "▏" } else { "" }) } else { String::new() };
-    frame.render_widget(Paragraph::new(format!("snapshot {} → {}  [{filter}]{search}", p.snapshot_id, p.dest.display())).bold(), head);
+    let [head, list, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(2),
+    ])
+    .areas(area);
+    let filter = if p.deleted_only {
+        "deleted only"
+    } else {
+        "everything"
+    };
+    let search = if p.searching || !p.query.is_empty() {
+        format!(
+            "  search: {}{}",
+            p.query,
+            if p.searching { "▏" } else { "" }
+        )
+    } else {
+        String::new()
+    };
+    frame.render_widget(
+        Paragraph::new(format!(
+            "snapshot {} → {}  [{filter}]{search}",
+            p.snapshot_id,
+            p.dest.display()
+        ))
+        .bold(),
+        head,
+    );
     let height = list.height.saturating_sub(2) as usize;
     let top = window(p.cursor, height);
     let rows: Vec<Line> = p
@@ -34,7 +64,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .enumerate()
         .map(|(i, row)| {
             let e = row.entry;
-            let name = e.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| ".".into());
+            let name = e
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| ".".into());
             let arrow = match (e.kind, row.expanded) {
                 (EntryKind::Dir, true) => "▾ ",
                 (EntryKind::Dir, false) => "▸ ",
@@ -46,7 +80,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 EntryStatus::Changed => "changed",
                 EntryStatus::Same => "",
             };
-            let size = if e.kind == EntryKind::Dir { human(row.bytes) } else { human(e.size) };
+            let size = if e.kind == EntryKind::Dir {
+                human(row.bytes)
+            } else {
+                human(e.size)
+            };
             let text = format!(
                 "{} {}{arrow}{name:<w$} {size:>10} {status}",
                 if row.selected { "[x]" } else { "[ ]" },
@@ -64,16 +102,52 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         })
         .collect();
     let empty = rows.is_empty();
-    let body = if empty { vec![Line::from(if p.deleted_only { "Nothing under PATH is missing from the live tree (d shows everything)." } else { "The snapshot holds nothing under PATH." })] } else { rows };
-    frame.render_widget(Paragraph::new(body).block(Block::bordered().title(format!("{} rows", p.visible_len()))), list);
+    let body = if empty {
+        vec![Line::from(if p.deleted_only {
+            "Nothing under PATH is missing from the live tree (d shows everything)."
+        } else {
+            "The snapshot holds nothing under PATH."
+        })]
+    } else {
+        rows
+    };
+    frame.render_widget(
+        Paragraph::new(body).block(Block::bordered().title(format!("{} rows", p.visible_len()))),
+        list,
+    );
     let (count, bytes) = p.selection_totals();
-    let fits = if bytes > p.free_bytes { " — does not fit!" } else { "" };
-    let mut foot_lines = vec![Line::from(format!("selected: {count} files, {}   free at destination: {}{fits}", human(bytes), human(p.free_bytes)))];
+    let fits = if bytes > p.free_bytes {
+        " — does not fit!"
+    } else {
+        ""
+    };
+    let mut foot_lines = vec![Line::from(format!(
+        "selected: {count} files, {}   free at destination: {}{fits}",
+        human(bytes),
+        human(p.free_bytes)
+    ))];
     if run.running {
         let progress = run.progress.clone().unwrap_or_default();
-        let ratio = if progress.bytes_total == 0 { 0.0 } else { progress.bytes_done as f64 / progress.bytes_total as f64 };
-        let label = format!("{} / {}  {}{}", human(progress.bytes_done), human(progress.bytes_total), progress.current.display(), if run.cancelling { "  cancelling…" } else { "  x:cancel" });
-        frame.render_widget(Gauge::default().ratio(ratio.clamp(0.0, 1.0)).label(label), foot);
+        let ratio = if progress.bytes_total == 0 {
+            0.0
+        } else {
+            progress.bytes_done as f64 / progress.bytes_total as f64
+        };
+        let label = format!(
+            "{} / {}  {}{}",
+            human(progress.bytes_done),
+            human(progress.bytes_total),
+            progress.current.display(),
+            if run.cancelling {
+                "  cancelling…"
+            } else {
+                "  x:cancel"
+            }
+        );
+        frame.render_widget(
+            Gauge::default().ratio(ratio.clamp(0.0, 1.0)).label(label),
+            foot,
+        );
         return;
     }
     if run.confirming {
@@ -81,7 +155,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             ConflictPolicy::Skip => "skip them",
             ConflictPolicy::KeepBoth => "keep both (name.restored-<time>)",
         };
-        foot_lines.push(Line::from(format!("Restore {count} files into {}? Existing files: {policy} (c changes). Enter/y: go", p.dest.display())).yellow().bold());
+        foot_lines.push(
+            Line::from(format!(
+                "Restore {count} files into {}? Existing files: {policy} (c changes). Enter/y: go",
+                p.dest.display()
+            ))
+            .yellow()
+            .bold(),
+        );
     } else if let Some(e) = &run.error {
         foot_lines.push(Line::from(format!("restore refused: {e}")).red());
     }

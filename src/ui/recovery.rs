@@ -13,15 +13,41 @@ pub const KEYS: &str = "↑↓:choose Enter:go Esc:back";
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let r = &model.recovery;
     let snap = model.chosen_snapshot();
-    let name = snap.map(|s| format!("{} ({})", s.id, s.name)).unwrap_or_default();
-    let when = snap.map(|s| s.created.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default();
-    let target = model.snapshots.listing.as_ref().map(|l| l.rollback_target.clone()).unwrap_or_default();
-    let mut lines = vec![Line::from(format!("Snapshot {name}, taken {when}")).bold(), Line::from("")];
-    let option = |on: bool, text: String| if on { Line::from(format!("▶ {text}")).reversed() } else { Line::from(format!("  {text}")) };
-    lines.push(option(r.choice == RecoveryChoice::Rescue, "Rescue: open a read-only copy and pick files to copy back (recommended)".into()));
+    let name = snap
+        .map(|s| format!("{} ({})", s.id, s.name))
+        .unwrap_or_default();
+    let when = snap
+        .map(|s| s.created.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default();
+    let target = model
+        .snapshots
+        .listing
+        .as_ref()
+        .map(|l| l.rollback_target.clone())
+        .unwrap_or_default();
+    let mut lines = vec![
+        Line::from(format!("Snapshot {name}, taken {when}")).bold(),
+        Line::from(""),
+    ];
+    let option = |on: bool, text: String| {
+        if on {
+            Line::from(format!("▶ {text}")).reversed()
+        } else {
+            Line::from(format!("  {text}"))
+        }
+    };
+    lines.push(option(
+        r.choice == RecoveryChoice::Rescue,
+        "Rescue: open a read-only copy and pick files to copy back (recommended)".into(),
+    ));
     lines.push(Line::from("    nothing live changes except the files you restore").dark_gray());
-    lines.push(option(r.choice == RecoveryChoice::Rollback, format!("Rollback: put subvolume `{target}` back to the snapshot time")));
-    lines.push(Line::from("    everything written since is set aside in a read-only guard").dark_gray());
+    lines.push(option(
+        r.choice == RecoveryChoice::Rollback,
+        format!("Rollback: put subvolume `{target}` back to the snapshot time"),
+    ));
+    lines.push(
+        Line::from("    everything written since is set aside in a read-only guard").dark_gray(),
+    );
     lines.push(Line::from(""));
     if r.running {
         lines.push(Line::from("rolling back…").yellow());
@@ -29,18 +55,44 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         lines.push(Line::from(format!("rollback refused: {e}")).red());
     } else if r.confirming {
         match &r.newer {
-            None => lines.push(Line::from("looking for what was written since the snapshot…")),
-            Some(Err(e)) => lines.push(Line::from(format!("cannot tell what would be lost: {e}")).red()),
+            None => lines.push(Line::from(
+                "looking for what was written since the snapshot…",
+            )),
+            Some(Err(e)) => {
+                lines.push(Line::from(format!("cannot tell what would be lost: {e}")).red())
+            }
             Some(Ok(n)) => {
-                lines.push(Line::from(format!("Rollback sets aside {} file(s), {}, written after the snapshot; newest:", n.count, human(n.bytes))).yellow());
+                lines.push(
+                    Line::from(format!(
+                        "Rollback sets aside {} file(s), {}, written after the snapshot; newest:",
+                        n.count,
+                        human(n.bytes)
+                    ))
+                    .yellow(),
+                );
                 for (path, mtime) in n.newest.iter().take(5) {
-                    let t = chrono::DateTime::<chrono::Utc>::from_timestamp(*mtime, 0).map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+                    let t = chrono::DateTime::<chrono::Utc>::from_timestamp(*mtime, 0)
+                        .map(|t| t.format("%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_default();
                     lines.push(Line::from(format!("  {t}  {}", path.display())));
                 }
             }
         }
-        lines.push(Line::from(format!("The current subvolume is kept read-only as `{target}.pre-rollback-…`.")));
-        lines.push(Line::from(format!("Type `{target}` and Enter to roll back, Esc to cancel: {}▏", r.typed)).bold());
+        lines.push(Line::from(format!(
+            "The current subvolume is kept read-only as `{target}.pre-rollback-…`."
+        )));
+        lines.push(
+            Line::from(format!(
+                "Type `{target}` and Enter to roll back, Esc to cancel: {}▏",
+                r.typed
+            ))
+            .bold(),
+        );
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title("Rescue or rollback")), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title("Rescue or rollback")),
+        area,
+    );
 }

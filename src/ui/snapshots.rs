@@ -12,12 +12,20 @@ use ratatui::widgets::{Block, Paragraph, Row, Table};
 pub const KEYS: &str = "↑↓:choose Enter:use this snapshot Esc:back";
 
 /// One line: snapshots as `|` (recommended `*`) and the deletion as `X`, oldest left.
-pub fn timeline(created: &[DateTime<Utc>], recommended: Option<usize>, deleted_at: Option<DateTime<Utc>>, width: usize) -> String {
+pub fn timeline(
+    created: &[DateTime<Utc>],
+    recommended: Option<usize>,
+    deleted_at: Option<DateTime<Utc>>,
+    width: usize,
+) -> String {
     let mut times: Vec<i64> = created.iter().map(|t| t.timestamp()).collect();
     times.extend(deleted_at.map(|t| t.timestamp()));
-    let (Some(&lo), Some(&hi)) = (times.iter().min(), times.iter().max()) else { return String::new() };
+    let (Some(&lo), Some(&hi)) = (times.iter().min(), times.iter().max()) else {
+        return String::new();
+    };
     let span = (hi - lo).max(1) as f64;
-    let pos = |t: i64| (((t - lo) as f64 / span) * (width.saturating_sub(1)) as f64).round() as usize;
+    let pos =
+        |t: i64| (((t - lo) as f64 / span) * (width.saturating_sub(1)) as f64).round() as usize;
     let mut line: Vec<char> = vec!['─'; width];
     for (i, t) in created.iter().enumerate() {
         line[pos(t.timestamp())] = if Some(i) == recommended { '*' } else { '|' };
@@ -35,23 +43,38 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Some(e) => Line::from(e.clone()).red(),
             None => Line::from("looking for snapshots…"),
         };
-        frame.render_widget(Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }).block(Block::bordered().title("Snapshots")), area);
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(Block::bordered().title("Snapshots")),
+            area,
+        );
         return;
     };
     let [head, table] = Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(area);
-    let deleted = listing.deleted_at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "unknown".into());
+    let deleted = listing
+        .deleted_at
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "unknown".into());
     let created: Vec<_> = listing.snapshots.iter().rev().map(|x| x.created).collect();
     let rec_rev = listing.recommended.map(|r| listing.snapshots.len() - 1 - r);
     let width = (head.width as usize).saturating_sub(12).clamp(10, 60);
     let recommendation = match listing.recommended {
         Some(_) => "★ = newest snapshot taken before the deletion".to_string(),
-        None => "no snapshot was taken before the estimated deletion time: check each one".to_string(),
+        None => {
+            "no snapshot was taken before the estimated deletion time: check each one".to_string()
+        }
     };
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(listing.source.clone()).bold(),
-            Line::from(format!("deletion estimated at {deleted} (mtime of the nearest surviving folder)")),
-            Line::from(format!("timeline  {}", timeline(&created, rec_rev, listing.deleted_at, width))),
+            Line::from(format!(
+                "deletion estimated at {deleted} (mtime of the nearest surviving folder)"
+            )),
+            Line::from(format!(
+                "timeline  {}",
+                timeline(&created, rec_rev, listing.deleted_at, width)
+            )),
             Line::from(recommendation).dark_gray(),
         ]),
         head,
@@ -66,7 +89,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Some(Ok(l)) => format!("{} files, {}", l.entries, human(l.bytes)),
             Some(Err(e)) => format!("unreadable: {e}"),
         };
-        let mark = if listing.recommended == Some(i) { "★" } else { "" };
+        let mark = if listing.recommended == Some(i) {
+            "★"
+        } else {
+            ""
+        };
         let row = Row::new(vec![
             mark.to_string(),
             snap.id.clone(),
@@ -74,11 +101,26 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             lost,
             snap.name.clone(),
         ]);
-        if i == s.selected { row.style(Style::new().add_modifier(Modifier::REVERSED)) } else { row }
+        if i == s.selected {
+            row.style(Style::new().add_modifier(Modifier::REVERSED))
+        } else {
+            row
+        }
     });
-    let widths = [Constraint::Length(1), Constraint::Length(6), Constraint::Length(14), Constraint::Length(20), Constraint::Min(10)];
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Length(6),
+        Constraint::Length(14),
+        Constraint::Length(20),
+        Constraint::Min(10),
+    ];
     let header = Row::new(vec!["", "ID", "CREATED (UTC)", "WOULD BRING BACK", "NAME"]).bold();
-    frame.render_widget(Table::new(rows, widths).header(header).block(Block::bordered()), table);
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::bordered()),
+        table,
+    );
 }
 
 #[cfg(test)]
@@ -89,6 +131,9 @@ mod tests {
     #[test]
     fn timeline_places_deletion_after_snapshots() {
         let t = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
-        assert_eq!(timeline(&[t(0), t(5)], Some(1), Some(t(10)), 11), "|────*────X");
+        assert_eq!(
+            timeline(&[t(0), t(5)], Some(1), Some(t(10)), 11),
+            "|────*────X"
+        );
     }
 }

@@ -13,7 +13,9 @@ pub const KEYS: &str = "f:freeze F:freeze all t:thaw r:rescan Enter:next";
 
 /// GPU memory used by `pid`, when NVML reports it.
 pub fn gpu_memory(model: &Model, pid: i32) -> Option<u64> {
-    let Some(GpuStatus::Available { devices, .. }) = &model.gpu else { return None };
+    let Some(GpuStatus::Available { devices, .. }) = &model.gpu else {
+        return None;
+    };
     let used: Vec<u64> = devices
         .iter()
         .flat_map(|d| &d.processes)
@@ -25,7 +27,12 @@ pub fn gpu_memory(model: &Model, pid: i32) -> Option<u64> {
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let w = &model.writers;
-    let [intro, table, footer] = Layout::vertical([Constraint::Length(2), Constraint::Min(3), Constraint::Length(3)]).areas(area);
+    let [intro, table, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(3),
+        Constraint::Length(3),
+    ])
+    .areas(area);
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(format!("Who is touching the filesystem of {}", model.path.display())).bold(),
@@ -36,15 +43,31 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     if !w.loaded {
         frame.render_widget(Paragraph::new("scanning /proc…"), table);
     } else if w.processes.is_empty() {
-        frame.render_widget(Paragraph::new("No process uses this filesystem. Nothing to stop: go on with Enter.").green(), table);
+        frame.render_widget(
+            Paragraph::new("No process uses this filesystem. Nothing to stop: go on with Enter.")
+                .green(),
+            table,
+        );
     } else {
         let rows = w.processes.iter().enumerate().map(|(i, p)| {
-            let rate = w.rates.get(&p.pid).map(|r| format!("{}/s", human(*r as u64))).unwrap_or_else(|| "-".into());
+            let rate = w
+                .rates
+                .get(&p.pid)
+                .map(|r| format!("{}/s", human(*r as u64)))
+                .unwrap_or_else(|| "-".into());
             let deleted: u64 = p.deleted_open.iter().map(|d| d.size).sum();
-            let deleted = if p.deleted_open.is_empty() { String::new() } else { format!("{} ({})", p.deleted_open.len(), human(deleted)) };
+            let deleted = if p.deleted_open.is_empty() {
+                String::new()
+            } else {
+                format!("{} ({})", p.deleted_open.len(), human(deleted))
+            };
             let gpu = gpu_memory(model, p.pid).map(human).unwrap_or_default();
             let frozen = w.frozen.iter().any(|f| f.0 == p.pid);
-            let state = if p.state == 'T' { "T frozen".to_string() } else { p.state.to_string() };
+            let state = if p.state == 'T' {
+                "T frozen".to_string()
+            } else {
+                p.state.to_string()
+            };
             let row = Row::new(vec![
                 p.pid.to_string(),
                 state,
@@ -54,7 +77,13 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 gpu,
                 p.command.clone(),
             ]);
-            let style = if i == w.selected { Style::new().add_modifier(Modifier::REVERSED) } else if frozen { Style::new().cyan() } else { Style::new() };
+            let style = if i == w.selected {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else if frozen {
+                Style::new().cyan()
+            } else {
+                Style::new()
+            };
             row.style(style)
         });
         let widths = [
@@ -66,27 +95,64 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Constraint::Length(9),
             Constraint::Min(10),
         ];
-        let header = Row::new(vec!["PID", "STATE", "WRITE", "RATE", "DELETED-OPEN", "GPU MEM", "COMMAND"]).bold();
-        frame.render_widget(Table::new(rows, widths).header(header).block(Block::bordered()), table);
+        let header = Row::new(vec![
+            "PID",
+            "STATE",
+            "WRITE",
+            "RATE",
+            "DELETED-OPEN",
+            "GPU MEM",
+            "COMMAND",
+        ])
+        .bold();
+        frame.render_widget(
+            Table::new(rows, widths)
+                .header(header)
+                .block(Block::bordered()),
+            table,
+        );
     }
     let mut lines = Vec::new();
     if let Some((action, targets)) = &w.confirm {
-        let verb = if *action == SignalAction::Freeze { "Freeze (SIGSTOP)" } else { "Thaw (SIGCONT)" };
+        let verb = if *action == SignalAction::Freeze {
+            "Freeze (SIGSTOP)"
+        } else {
+            "Thaw (SIGCONT)"
+        };
         let names: Vec<String> = targets
             .iter()
             .map(|(pid, _)| {
-                let cmd = w.processes.iter().find(|p| p.pid == *pid).map(|p| p.command.as_str()).unwrap_or("");
+                let cmd = w
+                    .processes
+                    .iter()
+                    .find(|p| p.pid == *pid)
+                    .map(|p| p.command.as_str())
+                    .unwrap_or("");
                 format!("{pid} {}", cmd.chars().take(30).collect::<String>())
             })
             .collect();
-        lines.push(Line::from(format!("{verb} {}? y/n", names.join(", "))).yellow().bold());
+        lines.push(
+            Line::from(format!("{verb} {}? y/n", names.join(", ")))
+                .yellow()
+                .bold(),
+        );
     }
-    let holders: usize = w.processes.iter().filter(|p| !p.deleted_open.is_empty()).count();
+    let holders: usize = w
+        .processes
+        .iter()
+        .filter(|p| !p.deleted_open.is_empty())
+        .count();
     if holders > 0 {
         lines.push(Line::from(format!("{holders} process(es) hold deleted files open: freeze them, do not kill them — their data is still readable.")).magenta());
     }
     if w.unreadable > 0 {
-        lines.push(Line::from(format!("{} process(es) could not be inspected (permission denied): run as root.", w.unreadable)).dark_gray());
+        lines.push(
+            Line::from(format!(
+                "{} process(es) could not be inspected (permission denied): run as root.",
+                w.unreadable
+            ))
+            .dark_gray(),
+        );
     }
     frame.render_widget(Paragraph::new(lines), footer);
 }

@@ -65,5 +65,7 @@ pub fn moved(cursor: usize, delta: isize, len: usize) -> usize {
     if len == 0 {
         return 0;
     }
-    (cursor as isize).saturating_add(delta).clamp(0, len as isize - 1) as usize
+    (cursor as isize)
+        .saturating_add(delta)
+        .clamp(0, len as isize - 1) as usize
 }

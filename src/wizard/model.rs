@@ -23,7 +23,14 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 6] = [Step::Writers, Step::Gpu, Step::Snapshots, Step::Recovery, Step::Restore, Step::Finish];
+    pub const ALL: [Step; 6] = [
+        Step::Writers,
+        Step::Gpu,
+        Step::Snapshots,
+        Step::Recovery,
+        Step::Restore,
+        Step::Finish,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -75,11 +82,21 @@ pub struct DiffLoaded {
 pub enum Msg {
     Key(super::Key),
     Tick,
-    WritersScanned { processes: Vec<ProcessUse>, unreadable: usize, elapsed_secs: f64 },
-    Signalled { action: SignalAction, results: Vec<(i32, Result<(), String>)> },
+    WritersScanned {
+        processes: Vec<ProcessUse>,
+        unreadable: usize,
+        elapsed_secs: f64,
+    },
+    Signalled {
+        action: SignalAction,
+        results: Vec<(i32, Result<(), String>)>,
+    },
     GpuProbed(GpuStatus),
     SnapshotsListed(Result<SnapshotListing, String>),
-    LostCounted { id: String, lost: Result<LostCounts, String> },
+    LostCounted {
+        id: String,
+        lost: Result<LostCounts, String>,
+    },
     NewerScanned(Result<NewerFiles, String>),
     DiffReady(Result<DiffLoaded, String>),
     RestoreProgress(Progress),
@@ -106,15 +123,31 @@ pub struct FinishReport {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     ScanWriters,
-    Signal { action: SignalAction, targets: Vec<(i32, u64)> },
+    Signal {
+        action: SignalAction,
+        targets: Vec<(i32, u64)>,
+    },
     ProbeGpu,
     ListSnapshots,
-    CountLost { id: String },
-    ScanNewer { id: String },
-    LoadDiff { id: String },
-    Restore { id: String, selection: Vec<PathBuf>, policy: ConflictPolicy },
+    CountLost {
+        id: String,
+    },
+    ScanNewer {
+        id: String,
+    },
+    LoadDiff {
+        id: String,
+    },
+    Restore {
+        id: String,
+        selection: Vec<PathBuf>,
+        policy: ConflictPolicy,
+    },
     Cancel,
-    Rollback { id: String, confirm: String },
+    Rollback {
+        id: String,
+        confirm: String,
+    },
     WriteReport(FinishReport),
     Quit,
 }
@@ -233,7 +266,12 @@ impl Model {
     /// The snapshot chosen in step 3.
     pub fn chosen_snapshot(&self) -> Option<&Snapshot> {
         let id = self.snapshots.chosen.as_ref()?;
-        self.snapshots.listing.as_ref()?.snapshots.iter().find(|s| &s.id == id)
+        self.snapshots
+            .listing
+            .as_ref()?
+            .snapshots
+            .iter()
+            .find(|s| &s.id == id)
     }
 
     /// A text field has the keyboard (search, typed confirmation).

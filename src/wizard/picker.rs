@@ -106,8 +106,13 @@ impl Picker {
                 continue;
             }
             self.visible.push(i as u32);
-            let collapsed = self.entries[i].kind == EntryKind::Dir && !self.expanded[i] && !searching;
-            i = if collapsed { self.nodes[i].end as usize } else { i + 1 };
+            let collapsed =
+                self.entries[i].kind == EntryKind::Dir && !self.expanded[i] && !searching;
+            i = if collapsed {
+                self.nodes[i].end as usize
+            } else {
+                i + 1
+            };
         }
         self.cursor = self.cursor.min(self.visible.len().saturating_sub(1));
     }
@@ -118,7 +123,10 @@ impl Picker {
         self.matches = vec![self.query.is_empty(); n];
         if !self.query.is_empty() {
             for i in (0..n).rev() {
-                let name = self.entries[i].path.file_name().map(|f| f.to_string_lossy().to_lowercase());
+                let name = self.entries[i]
+                    .path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().to_lowercase());
                 if name.is_some_and(|f| f.contains(&self.query)) {
                     self.matches[i] = true;
                 }
@@ -226,7 +234,9 @@ impl Picker {
         let roots: Vec<usize> = (0..self.entries.len())
             .filter(|&i| {
                 self.entries[i].status == EntryStatus::Deleted
-                    && self.nodes[i].parent.is_none_or(|p| self.entries[p as usize].status != EntryStatus::Deleted)
+                    && self.nodes[i]
+                        .parent
+                        .is_none_or(|p| self.entries[p as usize].status != EntryStatus::Deleted)
             })
             .collect();
         let all = roots.iter().all(|&i| self.is_selected(i));
@@ -258,7 +268,10 @@ impl Picker {
         while i < self.entries.len() {
             if self.selected[i] {
                 let end = self.nodes[i].end as usize;
-                count += self.entries[i..end].iter().filter(|e| e.kind != EntryKind::Dir).count();
+                count += self.entries[i..end]
+                    .iter()
+                    .filter(|e| e.kind != EntryKind::Dir)
+                    .count();
                 bytes += self.nodes[i].bytes;
                 i = end;
             } else {

@@ -18,12 +18,19 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             Step::Gpu => vec![Effect::ProbeGpu, Effect::ScanWriters],
             _ => vec![],
         },
-        Msg::WritersScanned { processes, unreadable, elapsed_secs } => {
+        Msg::WritersScanned {
+            processes,
+            unreadable,
+            elapsed_secs,
+        } => {
             let w = &mut model.writers;
             w.rates = processes
                 .iter()
                 .filter_map(|p| {
-                    let before = w.processes.iter().find(|o| o.pid == p.pid && o.start_time == p.start_time)?;
+                    let before = w
+                        .processes
+                        .iter()
+                        .find(|o| o.pid == p.pid && o.start_time == p.start_time)?;
                     let delta = p.write_bytes?.checked_sub(before.write_bytes?)?;
                     (elapsed_secs > 0.0).then(|| (p.pid, delta as f64 / elapsed_secs))
                 })
@@ -39,7 +46,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 .iter()
                 .filter_map(|(pid, r)| r.as_ref().err().map(|e| format!("{pid}: {e}")))
                 .collect();
-            let done: Vec<i32> = results.iter().filter(|(_, r)| r.is_ok()).map(|(p, _)| *p).collect();
+            let done: Vec<i32> = results
+                .iter()
+                .filter(|(_, r)| r.is_ok())
+                .map(|(p, _)| *p)
+                .collect();
             let w = &mut model.writers;
             match action {
                 SignalAction::Freeze => {
@@ -56,7 +67,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     }
                 }
             }
-            let verb = if action == SignalAction::Freeze { "frozen" } else { "thawed" };
+            let verb = if action == SignalAction::Freeze {
+                "frozen"
+            } else {
+                "thawed"
+            };
             model.notice = Some(if failures.is_empty() {
                 format!("{} process(es) {verb}", done.len())
             } else {
@@ -71,7 +86,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::SnapshotsListed(result) => match result {
             Ok(listing) => {
                 model.snapshots.selected = listing.recommended.unwrap_or(0);
-                let effects = listing.snapshots.iter().map(|s| Effect::CountLost { id: s.id.clone() }).collect();
+                let effects = listing
+                    .snapshots
+                    .iter()
+                    .map(|s| Effect::CountLost { id: s.id.clone() })
+                    .collect();
                 model.snapshots.listing = Some(listing);
                 effects
             }
@@ -91,7 +110,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::DiffReady(result) => {
             model.restore.loading = false;
             match result {
-                Ok(d) => model.picker = Some(Picker::new(d.snapshot_id, d.tree, d.dest, d.free_bytes)),
+                Ok(d) => {
+                    model.picker = Some(Picker::new(d.snapshot_id, d.tree, d.dest, d.free_bytes))
+                }
                 Err(e) => model.restore.error = Some(e),
             }
             vec![]
@@ -138,13 +159,33 @@ pub fn finish_report(model: &Model) -> FinishReport {
     FinishReport {
         path: model.path.display().to_string(),
         snapshot: model.snapshots.chosen.clone(),
-        deleted_at: model.snapshots.listing.as_ref().and_then(|l| l.deleted_at).map(|t| t.to_rfc3339()),
+        deleted_at: model
+            .snapshots
+            .listing
+            .as_ref()
+            .and_then(|l| l.deleted_at)
+            .map(|t| t.to_rfc3339()),
         restored: report.map_or(0, |r| r.restored.len()),
         restored_bytes: report.map_or(0, |r| r.bytes),
-        skipped: report.map_or(vec![], |r| r.skipped.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect()),
-        failed: report.map_or(vec![], |r| r.failed.iter().map(|f| format!("{}: {}", f.path.display(), f.reason)).collect()),
+        skipped: report.map_or(vec![], |r| {
+            r.skipped
+                .iter()
+                .map(|s| format!("{}: {}", s.path.display(), s.reason))
+                .collect()
+        }),
+        failed: report.map_or(vec![], |r| {
+            r.failed
+                .iter()
+                .map(|f| format!("{}: {}", f.path.display(), f.reason))
+                .collect()
+        }),
         rollback: match &model.recovery.outcome {
-            Some(Ok(o)) => Some(format!("{} rolled back to {}; undo: {}", o.replaced.display(), o.snapshot, o.undo)),
+            Some(Ok(o)) => Some(format!(
+                "{} rolled back to {}; undo: {}",
+                o.replaced.display(),
+                o.snapshot,
+                o.undo
+            )),
             _ => None,
         },
         frozen: model.writers.frozen.iter().map(|f| f.0).collect(),

@@ -42,7 +42,12 @@ fn writers(model: &mut Model, key: Key) -> Vec<Effect> {
             vec![]
         }
         Key::Char('F') => {
-            let all: Vec<(i32, u64)> = w.processes.iter().filter(|p| p.state != 'Z').map(|p| (p.pid, p.start_time)).collect();
+            let all: Vec<(i32, u64)> = w
+                .processes
+                .iter()
+                .filter(|p| p.state != 'Z')
+                .map(|p| (p.pid, p.start_time))
+                .collect();
             w.confirm = (!all.is_empty()).then_some((SignalAction::Freeze, all));
             vec![]
         }
@@ -66,14 +71,24 @@ fn gpu(model: &mut Model, key: Key) -> Vec<Effect> {
 }
 
 fn snapshots(model: &mut Model, key: Key) -> Vec<Effect> {
-    let count = model.snapshots.listing.as_ref().map_or(0, |l| l.snapshots.len());
+    let count = model
+        .snapshots
+        .listing
+        .as_ref()
+        .map_or(0, |l| l.snapshots.len());
     match key {
         k if k.movement().is_some() => {
-            model.snapshots.selected = moved(model.snapshots.selected, k.movement().unwrap_or(0), count);
+            model.snapshots.selected =
+                moved(model.snapshots.selected, k.movement().unwrap_or(0), count);
             vec![]
         }
         Key::Enter | Key::Tab | Key::Char('n') => {
-            let Some(s) = model.snapshots.listing.as_ref().and_then(|l| l.snapshots.get(model.snapshots.selected)) else {
+            let Some(s) = model
+                .snapshots
+                .listing
+                .as_ref()
+                .and_then(|l| l.snapshots.get(model.snapshots.selected))
+            else {
                 model.notice = Some("no snapshot to choose".into());
                 return vec![];
             };
@@ -96,7 +111,12 @@ fn recovery(model: &mut Model, key: Key) -> Vec<Effect> {
         return vec![];
     }
     if r.confirming {
-        let target = model.snapshots.listing.as_ref().map(|l| l.rollback_target.clone()).unwrap_or_default();
+        let target = model
+            .snapshots
+            .listing
+            .as_ref()
+            .map(|l| l.rollback_target.clone())
+            .unwrap_or_default();
         match key {
             Key::Char(c) => r.typed.push(c),
             Key::Backspace => {
@@ -105,22 +125,34 @@ fn recovery(model: &mut Model, key: Key) -> Vec<Effect> {
             Key::Esc => r.confirming = false,
             Key::Enter if r.typed == target => {
                 r.running = true;
-                return vec![Effect::Rollback { id, confirm: r.typed.clone() }];
+                return vec![Effect::Rollback {
+                    id,
+                    confirm: r.typed.clone(),
+                }];
             }
-            Key::Enter => model.notice = Some(format!("type `{target}` exactly to confirm the rollback")),
+            Key::Enter => {
+                model.notice = Some(format!("type `{target}` exactly to confirm the rollback"))
+            }
             _ => {}
         }
         return vec![];
     }
     match key {
         k if k.movement().is_some() => {
-            r.choice = if k.movement().unwrap_or(0) < 0 { RecoveryChoice::Rescue } else { RecoveryChoice::Rollback };
+            r.choice = if k.movement().unwrap_or(0) < 0 {
+                RecoveryChoice::Rescue
+            } else {
+                RecoveryChoice::Rollback
+            };
             vec![]
         }
         Key::Enter => match r.choice {
             RecoveryChoice::Rescue => {
                 model.step = Step::Restore;
-                model.restore = RestoreRun { loading: true, ..RestoreRun::default() };
+                model.restore = RestoreRun {
+                    loading: true,
+                    ..RestoreRun::default()
+                };
                 model.picker = None;
                 vec![Effect::LoadDiff { id }]
             }
@@ -175,7 +207,11 @@ fn restore(model: &mut Model, key: Key) -> Vec<Effect> {
                 run.confirming = false;
                 run.running = true;
                 run.progress = None;
-                vec![Effect::Restore { id: picker.snapshot_id.clone(), selection: picker.selection(), policy: run.policy }]
+                vec![Effect::Restore {
+                    id: picker.snapshot_id.clone(),
+                    selection: picker.selection(),
+                    policy: run.policy,
+                }]
             }
             Key::Char('c') => {
                 use crate::engine::restore_plan::ConflictPolicy::*;
@@ -201,7 +237,8 @@ fn restore(model: &mut Model, key: Key) -> Vec<Effect> {
         Key::Char('/') => picker.searching = true,
         Key::Enter => {
             if picker.selection().is_empty() {
-                model.notice = Some("nothing selected: space selects, a selects all deleted".into());
+                model.notice =
+                    Some("nothing selected: space selects, a selects all deleted".into());
             } else {
                 run.confirming = true;
             }

@@ -20,8 +20,15 @@ pub fn privileged() -> bool {
 }
 
 pub fn sh(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -40,9 +47,15 @@ impl LoopFs {
     }
 
     pub fn with_options(fs_type: &str, size_mib: u64, options: &str) -> Self {
-        let dir = tempfile::Builder::new().prefix("snaprescue-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("snaprescue-test-")
+            .tempdir()
+            .unwrap();
         let image = dir.path().join("fs.img");
-        std::fs::File::create(&image).unwrap().set_len(size_mib << 20).unwrap();
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(size_mib << 20)
+            .unwrap();
         let mkfs = format!("mkfs.{fs_type}");
         let quiet: &[&str] = match fs_type {
             "ext4" => &["-q", "-F"],
@@ -53,10 +66,18 @@ impl LoopFs {
         let image_str = image.to_str().unwrap().to_string();
         args.push(&image_str);
         sh(&mkfs, &args);
-        let device = sh("losetup", &["--find", "--show", &image_str]).trim().to_string();
+        let device = sh("losetup", &["--find", "--show", &image_str])
+            .trim()
+            .to_string();
         let mount = dir.path().join("mnt");
         std::fs::create_dir(&mount).unwrap();
-        let mut fs = LoopFs { dir, image, device, mount, mounted: false };
+        let mut fs = LoopFs {
+            dir,
+            image,
+            device,
+            mount,
+            mounted: false,
+        };
         fs.mount_with(options);
         fs
     }
@@ -97,7 +118,13 @@ pub fn btrfs(args: &[&str]) -> String {
 /// A read-only snapshot of `subvol` at `dest` (parents created).
 pub fn snapshot(subvol: &Path, dest: &Path) {
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    btrfs(&["subvolume", "snapshot", "-r", subvol.to_str().unwrap(), dest.to_str().unwrap()]);
+    btrfs(&[
+        "subvolume",
+        "snapshot",
+        "-r",
+        subvol.to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]);
 }
 
 /// Waits past the one-second resolution of btrfs snapshot times.
@@ -119,9 +146,17 @@ pub fn json(state: &Path, args: &[&std::ffi::OsStr]) -> (i32, serde_json::Value,
     let mut all = args.to_vec();
     all.push("--json".as_ref());
     let out = snaprescue(state, &all);
-    let doc = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", String::from_utf8_lossy(&out.stdout)));
-    (out.status.code().unwrap_or(-1), doc, String::from_utf8_lossy(&out.stderr).into_owned())
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (
+        out.status.code().unwrap_or(-1),
+        doc,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[macro_export]
