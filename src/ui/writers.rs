@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(format!("Who is touching the filesystem of {}", model.path.display())).bold(),
-            Line::from("Every write may overwrite what was deleted. Freeze (SIGSTOP) first: it keeps GPU memory and can be undone.").dark_gray(),
+            Line::from("Writes may overwrite what was deleted. Freeze first: keeps GPU memory, undoable.").dark_gray(),
         ]),
         intro,
     );
@@ -143,7 +143,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .filter(|p| !p.deleted_open.is_empty())
         .count();
     if holders > 0 {
-        lines.push(Line::from(format!("{holders} process(es) hold deleted files open: freeze them, do not kill them — their data is still readable.")).magenta());
+        lines.push(Line::from(format!("{holders} process(es) hold deleted files open: freeze, don't kill — the data is still there.")).magenta());
     }
     if w.unreadable > 0 {
         lines.push(
