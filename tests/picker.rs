@@ -5,7 +5,13 @@ use snaprescue::wizard::picker::Picker;
 use std::path::PathBuf;
 
 fn e(path: &str, kind: EntryKind, size: u64, status: EntryStatus) -> DiffEntry {
-    DiffEntry { path: path.into(), kind, size, mtime: 0, status }
+    DiffEntry {
+        path: path.into(),
+        kind,
+        size,
+        mtime: 0,
+        status,
+    }
 }
 
 fn picker() -> Picker {
@@ -20,11 +26,22 @@ fn picker() -> Picker {
         e("logs/train.log", File, 9, Changed),
         e("train.py", File, 3, Same),
     ];
-    Picker::new("2".into(), TreeDiff { entries, unreadable: vec![] }, "/live".into(), 1000)
+    Picker::new(
+        "2".into(),
+        TreeDiff {
+            entries,
+            unreadable: vec![],
+        },
+        "/live".into(),
+        1000,
+    )
 }
 
 fn names(p: &Picker) -> Vec<String> {
-    p.rows(0, 100).iter().map(|r| r.entry.path.display().to_string()).collect()
+    p.rows(0, 100)
+        .iter()
+        .map(|r| r.entry.path.display().to_string())
+        .collect()
 }
 
 #[test]
@@ -35,13 +52,20 @@ fn starts_collapsed_with_deleted_only() {
     assert_eq!(names(&p), ["ckpt", "ckpt/a.pth", "ckpt/b.pth", "logs"]);
     p.move_cursor(3);
     p.set_expanded(true);
-    assert_eq!(names(&p)[4..], ["logs/old.log"], "changed and same files hidden by the filter");
+    assert_eq!(
+        names(&p)[4..],
+        ["logs/old.log"],
+        "changed and same files hidden by the filter"
+    );
     p.deleted_only = false;
     p.refresh();
     assert_eq!(names(&p).len(), 7);
     p.move_cursor(-10);
     p.set_expanded(false);
-    assert_eq!(names(&p), ["ckpt", "logs", "logs/old.log", "logs/train.log", "train.py"]);
+    assert_eq!(
+        names(&p),
+        ["ckpt", "logs", "logs/old.log", "logs/train.log", "train.py"]
+    );
 }
 
 #[test]
@@ -71,7 +95,10 @@ fn selecting_a_folder_selects_its_subtree_and_deselecting_a_child_keeps_siblings
 fn select_all_deleted_takes_the_topmost_deleted_entries_and_toggles() {
     let mut p = picker();
     p.toggle_all_deleted();
-    assert_eq!(p.selection(), vec![PathBuf::from("ckpt"), PathBuf::from("logs/old.log")]);
+    assert_eq!(
+        p.selection(),
+        vec![PathBuf::from("ckpt"), PathBuf::from("logs/old.log")]
+    );
     assert_eq!(p.selection_totals(), (3, 307));
     p.toggle_all_deleted();
     assert!(p.selection().is_empty());

@@ -27,8 +27,18 @@ fn trainer() -> ProcessUse {
         command: "python train.py --epochs 90".into(),
         state: 'S',
         exe: Some("/usr/bin/python3".into()),
-        usages: vec![Usage::Cwd, Usage::Open { path: "/data/run/logs/train.log".into(), writing: true }],
-        deleted_open: vec![DeletedOpen { path: "/data/run/ckpt/epoch_30.pth".into(), handle: "/proc/4242/fd/7".into(), size: 3 << 20 }],
+        usages: vec![
+            Usage::Cwd,
+            Usage::Open {
+                path: "/data/run/logs/train.log".into(),
+                writing: true,
+            },
+        ],
+        deleted_open: vec![DeletedOpen {
+            path: "/data/run/ckpt/epoch_30.pth".into(),
+            handle: "/proc/4242/fd/7".into(),
+            size: 3 << 20,
+        }],
         write_bytes: Some(10 << 20),
     }
 }
@@ -54,7 +64,11 @@ fn model() -> Model {
             utilization_percent: Some(97),
             temperature_c: Some(61),
             power_watts: Some(512.0),
-            processes: vec![GpuProcess { pid: 4242, used_memory: Some(39 << 30), kind: "compute" }],
+            processes: vec![GpuProcess {
+                pid: 4242,
+                used_memory: Some(39 << 30),
+                kind: "compute",
+            }],
             error: None,
         }],
     });
@@ -72,11 +86,20 @@ fn model() -> Model {
     m.snapshots.listing = Some(SnapshotListing {
         source: "btrfs subvolume data (id 256) on /dev/loop3".into(),
         rollback_target: "data".into(),
-        snapshots: vec![snap("259", 9, "snapper #2: daily-backup"), snap("258", 2, "snapper #1: timeline")],
+        snapshots: vec![
+            snap("259", 9, "snapper #2: daily-backup"),
+            snap("258", 2, "snapper #1: timeline"),
+        ],
         deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 11, 30, 0).unwrap()),
         recommended: Some(0),
     });
-    m.snapshots.lost.insert("259".into(), Ok(LostCounts { entries: 4, bytes: 3 << 20 }));
+    m.snapshots.lost.insert(
+        "259".into(),
+        Ok(LostCounts {
+            entries: 4,
+            bytes: 3 << 20,
+        }),
+    );
     m.snapshots.chosen = Some("259".into());
     m
 }
@@ -84,13 +107,34 @@ fn model() -> Model {
 fn picker_model() -> Model {
     let mut m = model();
     m.step = Step::Restore;
-    let e = |p: &str, kind, size, status| DiffEntry { path: p.into(), kind, size, mtime: 0, status };
+    let e = |p: &str, kind, size, status| DiffEntry {
+        path: p.into(),
+        kind,
+        size,
+        mtime: 0,
+        status,
+    };
     let tree = TreeDiff {
         entries: vec![
-            e("epoch_10.pth", EntryKind::File, 1 << 20, EntryStatus::Deleted),
-            e("epoch_20.pth", EntryKind::File, 1 << 20, EntryStatus::Deleted),
+            e(
+                "epoch_10.pth",
+                EntryKind::File,
+                1 << 20,
+                EntryStatus::Deleted,
+            ),
+            e(
+                "epoch_20.pth",
+                EntryKind::File,
+                1 << 20,
+                EntryStatus::Deleted,
+            ),
             e("old", EntryKind::Dir, 0, EntryStatus::Deleted),
-            e("old/epoch_5.pth", EntryKind::File, 512 << 10, EntryStatus::Deleted),
+            e(
+                "old/epoch_5.pth",
+                EntryKind::File,
+                512 << 10,
+                EntryStatus::Deleted,
+            ),
             e("notes.txt", EntryKind::File, 12, EntryStatus::Changed),
         ],
         unreadable: vec![],
@@ -116,7 +160,9 @@ fn step2_gpu() {
     let mut m = model();
     m.step = Step::Gpu;
     insta::assert_snapshot!("gpu", render(&m));
-    m.gpu = Some(GpuStatus::Unavailable { reason: "NVIDIA driver library not loaded (libnvidia-ml.so.1: not found)".into() });
+    m.gpu = Some(GpuStatus::Unavailable {
+        reason: "NVIDIA driver library not loaded (libnvidia-ml.so.1: not found)".into(),
+    });
     insta::assert_snapshot!("gpu_no_driver", render(&m));
 }
 
@@ -126,7 +172,10 @@ fn step3_snapshots() {
     m.step = Step::Snapshots;
     insta::assert_snapshot!("snapshots", render(&m));
     m.snapshots.listing = None;
-    m.snapshots.error = Some("no snapshot source serves /srv (ext4 filesystem at /srv). Checked: btrfs (/srv is ext4).".into());
+    m.snapshots.error = Some(
+        "no snapshot source serves /srv (ext4 filesystem at /srv). Checked: btrfs (/srv is ext4)."
+            .into(),
+    );
     insta::assert_snapshot!("snapshots_error", render(&m));
 }
 
@@ -138,7 +187,11 @@ fn step4_recovery() {
     m.recovery.choice = RecoveryChoice::Rollback;
     m.recovery.confirming = true;
     m.recovery.typed = "da".into();
-    m.recovery.newer = Some(Ok(NewerFiles { count: 2, bytes: 4096, newest: vec![("run/logs/train.log".into(), 1_764_331_200)] }));
+    m.recovery.newer = Some(Ok(NewerFiles {
+        count: 2,
+        bytes: 4096,
+        newest: vec![("run/logs/train.log".into(), 1_764_331_200)],
+    }));
     insta::assert_snapshot!("recovery_rollback_confirm", render(&m));
 }
 
@@ -150,7 +203,13 @@ fn step5_picker_confirm_and_progress() {
     insta::assert_snapshot!("picker_confirm", render(&m));
     m.restore.confirming = false;
     m.restore.running = true;
-    m.restore.progress = Some(Progress { items_done: 1, items_total: 3, bytes_done: 1 << 20, bytes_total: 5 << 19, current: PathBuf::from("old/epoch_5.pth") });
+    m.restore.progress = Some(Progress {
+        items_done: 1,
+        items_total: 3,
+        bytes_done: 1 << 20,
+        bytes_total: 5 << 19,
+        current: PathBuf::from("old/epoch_5.pth"),
+    });
     insta::assert_snapshot!("picker_progress", render(&m));
 }
 
@@ -169,11 +228,16 @@ fn step6_finish() {
             hash: Some("0c65bc00fe19aa".into()),
         }],
         skipped: vec![],
-        failed: vec![FailedItem { path: "epoch_10.pth".into(), reason: "No space left on device".into() }],
+        failed: vec![FailedItem {
+            path: "epoch_10.pth".into(),
+            reason: "No space left on device".into(),
+        }],
         bytes: 1 << 20,
         cancelled: false,
     });
-    m.finish.report_file = Some(Ok("/root/.local/state/snaprescue/reports/report-1.json".into()));
+    m.finish.report_file = Some(Ok(
+        "/root/.local/state/snaprescue/reports/report-1.json".into()
+    ));
     insta::assert_snapshot!("finish", render(&m));
     m.restore.report = None;
     m.recovery.outcome = Some(Ok(RollbackOutcome {

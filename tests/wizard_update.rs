@@ -38,11 +38,19 @@ pub fn snapshot(id: &str, hour: u32) -> Snapshot {
 }
 
 fn entry(path: &str, kind: EntryKind, size: u64, status: EntryStatus) -> DiffEntry {
-    DiffEntry { path: path.into(), kind, size, mtime: 0, status }
+    DiffEntry {
+        path: path.into(),
+        kind,
+        size,
+        mtime: 0,
+        status,
+    }
 }
 
 fn keys(model: &mut Model, keys: &[Key]) -> Vec<Effect> {
-    keys.iter().flat_map(|k| update(model, Msg::Key(*k))).collect()
+    keys.iter()
+        .flat_map(|k| update(model, Msg::Key(*k)))
+        .collect()
 }
 
 fn at_snapshots() -> Model {
@@ -64,32 +72,77 @@ fn at_snapshots() -> Model {
 #[test]
 fn opening_asks_for_writers_gpu_and_snapshots() {
     let m = Model::new("/x".into());
-    assert_eq!(init(&m), vec![Effect::ScanWriters, Effect::ProbeGpu, Effect::ListSnapshots]);
+    assert_eq!(
+        init(&m),
+        vec![Effect::ScanWriters, Effect::ProbeGpu, Effect::ListSnapshots]
+    );
 }
 
 #[test]
 fn freeze_needs_a_confirmation_naming_the_process() {
     let mut m = Model::new("/x".into());
-    update(&mut m, Msg::WritersScanned { processes: vec![process(10), process(11)], unreadable: 0, elapsed_secs: 2.0 });
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![process(10), process(11)],
+            unreadable: 0,
+            elapsed_secs: 2.0,
+        },
+    );
     assert!(keys(&mut m, &[Key::Char('j'), Key::Char('f')]).is_empty());
-    assert_eq!(m.writers.confirm, Some((SignalAction::Freeze, vec![(11, 1011)])));
-    assert!(keys(&mut m, &[Key::Char('n')]).is_empty(), "anything but y cancels");
+    assert_eq!(
+        m.writers.confirm,
+        Some((SignalAction::Freeze, vec![(11, 1011)]))
+    );
+    assert!(
+        keys(&mut m, &[Key::Char('n')]).is_empty(),
+        "anything but y cancels"
+    );
     assert_eq!(m.step, Step::Writers);
     keys(&mut m, &[Key::Char('F')]);
     let effects = keys(&mut m, &[Key::Char('y')]);
-    assert_eq!(effects, vec![Effect::Signal { action: SignalAction::Freeze, targets: vec![(10, 1010), (11, 1011)] }]);
-    update(&mut m, Msg::Signalled { action: SignalAction::Freeze, results: vec![(10, Ok(())), (11, Err("gone".into()))] });
-    assert_eq!(m.writers.frozen.iter().map(|f| f.0).collect::<Vec<_>>(), vec![10]);
+    assert_eq!(
+        effects,
+        vec![Effect::Signal {
+            action: SignalAction::Freeze,
+            targets: vec![(10, 1010), (11, 1011)]
+        }]
+    );
+    update(
+        &mut m,
+        Msg::Signalled {
+            action: SignalAction::Freeze,
+            results: vec![(10, Ok(())), (11, Err("gone".into()))],
+        },
+    );
+    assert_eq!(
+        m.writers.frozen.iter().map(|f| f.0).collect::<Vec<_>>(),
+        vec![10]
+    );
     assert!(m.notice.as_deref().unwrap().contains("11: gone"));
 }
 
 #[test]
 fn write_rates_come_from_two_scans() {
     let mut m = Model::new("/x".into());
-    update(&mut m, Msg::WritersScanned { processes: vec![process(10)], unreadable: 0, elapsed_secs: 2.0 });
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![process(10)],
+            unreadable: 0,
+            elapsed_secs: 2.0,
+        },
+    );
     let mut later = process(10);
     later.write_bytes = Some(5000);
-    update(&mut m, Msg::WritersScanned { processes: vec![later], unreadable: 0, elapsed_secs: 2.0 });
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![later],
+            unreadable: 0,
+            elapsed_secs: 2.0,
+        },
+    );
     assert_eq!(m.writers.rates.get(&10), Some(&2000.0));
 }
 
@@ -106,7 +159,13 @@ fn the_recommended_snapshot_is_preselected_and_counted() {
             recommended: Some(1),
         })),
     );
-    assert_eq!(effects, vec![Effect::CountLost { id: "3".into() }, Effect::CountLost { id: "2".into() }]);
+    assert_eq!(
+        effects,
+        vec![
+            Effect::CountLost { id: "3".into() },
+            Effect::CountLost { id: "2".into() }
+        ]
+    );
     assert_eq!(m.snapshots.selected, 1);
 }
 
@@ -116,7 +175,10 @@ fn rescue_loads_the_diff_and_restores_the_selection() {
     assert!(keys(&mut m, &[Key::Enter]).is_empty());
     assert_eq!(m.step, Step::Recovery);
     assert_eq!(m.snapshots.chosen.as_deref(), Some("2"));
-    assert_eq!(keys(&mut m, &[Key::Enter]), vec![Effect::LoadDiff { id: "2".into() }]);
+    assert_eq!(
+        keys(&mut m, &[Key::Enter]),
+        vec![Effect::LoadDiff { id: "2".into() }]
+    );
     assert!(m.busy(), "loading the diff counts as work");
     let tree = TreeDiff {
         entries: vec![
@@ -126,12 +188,30 @@ fn rescue_loads_the_diff_and_restores_the_selection() {
         ],
         unreadable: vec![],
     };
-    update(&mut m, Msg::DiffReady(Ok(DiffLoaded { snapshot_id: "2".into(), tree, dest: "/data/run/ckpt".into(), free_bytes: 1 << 30 })));
-    assert!(keys(&mut m, &[Key::Enter]).is_empty(), "nothing selected yet");
+    update(
+        &mut m,
+        Msg::DiffReady(Ok(DiffLoaded {
+            snapshot_id: "2".into(),
+            tree,
+            dest: "/data/run/ckpt".into(),
+            free_bytes: 1 << 30,
+        })),
+    );
+    assert!(
+        keys(&mut m, &[Key::Enter]).is_empty(),
+        "nothing selected yet"
+    );
     assert!(m.notice.is_some());
     keys(&mut m, &[Key::Char('a'), Key::Enter, Key::Char('c')]);
     let effects = keys(&mut m, &[Key::Char('y')]);
-    assert_eq!(effects, vec![Effect::Restore { id: "2".into(), selection: vec!["a.pth".into()], policy: ConflictPolicy::KeepBoth }]);
+    assert_eq!(
+        effects,
+        vec![Effect::Restore {
+            id: "2".into(),
+            selection: vec!["a.pth".into()],
+            policy: ConflictPolicy::KeepBoth
+        }]
+    );
     // While it runs, q asks first and x cancels.
     keys(&mut m, &[Key::Char('q')]);
     assert_eq!(m.overlay, Overlay::QuitConfirm);
@@ -139,14 +219,19 @@ fn rescue_loads_the_diff_and_restores_the_selection() {
     assert_eq!(keys(&mut m, &[Key::Char('x')]), vec![Effect::Cancel]);
     let effects = update(&mut m, Msg::RestoreDone(RestoreReport::default()));
     assert_eq!(m.step, Step::Finish);
-    assert!(matches!(effects.as_slice(), [Effect::WriteReport(r)] if r.snapshot.as_deref() == Some("2")));
+    assert!(
+        matches!(effects.as_slice(), [Effect::WriteReport(r)] if r.snapshot.as_deref() == Some("2"))
+    );
 }
 
 #[test]
 fn rollback_runs_only_after_the_target_is_typed_exactly() {
     let mut m = at_snapshots();
     keys(&mut m, &[Key::Enter, Key::Down]);
-    assert_eq!(keys(&mut m, &[Key::Enter]), vec![Effect::ScanNewer { id: "2".into() }]);
+    assert_eq!(
+        keys(&mut m, &[Key::Enter]),
+        vec![Effect::ScanNewer { id: "2".into() }]
+    );
     assert!(m.typing());
     assert!(keys(&mut m, &[Key::Char('d'), Key::Char('a'), Key::Enter]).is_empty());
     assert!(m.notice.as_deref().unwrap().contains("type `data`"));
@@ -154,7 +239,13 @@ fn rollback_runs_only_after_the_target_is_typed_exactly() {
     assert!(!m.quitting, "q is text while typing");
     keys(&mut m, &[Key::Backspace]);
     let effects = keys(&mut m, &[Key::Char('t'), Key::Char('a'), Key::Enter]);
-    assert_eq!(effects, vec![Effect::Rollback { id: "2".into(), confirm: "data".into() }]);
+    assert_eq!(
+        effects,
+        vec![Effect::Rollback {
+            id: "2".into(),
+            confirm: "data".into()
+        }]
+    );
 }
 
 #[test]
@@ -173,10 +264,35 @@ fn esc_goes_back_and_q_quits_when_idle() {
 #[test]
 fn finish_offers_to_thaw_what_was_frozen() {
     let mut m = Model::new("/x".into());
-    update(&mut m, Msg::WritersScanned { processes: vec![process(10)], unreadable: 0, elapsed_secs: 2.0 });
-    update(&mut m, Msg::Signalled { action: SignalAction::Freeze, results: vec![(10, Ok(()))] });
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![process(10)],
+            unreadable: 0,
+            elapsed_secs: 2.0,
+        },
+    );
+    update(
+        &mut m,
+        Msg::Signalled {
+            action: SignalAction::Freeze,
+            results: vec![(10, Ok(()))],
+        },
+    );
     m.step = Step::Finish;
-    assert_eq!(keys(&mut m, &[Key::Char('t')]), vec![Effect::Signal { action: SignalAction::Thaw, targets: vec![(10, 1010)] }]);
-    update(&mut m, Msg::Signalled { action: SignalAction::Thaw, results: vec![(10, Ok(()))] });
+    assert_eq!(
+        keys(&mut m, &[Key::Char('t')]),
+        vec![Effect::Signal {
+            action: SignalAction::Thaw,
+            targets: vec![(10, 1010)]
+        }]
+    );
+    update(
+        &mut m,
+        Msg::Signalled {
+            action: SignalAction::Thaw,
+            results: vec![(10, Ok(()))],
+        },
+    );
     assert!(m.finish.thawed && m.writers.frozen.is_empty());
 }

@@ -89,7 +89,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
     }
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title("GPU and processes")),
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(Block::bordered().title("GPU and processes")),
         area,
     );
 }

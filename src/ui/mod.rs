@@ -48,7 +48,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Step::Finish => finish::KEYS,
     };
     frame.render_widget(
-        Paragraph::new(format!("{hints}  ?:help q:quit")).dark_gray(),
+        Paragraph::new(format!("{hints} ?:help q:quit")).dark_gray(),
         keys,
     );
     match model.overlay {

@@ -10,7 +10,7 @@ use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Gauge, Paragraph};
 
-pub const KEYS: &str = "space:select a:all deleted d:filter /:search →←:open Enter:restore";
+pub const KEYS: &str = "space:select a:all-deleted d:filter /:find →←:open Enter:restore";
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let run = &model.restore;
@@ -157,8 +157,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         };
         foot_lines.push(
             Line::from(format!(
-                "Restore {count} files into {}? Existing files: {policy} (c changes). Enter/y: go",
-                p.dest.display()
+                "Restore {count} files? Existing files: {policy} (c: change). Enter: go"
             ))
             .yellow()
             .bold(),

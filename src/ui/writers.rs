@@ -35,8 +35,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     .areas(area);
     frame.render_widget(
         Paragraph::new(vec![
-            Line::from(format!("Who is touching the filesystem of {}", model.path.display())).bold(),
-            Line::from("Writes may overwrite what was deleted. Freeze first: keeps GPU memory, undoable.").dark_gray(),
+            Line::from(format!(
+                "Who is touching the filesystem of {}",
+                model.path.display()
+            ))
+            .bold(),
+            Line::from(
+                "Writes may overwrite what was deleted. Freeze first: keeps GPU memory, undoable.",
+            )
+            .dark_gray(),
         ]),
         intro,
     );
