@@ -82,7 +82,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 rate,
                 deleted,
                 gpu,
-                p.command.clone(),
+                short_command(&p.command),
             ]);
             let style = if i == w.selected {
                 Style::new().add_modifier(Modifier::REVERSED)
@@ -97,7 +97,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Constraint::Length(7),
             Constraint::Length(8),
             Constraint::Length(5),
-            Constraint::Length(10),
+            Constraint::Length(11),
             Constraint::Length(14),
             Constraint::Length(9),
             Constraint::Min(10),
@@ -162,4 +162,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
     }
     frame.render_widget(Paragraph::new(lines), footer);
+}
+
+/// The command with its program shown by name only (`/usr/bin/python3 x` → `python3 x`).
+fn short_command(command: &str) -> String {
+    let (program, rest) = command.split_once(' ').unwrap_or((command, ""));
+    let name = program.rsplit('/').next().unwrap_or(program);
+    if rest.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} {rest}")
+    }
 }

@@ -1,0 +1,274 @@
+//! End to end: the real binary in tmux at 80x24, `drill` through every step of the wizard
+//! to a completed, verified restore; then `drill --clean` leaves nothing behind.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    lab: PathBuf,
+    state: PathBuf,
+}
+
+impl Tmux {
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "e2e"]).stdout)
+            .into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "e2e", k]);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "waited for {text:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.tmux(&["has-session", "-t", "e2e"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+        let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+            .args(["drill", "--clean"])
+            .env("SNAPRESCUE_DRILL_DIR", &self.lab)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "drill --clean failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Tears the drill down even when an assertion fails.
+struct CleanOnDrop(PathBuf);
+
+impl Drop for CleanOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+            .args(["drill", "--clean"])
+            .env("SNAPRESCUE_DRILL_DIR", &self.0)
+            .output();
+    }
+}
+
+fn checkpoints(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn drill_through_the_wizard_to_a_verified_restore() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("snaprescue-e2e-{}", std::process::id()),
+        lab: dir.path().join("lab"),
+        state: dir.path().join("state"),
+    };
+    let status = Command::new("tmux")
+        .args([
+            "-L",
+            &t.socket,
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "--",
+            "env",
+        ])
+        .arg(format!("SNAPRESCUE_DRILL_DIR={}", t.lab.display()))
+        .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
+        .args([env!("CARGO_BIN_EXE_snaprescue"), "drill"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let screen = t.wait_for("DELETED-OPEN");
+    t.wait_for("1 (1.00 MiB)");
+    assert!(screen.contains("1 Stop writers"), "{screen}");
+    t.keys(&["f"]);
+    t.wait_for("y/n");
+    t.keys(&["y"]);
+    t.wait_for("T frozen");
+    t.keys(&["Enter"]);
+    t.wait_for("GPU and processes");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("4 files, 3.00 MiB");
+    assert!(
+        screen.contains("★") && screen.contains("daily-backup"),
+        "{screen}"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("Rescue: open a read-only copy");
+    t.keys(&["Enter"]);
+    t.wait_for("epoch_20.safetensors");
+    t.keys(&["a", "Enter"]);
+    t.wait_for("Restore 4 files?");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("4 files verified by BLAKE3");
+    assert!(screen.contains("Still frozen"), "{screen}");
+    t.keys(&["t"]);
+    t.wait_for("Frozen processes were thawed");
+    t.wait_for("Report:");
+    t.keys(&["Enter"]);
+    let start = Instant::now();
+    while t.alive() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "wizard did not quit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mnt = t.lab.join("mnt/data");
+    let restored = checkpoints(&mnt.join("experiments/resnet50-finetune/checkpoints"));
+    let snapshot =
+        checkpoints(&mnt.join(".snapshots/2/snapshot/experiments/resnet50-finetune/checkpoints"));
+    assert_eq!(restored.len(), 4);
+    assert_eq!(
+        restored, snapshot,
+        "restored checkpoints differ from the snapshot"
+    );
+    let reports: Vec<_> = std::fs::read_dir(t.state.join("reports"))
+        .unwrap()
+        .collect();
+    assert_eq!(reports.len(), 2, "JSON and text report");
+}
+
+#[test]
+fn drill_clean_removes_everything_it_made() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let bin = env!("CARGO_BIN_EXE_snaprescue");
+    let _cleanup = CleanOnDrop(lab.clone());
+    let out = Command::new(bin)
+        .args(["drill", "--no-wizard"])
+        .env("SNAPRESCUE_DRILL_DIR", &lab)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lost = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = json(
+        state.path(),
+        args!["deleted", lost, "--snapshot", "data/.snapshots/2/snapshot"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["deleted"].as_array().unwrap().len(), 4);
+    let (_, writers, _) = json(state.path(), args!["writers", lost]);
+    let writer = writers["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["command"].as_str().unwrap().contains("drill-writer"))
+        .expect("writer listed");
+    let held = &writer["deleted_open"][0];
+    assert!(
+        held["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("checkpoints/epoch_30.pth"),
+        "{writer}"
+    );
+    assert_eq!(
+        held["size"].as_u64().unwrap(),
+        std::fs::metadata(lab.join(
+            "mnt/data/.snapshots/2/snapshot/experiments/resnet50-finetune/checkpoints/epoch_20.pth"
+        ))
+        .unwrap()
+        .len()
+    );
+    let pid = writer["pid"].as_i64().unwrap() as i32;
+    let image = lab.join("lab.img");
+    let out = Command::new(bin)
+        .args(["drill", "--clean"])
+        .env("SNAPRESCUE_DRILL_DIR", &lab)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!image.exists() && !lab.exists());
+    assert!(
+        !std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(lab.to_str().unwrap())
+    );
+    assert!(
+        sh("losetup", &["-a"])
+            .lines()
+            .all(|l| !l.contains(image.to_str().unwrap()))
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap()
+                .contains(") Z")
+    );
+    // Twice is fine (after a crash there may be nothing left).
+    assert!(
+        Command::new(bin)
+            .args(["drill", "--clean"])
+            .env("SNAPRESCUE_DRILL_DIR", &lab)
+            .status()
+            .unwrap()
+            .success()
+    );
+}
