@@ -147,12 +147,15 @@ pub fn execute(
         state.current = item.path.clone();
         progress(&state);
         let outcome = match item.kind {
-            EntryKind::Dir => std::fs::create_dir(&item.target)
-                .map(|_| {
+            EntryKind::Dir => match std::fs::create_dir(&item.target) {
+                Ok(()) => {
                     created_dirs.push(item);
-                    (None, None)
-                })
-                .map_err(|e| e.to_string()),
+                    Ok((None, None))
+                }
+                // Created meanwhile by someone else: merge into it, leave its metadata.
+                Err(_) if item.target.is_dir() && !item.target.is_symlink() => Ok((None, None)),
+                Err(e) => Err(e.to_string()),
+            },
             EntryKind::Symlink => restore_symlink(item)
                 .map(|_| (None, None))
                 .map_err(|e| e.to_string()),
