@@ -206,7 +206,28 @@ fn only_deleted_restores_byte_identical_and_leaves_newer_files_alone() {
         e1["method"], "reflink",
         "same btrfs filesystem: reflink expected"
     );
-    assert_eq!(e1["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        e1["verified_by"], "shared_extents",
+        "a reflink is proven by its extents, not re-read"
+    );
+    assert!(e1["hash"].is_null());
+    let independent = lab.live().join("independent.pth");
+    fs::write(&independent, fs::read(lab.snap().join("ckpt/e1.pth")).unwrap()).unwrap();
+    let open = |p: PathBuf| fs::File::open(p).unwrap();
+    use snaprescue::engine::extents::shares_all_extents;
+    assert!(shares_all_extents(&open(lab.snap().join("ckpt/e1.pth")), &open(lab.live().join("ckpt/e1.pth"))));
+    assert!(!shares_all_extents(&open(lab.snap().join("ckpt/e1.pth")), &open(independent.clone())), "same bytes, other blocks");
+    fs::remove_file(independent).unwrap();
+    let small = report["restored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "mode.txt")
+        .unwrap();
+    assert_eq!(
+        small["verified_by"], "blake3",
+        "inline extents prove nothing: hashed instead"
+    );
     assert_eq!(
         fs::read_to_string(lab.live().join("changed.txt")).unwrap(),
         "new version written after the snapshot"
@@ -266,6 +287,7 @@ fn restore_elsewhere_copies_verifies_and_keeps_both_on_conflict() {
         .to_hex()
         .to_string();
     assert_eq!(e1["hash"], expected);
+    assert_eq!(e1["verified_by"], "blake3");
     let sparse = fs::metadata(dest.join("sparse.img")).unwrap();
     assert!(
         sparse.blocks() * 512 < 1 << 20,

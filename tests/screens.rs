@@ -5,7 +5,9 @@ use chrono::{TimeZone, Utc};
 use ratatui::{Terminal, backend::TestBackend};
 use snaprescue::engine::copy::CopyMethod;
 use snaprescue::engine::diff::{DiffEntry, EntryKind, EntryStatus, LostCounts, TreeDiff};
-use snaprescue::engine::restore::{FailedItem, Progress, RestoreReport, RestoredItem};
+use snaprescue::engine::restore::{
+    FailedItem, Progress, RestoreReport, RestoredItem, Verification,
+};
 use snaprescue::ports::gpu::{GpuDevice, GpuProcess, GpuStatus};
 use snaprescue::ports::processes::{DeletedOpen, ProcessUse, Usage};
 use snaprescue::sources::{RollbackOutcome, Snapshot, SnapshotStatus};
@@ -225,7 +227,8 @@ fn step6_finish() {
             kind: EntryKind::File,
             size: 1 << 20,
             method: Some(CopyMethod::Reflink),
-            hash: Some("0c65bc00fe19aa".into()),
+            hash: None,
+            verified_by: Some(Verification::SharedExtents),
         }],
         skipped: vec![],
         failed: vec![FailedItem {

@@ -47,7 +47,9 @@ pub enum CopyMethod {
 #[derive(Debug, Clone)]
 pub struct CopiedFile {
     pub method: CopyMethod,
-    pub hash: String,
+    /// BLAKE3 of the content, checked on the copy; None when a reflink was verified by
+    /// its shared extents instead (no data read).
+    pub hash: Option<String>,
 }
 
 /// A temporary file that is removed unless it was renamed into place.
@@ -116,16 +118,22 @@ pub fn copy_file(
         .open(&temp.path)
         .map_err(io("cannot create", &temp.path))?;
     let reflinked = try_reflink && reflink(&input, &output);
-    let hash = if reflinked {
+    let hash = if reflinked && super::extents::shares_all_extents(&input, &output) {
         on_bytes(meta.len());
-        hash_file(&mut input, cancel)?
+        None
     } else {
-        copy_sparse(&input, &output, meta.len(), cancel, on_bytes)?
+        let hash = if reflinked {
+            on_bytes(meta.len());
+            hash_file(&mut input, cancel)?
+        } else {
+            copy_sparse(&input, &output, meta.len(), cancel, on_bytes)?
+        };
+        let mut check = File::open(&temp.path).map_err(io("cannot reopen", &temp.path))?;
+        if hash_file(&mut check, cancel)? != hash {
+            return Err(CopyError::Mismatch);
+        }
+        Some(hash)
     };
-    let mut check = File::open(&temp.path).map_err(io("cannot reopen", &temp.path))?;
-    if hash_file(&mut check, cancel)? != hash {
-        return Err(CopyError::Mismatch);
-    }
     output.sync_all().map_err(io("cannot fsync", &temp.path))?;
     super::restore::apply_metadata(&temp.path, &meta, src)
         .map_err(io("cannot set metadata on", target))?;

@@ -23,8 +23,20 @@ pub struct RestoredItem {
     pub kind: EntryKind,
     pub size: u64,
     pub method: Option<CopyMethod>,
-    /// BLAKE3 of the content, checked against the copy.
+    /// BLAKE3 of the content, checked against the copy (None for directories, links, and
+    /// reflinks verified by their shared extents).
     pub hash: Option<String>,
+    /// How the copy was proven equal to the snapshot (files only).
+    pub verified_by: Option<Verification>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// The copy was read back and its BLAKE3 hash matched the snapshot's.
+    Blake3,
+    /// A reflink whose every extent is the snapshot file's own (no data read).
+    SharedExtents,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,7 +183,7 @@ pub fn execute(
                     cancel,
                     &mut on_bytes,
                 ) {
-                    Ok(c) => Ok((Some(c.method), Some(c.hash))),
+                    Ok(c) => Ok((Some(c.method), c.hash)),
                     Err(CopyError::Cancelled) => {
                         report.cancelled = true;
                         break;
@@ -183,7 +195,13 @@ pub fn execute(
         match outcome {
             Ok((method, hash)) => {
                 report.bytes += item.size;
+                let verified_by = match (&method, &hash) {
+                    (_, Some(_)) => Some(Verification::Blake3),
+                    (Some(CopyMethod::Reflink), None) => Some(Verification::SharedExtents),
+                    _ => None,
+                };
                 report.restored.push(RestoredItem {
+                    verified_by,
                     path: item.path.clone(),
                     target: item.target.clone(),
                     kind: item.kind,

@@ -1,7 +1,7 @@
 //! Step 6: what was restored and verified, the rollback outcome, thawing, the report file.
 
 use super::human;
-use crate::engine::copy::CopyMethod;
+use crate::engine::restore::Verification;
 use crate::wizard::Model;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -14,16 +14,21 @@ pub const KEYS: &str = "t:thaw frozen Enter:quit Esc:back";
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
     if let Some(r) = &model.restore.report {
-        let hashed = r.restored.iter().filter(|x| x.hash.is_some()).count();
-        let reflinked = r
+        let files = r
             .restored
             .iter()
-            .filter(|x| x.method == Some(CopyMethod::Reflink))
+            .filter(|x| x.verified_by.is_some())
+            .count();
+        let shared = r
+            .restored
+            .iter()
+            .filter(|x| x.verified_by == Some(Verification::SharedExtents))
             .count();
         let head = format!(
-            "Restored {} entries ({}); {hashed} files verified by BLAKE3 hash ({reflinked} reflinked)",
+            "Restored {} entries ({}); {files} files verified: {} by BLAKE3, {shared} reflinks by shared extents",
             r.restored.len(),
-            human(r.bytes)
+            human(r.bytes),
+            files - shared
         );
         lines.push(if r.failed.is_empty() {
             Line::from(head).green().bold()
@@ -46,13 +51,20 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 Line::from(format!("  skipped {}: {}", s.path.display(), s.reason)).dark_gray(),
             );
         }
-        for x in r.restored.iter().filter(|x| x.hash.is_some()).take(6) {
-            let hash = x.hash.as_deref().unwrap_or("");
+        for x in r
+            .restored
+            .iter()
+            .filter(|x| x.verified_by.is_some())
+            .take(6)
+        {
+            let proof = match &x.hash {
+                Some(h) => format!("blake3 {}…", &h[..12.min(h.len())]),
+                None => "reflink, extents shared".into(),
+            };
             lines.push(Line::from(format!(
-                "  OK {}  {}  blake3 {}…",
+                "  OK {}  {}  {proof}",
                 x.path.display(),
-                human(x.size),
-                &hash[..12.min(hash.len())]
+                human(x.size)
             )));
         }
     }
