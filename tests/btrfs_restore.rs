@@ -212,11 +212,24 @@ fn only_deleted_restores_byte_identical_and_leaves_newer_files_alone() {
     );
     assert!(e1["hash"].is_null());
     let independent = lab.live().join("independent.pth");
-    fs::write(&independent, fs::read(lab.snap().join("ckpt/e1.pth")).unwrap()).unwrap();
+    fs::write(
+        &independent,
+        fs::read(lab.snap().join("ckpt/e1.pth")).unwrap(),
+    )
+    .unwrap();
     let open = |p: PathBuf| fs::File::open(p).unwrap();
     use snaprescue::engine::extents::shares_all_extents;
-    assert!(shares_all_extents(&open(lab.snap().join("ckpt/e1.pth")), &open(lab.live().join("ckpt/e1.pth"))));
-    assert!(!shares_all_extents(&open(lab.snap().join("ckpt/e1.pth")), &open(independent.clone())), "same bytes, other blocks");
+    assert!(shares_all_extents(
+        &open(lab.snap().join("ckpt/e1.pth")),
+        &open(lab.live().join("ckpt/e1.pth"))
+    ));
+    assert!(
+        !shares_all_extents(
+            &open(lab.snap().join("ckpt/e1.pth")),
+            &open(independent.clone())
+        ),
+        "same bytes, other blocks"
+    );
     fs::remove_file(independent).unwrap();
     let small = report["restored"]
         .as_array()

@@ -53,7 +53,7 @@ fn cancel_mid_file_leaves_no_partial_file() {
         report
             .restored
             .iter()
-            .all(|r| r.path != PathBuf::from("ckpt/big.pth"))
+            .all(|r| r.path != std::path::Path::new("ckpt/big.pth"))
     );
     assert_eq!(
         names(live.path()),
