@@ -230,7 +230,7 @@ pub fn clean() -> anyhow::Result<()> {
             ..Default::default()
         });
     if let Some((pid, start)) = state.writer {
-        use crate::ports::processes::signal;
+        use crate::ports::signals::signal;
         use nix::sys::signal::Signal;
         let _ = signal(pid, start, Signal::SIGCONT);
         if signal(pid, start, Signal::SIGKILL).is_ok() {

@@ -5,7 +5,8 @@
 use crate::engine::restore::execute;
 use crate::engine::restore_plan::plan;
 use crate::ports::gpu::{GpuProbe, Nvml};
-use crate::ports::processes::{filesystem_devices, processes_using, signal};
+use crate::ports::processes::{filesystem_devices, processes_using};
+use crate::ports::signals::signal;
 use crate::session::Session;
 use crate::sources::OpenedSnapshot;
 use crate::wizard::{

@@ -32,6 +32,15 @@ pub enum Command {
         freeze: bool,
         #[arg(long)]
         thaw: bool,
+        /// Copy files that are deleted but still open into DIR (on another filesystem).
+        #[arg(long, value_name = "DIR")]
+        rescue_open: Option<PathBuf>,
+        /// Allow --rescue-open DIR on the same filesystem as PATH (may overwrite deleted data).
+        #[arg(long, requires = "rescue_open")]
+        force: bool,
+        /// Seconds between the two scans that measure write rates.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
         #[arg(long)]
         json: bool,
     },
@@ -153,12 +162,10 @@ pub fn main() -> i32 {
             let path = cli.path.unwrap_or_else(|| PathBuf::from("."));
             report(crate::runtime::run_wizard(&path, None))
         }
-        Some(Command::Writers {
-            path,
-            freeze,
-            thaw,
-            json,
-        }) => emit(status::writers(&path, freeze, thaw), json),
+        Some(Command::Writers { path, freeze, thaw, rescue_open, force, interval, json }) => {
+            let action = status::WritersAction { freeze, thaw, rescue_open, force, interval };
+            emit(status::writers(&path, &action), json)
+        }
         Some(Command::Gpu { json }) => emit(Ok(status::gpu()), json),
         Some(Command::Snapshots { path, source, json }) => {
             emit(recover::snapshots(&path, source.as_deref()), json)

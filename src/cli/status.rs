@@ -1,38 +1,68 @@
 //! `writers` and `gpu` without a terminal.
 
 use super::Outcome;
+use crate::engine::harvest::{HarvestTarget, harvest};
 use crate::ports::gpu::{GpuProbe, GpuStatus, Nvml};
-use crate::ports::processes::{filesystem_devices, processes_using, signal, state_of};
+use crate::ports::processes::{ProcessUse, filesystem_devices, processes_using, state_of};
+use crate::ports::signals::signal;
 use humansize::{BINARY, format_size};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-pub fn writers(path: &Path, freeze: bool, thaw: bool) -> anyhow::Result<Outcome> {
+pub struct WritersAction {
+    pub freeze: bool,
+    pub thaw: bool,
+    pub rescue_open: Option<PathBuf>,
+    pub force: bool,
+    pub interval: f64,
+}
+
+/// Bytes per second written by each process between two scans.
+fn rates(before: &[ProcessUse], after: &[ProcessUse], secs: f64) -> Vec<(i32, f64)> {
+    after
+        .iter()
+        .filter_map(|p| {
+            let b = before.iter().find(|o| o.pid == p.pid && o.start_time == p.start_time)?;
+            let delta = p.write_bytes?.checked_sub(b.write_bytes?)?;
+            Some((p.pid, delta as f64 / secs.max(0.001)))
+        })
+        .collect()
+}
+
+pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     let devices = filesystem_devices(path)?;
+    let (first, _) = processes_using(&devices);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(action.interval.clamp(0.0, 60.0)));
     let (mut list, denied) = processes_using(&devices);
+    let rates = rates(&first, &list, started.elapsed().as_secs_f64());
     let mut actions = Vec::new();
     let mut ok = true;
-    if freeze || thaw {
-        let sig = if freeze {
-            Signal::SIGSTOP
-        } else {
-            Signal::SIGCONT
-        };
-        for p in &list {
-            if p.state == 'Z' {
-                continue;
-            }
+    let mut harvested = None;
+    if let Some(dir) = &action.rescue_open {
+        let targets: Vec<HarvestTarget> = list
+            .iter()
+            .flat_map(|p| p.deleted_open.iter().map(|f| HarvestTarget { pid: p.pid, command: p.command.clone(), file: f.clone() }))
+            .collect();
+        let report = harvest(&targets, dir, path, action.force)?;
+        ok &= report.failed.is_empty();
+        harvested = Some(report);
+    }
+    if action.freeze || action.thaw {
+        let sig = if action.freeze { Signal::SIGSTOP } else { Signal::SIGCONT };
+        for p in list.iter().filter(|p| p.state != 'Z') {
             let result = signal(p.pid, p.start_time, sig);
             ok &= result.is_ok();
             actions.push(json!({
                 "pid": p.pid,
-                "action": if freeze { "freeze" } else { "thaw" },
+                "action": if action.freeze { "freeze" } else { "thaw" },
                 "error": result.err().map(|e| e.to_string()),
             }));
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
         for p in &mut list {
             if let Some(s) = state_of(p.pid) {
                 p.state = s;
@@ -41,35 +71,39 @@ pub fn writers(path: &Path, freeze: bool, thaw: bool) -> anyhow::Result<Outcome>
     }
     let mut human = String::new();
     for p in &list {
-        writeln!(
-            human,
-            "{:>7} {} {:<40} {}{}",
-            p.pid,
-            p.state,
-            p.command.chars().take(40).collect::<String>(),
-            if p.writes() { "writing " } else { "" },
-            if p.deleted_open.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "holds {} deleted file(s), {}",
-                    p.deleted_open.len(),
-                    format_size(p.deleted_open.iter().map(|d| d.size).sum::<u64>(), BINARY)
-                )
-            }
-        )?;
+        let rate = rates.iter().find(|r| r.0 == p.pid).map(|r| format!("{}/s", format_size(r.1 as u64, BINARY))).unwrap_or_default();
+        let deleted = if p.deleted_open.is_empty() {
+            String::new()
+        } else {
+            let bytes = p.deleted_open.iter().map(|d| d.size).sum::<u64>();
+            format!(" holds {} deleted file(s), {}", p.deleted_open.len(), format_size(bytes, BINARY))
+        };
+        writeln!(human, "{:>7} {} {:>12} {:<40}{}{deleted}", p.pid, p.state, rate, p.command.chars().take(40).collect::<String>(), if p.writes() { " writing" } else { "" })?;
     }
     if list.is_empty() {
         writeln!(human, "no process uses this filesystem")?;
     }
     if denied > 0 {
-        writeln!(
-            human,
-            "{denied} process(es) could not be inspected (permission denied): run as root"
-        )?;
+        writeln!(human, "{denied} process(es) could not be inspected (permission denied): run as root")?;
     }
+    if let Some(report) = &harvested {
+        for s in &report.saved {
+            writeln!(human, "saved {} (pid {}) to {}", s.original.display(), s.pid, s.saved_to.display())?;
+        }
+        for f in &report.failed {
+            writeln!(human, "FAILED to save {} (pid {}): {}", f.original.display(), f.pid, f.reason)?;
+        }
+    }
+    let processes: Vec<serde_json::Value> = list
+        .iter()
+        .map(|p| {
+            let mut v = serde_json::to_value(p).unwrap_or_default();
+            v["write_rate"] = json!(rates.iter().find(|r| r.0 == p.pid).map(|r| r.1));
+            v
+        })
+        .collect();
     Ok(Outcome {
-        json: json!({ "processes": list, "unreadable": denied, "actions": actions }),
+        json: json!({ "processes": processes, "unreadable": denied, "actions": actions, "harvest": harvested }),
         human,
         ok,
     })
@@ -96,9 +130,5 @@ pub fn gpu() -> Outcome {
             text
         }
     };
-    Outcome {
-        json: serde_json::to_value(&status).unwrap_or_default(),
-        human,
-        ok: true,
-    }
+    Outcome { json: serde_json::to_value(&status).unwrap_or_default(), human, ok: true }
 }

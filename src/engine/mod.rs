@@ -5,6 +5,7 @@ pub mod choose;
 pub mod copy;
 pub mod diff;
 pub mod extents;
+pub mod harvest;
 pub mod newer;
 pub mod restore;
 pub mod restore_plan;

@@ -216,19 +216,8 @@ pub fn plan(
     })
 }
 
-/// Both paths on one btrfs filesystem (same superblock): a reflink may work. statfs's
-/// fsid differs per subvolume on btrfs, so the mount table's device decides.
+/// Both on one btrfs filesystem: a reflink may work.
 fn same_btrfs(a: &Path, b: &Path) -> bool {
-    use crate::ports::fs_meta::filesystem_kind;
-    let Ok(table) = crate::ports::mounts::MountTable::read() else {
-        return false;
-    };
-    let device = |p: &Path| {
-        let canonical = std::fs::canonicalize(p).ok()?;
-        table.holding(&canonical).ok().map(|m| m.majmin.clone())
-    };
-    filesystem_kind(a) == "btrfs"
-        && filesystem_kind(b) == "btrfs"
-        && device(a).is_some()
-        && device(a) == device(b)
+    use crate::ports::fs_meta::{filesystem_kind, same_filesystem};
+    filesystem_kind(a) == "btrfs" && filesystem_kind(b) == "btrfs" && same_filesystem(a, b)
 }

@@ -50,6 +50,9 @@ impl GpuProbe for Nvml {
         let nvml = match nvml_wrapper::Nvml::init() {
             Ok(n) => n,
             Err(e) => {
+                if let Some(status) = super::gpu_smi::probe() {
+                    return status;
+                }
                 return GpuStatus::Unavailable {
                     reason: format!("NVIDIA driver library not loaded ({e}); no GPU jobs to show"),
                 };

@@ -4,5 +4,7 @@
 pub mod command;
 pub mod fs_meta;
 pub mod gpu;
+pub mod gpu_smi;
 pub mod mounts;
 pub mod processes;
+pub mod signals;

@@ -16,6 +16,18 @@ pub enum MountError {
         target: PathBuf,
         errno: nix::Error,
     },
+    #[error(
+        "remounting {target} read-only failed: {errno}{}",
+        if *errno == nix::errno::Errno::EBUSY {
+            " — files are still open for writing there; freeze and end the writers first"
+        } else {
+            ""
+        }
+    )]
+    Remount {
+        target: PathBuf,
+        errno: nix::Error,
+    },
     #[error("cannot create a private mount point: {0}")]
     MountPoint(std::io::Error),
 }
@@ -128,4 +140,21 @@ impl Drop for TempMount {
             self.mounted = false;
         }
     }
+}
+
+/// Remounts the filesystem at `mount_point` read-only. The kernel refuses (EBUSY) while
+/// files are open for writing; the error says so.
+pub fn remount_read_only(mount_point: &Path) -> Result<(), MountError> {
+    use nix::mount::{MsFlags, mount};
+    mount(
+        None::<&str>,
+        mount_point,
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .map_err(|errno| MountError::Remount {
+        target: mount_point.to_path_buf(),
+        errno,
+    })
 }

@@ -4,20 +4,7 @@
 use serde::Serialize;
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum ProcessError {
-    #[error("process {pid} has exited")]
-    Gone { pid: i32 },
-    #[error("process {pid} is no longer the one listed (its PID was reused); rescan")]
-    Recycled { pid: i32 },
-    #[error("not allowed to signal process {pid}: {errno}; run snaprescue as root")]
-    Denied { pid: i32, errno: std::io::Error },
-    #[error("signal to process {pid} failed: {errno}")]
-    Signal { pid: i32, errno: std::io::Error },
-}
+use std::path::{Path, PathBuf};
 
 /// How a process uses the filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,6 +40,13 @@ pub struct ProcessUse {
     pub deleted_open: Vec<DeletedOpen>,
     /// Cumulative bytes written to storage (`/proc/PID/io`), when readable.
     pub write_bytes: Option<u64>,
+    pub ppid: i32,
+    /// The cgroup path (cgroup v2, or the first v1 hierarchy).
+    pub cgroup: Option<String>,
+    /// Container runtime named by the cgroup (docker, containerd, kubepods, podman…).
+    pub container: Option<String>,
+    /// CONDA_PREFIX / VIRTUAL_ENV from the environment: where the job's Python lives.
+    pub python_env: Vec<(String, String)>,
 }
 
 impl ProcessUse {
@@ -149,6 +143,20 @@ fn inspect(
             {
                 continue;
             }
+            let text = path.to_string_lossy();
+            if let Some(original) = text.strip_suffix(" (deleted)") {
+                let handle = base
+                    .join("map_files")
+                    .join(format!("{:x}-{:x}", map.address.0, map.address.1));
+                if !deleted_open.iter().any(|d| d.path == Path::new(original)) {
+                    let size = std::fs::metadata(&handle).map(|m| m.len()).unwrap_or(0);
+                    deleted_open.push(DeletedOpen {
+                        path: PathBuf::from(original),
+                        handle,
+                        size,
+                    });
+                }
+            }
             usages.push(Usage::Mapped { path: path.clone() });
         }
     }
@@ -162,7 +170,21 @@ fn inspect(
         .filter(|c| !c.is_empty())
         .map(|c| c.join(" "))
         .unwrap_or_else(|| format!("[{}]", stat.comm));
+    let cgroup = process.cgroups().ok().and_then(|c| c.0.into_iter().next()).map(|c| c.pathname);
+    let python_env = process
+        .environ()
+        .map(|env| {
+            ["CONDA_PREFIX", "VIRTUAL_ENV"]
+                .iter()
+                .filter_map(|k| env.get(std::ffi::OsStr::new(k)).map(|v| (k.to_string(), v.to_string_lossy().into_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Some(ProcessUse {
+        ppid: stat.ppid,
+        container: cgroup.as_deref().and_then(container_of),
+        cgroup,
+        python_env,
         pid: process.pid,
         start_time: stat.starttime,
         uid: process.uid().unwrap_or(u32::MAX),
@@ -173,6 +195,14 @@ fn inspect(
         deleted_open,
         write_bytes: process.io().ok().map(|io| io.write_bytes),
     }))
+}
+
+/// The container runtime a cgroup path belongs to, if any.
+pub fn container_of(cgroup: &str) -> Option<String> {
+    ["docker", "containerd", "kubepods", "libpod", "lxc", "crio"]
+        .iter()
+        .find(|k| cgroup.contains(*k))
+        .map(|k| k.to_string())
 }
 
 /// Whether fd was opened for writing (O_WRONLY or O_RDWR in fdinfo's octal flags).
@@ -193,48 +223,6 @@ pub fn state_of(pid: i32) -> Option<char> {
         .and_then(|p| p.stat())
         .ok()
         .map(|s| s.state)
-}
-
-/// Sends `signal` to the process `pid` only if it is still the one that started at
-/// `start_time`: the pidfd pins the process, then the start time is checked.
-pub fn signal(
-    pid: i32,
-    start_time: u64,
-    signal: nix::sys::signal::Signal,
-) -> Result<(), ProcessError> {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(ProcessError::Gone { pid });
-    }
-    // SAFETY: the syscall returned a fresh descriptor that we now own.
-    let pidfd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
-    let current = procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .map_err(|_| ProcessError::Gone { pid })?;
-    if current.starttime != start_time {
-        return Err(ProcessError::Recycled { pid });
-    }
-    use std::os::fd::AsRawFd;
-    // SAFETY: pidfd is valid; a null siginfo is allowed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            signal as i32,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc != 0 {
-        let errno = std::io::Error::last_os_error();
-        return Err(match errno.raw_os_error() {
-            Some(libc::ESRCH) => ProcessError::Gone { pid },
-            Some(libc::EPERM) => ProcessError::Denied { pid, errno },
-            _ => ProcessError::Signal { pid, errno },
-        });
-    }
-    Ok(())
 }
 
 /// Device numbers that belong to the filesystem holding `path`: the path's own `st_dev`

@@ -1,0 +1,122 @@
+//! Harvests files that are deleted but still open in a process: their data is copied out of
+//! `/proc/PID/fd/N` (or `/proc/PID/map_files/…`) to a directory on *another* filesystem,
+//! verified by hash, under the original name, with a manifest naming the source pid and fd.
+
+use super::copy::{CopyError, copy_file};
+use crate::ports::processes::DeletedOpen;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HarvestTarget {
+    pub pid: i32,
+    pub command: String,
+    pub file: DeletedOpen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HarvestedFile {
+    pub pid: i32,
+    pub command: String,
+    /// Where the data was read from (`/proc/PID/fd/N`).
+    pub handle: PathBuf,
+    /// The deleted file's path.
+    pub original: PathBuf,
+    pub saved_to: PathBuf,
+    pub size: u64,
+    pub blake3: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HarvestFailure {
+    pub pid: i32,
+    pub original: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HarvestReport {
+    pub saved: Vec<HarvestedFile>,
+    pub failed: Vec<HarvestFailure>,
+    pub manifest: Option<PathBuf>,
+}
+
+#[derive(Debug, Error)]
+pub enum HarvestError {
+    #[error(
+        "{dir} is on the same filesystem as {path}: writing there may overwrite the deleted \
+         data. Choose a directory on another disk (for example under /dev/shm, or a USB or \
+         network disk), or force it"
+    )]
+    SameFilesystem { dir: PathBuf, path: PathBuf },
+    #[error("cannot use {dir} for harvested files: {source}")]
+    Destination { dir: PathBuf, source: std::io::Error },
+}
+
+/// A name under `dir/pid-PID/` that is free: the original name, else `name.harvested-N`.
+fn free_name(dir: &Path, pid: i32, original: &Path) -> PathBuf {
+    let base = dir.join(format!("pid-{pid}"));
+    let name = original.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "deleted-file".into());
+    let mut candidate = base.join(&name);
+    let mut n = 1;
+    while std::fs::symlink_metadata(&candidate).is_ok() {
+        let mut numbered = name.clone();
+        numbered.push(format!(".harvested-{n}"));
+        candidate = base.join(numbered);
+        n += 1;
+    }
+    candidate
+}
+
+/// Copies each target into `dir`. Refuses a `dir` on the filesystem of `protected` (PATH)
+/// unless `force`.
+pub fn harvest(
+    targets: &[HarvestTarget],
+    dir: &Path,
+    protected: &Path,
+    force: bool,
+) -> Result<HarvestReport, HarvestError> {
+    std::fs::create_dir_all(dir).map_err(|source| HarvestError::Destination { dir: dir.into(), source })?;
+    if !force && crate::ports::fs_meta::same_filesystem(dir, protected) {
+        return Err(HarvestError::SameFilesystem { dir: dir.into(), path: protected.into() });
+    }
+    let mut report = HarvestReport::default();
+    let cancel = AtomicBool::new(false);
+    for t in targets {
+        let target = free_name(dir, t.pid, &t.file.path);
+        let result = target
+            .parent()
+            .map(std::fs::create_dir_all)
+            .transpose()
+            .map_err(|e| e.to_string())
+            .and_then(|_| copy_file(&t.file.handle, &target, false, &cancel, &mut |_| {}).map_err(|e: CopyError| e.to_string()));
+        match result {
+            Ok(copied) => report.saved.push(HarvestedFile {
+                pid: t.pid,
+                command: t.command.clone(),
+                handle: t.file.handle.clone(),
+                original: t.file.path.clone(),
+                size: std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0),
+                saved_to: target,
+                blake3: copied.hash.unwrap_or_default(),
+            }),
+            Err(reason) => report.failed.push(HarvestFailure {
+                pid: t.pid,
+                original: t.file.path.clone(),
+                reason: if reason.contains("No such file") {
+                    format!("the process closed it or exited before it could be read ({reason})")
+                } else {
+                    reason
+                },
+            }),
+        }
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let manifest = dir.join(format!("harvest-{stamp}.json"));
+    if std::fs::write(&manifest, serde_json::to_vec_pretty(&report).unwrap_or_default()).is_ok() {
+        report.manifest = Some(manifest);
+    }
+    Ok(report)
+}
