@@ -42,6 +42,10 @@ fn trainer() -> ProcessUse {
             size: 3 << 20,
         }],
         write_bytes: Some(10 << 20),
+        ppid: 1,
+        cgroup: Some("/system.slice/train.service".into()),
+        container: None,
+        python_env: vec![("CONDA_PREFIX".into(), "/opt/conda/envs/train".into())],
     }
 }
 
@@ -153,8 +157,34 @@ fn picker_model() -> Model {
 fn step1_writers() {
     let mut m = model();
     insta::assert_snapshot!("writers", render(&m));
-    m.writers.confirm = Some((SignalAction::Freeze, vec![(4242, 1)]));
+    m.writers.confirm = Some(Pending::Signal(SignalAction::Freeze, vec![(4242, 1)]));
     insta::assert_snapshot!("writers_confirm", render(&m));
+}
+
+#[test]
+fn step1_writers_actions_and_sizes() {
+    let mut m = model();
+    m.writers.harvest_dir = Some("/dev/shm/snaprescue-harvest".into());
+    insta::assert_snapshot!("writers_harvest_prompt", render(&m));
+    m.writers.harvest_dir = None;
+    m.writers.confirm = Some(Pending::Terminate {
+        targets: vec![(4242, 1)],
+        unharvested: 1,
+    });
+    insta::assert_snapshot!("writers_terminate_blocked", render(&m));
+    m.writers.confirm = None;
+    m.writers.processes.clear();
+    insta::assert_snapshot!("writers_empty", render(&m));
+    m.writers.processes = (0..200)
+        .map(|i| {
+            let mut p = trainer();
+            p.pid = 10_000 + i;
+            p.container = (i % 3 == 0).then(|| "docker".to_string());
+            p
+        })
+        .collect();
+    m.writers.selected = 150;
+    insta::assert_snapshot!("writers_200", render(&m));
 }
 
 #[test]

@@ -20,6 +20,10 @@ fn process(pid: i32) -> ProcessUse {
         usages: vec![],
         deleted_open: vec![],
         write_bytes: Some(1000),
+        ppid: 1,
+        cgroup: None,
+        container: None,
+        python_env: vec![],
     }
 }
 
@@ -92,7 +96,7 @@ fn freeze_needs_a_confirmation_naming_the_process() {
     assert!(keys(&mut m, &[Key::Char('j'), Key::Char('f')]).is_empty());
     assert_eq!(
         m.writers.confirm,
-        Some((SignalAction::Freeze, vec![(11, 1011)]))
+        Some(Pending::Signal(SignalAction::Freeze, vec![(11, 1011)]))
     );
     assert!(
         keys(&mut m, &[Key::Char('n')]).is_empty(),

@@ -162,8 +162,22 @@ pub fn main() -> i32 {
             let path = cli.path.unwrap_or_else(|| PathBuf::from("."));
             report(crate::runtime::run_wizard(&path, None))
         }
-        Some(Command::Writers { path, freeze, thaw, rescue_open, force, interval, json }) => {
-            let action = status::WritersAction { freeze, thaw, rescue_open, force, interval };
+        Some(Command::Writers {
+            path,
+            freeze,
+            thaw,
+            rescue_open,
+            force,
+            interval,
+            json,
+        }) => {
+            let action = status::WritersAction {
+                freeze,
+                thaw,
+                rescue_open,
+                force,
+                interval,
+            };
             emit(status::writers(&path, &action), json)
         }
         Some(Command::Gpu { json }) => emit(Ok(status::gpu()), json),

@@ -25,7 +25,9 @@ fn rates(before: &[ProcessUse], after: &[ProcessUse], secs: f64) -> Vec<(i32, f6
     after
         .iter()
         .filter_map(|p| {
-            let b = before.iter().find(|o| o.pid == p.pid && o.start_time == p.start_time)?;
+            let b = before
+                .iter()
+                .find(|o| o.pid == p.pid && o.start_time == p.start_time)?;
             let delta = p.write_bytes?.checked_sub(b.write_bytes?)?;
             Some((p.pid, delta as f64 / secs.max(0.001)))
         })
@@ -45,14 +47,24 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     if let Some(dir) = &action.rescue_open {
         let targets: Vec<HarvestTarget> = list
             .iter()
-            .flat_map(|p| p.deleted_open.iter().map(|f| HarvestTarget { pid: p.pid, command: p.command.clone(), file: f.clone() }))
+            .flat_map(|p| {
+                p.deleted_open.iter().map(|f| HarvestTarget {
+                    pid: p.pid,
+                    command: p.command.clone(),
+                    file: f.clone(),
+                })
+            })
             .collect();
         let report = harvest(&targets, dir, path, action.force)?;
         ok &= report.failed.is_empty();
         harvested = Some(report);
     }
     if action.freeze || action.thaw {
-        let sig = if action.freeze { Signal::SIGSTOP } else { Signal::SIGCONT };
+        let sig = if action.freeze {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
         for p in list.iter().filter(|p| p.state != 'Z') {
             let result = signal(p.pid, p.start_time, sig);
             ok &= result.is_ok();
@@ -71,27 +83,58 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     }
     let mut human = String::new();
     for p in &list {
-        let rate = rates.iter().find(|r| r.0 == p.pid).map(|r| format!("{}/s", format_size(r.1 as u64, BINARY))).unwrap_or_default();
+        let rate = rates
+            .iter()
+            .find(|r| r.0 == p.pid)
+            .map(|r| format!("{}/s", format_size(r.1 as u64, BINARY)))
+            .unwrap_or_default();
         let deleted = if p.deleted_open.is_empty() {
             String::new()
         } else {
             let bytes = p.deleted_open.iter().map(|d| d.size).sum::<u64>();
-            format!(" holds {} deleted file(s), {}", p.deleted_open.len(), format_size(bytes, BINARY))
+            format!(
+                " holds {} deleted file(s), {}",
+                p.deleted_open.len(),
+                format_size(bytes, BINARY)
+            )
         };
-        writeln!(human, "{:>7} {} {:>12} {:<40}{}{deleted}", p.pid, p.state, rate, p.command.chars().take(40).collect::<String>(), if p.writes() { " writing" } else { "" })?;
+        writeln!(
+            human,
+            "{:>7} {} {:>12} {:<40}{}{deleted}",
+            p.pid,
+            p.state,
+            rate,
+            p.command.chars().take(40).collect::<String>(),
+            if p.writes() { " writing" } else { "" }
+        )?;
     }
     if list.is_empty() {
         writeln!(human, "no process uses this filesystem")?;
     }
     if denied > 0 {
-        writeln!(human, "{denied} process(es) could not be inspected (permission denied): run as root")?;
+        writeln!(
+            human,
+            "{denied} process(es) could not be inspected (permission denied): run as root"
+        )?;
     }
     if let Some(report) = &harvested {
         for s in &report.saved {
-            writeln!(human, "saved {} (pid {}) to {}", s.original.display(), s.pid, s.saved_to.display())?;
+            writeln!(
+                human,
+                "saved {} (pid {}) to {}",
+                s.original.display(),
+                s.pid,
+                s.saved_to.display()
+            )?;
         }
         for f in &report.failed {
-            writeln!(human, "FAILED to save {} (pid {}): {}", f.original.display(), f.pid, f.reason)?;
+            writeln!(
+                human,
+                "FAILED to save {} (pid {}): {}",
+                f.original.display(),
+                f.pid,
+                f.reason
+            )?;
         }
     }
     let processes: Vec<serde_json::Value> = list
@@ -130,5 +173,9 @@ pub fn gpu() -> Outcome {
             text
         }
     };
-    Outcome { json: serde_json::to_value(&status).unwrap_or_default(), human, ok: true }
+    Outcome {
+        json: serde_json::to_value(&status).unwrap_or_default(),
+        human,
+        ok: true,
+    }
 }

@@ -52,13 +52,19 @@ pub enum HarvestError {
     )]
     SameFilesystem { dir: PathBuf, path: PathBuf },
     #[error("cannot use {dir} for harvested files: {source}")]
-    Destination { dir: PathBuf, source: std::io::Error },
+    Destination {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A name under `dir/pid-PID/` that is free: the original name, else `name.harvested-N`.
 fn free_name(dir: &Path, pid: i32, original: &Path) -> PathBuf {
     let base = dir.join(format!("pid-{pid}"));
-    let name = original.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "deleted-file".into());
+    let name = original
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "deleted-file".into());
     let mut candidate = base.join(&name);
     let mut n = 1;
     while std::fs::symlink_metadata(&candidate).is_ok() {
@@ -78,9 +84,15 @@ pub fn harvest(
     protected: &Path,
     force: bool,
 ) -> Result<HarvestReport, HarvestError> {
-    std::fs::create_dir_all(dir).map_err(|source| HarvestError::Destination { dir: dir.into(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| HarvestError::Destination {
+        dir: dir.into(),
+        source,
+    })?;
     if !force && crate::ports::fs_meta::same_filesystem(dir, protected) {
-        return Err(HarvestError::SameFilesystem { dir: dir.into(), path: protected.into() });
+        return Err(HarvestError::SameFilesystem {
+            dir: dir.into(),
+            path: protected.into(),
+        });
     }
     let mut report = HarvestReport::default();
     let cancel = AtomicBool::new(false);
@@ -91,7 +103,10 @@ pub fn harvest(
             .map(std::fs::create_dir_all)
             .transpose()
             .map_err(|e| e.to_string())
-            .and_then(|_| copy_file(&t.file.handle, &target, false, &cancel, &mut |_| {}).map_err(|e: CopyError| e.to_string()));
+            .and_then(|_| {
+                copy_file(&t.file.handle, &target, false, &cancel, &mut |_| {})
+                    .map_err(|e: CopyError| e.to_string())
+            });
         match result {
             Ok(copied) => report.saved.push(HarvestedFile {
                 pid: t.pid,
@@ -115,7 +130,12 @@ pub fn harvest(
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     let manifest = dir.join(format!("harvest-{stamp}.json"));
-    if std::fs::write(&manifest, serde_json::to_vec_pretty(&report).unwrap_or_default()).is_ok() {
+    if std::fs::write(
+        &manifest,
+        serde_json::to_vec_pretty(&report).unwrap_or_default(),
+    )
+    .is_ok()
+    {
         report.manifest = Some(manifest);
     }
     Ok(report)

@@ -57,7 +57,9 @@ pub fn device_of(path: &Path) -> std::io::Result<u64> {
 /// Both paths (or their surviving ancestors) on one filesystem: the same superblock in the
 /// mount table. (On btrfs `st_dev` and statfs's fsid differ per subvolume, so neither works.)
 pub fn same_filesystem(a: &Path, b: &Path) -> bool {
-    let Ok(table) = crate::ports::mounts::MountTable::read() else { return false };
+    let Ok(table) = crate::ports::mounts::MountTable::read() else {
+        return false;
+    };
     let device = |p: &Path| {
         let (anchor, _) = surviving_ancestor(p).ok()?;
         table.holding(&anchor).ok().map(|m| m.majmin.clone())

@@ -39,8 +39,14 @@ pub fn parse(gpus: &str, apps: &str) -> Option<GpuStatus> {
         if f.len() < 3 {
             continue;
         }
-        if let (Some(device), Some(pid)) = (devices.iter_mut().find(|d| d.uuid == f[0]), number(f[1])) {
-            device.processes.push(GpuProcess { pid, used_memory: number::<u64>(f[2]).map(|m| m << 20), kind: "compute" });
+        if let (Some(device), Some(pid)) =
+            (devices.iter_mut().find(|d| d.uuid == f[0]), number(f[1]))
+        {
+            device.processes.push(GpuProcess {
+                pid,
+                used_memory: number::<u64>(f[2]).map(|m| m << 20),
+                kind: "compute",
+            });
         }
     }
     (!devices.is_empty()).then_some(GpuStatus::Available { driver, devices })
@@ -61,7 +67,10 @@ pub fn probe() -> Option<GpuStatus> {
     .ok()?;
     let apps = crate::ports::command::run(
         "nvidia-smi",
-        &["--query-compute-apps=gpu_uuid,pid,used_memory", "--format=csv,noheader,nounits"],
+        &[
+            "--query-compute-apps=gpu_uuid,pid,used_memory",
+            "--format=csv,noheader,nounits",
+        ],
     )
     .unwrap_or_default();
     parse(&gpus, &apps)
@@ -75,7 +84,9 @@ mod tests {
     fn parses_real_nvidia_smi_csv() {
         let gpus = "0, NVIDIA H200, GPU-5f3a1c2e-0000-1111-2222-333344445555, 40321, 143771, 97, 61, 512.34, 550.54.15\n";
         let apps = "GPU-5f3a1c2e-0000-1111-2222-333344445555, 4242, 39012\n";
-        let GpuStatus::Available { driver, devices } = parse(gpus, apps).unwrap() else { panic!() };
+        let GpuStatus::Available { driver, devices } = parse(gpus, apps).unwrap() else {
+            panic!()
+        };
         assert_eq!(driver, "550.54.15");
         assert_eq!(devices[0].name, "NVIDIA H200");
         assert_eq!(devices[0].memory_total, 143771 << 20);
@@ -88,7 +99,9 @@ mod tests {
     #[test]
     fn not_supported_fields_are_none_and_garbage_is_rejected() {
         let gpus = "0, Tesla T4, GPU-1, 0, 15360, [N/A], 40, [N/A], 535.1\n";
-        let GpuStatus::Available { devices, .. } = parse(gpus, "").unwrap() else { panic!() };
+        let GpuStatus::Available { devices, .. } = parse(gpus, "").unwrap() else {
+            panic!()
+        };
         assert_eq!(devices[0].utilization_percent, None);
         assert_eq!(devices[0].power_watts, None);
         assert!(parse("NVIDIA-SMI has failed because it couldn't communicate", "").is_none());

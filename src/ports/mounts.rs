@@ -24,10 +24,7 @@ pub enum MountError {
             ""
         }
     )]
-    Remount {
-        target: PathBuf,
-        errno: nix::Error,
-    },
+    Remount { target: PathBuf, errno: nix::Error },
     #[error("cannot create a private mount point: {0}")]
     MountPoint(std::io::Error),
 }

@@ -170,13 +170,20 @@ fn inspect(
         .filter(|c| !c.is_empty())
         .map(|c| c.join(" "))
         .unwrap_or_else(|| format!("[{}]", stat.comm));
-    let cgroup = process.cgroups().ok().and_then(|c| c.0.into_iter().next()).map(|c| c.pathname);
+    let cgroup = process
+        .cgroups()
+        .ok()
+        .and_then(|c| c.0.into_iter().next())
+        .map(|c| c.pathname);
     let python_env = process
         .environ()
         .map(|env| {
             ["CONDA_PREFIX", "VIRTUAL_ENV"]
                 .iter()
-                .filter_map(|k| env.get(std::ffi::OsStr::new(k)).map(|v| (k.to_string(), v.to_string_lossy().into_owned())))
+                .filter_map(|k| {
+                    env.get(std::ffi::OsStr::new(k))
+                        .map(|v| (k.to_string(), v.to_string_lossy().into_owned()))
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -52,7 +52,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         keys,
     );
     match model.overlay {
-        Overlay::Help => popup(frame, "Help", HELP, 64, 18),
+        Overlay::Help => popup(frame, "Help", HELP, 64, 16),
         Overlay::QuitConfirm => popup(
             frame,
             "Quit?",
@@ -86,7 +86,8 @@ fn step_bar(model: &Model) -> Line<'static> {
 const HELP: &str = "\
 Move: ↑/↓ or j/k, PgUp/PgDn, g/G     Next step: Enter or n
 Back: Esc                           Help: ?   Quit: q
-1 Stop writers: f freeze one, F freeze all, t thaw, r rescan
+1 Stop writers: f freeze one, P its tree, F all; t/T thaw;
+  h save deleted-but-open files; K terminate; R remount ro
 2 GPU: r refresh
 3 Snapshot: Enter chooses (★ = recommended: newest before the
   deletion; the count is what it would bring back)

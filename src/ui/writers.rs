@@ -1,15 +1,18 @@
-//! Step 1: processes using the filesystem, their writes and deleted-but-open files.
+//! Step 1: processes using the filesystem, their writes and deleted-but-open files, and the
+//! confirmations of freeze, harvest, terminate and remount.
 
-use super::human;
+use super::{human, window};
 use crate::ports::gpu::GpuStatus;
-use crate::wizard::{Model, SignalAction};
+use crate::ports::processes::ProcessUse;
+use crate::wizard::update_writers::{suggestion, unharvested};
+use crate::wizard::{Model, Pending, SignalAction, TERMINATE_GRACE_SECS};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table};
 
-pub const KEYS: &str = "f:freeze F:freeze all t:thaw r:rescan Enter:next";
+pub const KEYS: &str = "f/P/F:freeze t/T:thaw h:harvest K:kill R:ro Enter:next";
 
 /// GPU memory used by `pid`, when NVML reports it.
 pub fn gpu_memory(model: &Model, pid: i32) -> Option<u64> {
@@ -25,9 +28,124 @@ pub fn gpu_memory(model: &Model, pid: i32) -> Option<u64> {
     (!used.is_empty()).then(|| used.iter().sum())
 }
 
+/// The command with its program shown by name only (`/usr/bin/python3 x` → `python3 x`),
+/// prefixed by the container runtime when there is one.
+fn short_command(p: &ProcessUse) -> String {
+    let (program, rest) = p.command.split_once(' ').unwrap_or((&p.command, ""));
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let container = p
+        .container
+        .as_ref()
+        .map(|c| format!("[{c}] "))
+        .unwrap_or_default();
+    if rest.is_empty() {
+        format!("{container}{name}")
+    } else {
+        format!("{container}{name} {rest}")
+    }
+}
+
+fn names(model: &Model, targets: &[(i32, u64)]) -> String {
+    let shown: Vec<String> = targets
+        .iter()
+        .take(3)
+        .map(|(pid, _)| {
+            let cmd = model
+                .writers
+                .processes
+                .iter()
+                .find(|p| p.pid == *pid)
+                .map(short_command)
+                .unwrap_or_default();
+            format!("{pid} {}", cmd.chars().take(24).collect::<String>())
+        })
+        .collect();
+    let more = targets.len().saturating_sub(3);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn table(frame: &mut Frame, area: Rect, model: &Model) {
+    let w = &model.writers;
+    let height = area.height.saturating_sub(3) as usize;
+    let top = window(w.selected, height);
+    let rows = w
+        .processes
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(height)
+        .map(|(i, p)| {
+            let rate = w
+                .rates
+                .get(&p.pid)
+                .map(|r| format!("{}/s", human(*r as u64)))
+                .unwrap_or_else(|| "-".into());
+            let deleted = if p.deleted_open.is_empty() {
+                String::new()
+            } else {
+                let bytes: u64 = p.deleted_open.iter().map(|d| d.size).sum();
+                let saved = if unharvested(w, p) == 0 { " saved" } else { "" };
+                format!("{} ({}){saved}", p.deleted_open.len(), human(bytes))
+            };
+            let state = if p.state == 'T' {
+                "T frozen".to_string()
+            } else {
+                p.state.to_string()
+            };
+            let row = Row::new(vec![
+                p.pid.to_string(),
+                state,
+                if p.writes() {
+                    "yes".into()
+                } else {
+                    String::new()
+                },
+                rate,
+                deleted,
+                gpu_memory(model, p.pid).map(human).unwrap_or_default(),
+                short_command(p),
+            ]);
+            if i == w.selected {
+                row.style(Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                row
+            }
+        });
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(11),
+        Constraint::Length(14),
+        Constraint::Length(8),
+        Constraint::Min(10),
+    ];
+    let header = Row::new(vec![
+        "PID",
+        "STATE",
+        "WRITE",
+        "RATE",
+        "DELETED-OPEN",
+        "GPU MEM",
+        "COMMAND",
+    ])
+    .bold();
+    let title = format!("{} process(es)", w.processes.len());
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::bordered().title(title)),
+        area,
+    );
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let w = &model.writers;
-    let [intro, table, footer] = Layout::vertical([
+    let [intro, list, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(3),
         Constraint::Length(3),
@@ -48,109 +166,58 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         intro,
     );
     if !w.loaded {
-        frame.render_widget(Paragraph::new("scanning /proc…"), table);
+        frame.render_widget(Paragraph::new("scanning /proc…"), list);
     } else if w.processes.is_empty() {
         frame.render_widget(
             Paragraph::new("No process uses this filesystem. Nothing to stop: go on with Enter.")
                 .green(),
-            table,
+            list,
         );
     } else {
-        let rows = w.processes.iter().enumerate().map(|(i, p)| {
-            let rate = w
-                .rates
-                .get(&p.pid)
-                .map(|r| format!("{}/s", human(*r as u64)))
-                .unwrap_or_else(|| "-".into());
-            let deleted: u64 = p.deleted_open.iter().map(|d| d.size).sum();
-            let deleted = if p.deleted_open.is_empty() {
-                String::new()
-            } else {
-                format!("{} ({})", p.deleted_open.len(), human(deleted))
-            };
-            let gpu = gpu_memory(model, p.pid).map(human).unwrap_or_default();
-            let frozen = w.frozen.iter().any(|f| f.0 == p.pid);
-            let state = if p.state == 'T' {
-                "T frozen".to_string()
-            } else {
-                p.state.to_string()
-            };
-            let row = Row::new(vec![
-                p.pid.to_string(),
-                state,
-                if p.writes() { "yes".into() } else { "".into() },
-                rate,
-                deleted,
-                gpu,
-                short_command(&p.command),
-            ]);
-            let style = if i == w.selected {
-                Style::new().add_modifier(Modifier::REVERSED)
-            } else if frozen {
-                Style::new().cyan()
-            } else {
-                Style::new()
-            };
-            row.style(style)
-        });
-        let widths = [
-            Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Length(5),
-            Constraint::Length(11),
-            Constraint::Length(14),
-            Constraint::Length(9),
-            Constraint::Min(10),
-        ];
-        let header = Row::new(vec![
-            "PID",
-            "STATE",
-            "WRITE",
-            "RATE",
-            "DELETED-OPEN",
-            "GPU MEM",
-            "COMMAND",
-        ])
-        .bold();
-        frame.render_widget(
-            Table::new(rows, widths)
-                .header(header)
-                .block(Block::bordered()),
-            table,
-        );
+        table(frame, list, model);
     }
     let mut lines = Vec::new();
-    if let Some((action, targets)) = &w.confirm {
-        let verb = if *action == SignalAction::Freeze {
-            "Freeze (SIGSTOP)"
-        } else {
-            "Thaw (SIGCONT)"
-        };
-        let names: Vec<String> = targets
-            .iter()
-            .map(|(pid, _)| {
-                let cmd = w
-                    .processes
-                    .iter()
-                    .find(|p| p.pid == *pid)
-                    .map(|p| p.command.as_str())
-                    .unwrap_or("");
-                format!("{pid} {}", cmd.chars().take(30).collect::<String>())
-            })
-            .collect();
+    if let Some(dir) = &w.harvest_dir {
         lines.push(
-            Line::from(format!("{verb} {}? y/n", names.join(", ")))
-                .yellow()
-                .bold(),
+            Line::from("Save deleted-but-open files to (another disk; Enter saves, Esc cancels):")
+                .yellow(),
         );
-    }
-    let holders: usize = w
-        .processes
-        .iter()
-        .filter(|p| !p.deleted_open.is_empty())
-        .count();
-    if holders > 0 {
-        lines.push(Line::from(format!("{holders} process(es) hold deleted files open: freeze, don't kill — the data is still there.")).magenta());
+        lines.push(Line::from(format!("{dir}▏")).bold());
+    } else if let Some(pending) = &w.confirm {
+        let text = match pending {
+            Pending::Signal(SignalAction::Freeze, t) => {
+                format!("Freeze (SIGSTOP) {}? y/n", names(model, t))
+            }
+            Pending::Signal(SignalAction::Thaw, t) => {
+                format!("Thaw (SIGCONT) {}? y/n", names(model, t))
+            }
+            Pending::Signal(SignalAction::Terminate, t)
+            | Pending::Terminate {
+                targets: t,
+                unharvested: 0,
+            } => {
+                format!(
+                    "Terminate {}: SIGTERM, SIGKILL after {TERMINATE_GRACE_SECS} s? y/n",
+                    names(model, t)
+                )
+            }
+            Pending::Terminate {
+                targets,
+                unharvested,
+            } => format!(
+                "{} holds {unharvested} deleted file(s) not saved: terminating DESTROYS them. h first; ! kills anyway",
+                names(model, targets)
+            ),
+            Pending::Remount => {
+                "Remount this filesystem read-only (fails while files are open for writing)? y/n"
+                    .into()
+            }
+        };
+        lines.push(Line::from(text).yellow().bold());
+    } else if w.working {
+        lines.push(Line::from("working…").yellow());
+    } else if w.loaded && !w.processes.is_empty() {
+        lines.push(Line::from(suggestion(w)).cyan());
     }
     if w.unreadable > 0 {
         lines.push(
@@ -161,16 +228,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             .dark_gray(),
         );
     }
-    frame.render_widget(Paragraph::new(lines), footer);
-}
-
-/// The command with its program shown by name only (`/usr/bin/python3 x` → `python3 x`).
-fn short_command(command: &str) -> String {
-    let (program, rest) = command.split_once(' ').unwrap_or((command, ""));
-    let name = program.rsplit('/').next().unwrap_or(program);
-    if rest.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name} {rest}")
-    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        footer,
+    );
 }

@@ -7,6 +7,7 @@ mod model;
 pub mod picker;
 mod update;
 mod update_steps;
+pub mod update_writers;
 
 pub use keys::Key;
 pub use model::*;

@@ -2,6 +2,7 @@
 
 use super::picker::Picker;
 use crate::engine::diff::{LostCounts, TreeDiff};
+use crate::engine::harvest::{HarvestReport, HarvestTarget};
 pub use crate::engine::newer::NewerFiles;
 use crate::engine::restore::{Progress, RestoreReport};
 use crate::engine::restore_plan::ConflictPolicy;
@@ -52,6 +53,26 @@ impl Step {
 pub enum SignalAction {
     Freeze,
     Thaw,
+    /// SIGTERM, then SIGKILL after [`TERMINATE_GRACE_SECS`].
+    Terminate,
+}
+
+pub const TERMINATE_GRACE_SECS: u64 = 10;
+
+/// Where harvested files go unless the user types another directory: tmpfs, never the disk
+/// that lost the files.
+pub const DEFAULT_HARVEST_DIR: &str = "/dev/shm/snaprescue-harvest";
+
+/// An action of step 1 waiting for its confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    Signal(SignalAction, Vec<(i32, u64)>),
+    /// Terminating would destroy this many deleted files that were not harvested.
+    Terminate {
+        targets: Vec<(i32, u64)>,
+        unharvested: usize,
+    },
+    Remount,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +112,8 @@ pub enum Msg {
         action: SignalAction,
         results: Vec<(i32, Result<(), String>)>,
     },
+    Harvested(Result<HarvestReport, String>),
+    Remounted(Result<String, String>),
     GpuProbed(GpuStatus),
     SnapshotsListed(Result<SnapshotListing, String>),
     LostCounted {
@@ -127,6 +150,11 @@ pub enum Effect {
         action: SignalAction,
         targets: Vec<(i32, u64)>,
     },
+    Harvest {
+        targets: Vec<HarvestTarget>,
+        dir: PathBuf,
+    },
+    RemountReadOnly,
     ProbeGpu,
     ListSnapshots,
     CountLost {
@@ -162,7 +190,13 @@ pub struct Writers {
     pub rates: HashMap<i32, f64>,
     /// (pid, start time, command) of what this run froze.
     pub frozen: Vec<(i32, u64, String)>,
-    pub confirm: Option<(SignalAction, Vec<(i32, u64)>)>,
+    pub confirm: Option<Pending>,
+    /// `/proc/PID/fd/N` handles whose data was saved.
+    pub harvested: std::collections::HashSet<PathBuf>,
+    /// The harvest directory being typed.
+    pub harvest_dir: Option<String>,
+    pub last_harvest: Option<HarvestReport>,
+    pub working: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -260,7 +294,10 @@ impl Model {
 
     /// Work is running that quitting would interrupt.
     pub fn busy(&self) -> bool {
-        self.restore.running || self.recovery.running || self.restore.loading
+        self.restore.running
+            || self.recovery.running
+            || self.restore.loading
+            || self.writers.working
     }
 
     /// The snapshot chosen in step 3.
@@ -276,7 +313,8 @@ impl Model {
 
     /// A text field has the keyboard (search, typed confirmation).
     pub fn typing(&self) -> bool {
-        (self.step == Step::Recovery && self.recovery.confirming)
+        (self.step == Step::Writers && self.writers.harvest_dir.is_some())
+            || (self.step == Step::Recovery && self.recovery.confirming)
             || (self.step == Step::Restore && self.picker.as_ref().is_some_and(|p| p.searching))
     }
 }

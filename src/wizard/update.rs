@@ -3,7 +3,7 @@
 use super::keys::Key;
 use super::model::*;
 use super::picker::Picker;
-use super::update_steps;
+use super::{update_steps, update_writers};
 
 /// What the wizard asks for when it opens: data for the first steps, in the background.
 pub fn init(_model: &Model) -> Vec<Effect> {
@@ -41,43 +41,14 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             w.selected = w.selected.min(w.processes.len().saturating_sub(1));
             vec![]
         }
-        Msg::Signalled { action, results } => {
-            let failures: Vec<String> = results
-                .iter()
-                .filter_map(|(pid, r)| r.as_ref().err().map(|e| format!("{pid}: {e}")))
-                .collect();
-            let done: Vec<i32> = results
-                .iter()
-                .filter(|(_, r)| r.is_ok())
-                .map(|(p, _)| *p)
-                .collect();
-            let w = &mut model.writers;
-            match action {
-                SignalAction::Freeze => {
-                    for p in w.processes.iter().filter(|p| done.contains(&p.pid)) {
-                        if !w.frozen.iter().any(|f| f.0 == p.pid) {
-                            w.frozen.push((p.pid, p.start_time, p.command.clone()));
-                        }
-                    }
-                }
-                SignalAction::Thaw => {
-                    w.frozen.retain(|f| !done.contains(&f.0));
-                    if model.step == Step::Finish && w.frozen.is_empty() {
-                        model.finish.thawed = true;
-                    }
-                }
-            }
-            let verb = if action == SignalAction::Freeze {
-                "frozen"
-            } else {
-                "thawed"
-            };
-            model.notice = Some(if failures.is_empty() {
-                format!("{} process(es) {verb}", done.len())
-            } else {
-                format!("{} {verb}; failed: {}", done.len(), failures.join("; "))
+        Msg::Signalled { action, results } => update_writers::on_signalled(model, action, results),
+        Msg::Harvested(result) => update_writers::on_harvested(model, result),
+        Msg::Remounted(result) => {
+            model.notice = Some(match result {
+                Ok(m) => format!("{m} is now read-only"),
+                Err(e) => e,
             });
-            vec![Effect::ScanWriters]
+            vec![]
         }
         Msg::GpuProbed(status) => {
             model.gpu = Some(status);

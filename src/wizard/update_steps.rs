@@ -5,7 +5,7 @@ use super::model::*;
 
 pub fn on_step_key(model: &mut Model, key: Key) -> Vec<Effect> {
     match model.step {
-        Step::Writers => writers(model, key),
+        Step::Writers => super::update_writers::on_key(model, key),
         Step::Gpu => gpu(model, key),
         Step::Snapshots => snapshots(model, key),
         Step::Recovery => recovery(model, key),
@@ -19,44 +19,6 @@ fn go(model: &mut Model, step: Step) -> Vec<Effect> {
     match step {
         Step::Writers => vec![Effect::ScanWriters],
         Step::Gpu => vec![Effect::ProbeGpu],
-        _ => vec![],
-    }
-}
-
-fn writers(model: &mut Model, key: Key) -> Vec<Effect> {
-    let w = &mut model.writers;
-    if let Some((action, targets)) = w.confirm.take() {
-        return match key {
-            Key::Char('y') | Key::Enter => vec![Effect::Signal { action, targets }],
-            _ => vec![],
-        };
-    }
-    let current = w.processes.get(w.selected).map(|p| (p.pid, p.start_time));
-    match key {
-        k if k.movement().is_some() => {
-            w.selected = moved(w.selected, k.movement().unwrap_or(0), w.processes.len());
-            vec![]
-        }
-        Key::Char('f') => {
-            w.confirm = current.map(|t| (SignalAction::Freeze, vec![t]));
-            vec![]
-        }
-        Key::Char('F') => {
-            let all: Vec<(i32, u64)> = w
-                .processes
-                .iter()
-                .filter(|p| p.state != 'Z')
-                .map(|p| (p.pid, p.start_time))
-                .collect();
-            w.confirm = (!all.is_empty()).then_some((SignalAction::Freeze, all));
-            vec![]
-        }
-        Key::Char('t') => {
-            w.confirm = current.map(|t| (SignalAction::Thaw, vec![t]));
-            vec![]
-        }
-        Key::Char('r') => vec![Effect::ScanWriters],
-        Key::Enter | Key::Tab | Key::Char('n') => go(model, Step::Gpu),
         _ => vec![],
     }
 }

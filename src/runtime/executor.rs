@@ -1,67 +1,30 @@
-//! Runs the wizard: draws the model, turns terminal input into messages, and carries out
-//! effects on tokio (blocking work on `spawn_blocking`), sending results back as messages
-//! with progress throttled. The terminal is restored on exit, on panic and on Ctrl-C.
+//! Carries out the wizard's effects: blocking work on `spawn_blocking`, each result sent
+//! back as a message; restore progress throttled; one cancel flag for the running work.
 
+use super::state::write_report;
 use crate::engine::restore::execute;
 use crate::engine::restore_plan::plan;
-use crate::ports::gpu::{GpuProbe, Nvml};
+use crate::ports::gpu::GpuProbe;
 use crate::ports::processes::{filesystem_devices, processes_using};
-use crate::ports::signals::signal;
+use crate::ports::signals::{signal, terminate};
 use crate::session::Session;
 use crate::sources::OpenedSnapshot;
-use crate::wizard::{
-    DiffLoaded, Effect, Key, Model, Msg, SignalAction, SnapshotListing, init, update,
-};
-use std::path::{Path, PathBuf};
+use crate::wizard::{DiffLoaded, Effect, Msg, SignalAction, SnapshotListing, TERMINATE_GRACE_SECS};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// Where reports and the log go: `SNAPRESCUE_STATE_DIR`, else `$XDG_STATE_HOME/snaprescue`,
-/// else `~/.local/state/snaprescue`.
-pub fn state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SNAPRESCUE_STATE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
-                .join(".local/state")
-        });
-    base.join("snaprescue")
-}
-
-/// Logs go to `state_dir()/snaprescue.log`, never to the screen.
-pub fn init_logging() {
-    let dir = state_dir();
-    if std::fs::create_dir_all(&dir).is_err() {
-        return;
-    }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("snaprescue.log"))
-    else {
-        return;
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(Mutex::new(file))
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .try_init();
-}
-
 /// Carries out effects and reports back through `tx`.
-struct Executor {
-    path: PathBuf,
-    tx: UnboundedSender<Msg>,
-    gpu: Arc<dyn GpuProbe>,
-    session: Arc<Mutex<Option<Arc<Session>>>>,
-    opened: Arc<Mutex<Option<(String, OpenedSnapshot)>>>,
-    cancel: Arc<AtomicBool>,
-    last_scan: Arc<Mutex<Instant>>,
+pub struct Executor {
+    pub path: PathBuf,
+    pub tx: UnboundedSender<Msg>,
+    pub gpu: Arc<dyn GpuProbe>,
+    pub session: Arc<Mutex<Option<Arc<Session>>>>,
+    pub opened: Arc<Mutex<Option<(String, OpenedSnapshot)>>>,
+    pub cancel: Arc<AtomicBool>,
+    pub last_scan: Arc<Mutex<Instant>>,
 }
 
 impl Executor {
@@ -89,7 +52,7 @@ impl Executor {
         }
     }
 
-    fn run(&self, effect: Effect) {
+    pub fn run(&self, effect: Effect) {
         match effect {
             Effect::ScanWriters => {
                 let path = self.path.clone();
@@ -108,17 +71,45 @@ impl Executor {
                 });
             }
             Effect::Signal { action, targets } => self.blocking(move || {
-                let sig = match action {
-                    SignalAction::Freeze => nix::sys::signal::Signal::SIGSTOP,
-                    SignalAction::Thaw => nix::sys::signal::Signal::SIGCONT,
-                };
+                use nix::sys::signal::Signal::{SIGCONT, SIGSTOP};
+                let grace = Duration::from_secs(TERMINATE_GRACE_SECS);
                 let results = targets
                     .into_iter()
-                    .map(|(pid, start)| (pid, signal(pid, start, sig).map_err(|e| e.to_string())))
+                    .map(|(pid, start)| {
+                        let result = match action {
+                            SignalAction::Freeze => signal(pid, start, SIGSTOP),
+                            SignalAction::Thaw => signal(pid, start, SIGCONT),
+                            SignalAction::Terminate => terminate(pid, start, grace),
+                        };
+                        (pid, result.map_err(|e| e.to_string()))
+                    })
                     .collect();
                 std::thread::sleep(Duration::from_millis(30));
                 Msg::Signalled { action, results }
             }),
+            Effect::Harvest { targets, dir } => {
+                let path = self.path.clone();
+                self.blocking(move || {
+                    let result = crate::engine::harvest::harvest(&targets, &dir, &path, false);
+                    Msg::Harvested(result.map_err(|e| e.to_string()))
+                });
+            }
+            Effect::RemountReadOnly => {
+                let path = self.path.clone();
+                self.blocking(move || {
+                    let result = crate::ports::mounts::MountTable::read()
+                        .and_then(|t| {
+                            let anchor = crate::ports::fs_meta::surviving_ancestor(&path)
+                                .map(|a| a.0)
+                                .unwrap_or(path.clone());
+                            let mount = t.holding(&anchor)?.mount_point.clone();
+                            crate::ports::mounts::remount_read_only(&mount)
+                                .map(|_| mount.display().to_string())
+                        })
+                        .map_err(|e| e.to_string());
+                    Msg::Remounted(result)
+                });
+            }
             Effect::ProbeGpu => {
                 let gpu = self.gpu.clone();
                 self.blocking(move || Msg::GpuProbed(gpu.probe()));
@@ -265,140 +256,4 @@ impl Executor {
             Effect::Quit => {}
         }
     }
-}
-
-fn write_report(report: &crate::wizard::FinishReport) -> Result<PathBuf, String> {
-    let dir = state_dir().join("reports");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let json_path = dir.join(format!("report-{stamp}.json"));
-    let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
-    std::fs::write(&json_path, json)
-        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
-    let mut text = format!("snaprescue report\npath: {}\n", report.path);
-    text += &format!(
-        "snapshot: {}\n",
-        report.snapshot.as_deref().unwrap_or("none")
-    );
-    text += &format!(
-        "deletion estimated at: {}\n",
-        report.deleted_at.as_deref().unwrap_or("unknown")
-    );
-    text += &format!(
-        "restored: {} entries, {} bytes\n",
-        report.restored, report.restored_bytes
-    );
-    for line in report
-        .skipped
-        .iter()
-        .map(|s| format!("skipped: {s}\n"))
-        .chain(report.failed.iter().map(|f| format!("FAILED: {f}\n")))
-    {
-        text += &line;
-    }
-    if let Some(r) = &report.rollback {
-        text += &format!("rollback: {r}\n");
-    }
-    std::fs::write(json_path.with_extension("txt"), text).map_err(|e| e.to_string())?;
-    Ok(json_path)
-}
-
-/// Opens the wizard on `path`. `gpu` replaces NVML (tests, demos).
-pub fn run_wizard(path: &Path, gpu: Option<Arc<dyn GpuProbe>>) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(wizard_loop(path, gpu.unwrap_or_else(|| Arc::new(Nvml))));
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    result
-}
-
-async fn wizard_loop(path: &Path, gpu: Arc<dyn GpuProbe>) -> anyhow::Result<()> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let absolute = crate::ports::fs_meta::resolve_lost(path).unwrap_or(path.to_path_buf());
-    let executor = Executor {
-        path: absolute.clone(),
-        tx: tx.clone(),
-        gpu,
-        session: Arc::default(),
-        opened: Arc::default(),
-        cancel: Arc::default(),
-        last_scan: Arc::new(Mutex::new(Instant::now())),
-    };
-    let mut terminal = ratatui::try_init()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let input = spawn_input(tx.clone(), stop.clone());
-    let ticker = tokio::spawn({
-        let tx = tx.clone();
-        async move {
-            let mut every = tokio::time::interval(Duration::from_secs(2));
-            loop {
-                every.tick().await;
-                if tx.send(Msg::Tick).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let interrupt = tokio::spawn({
-        let tx = tx.clone();
-        async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                let _ = tx.send(Msg::Key(Key::CtrlC));
-            }
-        }
-    });
-    let mut model = Model::new(absolute);
-    for effect in init(&model) {
-        executor.run(effect);
-    }
-    let result = async {
-        loop {
-            terminal.draw(|frame| crate::ui::draw(frame, &model))?;
-            let Some(msg) = rx.recv().await else { break };
-            let mut effects = update(&mut model, msg);
-            for _ in 0..64 {
-                match rx.try_recv() {
-                    Ok(more) => effects.extend(update(&mut model, more)),
-                    Err(_) => break,
-                }
-            }
-            for effect in effects {
-                executor.run(effect);
-            }
-            if model.quitting {
-                break;
-            }
-        }
-        anyhow::Ok(())
-    }
-    .await;
-    stop.store(true, Ordering::Relaxed);
-    ticker.abort();
-    interrupt.abort();
-    ratatui::restore();
-    let _ = input.join();
-    result
-}
-
-fn spawn_input(tx: UnboundedSender<Msg>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        use crossterm::event::{Event, poll, read};
-        while !stop.load(Ordering::Relaxed) {
-            if !poll(Duration::from_millis(100)).unwrap_or(false) {
-                continue;
-            }
-            let msg = match read() {
-                Ok(Event::Key(k)) => Key::from_crossterm(k).map(Msg::Key),
-                Ok(Event::Resize(..)) => Some(Msg::Tick),
-                _ => None,
-            };
-            if let Some(msg) = msg
-                && tx.send(msg).is_err()
-            {
-                break;
-            }
-        }
-    })
 }

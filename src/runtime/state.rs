@@ -1,0 +1,75 @@
+//! Where snaprescue keeps its log and reports, and how the report files are written.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Where reports and the log go: `SNAPRESCUE_STATE_DIR`, else `$XDG_STATE_HOME/snaprescue`,
+/// else `~/.local/state/snaprescue`.
+pub fn state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SNAPRESCUE_STATE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".local/state")
+        });
+    base.join("snaprescue")
+}
+
+/// Logs go to `state_dir()/snaprescue.log`, never to the screen.
+pub fn init_logging() {
+    let dir = state_dir();
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("snaprescue.log"))
+    else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+}
+
+pub fn write_report(report: &crate::wizard::FinishReport) -> Result<PathBuf, String> {
+    let dir = state_dir().join("reports");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let json_path = dir.join(format!("report-{stamp}.json"));
+    let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+    std::fs::write(&json_path, json)
+        .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
+    let mut text = format!("snaprescue report\npath: {}\n", report.path);
+    text += &format!(
+        "snapshot: {}\n",
+        report.snapshot.as_deref().unwrap_or("none")
+    );
+    text += &format!(
+        "deletion estimated at: {}\n",
+        report.deleted_at.as_deref().unwrap_or("unknown")
+    );
+    text += &format!(
+        "restored: {} entries, {} bytes\n",
+        report.restored, report.restored_bytes
+    );
+    for line in report
+        .skipped
+        .iter()
+        .map(|s| format!("skipped: {s}\n"))
+        .chain(report.failed.iter().map(|f| format!("FAILED: {f}\n")))
+    {
+        text += &line;
+    }
+    if let Some(r) = &report.rollback {
+        text += &format!("rollback: {r}\n");
+    }
+    std::fs::write(json_path.with_extension("txt"), text).map_err(|e| e.to_string())?;
+    Ok(json_path)
+}

@@ -1,0 +1,251 @@
+//! Step 1's keys and results: freeze first, harvest deleted-but-open files, and only then,
+//! optionally, terminate (blocked while a deleted file would be lost) or remount read-only.
+
+use super::keys::{Key, moved};
+use super::model::*;
+use crate::engine::harvest::HarvestTarget;
+use crate::ports::processes::ProcessUse;
+
+/// Deleted files the process holds that were not harvested yet.
+pub fn unharvested(w: &Writers, p: &ProcessUse) -> usize {
+    p.deleted_open
+        .iter()
+        .filter(|d| !w.harvested.contains(&d.handle))
+        .count()
+}
+
+/// The selected process and every listed process descending from it.
+fn tree(w: &Writers, root: &ProcessUse) -> Vec<(i32, u64)> {
+    let mut pids = vec![root.pid];
+    let mut i = 0;
+    while i < pids.len() {
+        let parent = pids[i];
+        let children: Vec<i32> = w
+            .processes
+            .iter()
+            .filter(|p| p.ppid == parent && !pids.contains(&p.pid))
+            .map(|p| p.pid)
+            .collect();
+        pids.extend(children);
+        i += 1;
+    }
+    w.processes
+        .iter()
+        .filter(|p| pids.contains(&p.pid))
+        .map(|p| (p.pid, p.start_time))
+        .collect()
+}
+
+/// What to do next, in the order that saves the most.
+pub fn suggestion(w: &Writers) -> &'static str {
+    let running = w.processes.iter().any(|p| p.state != 'T' && p.state != 'Z');
+    let holding = w.processes.iter().any(|p| unharvested(w, p) > 0);
+    match (running, holding) {
+        (true, _) => "Next: freeze the writers (f one, P its tree, F all).",
+        (false, true) => "Next: h saves the deleted-but-open files to another disk.",
+        (false, false) => {
+            "Writers are stopped. Enter goes on (K terminates, R remounts read-only)."
+        }
+    }
+}
+
+pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
+    let w = &mut model.writers;
+    if let Some(dir) = w.harvest_dir.as_mut() {
+        match key {
+            Key::Char(c) => dir.push(c),
+            Key::Backspace => {
+                dir.pop();
+            }
+            Key::Esc => w.harvest_dir = None,
+            Key::Enter => {
+                let dir = w.harvest_dir.take().unwrap_or_default().into();
+                let targets: Vec<HarvestTarget> = w
+                    .processes
+                    .iter()
+                    .flat_map(|p| {
+                        p.deleted_open.iter().map(|f| HarvestTarget {
+                            pid: p.pid,
+                            command: p.command.clone(),
+                            file: f.clone(),
+                        })
+                    })
+                    .filter(|t| !w.harvested.contains(&t.file.handle))
+                    .collect();
+                w.working = true;
+                return vec![Effect::Harvest { targets, dir }];
+            }
+            _ => {}
+        }
+        return vec![];
+    }
+    if let Some(pending) = w.confirm.take() {
+        return match (pending, key) {
+            (Pending::Signal(action, targets), Key::Char('y') | Key::Enter) => {
+                w.working = action == SignalAction::Terminate;
+                vec![Effect::Signal { action, targets }]
+            }
+            (
+                Pending::Terminate {
+                    targets,
+                    unharvested: 0,
+                },
+                Key::Char('y') | Key::Enter,
+            )
+            | (Pending::Terminate { targets, .. }, Key::Char('!')) => {
+                w.working = true;
+                vec![Effect::Signal {
+                    action: SignalAction::Terminate,
+                    targets,
+                }]
+            }
+            (Pending::Remount, Key::Char('y') | Key::Enter) => vec![Effect::RemountReadOnly],
+            _ => vec![],
+        };
+    }
+    let current = w.processes.get(w.selected).cloned();
+    let alive: Vec<(i32, u64)> = w
+        .processes
+        .iter()
+        .filter(|p| p.state != 'Z')
+        .map(|p| (p.pid, p.start_time))
+        .collect();
+    match key {
+        k if k.movement().is_some() => {
+            w.selected = moved(w.selected, k.movement().unwrap_or(0), w.processes.len());
+            vec![]
+        }
+        Key::Char('f') => {
+            w.confirm =
+                current.map(|p| Pending::Signal(SignalAction::Freeze, vec![(p.pid, p.start_time)]));
+            vec![]
+        }
+        Key::Char('P') => {
+            w.confirm = current.map(|p| Pending::Signal(SignalAction::Freeze, tree(w, &p)));
+            vec![]
+        }
+        Key::Char('F') => {
+            w.confirm = (!alive.is_empty()).then_some(Pending::Signal(SignalAction::Freeze, alive));
+            vec![]
+        }
+        Key::Char('t') => {
+            w.confirm =
+                current.map(|p| Pending::Signal(SignalAction::Thaw, vec![(p.pid, p.start_time)]));
+            vec![]
+        }
+        Key::Char('T') => {
+            let frozen: Vec<(i32, u64)> = w
+                .processes
+                .iter()
+                .filter(|p| p.state == 'T')
+                .map(|p| (p.pid, p.start_time))
+                .collect();
+            w.confirm = (!frozen.is_empty()).then_some(Pending::Signal(SignalAction::Thaw, frozen));
+            vec![]
+        }
+        Key::Char('K') => {
+            w.confirm = current.map(|p| Pending::Terminate {
+                unharvested: unharvested(w, &p),
+                targets: vec![(p.pid, p.start_time)],
+            });
+            vec![]
+        }
+        Key::Char('h') => {
+            if w.processes.iter().any(|p| unharvested(w, p) > 0) {
+                w.harvest_dir = Some(DEFAULT_HARVEST_DIR.to_string());
+            } else {
+                model.notice = Some("no unsaved deleted-but-open files".into());
+            }
+            vec![]
+        }
+        Key::Char('R') => {
+            w.confirm = Some(Pending::Remount);
+            vec![]
+        }
+        Key::Char('r') => vec![Effect::ScanWriters],
+        Key::Enter | Key::Tab | Key::Char('n') => {
+            model.step = Step::Gpu;
+            vec![Effect::ProbeGpu]
+        }
+        _ => vec![],
+    }
+}
+
+pub fn on_signalled(
+    model: &mut Model,
+    action: SignalAction,
+    results: Vec<(i32, Result<(), String>)>,
+) -> Vec<Effect> {
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|(pid, r)| r.as_ref().err().map(|e| format!("{pid}: {e}")))
+        .collect();
+    let done: Vec<i32> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(p, _)| *p)
+        .collect();
+    let w = &mut model.writers;
+    w.working = false;
+    match action {
+        SignalAction::Freeze => {
+            for p in w.processes.iter().filter(|p| done.contains(&p.pid)) {
+                if !w.frozen.iter().any(|f| f.0 == p.pid) {
+                    w.frozen.push((p.pid, p.start_time, p.command.clone()));
+                }
+            }
+        }
+        SignalAction::Thaw | SignalAction::Terminate => {
+            w.frozen.retain(|f| !done.contains(&f.0));
+            if model.step == Step::Finish && w.frozen.is_empty() {
+                model.finish.thawed = true;
+            }
+        }
+    }
+    let verb = match action {
+        SignalAction::Freeze => "frozen",
+        SignalAction::Thaw => "thawed",
+        SignalAction::Terminate => "terminated",
+    };
+    model.notice = Some(if failures.is_empty() {
+        format!("{} process(es) {verb}", done.len())
+    } else {
+        format!("{} {verb}; failed: {}", done.len(), failures.join("; "))
+    });
+    vec![Effect::ScanWriters]
+}
+
+pub fn on_harvested(
+    model: &mut Model,
+    result: Result<crate::engine::harvest::HarvestReport, String>,
+) -> Vec<Effect> {
+    let w = &mut model.writers;
+    w.working = false;
+    match result {
+        Ok(report) => {
+            w.harvested
+                .extend(report.saved.iter().map(|s| s.handle.clone()));
+            let dir = report
+                .saved
+                .first()
+                .and_then(|s| s.saved_to.parent())
+                .and_then(|p| p.parent());
+            model.notice = Some(match (report.failed.len(), dir) {
+                (0, Some(d)) => format!(
+                    "{} file(s) saved and verified under {}",
+                    report.saved.len(),
+                    d.display()
+                ),
+                (0, None) => "nothing to save".into(),
+                (n, _) => format!(
+                    "{} saved, {n} failed: {}",
+                    report.saved.len(),
+                    report.failed[0].reason
+                ),
+            });
+            w.last_harvest = Some(report);
+        }
+        Err(e) => model.notice = Some(format!("harvest refused: {e}")),
+    }
+    vec![]
+}
