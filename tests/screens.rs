@@ -290,3 +290,31 @@ fn overlays() {
     m.overlay = Overlay::QuitConfirm;
     insta::assert_snapshot!("quit_confirm", render(&m));
 }
+
+#[test]
+fn gpu_processes_join_the_writers_by_pid() {
+    let m = model();
+    assert_eq!(snaprescue::ui::gpu_memory(&m, 4242), Some(39 << 30));
+    assert_eq!(snaprescue::ui::gpu_memory(&m, 977), None);
+}
+
+#[test]
+fn gpu_command_without_a_driver_is_one_line_and_success() {
+    if std::path::Path::new("/dev/nvidiactl").exists() {
+        return; // a real GPU machine: scripts/gpu-check covers it
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args(["gpu", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["state"], "unavailable");
+    assert!(
+        doc["reason"]
+            .as_str()
+            .unwrap()
+            .contains("NVIDIA driver library not loaded"),
+        "{doc}"
+    );
+}

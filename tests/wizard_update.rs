@@ -300,3 +300,108 @@ fn finish_offers_to_thaw_what_was_frozen() {
     );
     assert!(m.finish.thawed && m.writers.frozen.is_empty());
 }
+
+#[test]
+fn terminate_is_blocked_until_deleted_files_are_harvested() {
+    use snaprescue::engine::harvest::{HarvestReport, HarvestedFile};
+    use snaprescue::ports::processes::DeletedOpen;
+    let mut m = Model::new("/x".into());
+    let mut holder = process(10);
+    holder.deleted_open = vec![DeletedOpen {
+        path: "/x/epoch_30.pth".into(),
+        handle: "/proc/10/fd/3".into(),
+        size: 9,
+    }];
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![holder],
+            unreadable: 0,
+            elapsed_secs: 1.0,
+        },
+    );
+    keys(&mut m, &[Key::Char('K')]);
+    assert_eq!(
+        m.writers.confirm,
+        Some(Pending::Terminate {
+            targets: vec![(10, 1010)],
+            unharvested: 1
+        })
+    );
+    assert!(
+        keys(&mut m, &[Key::Char('y')]).is_empty(),
+        "y does not destroy an unsaved deleted file"
+    );
+    keys(&mut m, &[Key::Char('h')]);
+    assert!(m.typing(), "the harvest directory is typed");
+    let effects = keys(&mut m, &[Key::Char('2'), Key::Enter]);
+    let [Effect::Harvest { targets, dir }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(dir, &PathBuf::from(format!("{DEFAULT_HARVEST_DIR}2")));
+    assert_eq!(targets[0].file.handle, PathBuf::from("/proc/10/fd/3"));
+    let saved = HarvestedFile {
+        pid: 10,
+        command: "python".into(),
+        handle: "/proc/10/fd/3".into(),
+        original: "/x/epoch_30.pth".into(),
+        saved_to: "/dev/shm/h/pid-10/epoch_30.pth".into(),
+        size: 9,
+        blake3: "ab".into(),
+    };
+    update(
+        &mut m,
+        Msg::Harvested(Ok(HarvestReport {
+            saved: vec![saved],
+            failed: vec![],
+            manifest: None,
+        })),
+    );
+    keys(&mut m, &[Key::Char('K')]);
+    assert_eq!(
+        m.writers.confirm,
+        Some(Pending::Terminate {
+            targets: vec![(10, 1010)],
+            unharvested: 0
+        })
+    );
+    assert_eq!(
+        keys(&mut m, &[Key::Char('y')]),
+        vec![Effect::Signal {
+            action: SignalAction::Terminate,
+            targets: vec![(10, 1010)]
+        }]
+    );
+    assert!(
+        m.busy(),
+        "terminate waits up to the grace period: quitting asks first"
+    );
+}
+
+#[test]
+fn freezing_a_tree_takes_the_listed_descendants() {
+    let mut m = Model::new("/x".into());
+    let mut parent = process(10);
+    parent.ppid = 1;
+    let mut worker = process(11);
+    worker.ppid = 10;
+    let mut grandchild = process(12);
+    grandchild.ppid = 11;
+    let stranger = process(13);
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![parent, worker, grandchild, stranger],
+            unreadable: 0,
+            elapsed_secs: 1.0,
+        },
+    );
+    keys(&mut m, &[Key::Char('P')]);
+    assert_eq!(
+        m.writers.confirm,
+        Some(Pending::Signal(
+            SignalAction::Freeze,
+            vec![(10, 1010), (11, 1011), (12, 1012)]
+        ))
+    );
+}

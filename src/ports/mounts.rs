@@ -41,6 +41,8 @@ pub struct MountEntry {
     /// `major:minor` of the superblock: equal for every mount of one filesystem.
     pub majmin: String,
     pub read_only: bool,
+    /// For overlay mounts (containers): the writable layer, which lives on another fs.
+    pub upper_dir: Option<PathBuf>,
 }
 
 /// A snapshot of /proc/self/mountinfo.
@@ -58,6 +60,12 @@ impl MountTable {
             .into_iter()
             .map(|m| MountEntry {
                 root: PathBuf::from(&m.root),
+                upper_dir: m
+                    .super_options
+                    .get("upperdir")
+                    .cloned()
+                    .flatten()
+                    .map(PathBuf::from),
                 read_only: m.mount_options.contains_key("ro"),
                 mount_point: m.mount_point,
                 fs_type: m.fs_type,

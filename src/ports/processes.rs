@@ -246,6 +246,17 @@ pub fn filesystem_devices(path: &std::path::Path) -> std::io::Result<HashSet<u64
                 devices.insert(meta.dev());
             }
         }
+        // Containers: an overlay whose writable layer lives on this filesystem writes here.
+        for overlay in table.entries.iter().filter(|e| e.fs_type == "overlay") {
+            let on_this = overlay
+                .upper_dir
+                .as_ref()
+                .and_then(|u| table.holding(u).ok())
+                .is_some_and(|m| m.majmin == majmin);
+            if on_this && let Ok(meta) = std::fs::metadata(&overlay.mount_point) {
+                devices.insert(meta.dev());
+            }
+        }
         if let Some((major, minor)) = majmin.split_once(':')
             && let (Ok(a), Ok(b)) = (major.parse(), minor.parse())
         {

@@ -1,0 +1,292 @@
+//! Step 1 on real processes over a loop-mounted ext4: who is listed and how, write rates,
+//! freeze and thaw (state T), harvest of a deleted-but-open file onto another filesystem,
+//! and terminate through a pidfd.
+
+mod common;
+use common::*;
+use std::fs;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+/// Children of this test, killed (by PID, SIGKILL works on frozen ones too) on drop.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn_sh(dir: &std::path::Path, script: &str) -> Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .spawn()
+        .unwrap()
+}
+
+fn processes(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
+    doc["processes"].as_array().unwrap()
+}
+
+fn find(doc: &serde_json::Value, pid: u32) -> Option<&serde_json::Value> {
+    processes(doc).iter().find(|p| p["pid"] == pid)
+}
+
+fn kinds(p: &serde_json::Value) -> Vec<String> {
+    p["usages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn lists_writers_freezes_thaws_and_harvests() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 64);
+    let dir = fs.path("run");
+    fs::create_dir(&dir).unwrap();
+    let held: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    fs::write(dir.join("held.bin"), &held).unwrap();
+    let mut kids = Children(vec![]);
+    kids.0.push(spawn_sh(
+        &dir,
+        "exec 4>>w.log; while true; do head -c 65536 /dev/zero >&4; sync w.log; sleep 0.05; done",
+    ));
+    kids.0.push(spawn_sh(
+        &dir,
+        "exec 3<held.bin; rm held.bin; exec sleep 60",
+    ));
+    kids.0.push(
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(&dir)
+            .spawn()
+            .unwrap(),
+    );
+    kids.0.push(
+        Command::new("sleep")
+            .arg("60")
+            .current_dir("/")
+            .spawn()
+            .unwrap(),
+    );
+    let pids: Vec<u32> = kids.0.iter().map(|c| c.id()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = json(state.path(), args!["writers", dir, "--interval", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let writer = find(&doc, pids[0]).expect("writer listed");
+    assert!(kinds(writer).contains(&"cwd".to_string()));
+    assert!(
+        writer["usages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["kind"] == "open" && u["writing"] == true),
+        "{writer}"
+    );
+    assert!(writer["write_rate"].as_f64().unwrap() > 0.0, "{writer}");
+    let holder = find(&doc, pids[1]).expect("holder listed");
+    let deleted = &holder["deleted_open"][0];
+    assert!(
+        deleted["path"].as_str().unwrap().ends_with("run/held.bin"),
+        "{holder}"
+    );
+    assert_eq!(deleted["size"], held.len());
+    let idle = find(&doc, pids[2]).expect("cwd-only process listed");
+    assert_eq!(kinds(idle), ["cwd"]);
+    assert!(
+        find(&doc, pids[3]).is_none(),
+        "a process on another filesystem is not listed"
+    );
+    assert!(find(&doc, std::process::id()).is_none(), "never ourselves");
+
+    let (_, frozen, _) = json(
+        state.path(),
+        args!["writers", dir, "--freeze", "--interval", "0"],
+    );
+    for pid in &pids[..3] {
+        assert_eq!(find(&frozen, *pid).unwrap()["state"], "T", "{frozen}");
+    }
+    assert_ne!(
+        fs::read_to_string(format!("/proc/{}/stat", pids[3]))
+            .unwrap()
+            .split(' ')
+            .nth(2),
+        Some("T")
+    );
+
+    // Harvest: refused on the same filesystem, done onto another one, byte-identical.
+    let (code, refused, _) = json(
+        state.path(),
+        args![
+            "writers",
+            dir,
+            "--rescue-open",
+            fs.path("saved"),
+            "--interval",
+            "0"
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("same filesystem"),
+        "{refused}"
+    );
+    let other = tempfile::tempdir_in("/dev/shm").unwrap();
+    let (code, saved, err) = json(
+        state.path(),
+        args![
+            "writers",
+            dir,
+            "--rescue-open",
+            other.path(),
+            "--interval",
+            "0"
+        ],
+    );
+    assert_eq!(code, 0, "{err} {saved}");
+    let file = &saved["harvest"]["saved"][0];
+    assert_eq!(file["pid"], pids[1]);
+    assert!(
+        file["handle"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("/proc/{}/fd/", pids[1]))
+    );
+    let saved_to = file["saved_to"].as_str().unwrap();
+    assert!(
+        saved_to.ends_with(&format!("pid-{}/held.bin", pids[1])),
+        "{saved_to}"
+    );
+    assert_eq!(fs::read(saved_to).unwrap(), held);
+    assert!(saved["harvest"]["manifest"].as_str().is_some());
+
+    let (_, thawed, _) = json(
+        state.path(),
+        args!["writers", dir, "--thaw", "--interval", "0"],
+    );
+    for pid in &pids[..3] {
+        assert_ne!(find(&thawed, *pid).unwrap()["state"], "T", "{thawed}");
+    }
+}
+
+#[test]
+fn a_path_that_no_longer_exists_uses_its_surviving_ancestor() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let mut kids = Children(vec![
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(&fs.mount)
+            .spawn()
+            .unwrap(),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = json(
+        state.path(),
+        args!["writers", fs.path("gone/deeper"), "--interval", "0"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(find(&doc, kids.0[0].id()).is_some());
+    kids.0[0].kill().unwrap();
+}
+
+#[test]
+fn terminate_escalates_to_sigkill_and_never_hits_a_recycled_pid() {
+    use snaprescue::ports::signals::{ProcessError, terminate};
+    let mut kids = Children(vec![
+        Command::new("sh")
+            .arg("-c")
+            .arg("trap '' TERM; while true; do sleep 0.1; done")
+            .spawn()
+            .unwrap(),
+    ]);
+    let pid = kids.0[0].id() as i32;
+    std::thread::sleep(Duration::from_millis(100));
+    let start = procfs::process::Process::new(pid)
+        .unwrap()
+        .stat()
+        .unwrap()
+        .starttime;
+    let wrong = terminate(pid, start + 1, Duration::from_millis(100)).unwrap_err();
+    assert!(matches!(wrong, ProcessError::Recycled { .. }), "{wrong}");
+    assert!(
+        kids.0[0].try_wait().unwrap().is_none(),
+        "the mismatched process was left alone"
+    );
+    terminate(pid, start, Duration::from_millis(300)).unwrap();
+    let status = kids.0[0].wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "SIGTERM was ignored, so SIGKILL ended it"
+    );
+}
+
+#[test]
+fn a_container_writing_through_an_overlay_on_this_filesystem_is_listed() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    for d in ["upper", "work"] {
+        fs::create_dir(fs.path(d)).unwrap();
+    }
+    let lower = tempfile::tempdir().unwrap();
+    let merged = tempfile::tempdir().unwrap();
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.path().display(),
+        fs.path("upper").display(),
+        fs.path("work").display()
+    );
+    sh(
+        "mount",
+        &[
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            &options,
+            merged.path().to_str().unwrap(),
+        ],
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _unmount = Unmount(merged.path().to_path_buf());
+    let kids = Children(vec![
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(merged.path())
+            .spawn()
+            .unwrap(),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = json(state.path(), args!["writers", fs.mount, "--interval", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        find(&doc, kids.0[0].id()).is_some(),
+        "overlay user not listed: {doc}"
+    );
+}
