@@ -290,3 +290,39 @@ fn a_container_writing_through_an_overlay_on_this_filesystem_is_listed() {
         "overlay user not listed: {doc}"
     );
 }
+
+#[test]
+fn remount_read_only_is_refused_while_a_file_is_open_for_writing() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let dir = fs.mount.clone();
+    let mut kids = Children(vec![spawn_sh(
+        &dir,
+        "exec 4>>open.log; rm open.log; exec sleep 60",
+    )]);
+    std::thread::sleep(Duration::from_millis(200));
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, _) = json(
+        state.path(),
+        args!["writers", dir, "--remount-ro", "--interval", "0"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        doc["error"].as_str().unwrap().contains("open for writing"),
+        "{doc}"
+    );
+    kids.0[0].kill().unwrap();
+    kids.0[0].wait().unwrap();
+    let (code, doc, err) = json(
+        state.path(),
+        args!["writers", dir, "--remount-ro", "--interval", "0"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["remounted_read_only"], dir.to_str().unwrap());
+    assert!(
+        fs::write(dir.join("x"), "x").is_err(),
+        "the filesystem is read-only now"
+    );
+}

@@ -38,6 +38,10 @@ pub enum Command {
         /// Allow --rescue-open DIR on the same filesystem as PATH (may overwrite deleted data).
         #[arg(long, requires = "rescue_open")]
         force: bool,
+        /// Remount PATH's filesystem read-only (refused by the kernel while files are open
+        /// for writing).
+        #[arg(long)]
+        remount_ro: bool,
         /// Seconds between the two scans that measure write rates.
         #[arg(long, default_value_t = 1.0)]
         interval: f64,
@@ -168,6 +172,7 @@ pub fn main() -> i32 {
             thaw,
             rescue_open,
             force,
+            remount_ro,
             interval,
             json,
         }) => {
@@ -176,6 +181,7 @@ pub fn main() -> i32 {
                 thaw,
                 rescue_open,
                 force,
+                remount_ro,
                 interval,
             };
             emit(status::writers(&path, &action), json)

@@ -17,6 +17,7 @@ pub struct WritersAction {
     pub thaw: bool,
     pub rescue_open: Option<PathBuf>,
     pub force: bool,
+    pub remount_ro: bool,
     pub interval: f64,
 }
 
@@ -81,7 +82,20 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
             }
         }
     }
+    let mut remounted = None;
+    if action.remount_ro {
+        let anchor = crate::ports::fs_meta::surviving_ancestor(path)?.0;
+        let mount = crate::ports::mounts::MountTable::read()?
+            .holding(&anchor)?
+            .mount_point
+            .clone();
+        crate::ports::mounts::remount_read_only(&mount)?;
+        remounted = Some(mount);
+    }
     let mut human = String::new();
+    if let Some(m) = &remounted {
+        writeln!(human, "{} is now read-only", m.display())?;
+    }
     for p in &list {
         let rate = rates
             .iter()
@@ -146,7 +160,7 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
         })
         .collect();
     Ok(Outcome {
-        json: json!({ "processes": processes, "unreadable": denied, "actions": actions, "harvest": harvested }),
+        json: json!({ "processes": processes, "unreadable": denied, "actions": actions, "harvest": harvested, "remounted_read_only": remounted }),
         human,
         ok,
     })
