@@ -4,6 +4,7 @@
 
 mod recover;
 mod status;
+mod verify;
 
 use crate::engine::restore_plan::ConflictPolicy;
 use clap::{Parser, Subcommand};
@@ -106,6 +107,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check.
+    Verify {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also load each checkpoint with torch.load(weights_only=True).
+        #[arg(long)]
+        torch: bool,
+        /// The training job's interpreter (default: python3).
+        #[arg(long, value_name = "EXE")]
+        python: Option<PathBuf>,
+        /// Seconds before the interpreter is considered hung.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// A practice lab on a loop-mounted btrfs volume, then the wizard on it.
     Drill {
         /// Tear the lab down (also after a crash).
@@ -187,6 +204,16 @@ pub fn main() -> i32 {
             emit(status::writers(&path, &action), json)
         }
         Some(Command::Gpu { json }) => emit(Ok(status::gpu()), json),
+        Some(Command::Verify {
+            paths,
+            torch,
+            python,
+            timeout,
+            json,
+        }) => emit(
+            Ok(verify::verify(&paths, torch, python.as_deref(), timeout)),
+            json,
+        ),
         Some(Command::Snapshots { path, source, json }) => {
             emit(recover::snapshots(&path, source.as_deref()), json)
         }

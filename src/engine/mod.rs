@@ -9,6 +9,8 @@ pub mod harvest;
 pub mod newer;
 pub mod restore;
 pub mod restore_plan;
+pub mod torch_check;
+pub mod verify;
 
 /// Paths in JSON: the lossless UTF-8 text when there is one, else the bytes in hex too.
 pub fn path_json(path: &std::path::Path) -> serde_json::Value {

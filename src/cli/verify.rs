@@ -1,0 +1,80 @@
+//! `verify` without a terminal: every file's verdict, then the torch check.
+
+use super::Outcome;
+use crate::engine::torch_check::{choose_python, torch_check};
+use crate::engine::verify::{files_under, verify_all};
+use serde_json::json;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn is_checkpoint(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    [".pth", ".pt", ".ckpt", ".safetensors"]
+        .iter()
+        .any(|e| name.ends_with(e))
+        || (name.starts_with("pytorch_model") && name.ends_with(".bin"))
+}
+
+pub fn verify(paths: &[PathBuf], load: bool, python: Option<&Path>, timeout: u64) -> Outcome {
+    let files = files_under(paths);
+    let verdicts = verify_all(&files, &HashMap::new(), &|done, total| {
+        if total > 20 && (done % 20 == 0 || done == total) {
+            eprint!("\rverified {done}/{total}");
+        }
+    });
+    let checkpoints: Vec<PathBuf> = if load {
+        files.iter().filter(|f| is_checkpoint(f)).cloned().collect()
+    } else {
+        vec![]
+    };
+    let interpreter = choose_python(python, None);
+    let torch = torch_check(&interpreter, &checkpoints, Duration::from_secs(timeout));
+    let mut human = String::new();
+    for v in &verdicts {
+        let _ = writeln!(
+            human,
+            "{} {}: {}",
+            if v.ok { "ok  " } else { "FAIL" },
+            v.path.display(),
+            v.detail
+        );
+    }
+    let f = &torch.facts;
+    match &torch.diagnosis {
+        None => {
+            let _ = writeln!(
+                human,
+                "torch {} (CUDA {}) on {}: {} GPU(s) {}",
+                f.torch.as_deref().unwrap_or("?"),
+                f.cuda_build.as_deref().unwrap_or("?"),
+                torch.interpreter.display(),
+                f.count,
+                f.names.join(", ")
+            );
+        }
+        Some(d) => {
+            let _ = writeln!(human, "torch check: {d}");
+        }
+    }
+    for l in f.loads.iter().filter(|l| !l.ok) {
+        let _ = writeln!(
+            human,
+            "FAIL torch.load {}: {}",
+            l.path.display(),
+            l.error.as_deref().unwrap_or("")
+        );
+    }
+    let files_ok = verdicts.iter().all(|v| v.ok);
+    let loads_ok = f.loads.iter().all(|l| l.ok)
+        && (!load || torch.facts.import_error.is_none() && torch.facts.torch.is_some());
+    Outcome {
+        json: json!({ "files": verdicts, "torch": torch }),
+        human,
+        ok: files_ok && loads_ok,
+    }
+}

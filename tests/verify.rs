@@ -1,0 +1,168 @@
+//! Step 6 checks on fixtures written by real torch and safetensors (see
+//! scripts/make-checkpoint-fixtures.py), damaged copies of them, and the torch check against
+//! an interpreter without torch, one that hangs, and real torch when it is importable.
+
+use snaprescue::engine::torch_check::torch_check;
+use snaprescue::engine::verify::{Format, verify_file};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/checkpoints")
+        .join(rel)
+}
+
+#[test]
+fn every_good_fixture_verifies_with_its_format() {
+    for (name, format) in [
+        ("good/epoch_10.pth", Format::PytorchZip),
+        ("good/last.ckpt", Format::PytorchZip),
+        ("good/pytorch_model.bin", Format::PytorchZip),
+        ("good/legacy.pt", Format::PytorchLegacy),
+        ("good/model.safetensors", Format::Safetensors),
+        ("good/model.safetensors.index.json", Format::ShardIndex),
+    ] {
+        let v = verify_file(&fixture(name), None);
+        assert!(v.ok, "{name}: {}", v.detail);
+        assert_eq!(v.format, format, "{name}");
+    }
+}
+
+#[test]
+fn every_damaged_fixture_says_what_is_wrong() {
+    for (name, expected) in [
+        (
+            "damaged/truncated.pth",
+            "truncated: central directory missing",
+        ),
+        ("damaged/flipped.pth", "CRC mismatch in epoch_10/data/0"),
+        (
+            "damaged/wrong_header_length.safetensors",
+            "wrong header length",
+        ),
+        (
+            "damaged/truncated.safetensors",
+            "truncated: 2.weight ends at 688",
+        ),
+        (
+            "damaged/missing-shard/model.safetensors.index.json",
+            "missing shard model-00002-of-00002.safetensors",
+        ),
+    ] {
+        let v = verify_file(&fixture(name), None);
+        assert!(!v.ok, "{name} passed");
+        assert!(v.detail.contains(expected), "{name}: {}", v.detail);
+    }
+}
+
+#[test]
+fn other_files_are_checked_against_the_recorded_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "hello").unwrap();
+    let hash = blake3::hash(b"hello").to_hex().to_string();
+    assert!(verify_file(&file, Some(&hash)).ok);
+    std::fs::write(&file, "hellO").unwrap();
+    let v = verify_file(&file, Some(&hash));
+    assert!(!v.ok && v.detail.contains("differs"), "{}", v.detail);
+}
+
+#[test]
+fn verify_command_prints_json_and_fails_on_damage() {
+    let run = |dir: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+            .args([
+                "verify",
+                fixture(dir).to_str().unwrap(),
+                "--json",
+                "--timeout",
+                "30",
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        )
+    };
+    let (code, good) = run("good");
+    assert_eq!(code, Some(0), "{good}");
+    assert_eq!(good["files"].as_array().unwrap().len(), 8);
+    let (code, bad) = run("damaged");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        bad["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["ok"] == false)
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn an_interpreter_without_torch_is_diagnosed() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("python-without-torch");
+    // A real Python whose torch import fails, whatever the machine has installed.
+    std::fs::write(&script, "#!/bin/sh\nexec python3 -c 'import sys; sys.modules[\"torch\"] = None; exec(sys.argv[1])' \"$2\" \"$@\"\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let report = torch_check(&script, &[], Duration::from_secs(30));
+    let d = report.diagnosis.expect("a diagnosis");
+    assert!(d.contains("torch is not installed"), "{d}");
+}
+
+#[test]
+fn a_missing_interpreter_names_the_fix() {
+    let report = torch_check(
+        Path::new("/nonexistent/python"),
+        &[],
+        Duration::from_secs(5),
+    );
+    assert!(report.diagnosis.unwrap().contains("--python"));
+}
+
+#[test]
+fn a_hanging_interpreter_is_stopped_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("hanging-python");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let started = Instant::now();
+    let report = torch_check(&script, &[], Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        report
+            .diagnosis
+            .unwrap()
+            .contains("did not answer within 1 s")
+    );
+}
+
+/// Real torch: `SNAPRESCUE_TORCH_PYTHON=/path/to/python` (an environment with torch and
+/// safetensors); skipped when unset.
+#[test]
+fn real_torch_loads_good_checkpoints_and_rejects_damaged_ones() {
+    let Some(python) = std::env::var_os("SNAPRESCUE_TORCH_PYTHON") else {
+        eprintln!("skipped: SNAPRESCUE_TORCH_PYTHON not set");
+        return;
+    };
+    let files = vec![
+        fixture("good/epoch_10.pth"),
+        fixture("good/model.safetensors"),
+        fixture("good/legacy.pt"),
+        fixture("damaged/truncated.pth"),
+    ];
+    let report = torch_check(Path::new(&python), &files, Duration::from_secs(120));
+    assert!(report.facts.torch.is_some(), "{report:?}");
+    let ok: Vec<bool> = report.facts.loads.iter().map(|l| l.ok).collect();
+    assert_eq!(ok, [true, true, true, false], "{:?}", report.facts.loads);
+    if report.facts.available != Some(true) {
+        assert!(
+            report.diagnosis.unwrap().contains("cannot use the GPU")
+                || report.facts.cuda_build.is_none()
+        );
+    }
+}
