@@ -271,6 +271,34 @@ fn step6_finish() {
     m.finish.report_file = Some(Ok(
         "/root/.local/state/snaprescue/reports/report-1.json".into()
     ));
+    use snaprescue::engine::verify::{Format, Verdict};
+    m.finish.verdicts = Some(vec![
+        Verdict {
+            path: "/data/run/ckpt/epoch_20.pth".into(),
+            format: Format::PytorchZip,
+            ok: true,
+            detail: "OK: zip with 10 members, CRCs match, pickle protocol 2".into(),
+        },
+        Verdict {
+            path: "/data/run/ckpt/epoch_10.pth".into(),
+            format: Format::PytorchZip,
+            ok: false,
+            detail: "CRC mismatch in epoch_10/data/3".into(),
+        },
+    ]);
+    m.finish.torch = Some(snaprescue::engine::torch_check::TorchReport {
+        interpreter: "/opt/conda/envs/train/bin/python3".into(),
+        facts: snaprescue::engine::torch_check::TorchFacts {
+            torch: Some("2.5.1".into()),
+            cuda_build: Some("12.4".into()),
+            available: Some(true),
+            count: 1,
+            names: vec!["NVIDIA H200".into()],
+            ..Default::default()
+        },
+        diagnosis: None,
+        elapsed_ms: 2100,
+    });
     insta::assert_snapshot!("finish", render(&m));
     m.restore.report = None;
     m.recovery.outcome = Some(Ok(RollbackOutcome {

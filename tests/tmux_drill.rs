@@ -153,7 +153,7 @@ fn drill_through_the_wizard_to_a_verified_restore() {
     t.keys(&["a", "Enter"]);
     t.wait_for("Restore 4 files?");
     t.keys(&["Enter"]);
-    let screen = t.wait_for("4 files verified");
+    let screen = t.wait_for("Verified 4 files: 4 OK");
     assert!(screen.contains("Still frozen"), "{screen}");
     t.keys(&["t"]);
     t.wait_for("Frozen processes were thawed");

@@ -195,6 +195,7 @@ fn rescue_loads_the_diff_and_restores_the_selection() {
     update(
         &mut m,
         Msg::DiffReady(Ok(DiffLoaded {
+            elapsed_ms: 2,
             snapshot_id: "2".into(),
             tree,
             dest: "/data/run/ckpt".into(),
@@ -221,10 +222,56 @@ fn rescue_loads_the_diff_and_restores_the_selection() {
     assert_eq!(m.overlay, Overlay::QuitConfirm);
     keys(&mut m, &[Key::Char('n')]);
     assert_eq!(keys(&mut m, &[Key::Char('x')]), vec![Effect::Cancel]);
-    let effects = update(&mut m, Msg::RestoreDone(RestoreReport::default()));
+    let effects = update(
+        &mut m,
+        Msg::RestoreDone {
+            report: RestoreReport::default(),
+            elapsed_ms: 5,
+        },
+    );
     assert_eq!(m.step, Step::Finish);
     assert!(
-        matches!(effects.as_slice(), [Effect::WriteReport(r)] if r.snapshot.as_deref() == Some("2"))
+        matches!(
+            effects.as_slice(),
+            [
+                Effect::Verify { .. },
+                Effect::TorchCheck { python: None, .. }
+            ]
+        ),
+        "{effects:?}"
+    );
+    assert!(
+        update(
+            &mut m,
+            Msg::Verified {
+                verdicts: vec![],
+                elapsed_ms: 1
+            }
+        )
+        .is_empty(),
+        "the report waits for the torch check"
+    );
+    let torch = snaprescue::engine::torch_check::TorchReport {
+        interpreter: "python3".into(),
+        facts: Default::default(),
+        diagnosis: Some("torch is not installed".into()),
+        elapsed_ms: 3,
+    };
+    let effects = update(&mut m, Msg::TorchChecked(torch));
+    let [Effect::WriteReport(r)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(r.snapshot.as_deref(), Some("2"));
+    assert_eq!(r.torch.as_deref(), Some("torch is not installed"));
+    let steps: Vec<&str> = r.timings.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "compare snapshot with live tree",
+            "restore",
+            "verify",
+            "torch check"
+        ]
     );
 }
 

@@ -173,6 +173,7 @@ impl Executor {
                 let (opened, cancel) = (self.opened.clone(), self.cancel.clone());
                 self.with_session(
                     move |s| {
+                        let started = Instant::now();
                         let result = s
                             .snapshot(&id)
                             .map_err(Into::into)
@@ -189,6 +190,7 @@ impl Executor {
                                     tree,
                                     dest: s.path.clone(),
                                     free_bytes,
+                                    elapsed_ms: started.elapsed().as_millis(),
                                 }))
                             }
                             Err(e) => Msg::DiffReady(Err(e.to_string())),
@@ -215,6 +217,7 @@ impl Executor {
                             ));
                         };
                         let _ = opened_id;
+                        let started = Instant::now();
                         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
                         let planned = match plan(&snapshot.dir, &s.path, &selection, policy, &stamp)
                         {
@@ -228,12 +231,46 @@ impl Executor {
                                 let _ = tx.send(Msg::RestoreProgress(p.clone()));
                             }
                         });
-                        Msg::RestoreDone(report)
+                        Msg::RestoreDone {
+                            report,
+                            elapsed_ms: started.elapsed().as_millis(),
+                        }
                     },
                     Msg::RestoreRefused,
                 );
             }
             Effect::Cancel => self.cancel.store(true, Ordering::Relaxed),
+            Effect::Verify { files, recorded } => {
+                let tx = self.tx.clone();
+                self.blocking(move || {
+                    let started = Instant::now();
+                    let progress = Mutex::new((tx, Instant::now() - Duration::from_secs(1)));
+                    let verdicts =
+                        crate::engine::verify::verify_all(&files, &recorded, &|done, total| {
+                            let mut guard = progress.lock().unwrap_or_else(|e| e.into_inner());
+                            if guard.1.elapsed() >= Duration::from_millis(100) || done == total {
+                                guard.1 = Instant::now();
+                                let _ = guard.0.send(Msg::VerifyProgress { done, total });
+                            }
+                        });
+                    Msg::Verified {
+                        verdicts,
+                        elapsed_ms: started.elapsed().as_millis(),
+                    }
+                });
+            }
+            Effect::TorchCheck {
+                python,
+                checkpoints,
+            } => self.blocking(move || {
+                let interpreter =
+                    crate::engine::torch_check::choose_python(None, python.as_deref());
+                Msg::TorchChecked(crate::engine::torch_check::torch_check(
+                    &interpreter,
+                    &checkpoints,
+                    Duration::from_secs(120),
+                ))
+            }),
             Effect::Rollback { id, confirm } => {
                 let opened = self.opened.clone();
                 self.with_session(

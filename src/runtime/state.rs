@@ -70,6 +70,15 @@ pub fn write_report(report: &crate::wizard::FinishReport) -> Result<PathBuf, Str
     if let Some(r) = &report.rollback {
         text += &format!("rollback: {r}\n");
     }
+    for v in &report.verdicts {
+        text += &format!("verify: {v}\n");
+    }
+    if let Some(t) = &report.torch {
+        text += &format!("torch check: {t}\n");
+    }
+    for (step, ms) in &report.timings {
+        text += &format!("time: {step}: {:.1} s\n", *ms as f64 / 1000.0);
+    }
     std::fs::write(json_path.with_extension("txt"), text).map_err(|e| e.to_string())?;
     Ok(json_path)
 }

@@ -14,22 +14,7 @@ pub const KEYS: &str = "t:thaw frozen Enter:quit Esc:back";
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
     if let Some(r) = &model.restore.report {
-        let files = r
-            .restored
-            .iter()
-            .filter(|x| x.verified_by.is_some())
-            .count();
-        let shared = r
-            .restored
-            .iter()
-            .filter(|x| x.verified_by == Some(Verification::SharedExtents))
-            .count();
-        let head = format!(
-            "Restored {} entries ({}); {files} files verified: {} by BLAKE3, {shared} reflinks by shared extents",
-            r.restored.len(),
-            human(r.bytes),
-            files - shared
-        );
+        let head = format!("Restored {} entries ({})", r.restored.len(), human(r.bytes));
         lines.push(if r.failed.is_empty() {
             Line::from(head).green().bold()
         } else {
@@ -43,29 +28,55 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 .yellow(),
             );
         }
-        for f in r.failed.iter().take(5) {
+        for f in r.failed.iter().take(3) {
             lines.push(Line::from(format!("  FAILED {}: {}", f.path.display(), f.reason)).red());
         }
-        for s in r.skipped.iter().take(5) {
+        for s in r.skipped.iter().take(3) {
             lines.push(
                 Line::from(format!("  skipped {}: {}", s.path.display(), s.reason)).dark_gray(),
             );
         }
-        for x in r
-            .restored
-            .iter()
-            .filter(|x| x.verified_by.is_some())
-            .take(6)
-        {
-            let proof = match &x.hash {
-                Some(h) => format!("blake3 {}…", &h[..12.min(h.len())]),
-                None => "reflink, extents shared".into(),
-            };
-            lines.push(Line::from(format!(
-                "  OK {}  {}  {proof}",
-                x.path.display(),
-                human(x.size)
-            )));
+        match (&model.finish.verdicts, model.finish.verify_progress) {
+            (Some(verdicts), _) => {
+                let bad = verdicts.iter().filter(|v| !v.ok).count();
+                let shared = r
+                    .restored
+                    .iter()
+                    .filter(|x| x.verified_by == Some(Verification::SharedExtents))
+                    .count();
+                let summary = format!(
+                    "Verified {} files: {} OK, {bad} damaged ({shared} reflinks proven by shared extents)",
+                    verdicts.len(),
+                    verdicts.len() - bad
+                );
+                lines.push(if bad == 0 {
+                    Line::from(summary).green()
+                } else {
+                    Line::from(summary).red()
+                });
+                for v in verdicts
+                    .iter()
+                    .filter(|v| !v.ok)
+                    .chain(verdicts.iter().filter(|v| v.ok))
+                    .take(6)
+                {
+                    let name = v
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let line = Line::from(format!(
+                        "  {} {name}: {}",
+                        if v.ok { "OK  " } else { "FAIL" },
+                        v.detail
+                    ));
+                    lines.push(if v.ok { line } else { line.red() });
+                }
+            }
+            (None, Some((done, total))) => {
+                lines.push(Line::from(format!("verifying… {done}/{total}")))
+            }
+            (None, None) => lines.push(Line::from("verifying…")),
         }
     }
     if let Some(Ok(o)) = &model.recovery.outcome {
@@ -85,6 +96,33 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             )));
         }
         lines.push(Line::from(format!("To undo: {}", o.undo)));
+    }
+    match &model.finish.torch {
+        Some(t) => {
+            let text = format!(
+                "torch.cuda ({}): {}",
+                t.interpreter.display(),
+                crate::wizard::torch_summary(t)
+            );
+            lines.push(if t.gpu_ok() {
+                Line::from(text).green()
+            } else {
+                Line::from(text).yellow()
+            });
+            for l in t.facts.loads.iter().filter(|l| !l.ok).take(3) {
+                lines.push(
+                    Line::from(format!(
+                        "  torch.load failed for {}: {}",
+                        l.path.display(),
+                        l.error.as_deref().unwrap_or("")
+                    ))
+                    .red(),
+                );
+            }
+        }
+        None => lines.push(Line::from(
+            "checking torch.cuda with the job's interpreter…",
+        )),
     }
     lines.push(Line::from(""));
     let w = &model.writers;

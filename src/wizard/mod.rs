@@ -6,9 +6,11 @@ mod keys;
 mod model;
 pub mod picker;
 mod update;
+mod update_finish;
 mod update_steps;
 pub mod update_writers;
 
 pub use keys::Key;
 pub use model::*;
 pub use update::{init, update};
+pub use update_finish::{finish_report, torch_summary};

@@ -6,6 +6,8 @@ use crate::engine::harvest::{HarvestReport, HarvestTarget};
 pub use crate::engine::newer::NewerFiles;
 use crate::engine::restore::{Progress, RestoreReport};
 use crate::engine::restore_plan::ConflictPolicy;
+use crate::engine::torch_check::TorchReport;
+use crate::engine::verify::Verdict;
 use crate::ports::gpu::GpuStatus;
 use crate::ports::processes::ProcessUse;
 use crate::sources::{RollbackOutcome, Snapshot};
@@ -97,6 +99,7 @@ pub struct DiffLoaded {
     pub tree: TreeDiff,
     pub dest: PathBuf,
     pub free_bytes: u64,
+    pub elapsed_ms: u128,
 }
 
 #[derive(Debug, Clone)]
@@ -124,7 +127,19 @@ pub enum Msg {
     DiffReady(Result<DiffLoaded, String>),
     RestoreProgress(Progress),
     RestoreRefused(String),
-    RestoreDone(RestoreReport),
+    RestoreDone {
+        report: RestoreReport,
+        elapsed_ms: u128,
+    },
+    VerifyProgress {
+        done: usize,
+        total: usize,
+    },
+    Verified {
+        verdicts: Vec<Verdict>,
+        elapsed_ms: u128,
+    },
+    TorchChecked(TorchReport),
     RollbackDone(Result<RollbackOutcome, String>),
     ReportWritten(Result<PathBuf, String>),
 }
@@ -141,6 +156,12 @@ pub struct FinishReport {
     pub failed: Vec<String>,
     pub rollback: Option<String>,
     pub frozen: Vec<i32>,
+    /// "OK"/"FAIL path: detail" per restored file.
+    pub verdicts: Vec<String>,
+    /// The torch check: versions and GPUs, or the diagnosis.
+    pub torch: Option<String>,
+    /// (step, milliseconds).
+    pub timings: Vec<(String, u128)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +196,15 @@ pub enum Effect {
     Rollback {
         id: String,
         confirm: String,
+    },
+    Verify {
+        files: Vec<PathBuf>,
+        recorded: HashMap<PathBuf, String>,
+    },
+    /// The job's interpreter (None: python3) and the checkpoints to load.
+    TorchCheck {
+        python: Option<PathBuf>,
+        checkpoints: Vec<PathBuf>,
     },
     WriteReport(FinishReport),
     Quit,
@@ -256,6 +286,11 @@ impl Default for RestoreRun {
 pub struct Finish {
     pub report_file: Option<Result<PathBuf, String>>,
     pub thawed: bool,
+    pub verify_progress: Option<(usize, usize)>,
+    pub verdicts: Option<Vec<Verdict>>,
+    pub torch: Option<TorchReport>,
+    /// (step, milliseconds) measured by the runtime.
+    pub timings: Vec<(String, u128)>,
 }
 
 #[derive(Debug, Clone)]

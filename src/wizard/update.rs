@@ -3,7 +3,7 @@
 use super::keys::Key;
 use super::model::*;
 use super::picker::Picker;
-use super::{update_steps, update_writers};
+use super::{update_finish, update_steps, update_writers};
 
 /// What the wizard asks for when it opens: data for the first steps, in the background.
 pub fn init(_model: &Model) -> Vec<Effect> {
@@ -82,7 +82,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.restore.loading = false;
             match result {
                 Ok(d) => {
-                    model.picker = Some(Picker::new(d.snapshot_id, d.tree, d.dest, d.free_bytes))
+                    model
+                        .finish
+                        .timings
+                        .push(("compare snapshot with live tree".into(), d.elapsed_ms));
+                    model.picker = Some(Picker::new(d.snapshot_id, d.tree, d.dest, d.free_bytes));
                 }
                 Err(e) => model.restore.error = Some(e),
             }
@@ -98,68 +102,23 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.restore.error = Some(reason);
             vec![]
         }
-        Msg::RestoreDone(report) => {
-            model.restore.running = false;
-            model.restore.cancelling = false;
-            model.restore.report = Some(report);
-            model.step = Step::Finish;
-            vec![Effect::WriteReport(finish_report(model))]
+        Msg::RestoreDone { report, elapsed_ms } => {
+            update_finish::on_restore_done(model, report, elapsed_ms)
         }
-        Msg::RollbackDone(result) => {
-            model.recovery.running = false;
-            model.recovery.confirming = false;
-            let ok = result.is_ok();
-            model.recovery.outcome = Some(result);
-            if ok {
-                model.step = Step::Finish;
-                vec![Effect::WriteReport(finish_report(model))]
-            } else {
-                vec![]
-            }
+        Msg::RollbackDone(result) => update_finish::on_rollback_done(model, result),
+        Msg::VerifyProgress { done, total } => {
+            model.finish.verify_progress = Some((done, total));
+            vec![]
         }
+        Msg::Verified {
+            verdicts,
+            elapsed_ms,
+        } => update_finish::on_verified(model, verdicts, elapsed_ms),
+        Msg::TorchChecked(report) => update_finish::on_torch(model, report),
         Msg::ReportWritten(result) => {
             model.finish.report_file = Some(result);
             vec![]
         }
-    }
-}
-
-/// The summary of this run, for the report file.
-pub fn finish_report(model: &Model) -> FinishReport {
-    let report = model.restore.report.as_ref();
-    FinishReport {
-        path: model.path.display().to_string(),
-        snapshot: model.snapshots.chosen.clone(),
-        deleted_at: model
-            .snapshots
-            .listing
-            .as_ref()
-            .and_then(|l| l.deleted_at)
-            .map(|t| t.to_rfc3339()),
-        restored: report.map_or(0, |r| r.restored.len()),
-        restored_bytes: report.map_or(0, |r| r.bytes),
-        skipped: report.map_or(vec![], |r| {
-            r.skipped
-                .iter()
-                .map(|s| format!("{}: {}", s.path.display(), s.reason))
-                .collect()
-        }),
-        failed: report.map_or(vec![], |r| {
-            r.failed
-                .iter()
-                .map(|f| format!("{}: {}", f.path.display(), f.reason))
-                .collect()
-        }),
-        rollback: match &model.recovery.outcome {
-            Some(Ok(o)) => Some(format!(
-                "{} rolled back to {}; undo: {}",
-                o.replaced.display(),
-                o.snapshot,
-                o.undo
-            )),
-            _ => None,
-        },
-        frozen: model.writers.frozen.iter().map(|f| f.0).collect(),
     }
 }
 

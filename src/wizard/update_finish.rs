@@ -1,0 +1,179 @@
+//! Step 6: after a restore or a rollback, verify what came back and run the torch check with
+//! the job's own interpreter, then write the report.
+
+use super::model::*;
+use crate::engine::diff::EntryKind;
+use crate::engine::restore::RestoreReport;
+use crate::engine::torch_check::TorchReport;
+use crate::engine::verify::Verdict;
+use crate::sources::RollbackOutcome;
+use std::path::PathBuf;
+
+/// The interpreter of the training job seen in step 1: a python process, preferring one
+/// with a conda or virtualenv environment.
+pub fn job_python(model: &Model) -> Option<PathBuf> {
+    let pythons = model.writers.processes.iter().filter(|p| {
+        p.exe
+            .as_ref()
+            .and_then(|e| e.file_name())
+            .is_some_and(|n| n.to_string_lossy().starts_with("python"))
+    });
+    let mut best = None;
+    for p in pythons {
+        if !p.python_env.is_empty() {
+            return p.exe.clone();
+        }
+        best = best.or(p.exe.clone());
+    }
+    best
+}
+
+fn is_checkpoint(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    [".pth", ".pt", ".ckpt", ".safetensors"]
+        .iter()
+        .any(|e| name.ends_with(e))
+        || (name.starts_with("pytorch_model") && name.ends_with(".bin"))
+}
+
+pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u128) -> Vec<Effect> {
+    model.restore.running = false;
+    model.restore.cancelling = false;
+    model.step = Step::Finish;
+    model.finish.timings.push(("restore".into(), elapsed_ms));
+    let files: Vec<PathBuf> = report
+        .restored
+        .iter()
+        .filter(|r| r.kind == EntryKind::File)
+        .map(|r| r.target.clone())
+        .collect();
+    let recorded = report
+        .restored
+        .iter()
+        .filter_map(|r| Some((r.target.clone(), r.hash.clone()?)))
+        .collect();
+    let checkpoints = files.iter().filter(|f| is_checkpoint(f)).cloned().collect();
+    model.restore.report = Some(report);
+    vec![
+        Effect::Verify { files, recorded },
+        Effect::TorchCheck {
+            python: job_python(model),
+            checkpoints,
+        },
+    ]
+}
+
+pub fn on_rollback_done(model: &mut Model, result: Result<RollbackOutcome, String>) -> Vec<Effect> {
+    model.recovery.running = false;
+    model.recovery.confirming = false;
+    let ok = result.is_ok();
+    model.recovery.outcome = Some(result);
+    if !ok {
+        return vec![];
+    }
+    model.step = Step::Finish;
+    model.finish.verdicts = Some(vec![]);
+    vec![Effect::TorchCheck {
+        python: job_python(model),
+        checkpoints: vec![],
+    }]
+}
+
+pub fn on_verified(model: &mut Model, verdicts: Vec<Verdict>, elapsed_ms: u128) -> Vec<Effect> {
+    model.finish.timings.push(("verify".into(), elapsed_ms));
+    model.finish.verdicts = Some(verdicts);
+    report_when_complete(model)
+}
+
+pub fn on_torch(model: &mut Model, report: TorchReport) -> Vec<Effect> {
+    model
+        .finish
+        .timings
+        .push(("torch check".into(), report.elapsed_ms));
+    model.finish.torch = Some(report);
+    report_when_complete(model)
+}
+
+fn report_when_complete(model: &mut Model) -> Vec<Effect> {
+    if model.finish.verdicts.is_some()
+        && model.finish.torch.is_some()
+        && model.finish.report_file.is_none()
+    {
+        vec![Effect::WriteReport(finish_report(model))]
+    } else {
+        vec![]
+    }
+}
+
+/// One line for the torch check.
+pub fn torch_summary(report: &TorchReport) -> String {
+    let f = &report.facts;
+    match &report.diagnosis {
+        None => format!(
+            "torch {} (CUDA {}) sees {} GPU(s): {}",
+            f.torch.as_deref().unwrap_or("?"),
+            f.cuda_build.as_deref().unwrap_or("?"),
+            f.count,
+            f.names.join(", ")
+        ),
+        Some(d) => d.clone(),
+    }
+}
+
+/// The summary of this run, for the report file.
+pub fn finish_report(model: &Model) -> FinishReport {
+    let report = model.restore.report.as_ref();
+    FinishReport {
+        path: model.path.display().to_string(),
+        snapshot: model.snapshots.chosen.clone(),
+        deleted_at: model
+            .snapshots
+            .listing
+            .as_ref()
+            .and_then(|l| l.deleted_at)
+            .map(|t| t.to_rfc3339()),
+        restored: report.map_or(0, |r| r.restored.len()),
+        restored_bytes: report.map_or(0, |r| r.bytes),
+        skipped: report.map_or(vec![], |r| {
+            r.skipped
+                .iter()
+                .map(|s| format!("{}: {}", s.path.display(), s.reason))
+                .collect()
+        }),
+        failed: report.map_or(vec![], |r| {
+            r.failed
+                .iter()
+                .map(|f| format!("{}: {}", f.path.display(), f.reason))
+                .collect()
+        }),
+        rollback: match &model.recovery.outcome {
+            Some(Ok(o)) => Some(format!(
+                "{} rolled back to {}; undo: {}",
+                o.replaced.display(),
+                o.snapshot,
+                o.undo
+            )),
+            _ => None,
+        },
+        frozen: model.writers.frozen.iter().map(|f| f.0).collect(),
+        verdicts: model
+            .finish
+            .verdicts
+            .iter()
+            .flatten()
+            .map(|v| {
+                format!(
+                    "{} {}: {}",
+                    if v.ok { "OK" } else { "FAIL" },
+                    v.path.display(),
+                    v.detail
+                )
+            })
+            .collect(),
+        torch: model.finish.torch.as_ref().map(torch_summary),
+        timings: model.finish.timings.clone(),
+    }
+}
