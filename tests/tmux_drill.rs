@@ -177,10 +177,33 @@ fn drill_through_the_wizard_to_a_verified_restore() {
         restored, snapshot,
         "restored checkpoints differ from the snapshot"
     );
-    let reports: Vec<_> = std::fs::read_dir(t.state.join("reports"))
+    let reports: Vec<PathBuf> = std::fs::read_dir(t.state.join("reports"))
         .unwrap()
+        .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(reports.len(), 2, "JSON and text report");
+    let json_report = reports
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json_report).unwrap()).unwrap();
+    assert_eq!(doc["restored"], 4);
+    let verdicts = doc["verdicts"].as_array().unwrap();
+    assert_eq!(
+        verdicts
+            .iter()
+            .filter(|v| v.as_str().unwrap().starts_with("OK"))
+            .count(),
+        4,
+        "{doc}"
+    );
+    assert!(doc["torch"].as_str().is_some());
+    let text = std::fs::read_to_string(json_report.with_extension("txt")).unwrap();
+    assert!(
+        text.contains("verify: OK") && text.contains("time: restore"),
+        "{text}"
+    );
 }
 
 #[test]

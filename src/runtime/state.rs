@@ -76,6 +76,10 @@ pub fn write_report(report: &crate::wizard::FinishReport) -> Result<PathBuf, Str
     if let Some(t) = &report.torch {
         text += &format!("torch check: {t}\n");
     }
+    for c in &report.created {
+        text += &format!("kept: {c}\n");
+    }
+    text += "temporary snapshot mounts: removed on exit\n";
     for (step, ms) in &report.timings {
         text += &format!("time: {step}: {:.1} s\n", *ms as f64 / 1000.0);
     }

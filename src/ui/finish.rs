@@ -142,6 +142,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     } else if model.finish.thawed {
         lines.push(Line::from("Frozen processes were thawed."));
     }
+    for c in crate::wizard::created(model) {
+        lines.push(Line::from(format!("Kept: {c}")).dark_gray());
+    }
     match &model.finish.report_file {
         Some(Ok(p)) => lines.push(Line::from(format!("Report: {} (and .txt)", p.display()))),
         Some(Err(e)) => lines.push(Line::from(format!("Report not written: {e}")).red()),

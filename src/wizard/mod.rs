@@ -13,4 +13,4 @@ pub mod update_writers;
 pub use keys::Key;
 pub use model::*;
 pub use update::{init, update};
-pub use update_finish::{finish_report, torch_summary};
+pub use update_finish::{created, finish_report, torch_summary};

@@ -162,6 +162,8 @@ pub struct FinishReport {
     pub torch: Option<String>,
     /// (step, milliseconds).
     pub timings: Vec<(String, u128)>,
+    /// What this run left on disk on purpose (harvested files, rollback guard).
+    pub created: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

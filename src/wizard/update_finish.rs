@@ -123,6 +123,27 @@ pub fn torch_summary(report: &TorchReport) -> String {
     }
 }
 
+/// What this run created and keeps: harvested files, the rollback guard. (Temporary
+/// snapshot mounts are undone when snaprescue exits.)
+pub fn created(model: &Model) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(h) = &model.writers.last_harvest
+        && let Some(m) = &h.manifest
+    {
+        out.push(format!(
+            "{} harvested file(s), manifest {}",
+            h.saved.len(),
+            m.display()
+        ));
+    }
+    if let Some(Ok(o)) = &model.recovery.outcome
+        && let Some(g) = &o.guard
+    {
+        out.push(format!("rollback guard (read-only) {}", g.display()));
+    }
+    out
+}
+
 /// The summary of this run, for the report file.
 pub fn finish_report(model: &Model) -> FinishReport {
     let report = model.restore.report.as_ref();
@@ -175,5 +196,6 @@ pub fn finish_report(model: &Model) -> FinishReport {
             .collect(),
         torch: model.finish.torch.as_ref().map(torch_summary),
         timings: model.finish.timings.clone(),
+        created: created(model),
     }
 }
