@@ -208,7 +208,7 @@ pub enum Effect {
         python: Option<PathBuf>,
         checkpoints: Vec<PathBuf>,
     },
-    WriteReport(FinishReport),
+    WriteReport(Box<FinishReport>),
     Quit,
 }
 

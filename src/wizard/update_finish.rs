@@ -102,7 +102,7 @@ fn report_when_complete(model: &mut Model) -> Vec<Effect> {
         && model.finish.torch.is_some()
         && model.finish.report_file.is_none()
     {
-        vec![Effect::WriteReport(finish_report(model))]
+        vec![Effect::WriteReport(Box::new(finish_report(model)))]
     } else {
         vec![]
     }
