@@ -4,6 +4,7 @@
 //! `main.rs` only parses the command line and hands over to [`cli`].
 
 pub mod cli;
+pub mod cloud;
 pub mod drill;
 pub mod drill_fixtures;
 pub mod engine;
