@@ -4,6 +4,7 @@
 use crate::engine::choose::{estimate_deletion_time, recommend};
 use crate::engine::diff::{DiffError, LostCounts, TreeDiff, diff};
 use crate::engine::restore_plan::PlanError;
+use crate::sources::aws::CloudOptions;
 use crate::sources::{OpenedSnapshot, Snapshot, SnapshotSource, SourceError, detect};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -23,43 +24,66 @@ pub enum SessionError {
 pub struct Session {
     /// PATH, absolute (it may no longer exist).
     pub path: PathBuf,
-    pub source: Box<dyn SnapshotSource>,
-    /// Newest first.
+    /// Every source that serves PATH, local first.
+    pub sources: Vec<Box<dyn SnapshotSource>>,
+    /// All their snapshots in one timeline, newest first.
     pub snapshots: Vec<Snapshot>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub recommended: Option<usize>,
 }
 
 impl Session {
-    /// Detects the source for `path` (restricted to `only` when given) and lists snapshots.
-    pub fn open(path: &Path, only: Option<&str>) -> Result<Self, SessionError> {
+    /// Detects the sources for `path` (restricted to `options.source` when given) and lists
+    /// their snapshots in one timeline.
+    pub fn open(path: &Path, options: &CloudOptions) -> Result<Self, SessionError> {
         let absolute = crate::ports::fs_meta::resolve_lost(path).map_err(SourceError::io(
             format!("cannot resolve {}", path.display()),
         ))?;
-        let mut sources = detect(&absolute)?;
-        if let Some(name) = only {
-            let found: Vec<&str> = sources.iter().map(|s| s.name()).collect();
-            let joined = found.join(", ");
-            sources.retain(|s| s.name() == name);
-            if sources.is_empty() {
-                return Err(SourceError::Refused(format!(
-                    "source `{name}` does not serve {}; detected: {joined}",
-                    absolute.display()
-                ))
-                .into());
-            }
+        let sources = detect(&absolute, options)?;
+        let mut snapshots = Vec::new();
+        for source in &sources {
+            snapshots.extend(source.list()?);
         }
-        let source = sources.remove(0);
-        let snapshots = source.list()?;
+        snapshots.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         let deleted_at = estimate_deletion_time(&absolute);
         let recommended = recommend(&snapshots, deleted_at);
         Ok(Self {
             path: absolute,
-            source,
+            sources,
             snapshots,
             deleted_at,
             recommended,
         })
+    }
+
+    /// One line per source.
+    pub fn describe(&self) -> String {
+        self.sources
+            .iter()
+            .map(|s| s.describe())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// (source name, what to type to confirm its rollback).
+    pub fn rollback_targets(&self) -> Vec<(String, String)> {
+        self.sources
+            .iter()
+            .map(|s| (s.name().to_string(), s.rollback_target()))
+            .collect()
+    }
+
+    pub fn source_of(&self, snapshot: &Snapshot) -> Result<&dyn SnapshotSource, SourceError> {
+        self.sources
+            .iter()
+            .find(|s| s.name() == snapshot.source)
+            .map(|s| s.as_ref())
+            .ok_or_else(|| {
+                SourceError::Refused(format!(
+                    "no source `{}` for snapshot {}",
+                    snapshot.source, snapshot.id
+                ))
+            })
     }
 
     pub fn snapshot(&self, id: &str) -> Result<&Snapshot, SourceError> {
@@ -72,7 +96,7 @@ impl Session {
         snapshot: &Snapshot,
         cancel: &AtomicBool,
     ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
-        let opened = self.source.open(snapshot)?;
+        let opened = self.source_of(snapshot)?.open(snapshot)?;
         let tree = diff(&opened.dir, &self.path, cancel).map_err(|e| match e {
             DiffError::NotInSnapshot(_) => SessionError::Source(SourceError::NotInSnapshot {
                 path: self.path.clone(),

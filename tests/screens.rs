@@ -88,10 +88,11 @@ fn model() -> Model {
         path: format!("data/.snapshots/{id}/snapshot").into(),
         layout: "snapper".into(),
         description: None,
+        cloud: None,
     };
     m.snapshots.listing = Some(SnapshotListing {
         source: "btrfs subvolume data (id 256) on /dev/loop3".into(),
-        rollback_target: "data".into(),
+        rollback_targets: vec![("btrfs".into(), "data".into())],
         snapshots: vec![
             snap("259", 9, "snapper #2: daily-backup"),
             snap("258", 2, "snapper #1: timeline"),

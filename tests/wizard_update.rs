@@ -38,6 +38,7 @@ pub fn snapshot(id: &str, hour: u32) -> Snapshot {
         path: PathBuf::from(format!("data/.snapshots/{id}/snapshot")),
         layout: "snapper".into(),
         description: None,
+        cloud: None,
     }
 }
 
@@ -63,7 +64,7 @@ fn at_snapshots() -> Model {
         &mut m,
         Msg::SnapshotsListed(Ok(SnapshotListing {
             source: "btrfs subvolume data".into(),
-            rollback_target: "data".into(),
+            rollback_targets: vec![("btrfs".into(), "data".into())],
             snapshots: vec![snapshot("3", 12), snapshot("2", 9), snapshot("1", 8)],
             deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap()),
             recommended: Some(1),
@@ -157,7 +158,7 @@ fn the_recommended_snapshot_is_preselected_and_counted() {
         &mut m,
         Msg::SnapshotsListed(Ok(SnapshotListing {
             source: "s".into(),
-            rollback_target: "data".into(),
+            rollback_targets: vec![("btrfs".into(), "data".into())],
             snapshots: vec![snapshot("3", 12), snapshot("2", 9)],
             deleted_at: None,
             recommended: Some(1),

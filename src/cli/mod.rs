@@ -57,8 +57,8 @@ pub enum Command {
     /// Step 3: every snapshot that covers PATH, newest first, the recommended one marked.
     Snapshots {
         path: PathBuf,
-        #[arg(long)]
-        source: Option<String>,
+        #[command(flatten)]
+        cloud: CloudArgs,
         #[arg(long)]
         json: bool,
     },
@@ -67,8 +67,8 @@ pub enum Command {
         path: PathBuf,
         #[arg(long)]
         snapshot: String,
-        #[arg(long)]
-        source: Option<String>,
+        #[command(flatten)]
+        cloud: CloudArgs,
         #[arg(long)]
         json: bool,
     },
@@ -77,8 +77,8 @@ pub enum Command {
         path: PathBuf,
         #[arg(long)]
         snapshot: String,
-        #[arg(long)]
-        source: Option<String>,
+        #[command(flatten)]
+        cloud: CloudArgs,
         /// Only entries that are missing from the live tree.
         #[arg(long)]
         only_deleted: bool,
@@ -102,8 +102,8 @@ pub enum Command {
         /// Delete the current state instead of keeping it as a read-only guard.
         #[arg(long)]
         no_guard: bool,
-        #[arg(long)]
-        source: Option<String>,
+        #[command(flatten)]
+        cloud: CloudArgs,
         #[arg(long)]
         json: bool,
     },
@@ -135,6 +135,35 @@ pub enum Command {
     /// The drill's writer process (internal).
     #[command(hide = true)]
     DrillWriter { dir: PathBuf },
+}
+
+/// Which source and which cloud resources, for commands that list or use snapshots.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CloudArgs {
+    /// Only this source: btrfs or aws (default: every source that serves PATH).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// The cloud instance (default: from the metadata service).
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// The cloud region (default: environment, profile, then metadata).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The cloud disk or volume id (default: found from PATH's block device serial).
+    #[arg(long)]
+    pub disk: Option<String>,
+}
+
+impl From<CloudArgs> for crate::sources::aws::CloudOptions {
+    fn from(a: CloudArgs) -> Self {
+        Self {
+            source: a.source,
+            instance: a.instance,
+            region: a.region,
+            disk: a.disk,
+            endpoint: None,
+        }
+    }
 }
 
 /// What a command produced: a JSON document and its human rendering.
@@ -214,19 +243,19 @@ pub fn main() -> i32 {
             Ok(verify::verify(&paths, torch, python.as_deref(), timeout)),
             json,
         ),
-        Some(Command::Snapshots { path, source, json }) => {
-            emit(recover::snapshots(&path, source.as_deref()), json)
+        Some(Command::Snapshots { path, cloud, json }) => {
+            emit(recover::snapshots(&path, &cloud.into()), json)
         }
         Some(Command::Deleted {
             path,
             snapshot,
-            source,
+            cloud,
             json,
-        }) => emit(recover::deleted(&path, &snapshot, source.as_deref()), json),
+        }) => emit(recover::deleted(&path, &snapshot, &cloud.into()), json),
         Some(Command::Restore {
             path,
             snapshot,
-            source,
+            cloud,
             only_deleted,
             to,
             conflict,
@@ -235,7 +264,7 @@ pub fn main() -> i32 {
             recover::restore(
                 &path,
                 &snapshot,
-                source.as_deref(),
+                &cloud.into(),
                 only_deleted,
                 to.as_deref(),
                 conflict,
@@ -247,10 +276,10 @@ pub fn main() -> i32 {
             snapshot,
             confirm,
             no_guard,
-            source,
+            cloud,
             json,
         }) => emit(
-            recover::rollback(&path, &snapshot, &confirm, !no_guard, source.as_deref()),
+            recover::rollback(&path, &snapshot, &confirm, !no_guard, &cloud.into()),
             json,
         ),
         Some(Command::Drill { clean, no_wizard }) => report(if clean {

@@ -6,6 +6,7 @@ use crate::engine::path_json;
 use crate::engine::restore::execute;
 use crate::engine::restore_plan::{ConflictPolicy, plan};
 use crate::session::Session;
+use crate::sources::aws::CloudOptions;
 use chrono::{DateTime, Utc};
 use humansize::{BINARY, format_size};
 use serde_json::{Value, json};
@@ -19,9 +20,9 @@ fn time(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn snapshots(path: &Path, source: Option<&str>) -> anyhow::Result<Outcome> {
-    let session = Session::open(path, source)?;
-    let mut human = format!("{}\n", session.source.describe());
+pub fn snapshots(path: &Path, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
+    let session = Session::open(path, cloud)?;
+    let mut human = format!("{}\n", session.describe());
     if let Some(t) = session.deleted_at {
         writeln!(human, "deletion estimated at {}", t.to_rfc3339())?;
     }
@@ -47,7 +48,7 @@ pub fn snapshots(path: &Path, source: Option<&str>) -> anyhow::Result<Outcome> {
     Ok(Outcome {
         json: json!({
             "path": path_json(&session.path),
-            "source": session.source.describe(),
+            "source": session.describe(),
             "deleted_at": session.deleted_at.map(|t| t.to_rfc3339()),
             "snapshots": rows,
         }),
@@ -70,8 +71,8 @@ fn entries_json(tree: &TreeDiff, status: EntryStatus) -> Vec<Value> {
         .collect()
 }
 
-pub fn deleted(path: &Path, id: &str, source: Option<&str>) -> anyhow::Result<Outcome> {
-    let session = Session::open(path, source)?;
+pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
+    let session = Session::open(path, cloud)?;
     let snapshot = session.snapshot(id)?.clone();
     let (_opened, tree) = session.diff(&snapshot, &AtomicBool::new(false))?;
     let lost = tree.lost();
@@ -130,12 +131,12 @@ pub fn deleted_roots(tree: &TreeDiff) -> Vec<PathBuf> {
 pub fn restore(
     path: &Path,
     id: &str,
-    source: Option<&str>,
+    cloud: &CloudOptions,
     only_deleted: bool,
     to: Option<&Path>,
     policy: ConflictPolicy,
 ) -> anyhow::Result<Outcome> {
-    let session = Session::open(path, source)?;
+    let session = Session::open(path, cloud)?;
     let snapshot = session.snapshot(id)?.clone();
     let (opened, tree) = session.diff(&snapshot, &AtomicBool::new(false))?;
     let selection = if only_deleted {
@@ -191,11 +192,13 @@ pub fn rollback(
     id: &str,
     confirm: &str,
     keep_guard: bool,
-    source: Option<&str>,
+    cloud: &CloudOptions,
 ) -> anyhow::Result<Outcome> {
-    let session = Session::open(path, source)?;
+    let session = Session::open(path, cloud)?;
     let snapshot = session.snapshot(id)?.clone();
-    let outcome = session.source.rollback(&snapshot, confirm, keep_guard)?;
+    let outcome = session
+        .source_of(&snapshot)?
+        .rollback(&snapshot, confirm, keep_guard)?;
     let human = format!(
         "rolled back {} to snapshot {}\nprevious state kept at: {}\nto undo: {}\n",
         outcome.replaced.display(),

@@ -41,6 +41,7 @@ mod tests {
             path: id.into(),
             layout: "subvolume".into(),
             description: None,
+            cloud: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Every side effect the tool has lives behind one of these modules, so the engine and the
 //! wizard can be tested without touching processes, devices or the network.
 
+pub mod block;
 pub mod command;
 pub mod fs_meta;
 pub mod gpu;

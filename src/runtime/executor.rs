@@ -117,11 +117,11 @@ impl Executor {
             Effect::ListSnapshots => {
                 let path = self.path.clone();
                 let slot = self.session.clone();
-                self.blocking(move || match Session::open(&path, None) {
+                self.blocking(move || match Session::open(&path, &Default::default()) {
                     Ok(session) => {
                         let listing = SnapshotListing {
-                            source: session.source.describe(),
-                            rollback_target: session.source.rollback_target(),
+                            source: session.describe(),
+                            rollback_targets: session.rollback_targets(),
                             snapshots: session.snapshots.clone(),
                             deleted_at: session.deleted_at,
                             recommended: session.recommended,
@@ -155,9 +155,10 @@ impl Executor {
                 move |s| {
                     let result = s.snapshot(&id).map_err(|e| e.to_string()).and_then(|snap| {
                         let root = s
-                            .source
+                            .source_of(snap)
+                            .map_err(|e| e.to_string())?
                             .live_root()
-                            .ok_or("the live subvolume is not reachable")?;
+                            .ok_or("the live copy is not reachable from this machine")?;
                         Ok(crate::engine::newer::files_newer_than(
                             &root,
                             snap.created.timestamp(),
@@ -281,7 +282,7 @@ impl Executor {
                         }
                         let result = s
                             .snapshot(&id)
-                            .and_then(|snap| s.source.rollback(snap, &confirm, true));
+                            .and_then(|snap| s.source_of(snap)?.rollback(snap, &confirm, true));
                         Msg::RollbackDone(result.map_err(|e| e.to_string()))
                     },
                     |e| Msg::RollbackDone(Err(e)),

@@ -206,6 +206,7 @@ impl BtrfsSource {
             path: record.path.clone(),
             layout: layout.into(),
             description,
+            cloud: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Snapshot sources: one trait that every place snapshots can come from implements (local
 //! btrfs today, clouds next), and detection of which sources serve a path.
 
+pub mod aws;
 pub mod btrfs;
 pub mod btrfs_list;
 pub mod btrfs_rollback;
@@ -34,6 +35,20 @@ pub struct Snapshot {
     /// How it was found: `snapper`, `timeshift`, or `subvolume`.
     pub layout: String,
     pub description: Option<String>,
+    /// Facts only cloud snapshots have.
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub cloud: Option<CloudDetails>,
+}
+
+/// Size, progress, encryption, tags and origin of a cloud snapshot.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct CloudDetails {
+    pub disk_id: String,
+    pub size_gib: u64,
+    pub progress: String,
+    pub encrypted: bool,
+    pub tags: Vec<(String, String)>,
+    pub source_region: Option<String>,
 }
 
 /// A snapshot opened for reading: `dir` is the snapshot's copy of PATH. Dropping it undoes
@@ -117,12 +132,36 @@ pub trait SnapshotSource: Send + Sync {
     ) -> Result<RollbackOutcome, SourceError>;
 }
 
-/// The sources that serve `path`. None found is an error that says what was checked.
-pub fn detect(path: &Path) -> Result<Vec<Box<dyn SnapshotSource>>, SourceError> {
+/// The sources that serve `path` (local first, then clouds detected or asked for). None
+/// found is an error that says what was checked.
+pub fn detect(
+    path: &Path,
+    options: &aws::CloudOptions,
+) -> Result<Vec<Box<dyn SnapshotSource>>, SourceError> {
     let mut checked = Vec::new();
-    match btrfs::BtrfsSource::detect(path)? {
-        Ok(source) => return Ok(vec![Box::new(source)]),
-        Err(reason) => checked.push(format!("btrfs ({reason})")),
+    let mut found: Vec<Box<dyn SnapshotSource>> = Vec::new();
+    let only = options.source.as_deref();
+    if only.is_none_or(|s| s == "btrfs") {
+        match btrfs::BtrfsSource::detect(path)? {
+            Ok(source) => found.push(Box::new(source)),
+            Err(reason) => checked.push(format!("btrfs ({reason})")),
+        }
+    }
+    if only.is_none_or(|s| s == "aws") {
+        match aws::AwsSource::detect(path, options)? {
+            Some(source) => found.push(Box::new(source)),
+            None => checked.push("aws (DMI does not say AWS; use --source aws)".into()),
+        }
+    }
+    if let Some(name) = only
+        && !["btrfs", "aws"].contains(&name)
+    {
+        return Err(SourceError::Refused(format!(
+            "unknown source `{name}`; known: btrfs, aws"
+        )));
+    }
+    if !found.is_empty() {
+        return Ok(found);
     }
     let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).map_err(SourceError::io(
         format!("cannot resolve {}", path.display()),

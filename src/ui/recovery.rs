@@ -19,12 +19,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let when = snap
         .map(|s| s.created.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_default();
-    let target = model
-        .snapshots
-        .listing
-        .as_ref()
-        .map(|l| l.rollback_target.clone())
-        .unwrap_or_default();
+    let target = model.rollback_target();
     let mut lines = vec![
         Line::from(format!("Snapshot {name}, taken {when}")).bold(),
         Line::from(""),

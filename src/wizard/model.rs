@@ -87,7 +87,8 @@ pub enum Overlay {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotListing {
     pub source: String,
-    pub rollback_target: String,
+    /// (source name, what to type to confirm a rollback there).
+    pub rollback_targets: Vec<(String, String)>,
     pub snapshots: Vec<Snapshot>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub recommended: Option<usize>,
@@ -346,6 +347,20 @@ impl Model {
             .snapshots
             .iter()
             .find(|s| &s.id == id)
+    }
+
+    /// What to type to confirm rolling back to the chosen snapshot.
+    pub fn rollback_target(&self) -> String {
+        let (Some(listing), Some(snapshot)) = (&self.snapshots.listing, self.chosen_snapshot())
+        else {
+            return String::new();
+        };
+        listing
+            .rollback_targets
+            .iter()
+            .find(|(s, _)| *s == snapshot.source)
+            .map(|t| t.1.clone())
+            .unwrap_or_default()
     }
 
     /// A text field has the keyboard (search, typed confirmation).

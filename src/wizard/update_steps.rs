@@ -68,17 +68,12 @@ fn recovery(model: &mut Model, key: Key) -> Vec<Effect> {
     let Some(id) = model.snapshots.chosen.clone() else {
         return go(model, Step::Snapshots);
     };
+    let target = model.rollback_target();
     let r = &mut model.recovery;
     if r.running {
         return vec![];
     }
     if r.confirming {
-        let target = model
-            .snapshots
-            .listing
-            .as_ref()
-            .map(|l| l.rollback_target.clone())
-            .unwrap_or_default();
         match key {
             Key::Char(c) => r.typed.push(c),
             Key::Backspace => {

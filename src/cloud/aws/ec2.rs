@@ -80,10 +80,12 @@ impl Ec2Client {
                     &self.creds,
                     &self.region,
                     "ec2",
-                    "POST",
-                    &url,
-                    &[("content-type", content_type)],
-                    form.as_bytes(),
+                    &super::sign::Unsigned {
+                        method: "POST",
+                        url: &url,
+                        headers: &[("content-type", content_type)],
+                        body: form.as_bytes(),
+                    },
                     SystemTime::now(),
                 )
                 .map_err(|e| CloudError::Config(format!("cannot sign the request: {e}")))?;

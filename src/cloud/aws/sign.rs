@@ -3,16 +3,21 @@
 use super::creds::AwsCredentials;
 use std::time::SystemTime;
 
+/// The parts of an HTTP request that SigV4 covers.
+pub struct Unsigned<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
 /// `(name, value)` headers (`x-amz-date`, `authorization`, `x-amz-security-token`) that sign
-/// a request with `method`, `url`, `headers` and `body` for `service` in `region`.
+/// `request` for `service` in `region` at `time`.
 pub fn sign(
     creds: &AwsCredentials,
     region: &str,
     service: &str,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
+    request: &Unsigned,
     time: SystemTime,
 ) -> Result<Vec<(String, String)>, String> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
@@ -33,14 +38,14 @@ pub fn sign(
         .build()
         .map_err(|e| e.to_string())?
         .into();
-    let request = SignableRequest::new(
-        method,
-        url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
+    let signable = SignableRequest::new(
+        request.method,
+        request.url,
+        request.headers.iter().copied(),
+        SignableBody::Bytes(request.body),
     )
     .map_err(|e| e.to_string())?;
-    let (instructions, _) = sign(request, &params)
+    let (instructions, _) = sign(signable, &params)
         .map_err(|e| e.to_string())?
         .into_parts();
     Ok(instructions
@@ -65,7 +70,13 @@ mod tests {
 
     fn authorization(creds: &AwsCredentials, url: &str) -> String {
         let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_440_938_160); // 2015-08-30T12:36:00Z
-        let headers = sign(creds, "us-east-1", "service", "GET", url, &[], b"", time).unwrap();
+        let request = Unsigned {
+            method: "GET",
+            url,
+            headers: &[],
+            body: b"",
+        };
+        let headers = sign(creds, "us-east-1", "service", &request, time).unwrap();
         headers
             .into_iter()
             .find(|(k, _)| k == "authorization")

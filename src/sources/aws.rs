@@ -1,0 +1,222 @@
+//! EBS snapshots of the volume behind PATH. The volume is found from the NVMe serial of the
+//! disk under PATH's mount (or `--disk`), confirmed with DescribeVolumes; its snapshots are
+//! listed with DescribeSnapshots, all pages.
+
+use super::{
+    CloudDetails, OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus,
+    SourceError,
+};
+use crate::cloud::CloudError;
+use crate::cloud::aws::ec2::{Ec2Client, volume_id_from_serial};
+use crate::cloud::aws::{creds, imds::Imds};
+use std::path::{Path, PathBuf};
+
+/// Names given on the command line or in the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct CloudOptions {
+    pub source: Option<String>,
+    pub instance: Option<String>,
+    pub region: Option<String>,
+    pub disk: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+pub struct AwsSource {
+    ec2: Ec2Client,
+    pub volume_id: String,
+    pub instance_id: Option<String>,
+    pub zone: String,
+}
+
+fn cloud(e: CloudError) -> SourceError {
+    SourceError::Refused(e.to_string())
+}
+
+/// The EBS volume under `path`, from the disk serials of its mount.
+pub fn volume_under(path: &Path, sys: &Path) -> Option<String> {
+    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).ok()?;
+    let table = crate::ports::mounts::MountTable::read().ok()?;
+    let mount = table.holding(&anchor).ok()?;
+    let dir = crate::ports::block::device_dir(sys, &mount.majmin, &mount.source)?;
+    crate::ports::block::disks_under(&dir)
+        .into_iter()
+        .find_map(|d| d.serial.as_deref().and_then(volume_id_from_serial))
+}
+
+impl AwsSource {
+    /// `Ok(None)` when AWS is neither detected (DMI) nor asked for.
+    pub fn detect(path: &Path, options: &CloudOptions) -> Result<Option<Self>, SourceError> {
+        let asked = options.source.as_deref() == Some("aws");
+        let on_aws = crate::cloud::dmi::detect(Path::new("/sys/class/dmi/id"))
+            == Some(crate::cloud::dmi::Cloud::Aws);
+        if !asked && !on_aws {
+            return Ok(None);
+        }
+        let imds = Imds::endpoint(on_aws).and_then(|e| Imds::connect(&e).ok());
+        let credentials = match creds::from_env_or_profile() {
+            Some(c) => c,
+            None => imds
+                .as_ref()
+                .ok_or_else(creds::missing)
+                .and_then(|i| i.role_credentials())
+                .map_err(cloud)?,
+        };
+        let region = options
+            .region
+            .clone()
+            .or_else(creds::region_from_env_or_profile)
+            .or_else(|| imds.as_ref().and_then(|i| i.region().ok()))
+            .ok_or_else(|| {
+                SourceError::Refused("no AWS region: give --region, or set AWS_REGION".into())
+            })?;
+        let instance_id = options
+            .instance
+            .clone()
+            .or_else(|| imds.as_ref().and_then(|i| i.instance_id().ok()));
+        let ec2 = Ec2Client::new(&region, credentials).map_err(cloud)?;
+        let wanted = options
+            .disk
+            .clone()
+            .or_else(|| volume_under(path, Path::new("/sys")));
+        let volume = match wanted {
+            Some(id) => ec2
+                .describe_volumes(None, Some(&id))
+                .map_err(cloud)?
+                .into_iter()
+                .next(),
+            None => {
+                let attached = match &instance_id {
+                    Some(i) => ec2.describe_volumes(Some(i), None).map_err(cloud)?,
+                    None => vec![],
+                };
+                if attached.len() != 1 {
+                    let choices: Vec<String> = attached
+                        .iter()
+                        .map(|v| {
+                            format!(
+                                "{} ({} GiB, {})",
+                                v.id,
+                                v.size_gib,
+                                v.attachments.first().map(|a| a.1.as_str()).unwrap_or("-")
+                            )
+                        })
+                        .collect();
+                    return Err(SourceError::Refused(format!(
+                        "cannot tell which EBS volume holds {}; choose one with --disk: {}",
+                        path.display(),
+                        if choices.is_empty() {
+                            "no volumes found (give --instance)".into()
+                        } else {
+                            choices.join(", ")
+                        }
+                    )));
+                }
+                attached.into_iter().next()
+            }
+        };
+        let volume = volume.ok_or_else(|| {
+            SourceError::Refused(
+                "the EBS volume was not found in this region: check --region and --disk".into(),
+            )
+        })?;
+        if let Some(i) = &instance_id
+            && !volume.attachments.is_empty()
+            && !volume.attachments.iter().any(|a| &a.0 == i)
+        {
+            return Err(SourceError::Refused(format!(
+                "volume {} is attached to {}, not to {i}",
+                volume.id, volume.attachments[0].0
+            )));
+        }
+        Ok(Some(Self {
+            ec2,
+            volume_id: volume.id,
+            instance_id,
+            zone: volume.zone,
+        }))
+    }
+}
+
+impl SnapshotSource for AwsSource {
+    fn name(&self) -> &'static str {
+        "aws"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "EBS volume {} in {} ({})",
+            self.volume_id, self.ec2.region, self.zone
+        )
+    }
+
+    fn rollback_target(&self) -> String {
+        self.volume_id.clone()
+    }
+
+    fn live_root(&self) -> Option<PathBuf> {
+        None
+    }
+
+    fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
+        let mut list: Vec<Snapshot> = self
+            .ec2
+            .describe_snapshots(&self.volume_id)
+            .map_err(cloud)?
+            .into_iter()
+            .map(|s| Snapshot {
+                name: s
+                    .tags
+                    .iter()
+                    .find(|t| t.0 == "Name")
+                    .map(|t| t.1.clone())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| s.description.clone()),
+                id: s.id.clone(),
+                source: "aws".into(),
+                created: s.start_time.unwrap_or_default(),
+                status: match s.status.as_str() {
+                    "completed" => SnapshotStatus::Completed,
+                    "pending" | "recovering" => SnapshotStatus::InProgress,
+                    _ => SnapshotStatus::Failed,
+                },
+                read_only: true,
+                path: PathBuf::from(&s.id),
+                layout: "ebs".into(),
+                description: Some(s.description.clone()).filter(|d| !d.is_empty()),
+                cloud: Some(CloudDetails {
+                    disk_id: s.volume_id,
+                    size_gib: s.volume_size_gib,
+                    progress: s.progress,
+                    encrypted: s.encrypted,
+                    tags: s.tags,
+                    source_region: s.source_region,
+                }),
+            })
+            .collect();
+        list.sort_by_key(|s| std::cmp::Reverse(s.created));
+        Ok(list)
+    }
+
+    fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {
+        Err(SourceError::Refused(format!(
+            "browsing EBS snapshot {} needs a rescue volume, which this version does not create; by hand: \
+             aws ec2 create-volume --snapshot-id {} --availability-zone {}, attach it to this instance, \
+             mount it read-only (-o ro,noload for ext4, ro,norecovery,nouuid for XFS), then run \
+             `snaprescue restore` from that mount or copy with cp -a",
+            snapshot.id, snapshot.id, self.zone
+        )))
+    }
+
+    fn rollback(
+        &self,
+        snapshot: &Snapshot,
+        _confirm: &str,
+        _keep_guard: bool,
+    ) -> Result<RollbackOutcome, SourceError> {
+        Err(SourceError::Refused(format!(
+            "rolling EBS volume {} back is not done by this version; by hand: create a volume from {}, stop \
+             the writers, detach {} (keep it), attach the new one at the same device",
+            self.volume_id, snapshot.id, self.volume_id
+        )))
+    }
+}
