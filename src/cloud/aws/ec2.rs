@@ -128,7 +128,7 @@ impl Ec2Client {
                 ("Filter.1.Name".to_string(), "volume-id".to_string()),
                 ("Filter.1.Value.1".into(), volume_id.to_string()),
                 ("Owner.1".into(), "self".into()),
-                ("MaxResults".into(), "1000".into()),
+                ("MaxResults".into(), page_size()),
             ];
             if let Some(t) = &token {
                 params.push(("NextToken".into(), t.clone()));
@@ -201,23 +201,30 @@ fn classify(answer: &Answer) -> Retry {
     }
 }
 
-/// `application/x-www-form-urlencoded` with RFC 3986 escaping.
+/// Results per page: 1000, or `SNAPRESCUE_EC2_PAGE_SIZE` (5 to 1000).
+fn page_size() -> String {
+    std::env::var("SNAPRESCUE_EC2_PAGE_SIZE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .map(|n| n.clamp(5, 1000))
+        .unwrap_or(1000)
+        .to_string()
+}
+
+/// `application/x-www-form-urlencoded`: everything but `A-Z a-z 0-9 - _ . ~` escaped, spaces
+/// as `+` (what botocore sends, and what moto recomputes signatures over).
 pub fn form_urlencoded(params: &[(String, String)]) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     const SET: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
         .remove(b'.')
-        .remove(b'~');
+        .remove(b'~')
+        .remove(b' ');
+    let enc = |s: &str| utf8_percent_encode(s, SET).to_string().replace(' ', "+");
     params
         .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                utf8_percent_encode(k, SET),
-                utf8_percent_encode(v, SET)
-            )
-        })
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
         .collect::<Vec<_>>()
         .join("&")
 }

@@ -1,0 +1,318 @@
+//! The AWS source against moto's EC2 server on 127.0.0.1 with signature checking on:
+//! seeded with an instance, a data volume and its snapshots, listed through the real
+//! binary (all pages), and refused with advice for a wrong secret or an ambiguous disk.
+
+use snaprescue::cloud::aws::creds::{AwsCredentials, Secret};
+use snaprescue::cloud::aws::ec2::form_urlencoded;
+use snaprescue::cloud::aws::sign::{Unsigned, sign};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The moto server of this test, killed (by PID) on drop.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> Option<String> {
+    match std::env::var("SNAPRESCUE_TEST_PYTHON") {
+        Ok(p) => Some(p),
+        Err(_) if std::env::var_os("SNAPRESCUE_REQUIRE_MOTO").is_some() => {
+            panic!("SNAPRESCUE_TEST_PYTHON (a venv with moto) is required")
+        }
+        Err(_) => {
+            eprintln!("skipped: SNAPRESCUE_TEST_PYTHON (a venv with moto[server]) not set");
+            None
+        }
+    }
+}
+
+fn start_moto(python: &str) -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/moto_ec2.py");
+    let child = Command::new(python)
+        .args([script, &port.to_string()])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
+        .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let moto = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    moto
+}
+
+fn creds(id: &str, secret: &str) -> AwsCredentials {
+    AwsCredentials {
+        access_key_id: id.into(),
+        secret_access_key: Secret::new(secret),
+        session_token: None,
+        origin: "test".into(),
+    }
+}
+
+/// A signed Query API call; returns (status, body).
+fn call(
+    moto: &Moto,
+    creds: &AwsCredentials,
+    service: &str,
+    params: &[(&str, &str)],
+) -> (u16, String) {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let body = form_urlencoded(&owned);
+    let url = format!("{}/", moto.url);
+    let ct = "application/x-www-form-urlencoded; charset=utf-8";
+    let headers = sign(
+        creds,
+        "us-east-1",
+        service,
+        &Unsigned {
+            method: "POST",
+            url: &url,
+            headers: &[("content-type", ct)],
+            body: body.as_bytes(),
+        },
+        SystemTime::now(),
+    )
+    .unwrap();
+    let mut request = reqwest::blocking::Client::new()
+        .post(&url)
+        .header("content-type", ct)
+        .body(body);
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    let response = request.send().unwrap();
+    (response.status().as_u16(), response.text().unwrap())
+}
+
+fn between<'a>(body: &'a str, tag: &str) -> &'a str {
+    let open = format!("<{tag}>");
+    let start = body
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in {body}"))
+        + open.len();
+    &body[start..start + body[start..].find('<').unwrap()]
+}
+
+/// Creates an IAM user with ec2:* and returns its key (the first three calls are
+/// unauthenticated, as INITIAL_NO_AUTH_ACTION_COUNT allows).
+fn access_key(moto: &Moto) -> AwsCredentials {
+    let bootstrap = creds("AKIDBOOTSTRAP", "bootstrap");
+    let iam = |params: &[(&str, &str)]| {
+        let mut all = params.to_vec();
+        all.push(("Version", "2010-05-08"));
+        let (status, body) = call(moto, &bootstrap, "iam", &all);
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    iam(&[("Action", "CreateUser"), ("UserName", "rescuer")]);
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
+    iam(&[
+        ("Action", "PutUserPolicy"),
+        ("UserName", "rescuer"),
+        ("PolicyName", "ec2"),
+        ("PolicyDocument", policy),
+    ]);
+    let body = iam(&[("Action", "CreateAccessKey"), ("UserName", "rescuer")]);
+    creds(
+        between(&body, "AccessKeyId"),
+        between(&body, "SecretAccessKey"),
+    )
+}
+
+struct Seeded {
+    instance: String,
+    data_volume: String,
+    snapshots: Vec<String>,
+}
+
+fn seed(moto: &Moto, key: &AwsCredentials) -> Seeded {
+    let ec2 = |params: &[(&str, &str)]| {
+        let mut all = params.to_vec();
+        all.push(("Version", "2016-11-15"));
+        let (status, body) = call(moto, key, "ec2", &all);
+        assert_eq!(status, 200, "{:?}: {body}", params[0]);
+        body
+    };
+    // moto attaches its default root volume (a BlockDeviceMapping with a device path
+    // fails moto's own signature check).
+    let run = ec2(&[
+        ("Action", "RunInstances"),
+        ("ImageId", "ami-760aaa0f"),
+        ("MinCount", "1"),
+        ("MaxCount", "1"),
+        ("InstanceType", "g5.xlarge"),
+        ("Placement.AvailabilityZone", "us-east-1a"),
+    ]);
+    let instance = between(&run, "instanceId").to_string();
+    let volume = ec2(&[
+        ("Action", "CreateVolume"),
+        ("AvailabilityZone", "us-east-1a"),
+        ("Size", "100"),
+        ("VolumeType", "gp3"),
+    ]);
+    let data_volume = between(&volume, "volumeId").to_string();
+    ec2(&[
+        ("Action", "AttachVolume"),
+        ("VolumeId", &data_volume),
+        ("InstanceId", &instance),
+        ("Device", "/dev/sdf"),
+    ]);
+    let mut snapshots = Vec::new();
+    for i in 0..7 {
+        let description = format!("checkpoints day {i}");
+        let body = ec2(&[
+            ("Action", "CreateSnapshot"),
+            ("VolumeId", &data_volume),
+            ("Description", &description),
+            ("TagSpecification.1.ResourceType", "snapshot"),
+            ("TagSpecification.1.Tag.1.Key", "purpose"),
+            ("TagSpecification.1.Tag.1.Value", "training"),
+        ]);
+        snapshots.push(between(&body, "snapshotId").to_string());
+    }
+    // A snapshot of another volume, which must not be listed.
+    let other = ec2(&[
+        ("Action", "CreateVolume"),
+        ("AvailabilityZone", "us-east-1a"),
+        ("Size", "1"),
+    ]);
+    ec2(&[
+        ("Action", "CreateSnapshot"),
+        ("VolumeId", between(&other, "volumeId")),
+    ]);
+    Seeded {
+        instance,
+        data_volume,
+        snapshots,
+    }
+}
+
+fn snaprescue(moto: &Moto, key: &AwsCredentials, args: &[&str]) -> (i32, serde_json::Value) {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args(args)
+        .arg("--json")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("SNAPRESCUE_STATE_DIR", home.path())
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", &key.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key.expose())
+        .env("SNAPRESCUE_EC2_PAGE_SIZE", "5")
+        .env("SNAPRESCUE_FAST_RETRIES", "1")
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap_or(-1), doc)
+}
+
+#[test]
+fn lists_every_snapshot_of_the_volume_across_pages_and_refuses_bad_input() {
+    let Some(python) = python() else { return };
+    let moto = start_moto(&python);
+    let key = access_key(&moto);
+    let seeded = seed(&moto, &key);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let base = [
+        "snapshots",
+        path,
+        "--source",
+        "aws",
+        "--region",
+        "us-east-1",
+        "--instance",
+        &seeded.instance,
+    ];
+
+    let mut args = base.to_vec();
+    args.extend(["--disk", &seeded.data_volume]);
+    let (code, doc) = snaprescue(&moto, &key, &args);
+    assert_eq!(code, 0, "{doc}");
+    let listed: Vec<&str> = doc["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = seeded.snapshots.iter().map(String::as_str).collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(
+        sorted, expected,
+        "all 7 snapshots over two pages of 5, and none of the other volume"
+    );
+    let first = &doc["snapshots"][0];
+    assert_eq!(first["source"], "aws");
+    assert_eq!(first["status"], "completed");
+    assert_eq!(first["disk_id"], seeded.data_volume.as_str());
+    assert_eq!(first["progress"], "100%");
+    assert_eq!(first["tags"][0], serde_json::json!(["purpose", "training"]));
+    assert!(
+        first["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("checkpoints day")
+    );
+    assert!(
+        doc["source"]
+            .as_str()
+            .unwrap()
+            .contains(&seeded.data_volume)
+    );
+
+    // Which disk? The instance has a root and a data volume: the user must choose.
+    let (code, doc) = snaprescue(&moto, &key, &base);
+    assert_eq!(code, 1);
+    let message = doc["error"].as_str().unwrap();
+    assert!(
+        message.contains("choose one with --disk") && message.contains(&seeded.data_volume),
+        "{message}"
+    );
+
+    // A wrong secret: the API code and what to do.
+    let wrong = creds(&key.access_key_id, "not-the-secret");
+    let mut args = base.to_vec();
+    args.extend(["--disk", &seeded.data_volume]);
+    let (code, doc) = snaprescue(&moto, &wrong, &args);
+    assert_eq!(code, 1);
+    let message = doc["error"].as_str().unwrap();
+    assert!(
+        message.contains("AuthFailure") && message.contains("secret is wrong"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("not-the-secret"),
+        "the secret is never printed"
+    );
+}
