@@ -2,6 +2,7 @@
 //! exponential backoff and full jitter on throttling, 5xx and timeouts (honouring
 //! retry-after), and errors turned into advice that names the API code and what to do.
 
+pub mod aliyun;
 pub mod aws;
 pub mod dmi;
 
@@ -113,6 +114,7 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::blocking::Client, Cloud
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     if let Some(ms) = headers
         .get("x-amz-retry-after")
+        .or_else(|| headers.get("x-acs-retry-after"))
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
@@ -140,7 +142,18 @@ pub fn send_with_retries(
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = retry_after(response.headers());
-                let body = response.text().unwrap_or_default();
+                let body = match response.text() {
+                    Ok(body) => body,
+                    Err(e) => {
+                        // The connection broke mid-answer (a truncated body): ask again.
+                        last_error = format!("answer cut short ({e})");
+                        tracing::info!(service, attempt, error = %last_error, "request failed");
+                        if attempt + 1 < policy.attempts {
+                            std::thread::sleep(policy.delay(attempt, None));
+                        }
+                        continue;
+                    }
+                };
                 let answer = Answer {
                     status,
                     body,
