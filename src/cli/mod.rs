@@ -140,7 +140,7 @@ pub enum Command {
 /// Which source and which cloud resources, for commands that list or use snapshots.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CloudArgs {
-    /// Only this source: btrfs or aws (default: every source that serves PATH).
+    /// Only this source: btrfs, aws or aliyun (default: every source that serves PATH).
     #[arg(long)]
     pub source: Option<String>,
     /// The cloud instance (default: from the metadata service).
@@ -152,6 +152,10 @@ pub struct CloudArgs {
     /// The cloud disk or volume id (default: found from PATH's block device serial).
     #[arg(long)]
     pub disk: Option<String>,
+    /// The Alibaba Cloud ECS API endpoint (default: SNAPRESCUE_ALIYUN_ECS_ENDPOINT, then the
+    /// regional one).
+    #[arg(long)]
+    pub endpoint: Option<String>,
 }
 
 impl From<CloudArgs> for crate::sources::aws::CloudOptions {
@@ -161,7 +165,7 @@ impl From<CloudArgs> for crate::sources::aws::CloudOptions {
             instance: a.instance,
             region: a.region,
             disk: a.disk,
-            endpoint: None,
+            endpoint: a.endpoint,
         }
     }
 }

@@ -74,17 +74,22 @@ impl AwsSource {
             .clone()
             .or_else(|| imds.as_ref().and_then(|i| i.instance_id().ok()));
         let ec2 = Ec2Client::new(&region, credentials).map_err(cloud)?;
-        let wanted = options
-            .disk
-            .clone()
-            .or_else(|| volume_under(path, Path::new("/sys")));
-        let volume = match wanted {
+        // A serial that names no volume of this account is no answer.
+        let found = match volume_under(path, Path::new("/sys")).filter(|_| options.disk.is_none()) {
             Some(id) => ec2
                 .describe_volumes(None, Some(&id))
+                .ok()
+                .and_then(|v| v.into_iter().next()),
+            None => None,
+        };
+        let volume = match (&options.disk, found) {
+            (_, Some(volume)) => Some(volume),
+            (Some(id), None) => ec2
+                .describe_volumes(None, Some(id))
                 .map_err(cloud)?
                 .into_iter()
                 .next(),
-            None => {
+            (None, None) => {
                 let attached = match &instance_id {
                     Some(i) => ec2.describe_volumes(Some(i), None).map_err(cloud)?,
                     None => vec![],

@@ -1,6 +1,7 @@
 //! Snapshot sources: one trait that every place snapshots can come from implements (local
 //! btrfs today, clouds next), and detection of which sources serve a path.
 
+pub mod aliyun;
 pub mod aws;
 pub mod btrfs;
 pub mod btrfs_list;
@@ -153,11 +154,19 @@ pub fn detect(
             None => checked.push("aws (DMI does not say AWS; use --source aws)".into()),
         }
     }
+    if only.is_none_or(|s| s == "aliyun") {
+        match aliyun::AliyunSource::detect(path, options)? {
+            Some(source) => found.push(Box::new(source)),
+            None => {
+                checked.push("aliyun (DMI does not say Alibaba Cloud; use --source aliyun)".into())
+            }
+        }
+    }
     if let Some(name) = only
-        && !["btrfs", "aws"].contains(&name)
+        && !["btrfs", "aws", "aliyun"].contains(&name)
     {
         return Err(SourceError::Refused(format!(
-            "unknown source `{name}`; known: btrfs, aws"
+            "unknown source `{name}`; known: btrfs, aws, aliyun"
         )));
     }
     if !found.is_empty() {

@@ -1,0 +1,230 @@
+//! ECS snapshots of the cloud disk behind PATH. The disk is found from the virtio or NVMe
+//! serial of the block device under PATH's mount (the disk id without `d-`) or `--disk`,
+//! confirmed with DescribeDisks; snapshots come from DescribeSnapshots, all pages.
+
+use super::aws::CloudOptions;
+use super::{
+    CloudDetails, OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus,
+    SourceError,
+};
+use crate::cloud::CloudError;
+use crate::cloud::aliyun::creds::{self, ProfileCredentials};
+use crate::cloud::aliyun::ecs::{EcsClient, disk_id_from_serial};
+use crate::cloud::aliyun::metadata::Metadata;
+use std::path::{Path, PathBuf};
+
+pub struct AliyunSource {
+    ecs: EcsClient,
+    pub disk_id: String,
+    pub instance_id: Option<String>,
+    pub zone: String,
+}
+
+fn cloud(e: CloudError) -> SourceError {
+    SourceError::Refused(e.to_string())
+}
+
+/// The ECS disk under `path`, from the serials of its block devices.
+pub fn disk_under(path: &Path, sys: &Path) -> Option<String> {
+    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).ok()?;
+    let table = crate::ports::mounts::MountTable::read().ok()?;
+    let mount = table.holding(&anchor).ok()?;
+    let dir = crate::ports::block::device_dir(sys, &mount.majmin, &mount.source)?;
+    crate::ports::block::disks_under(&dir)
+        .into_iter()
+        .find_map(|d| {
+            d.serial
+                .as_deref()
+                .and_then(|s| disk_id_from_serial(s, d.model.as_deref()))
+        })
+}
+
+impl AliyunSource {
+    /// `Ok(None)` when Alibaba Cloud is neither detected (DMI) nor asked for.
+    pub fn detect(path: &Path, options: &CloudOptions) -> Result<Option<Self>, SourceError> {
+        let asked = options.source.as_deref() == Some("aliyun");
+        let on_aliyun = crate::cloud::dmi::detect(Path::new("/sys/class/dmi/id"))
+            == Some(crate::cloud::dmi::Cloud::Aliyun);
+        if !asked && !on_aliyun {
+            return Ok(None);
+        }
+        let metadata = Metadata::endpoint(on_aliyun).and_then(|e| Metadata::connect(&e).ok());
+        let profile = creds::from_config().map_err(cloud)?;
+        let profile_region = profile.as_ref().and_then(|p| p.1.clone());
+        let credentials = match (creds::from_env(), profile) {
+            (Some(c), _) => c,
+            (None, Some((ProfileCredentials::Keys(c), _))) => c,
+            (None, Some((ProfileCredentials::EcsRole(role), _))) => metadata
+                .as_ref()
+                .ok_or_else(creds::missing)
+                .and_then(|m| m.role_credentials(Some(&role)))
+                .map_err(cloud)?,
+            (None, None) => metadata
+                .as_ref()
+                .ok_or_else(creds::missing)
+                .and_then(|m| m.role_credentials(None))
+                .map_err(cloud)?,
+        };
+        let region = options
+            .region
+            .clone()
+            .or_else(|| std::env::var("ALIBABA_CLOUD_REGION_ID").ok())
+            .or(profile_region)
+            .or_else(|| {
+                metadata
+                    .as_ref()
+                    .and_then(|m| m.get("meta-data/region-id").ok())
+            })
+            .ok_or_else(|| {
+                SourceError::Refused(
+                    "no Alibaba Cloud region: give --region, or set ALIBABA_CLOUD_REGION_ID".into(),
+                )
+            })?;
+        let instance_id = options.instance.clone().or_else(|| {
+            metadata
+                .as_ref()
+                .and_then(|m| m.get("meta-data/instance-id").ok())
+        });
+        let endpoint = EcsClient::endpoint_for(&region, options.endpoint.as_deref(), None);
+        let ecs = EcsClient::new(endpoint, &region, credentials).map_err(cloud)?;
+        // A serial that names no disk of this account (another cloud, a local disk) is no answer.
+        let found = match disk_under(path, Path::new("/sys")).filter(|_| options.disk.is_none()) {
+            Some(id) => ecs
+                .describe_disks(None, Some(&id))
+                .ok()
+                .and_then(|d| d.into_iter().next()),
+            None => None,
+        };
+        let disk = match (&options.disk, found) {
+            (_, Some(disk)) => Some(disk),
+            (Some(id), None) => ecs
+                .describe_disks(None, Some(id))
+                .map_err(cloud)?
+                .into_iter()
+                .next(),
+            (None, None) => {
+                let attached = match &instance_id {
+                    Some(i) => ecs.describe_disks(Some(i), None).map_err(cloud)?,
+                    None => vec![],
+                };
+                if attached.len() != 1 {
+                    let choices: Vec<String> = attached
+                        .iter()
+                        .map(|d| format!("{} ({} GiB, {})", d.id, d.size_gib, d.kind))
+                        .collect();
+                    return Err(SourceError::Refused(format!(
+                        "cannot tell which ECS disk holds {}; choose one with --disk: {}",
+                        path.display(),
+                        if choices.is_empty() {
+                            "no disks found (give --instance)".into()
+                        } else {
+                            choices.join(", ")
+                        }
+                    )));
+                }
+                attached.into_iter().next()
+            }
+        };
+        let disk = disk.ok_or_else(|| {
+            SourceError::Refused(
+                "the ECS disk was not found in this region: check --region and --disk".into(),
+            )
+        })?;
+        if let Some(i) = &instance_id
+            && !disk.instance_id.is_empty()
+            && &disk.instance_id != i
+        {
+            return Err(SourceError::Refused(format!(
+                "disk {} is attached to {}, not to {i}",
+                disk.id, disk.instance_id
+            )));
+        }
+        Ok(Some(Self {
+            ecs,
+            disk_id: disk.id,
+            instance_id,
+            zone: disk.zone,
+        }))
+    }
+}
+
+impl SnapshotSource for AliyunSource {
+    fn name(&self) -> &'static str {
+        "aliyun"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "ECS disk {} in {} ({})",
+            self.disk_id, self.ecs.region, self.zone
+        )
+    }
+
+    fn rollback_target(&self) -> String {
+        self.disk_id.clone()
+    }
+
+    fn live_root(&self) -> Option<PathBuf> {
+        None
+    }
+
+    fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
+        let mut list: Vec<Snapshot> = self
+            .ecs
+            .describe_snapshots(&self.disk_id)
+            .map_err(cloud)?
+            .into_iter()
+            .map(|s| Snapshot {
+                name: if s.name.is_empty() {
+                    s.description.clone()
+                } else {
+                    s.name.clone()
+                },
+                source: "aliyun".into(),
+                created: s.created.unwrap_or_default(),
+                status: match s.status.as_str() {
+                    "accomplished" => SnapshotStatus::Completed,
+                    "progressing" => SnapshotStatus::InProgress,
+                    _ => SnapshotStatus::Failed,
+                },
+                read_only: true,
+                path: PathBuf::from(&s.id),
+                layout: "ecs".into(),
+                description: Some(s.description.clone()).filter(|d| !d.is_empty()),
+                cloud: Some(CloudDetails {
+                    disk_id: s.disk_id,
+                    size_gib: s.disk_size_gib,
+                    progress: s.progress,
+                    encrypted: s.encrypted,
+                    tags: s.tags,
+                    source_region: s.source_region,
+                }),
+                id: s.id,
+            })
+            .collect();
+        list.sort_by_key(|s| std::cmp::Reverse(s.created));
+        Ok(list)
+    }
+
+    fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {
+        Err(SourceError::Refused(format!(
+            "browsing ECS snapshot {} needs a rescue disk, which this version does not create; by hand: \
+             aliyun ecs CreateDisk --RegionId {} --ZoneId {} --SnapshotId {}, AttachDisk to this instance, \
+             mount /dev/disk/by-id/virtio-<id without d-> read-only, then restore from that mount",
+            snapshot.id, self.ecs.region, self.zone, snapshot.id
+        )))
+    }
+
+    fn rollback(
+        &self,
+        snapshot: &Snapshot,
+        _confirm: &str,
+        _keep_guard: bool,
+    ) -> Result<RollbackOutcome, SourceError> {
+        Err(SourceError::Refused(format!(
+            "rolling ECS disk {} back is not done by this version; by hand: CreateSnapshot of {} first (a guard), \
+             StopInstance, ResetDisk --DiskId {} --SnapshotId {}, StartInstance",
+            self.disk_id, self.disk_id, self.disk_id, snapshot.id
+        )))
+    }
+}

@@ -1,0 +1,106 @@
+"""An Alibaba Cloud ECS API stand-in on 127.0.0.1 for the tests: it checks every request's
+RPC signature (HMAC-SHA1, its own implementation of the documented algorithm), the
+timestamp and the nonce, answers DescribeDisks / DescribeSnapshots in the real JSON shape
+with NextToken paging, and injects faults on demand. Usage: aliyun_ecs.py PORT STATE.json
+STATE: access_key_id, secret, disks[], snapshots[], page_size, faults[] (applied in order to
+DescribeSnapshots: throttle, 500, timeout, truncated, badtype). Every request is appended to
+STATE.log as one JSON line."""
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import sys
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+port, state_path = int(sys.argv[1]), sys.argv[2]
+state = json.load(open(state_path))
+seen_nonces = set()
+
+
+def enc(s):
+    return urllib.parse.quote(s, safe="-_.~")
+
+
+def signature(method, params, secret):
+    pairs = sorted(((k, v) for k, v in params if k != "Signature"), key=lambda kv: kv[0].encode())
+    query = "&".join(f"{enc(k)}={enc(v)}" for k, v in pairs)
+    to_sign = f"{method}&{enc('/')}&{enc(query)}"
+    digest = hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode(), to_sign
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, doc, headers=None, raw=None):
+        body = raw if raw is not None else json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body) if raw is None else len(body) * 2))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def error(self, status, code, message):
+        self.answer(status, {"RequestId": "r-1", "HostId": "ecs.aliyuncs.com", "Code": code, "Message": message, "Recommend": "https://api.aliyun.com"})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        params = urllib.parse.parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True)
+        p = dict(params)
+        action = p.get("Action", "")
+        with open(state_path + ".log", "a") as log:
+            log.write(json.dumps({"action": action, "params": {k: v for k, v in p.items() if k not in ("Signature",)}}) + "\n")
+        if p.get("AccessKeyId") != state["access_key_id"]:
+            return self.error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        expected, to_sign = signature("POST", params, state["secret"])
+        if p.get("Signature") != expected:
+            return self.error(400, "SignatureDoesNotMatch", f"Specified signature is not matched with our calculation. server string to sign is:{to_sign}")
+        stamp = datetime.datetime.strptime(p.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+        if abs((datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds()) > 900:
+            return self.error(400, "IllegalTimestamp", "The input parameter \"Timestamp\" that is mandatory for processing this request is not supplied.")
+        if p.get("SignatureNonce") in seen_nonces:
+            return self.error(400, "SignatureNonceUsed", "The request signature nonce has been used.")
+        seen_nonces.add(p.get("SignatureNonce"))
+        if p.get("Version") != "2014-05-26" or p.get("Format") != "JSON" or not p.get("RegionId"):
+            return self.error(400, "MissingParameter", "Version, Format and RegionId are required.")
+        if action == "DescribeDisks":
+            disks = state["disks"]
+            if "InstanceId" in p:
+                disks = [d for d in disks if d.get("InstanceId") == p["InstanceId"]]
+            if "DiskIds" in p:
+                wanted = json.loads(p["DiskIds"])
+                disks = [d for d in disks if d["DiskId"] in wanted]
+            return self.answer(200, {"RequestId": "r-2", "TotalCount": len(disks), "Disks": {"Disk": disks}})
+        if action == "DescribeSnapshots":
+            faults = state.get("faults", [])
+            if faults:
+                fault = faults.pop(0)
+                json.dump(state, open(state_path, "w"))
+                if fault == "throttle":
+                    return self.answer(400, {"RequestId": "r-3", "Code": "Throttling.User", "Message": "Request was denied due to user flow control."}, {"x-acs-retry-after": "20"})
+                if fault == "500":
+                    return self.error(500, "InternalError", "The request processing has failed due to some unknown error.")
+                if fault == "timeout":
+                    time.sleep(3)
+                if fault == "truncated":
+                    return self.answer(200, None, raw=b'{"RequestId": "r-4", "Snapshots": {"Snap')
+                if fault == "badtype":
+                    snaps = [dict(s, SourceDiskSize="forty") for s in state["snapshots"]]
+                    return self.answer(200, {"RequestId": "r-5", "Snapshots": {"Snapshot": snaps}})
+            snaps = [s for s in state["snapshots"] if s["SourceDiskId"] == p.get("DiskId", s["SourceDiskId"])]
+            size = min(int(p.get("MaxResults", 10)), state.get("page_size", 100))
+            start = int(p.get("NextToken") or 0)
+            page = {"RequestId": "r-6", "Snapshots": {"Snapshot": snaps[start:start + size]}}
+            if start + size < len(snaps):
+                page["NextToken"] = str(start + size)
+            return self.answer(200, page)
+        return self.error(404, "InvalidAction.NotFound", f"Specified api {action} is not found.")
+
+
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
