@@ -62,6 +62,12 @@ fn start(faults: &[&str]) -> Option<Server> {
                 {"DiskId": "d-bp1datadisk0001", "Size": "500", "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "data", "InstanceId": "i-bp1gpu"},
             ],
             "snapshots": snapshots,
+            "metadata": {
+                "meta-data/instance-id": "i-bp1gpu",
+                "meta-data/region-id": "cn-hangzhou",
+                "meta-data/ram/security-credentials/": "GpuRecoveryRole",
+                "meta-data/ram/security-credentials/GpuRecoveryRole": {"Code": "Success", "AccessKeyId": AK, "AccessKeySecret": SECRET, "SecurityToken": "sts-token-1", "Expiration": "2099-01-01T00:00:00Z"},
+            },
         })
         .to_string(),
     )
@@ -289,5 +295,45 @@ fn without_a_disk_the_instance_disks_are_offered() {
         message.contains("choose one with --disk")
             && message.contains("d-bp1datadisk0001 (500 GiB, data)"),
         "{message}"
+    );
+}
+
+#[test]
+fn on_the_instance_the_metadata_service_gives_region_instance_and_role_credentials() {
+    let Some(server) = start(&[]) else { return };
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args([
+            "snapshots",
+            dir.path().to_str().unwrap(),
+            "--source",
+            "aliyun",
+            "--json",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("SNAPRESCUE_STATE_DIR", home.path())
+        .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &server.url)
+        .env("SNAPRESCUE_ALIYUN_METADATA_ENDPOINT", &server.url)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // No --region, --instance or keys: all three came from the metadata service (token
+    // first), so the instance's two disks are offered.
+    let message = doc["error"].as_str().unwrap_or_else(|| panic!("{doc}"));
+    assert!(
+        message.contains("d-bp1systemdisk01") && message.contains("d-bp1datadisk0001"),
+        "{message}"
+    );
+    let log = std::fs::read_to_string(server.state.with_extension("json.log")).unwrap();
+    assert!(
+        log.contains("\"SecurityToken\": \"sts-token-1\""),
+        "the RAM role's STS token signs the calls: {log}"
+    );
+    assert!(
+        log.contains("\"RegionId\": \"cn-hangzhou\"")
+            && log.contains("\"InstanceId\": \"i-bp1gpu\"")
     );
 }

@@ -204,6 +204,21 @@ fn step3_snapshots() {
     let mut m = model();
     m.step = Step::Snapshots;
     insta::assert_snapshot!("snapshots", render(&m));
+    let listing = m.snapshots.listing.as_mut().unwrap();
+    let mut ebs = listing.snapshots[0].clone();
+    ebs.id = "snap-0a1b2c3d4e5f60718".into();
+    ebs.source = "aws".into();
+    ebs.name = "nightly data volume".into();
+    ebs.created = Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap();
+    ebs.cloud = Some(snaprescue::sources::CloudDetails {
+        disk_id: "vol-0123456789abcdef0".into(),
+        size_gib: 500,
+        progress: "100%".into(),
+        ..Default::default()
+    });
+    listing.snapshots.insert(1, ebs);
+    listing.source = "btrfs subvolume data (id 256) on /dev/nvme1n1; EBS volume vol-0123456789abcdef0 in us-east-1 (us-east-1a)".into();
+    insta::assert_snapshot!("snapshots_local_and_cloud", render(&m));
     m.snapshots.listing = None;
     m.snapshots.error = Some(
         "no snapshot source serves /srv (ext4 filesystem at /srv). Checked: btrfs (/srv is ext4)."

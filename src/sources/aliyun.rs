@@ -50,11 +50,12 @@ impl AliyunSource {
         }
         let metadata = Metadata::endpoint(on_aliyun).and_then(|e| Metadata::connect(&e).ok());
         let profile = creds::from_config().map_err(cloud)?;
-        let profile_region = profile.as_ref().and_then(|p| p.1.clone());
-        let credentials = match (creds::from_env(), profile) {
+        let profile_region = profile.as_ref().and_then(|p| p.region.clone());
+        let profile_endpoint = profile.as_ref().and_then(|p| p.endpoint.clone());
+        let credentials = match (creds::from_env(), profile.map(|p| p.credentials)) {
             (Some(c), _) => c,
-            (None, Some((ProfileCredentials::Keys(c), _))) => c,
-            (None, Some((ProfileCredentials::EcsRole(role), _))) => metadata
+            (None, Some(ProfileCredentials::Keys(c))) => c,
+            (None, Some(ProfileCredentials::EcsRole(role))) => metadata
                 .as_ref()
                 .ok_or_else(creds::missing)
                 .and_then(|m| m.role_credentials(Some(&role)))
@@ -85,7 +86,11 @@ impl AliyunSource {
                 .as_ref()
                 .and_then(|m| m.get("meta-data/instance-id").ok())
         });
-        let endpoint = EcsClient::endpoint_for(&region, options.endpoint.as_deref(), None);
+        let endpoint = EcsClient::endpoint_for(
+            &region,
+            options.endpoint.as_deref(),
+            profile_endpoint.as_deref(),
+        );
         let ecs = EcsClient::new(endpoint, &region, credentials).map_err(cloud)?;
         // A serial that names no disk of this account (another cloud, a local disk) is no answer.
         let found = match disk_under(path, Path::new("/sys")).filter(|_| options.disk.is_none()) {

@@ -84,10 +84,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         return;
     }
     let rows = listing.snapshots.iter().enumerate().map(|(i, snap)| {
-        let lost = match s.lost.get(&snap.id) {
-            None => "counting…".to_string(),
-            Some(Ok(l)) => format!("{} files, {}", l.entries, human(l.bytes)),
-            Some(Err(e)) => format!("unreadable: {e}"),
+        let lost = match (&snap.cloud, s.lost.get(&snap.id)) {
+            // Looking inside a cloud snapshot needs a disk made from it: show its facts.
+            (Some(c), _) => format!("{} GiB disk, {}", c.size_gib, c.progress),
+            (None, None) => "counting…".to_string(),
+            (None, Some(Ok(l))) => format!("{} files, {}", l.entries, human(l.bytes)),
+            (None, Some(Err(e))) => format!("unreadable: {e}"),
         };
         let mark = if listing.recommended == Some(i) {
             "★"
@@ -99,7 +101,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             snap.id.clone(),
             snap.created.format("%m-%d %H:%M:%S").to_string(),
             lost,
-            snap.name.clone(),
+            if snap.source == "btrfs" {
+                snap.name.clone()
+            } else {
+                format!("[{}] {}", snap.source, snap.name)
+            },
         ]);
         if i == s.selected {
             row.style(Style::new().add_modifier(Modifier::REVERSED))
@@ -109,7 +115,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     });
     let widths = [
         Constraint::Length(1),
-        Constraint::Length(6),
+        Constraint::Length(12),
         Constraint::Length(14),
         Constraint::Length(20),
         Constraint::Min(10),

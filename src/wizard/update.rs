@@ -60,6 +60,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 let effects = listing
                     .snapshots
                     .iter()
+                    .filter(|s| s.cloud.is_none())
                     .map(|s| Effect::CountLost { id: s.id.clone() })
                     .collect();
                 model.snapshots.listing = Some(listing);

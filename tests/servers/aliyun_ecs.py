@@ -49,6 +49,29 @@ class Handler(BaseHTTPRequestHandler):
     def error(self, status, code, message):
         self.answer(status, {"RequestId": "r-1", "HostId": "ecs.aliyuncs.com", "Code": code, "Message": message, "Recommend": "https://api.aliyun.com"})
 
+    def do_PUT(self):
+        # The metadata service's token API.
+        if self.path == "/latest/api/token" and self.headers.get("X-aliyun-ecs-metadata-token-ttl-seconds"):
+            return self._text(200, "metadata-token-1")
+        return self._text(403, "")
+
+    def _text(self, status, text):
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.headers.get("X-aliyun-ecs-metadata-token") != "metadata-token-1":
+            return self._text(401, "")
+        meta = state.get("metadata", {})
+        path = self.path.removeprefix("/latest/")
+        if path in meta:
+            value = meta[path]
+            return self._text(200, value if isinstance(value, str) else json.dumps(value))
+        return self._text(404, "")
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         params = urllib.parse.parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True)

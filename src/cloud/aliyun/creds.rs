@@ -62,8 +62,16 @@ pub fn config_path() -> PathBuf {
         .join(".aliyun/config.json")
 }
 
-/// The selected profile (ALIBABA_CLOUD_PROFILE, else `current`) and its region.
-pub fn from_config() -> Result<Option<(ProfileCredentials, Option<String>)>, CloudError> {
+/// The selected profile of `~/.aliyun/config.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub credentials: ProfileCredentials,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+/// The selected profile (ALIBABA_CLOUD_PROFILE, else `current`).
+pub fn from_config() -> Result<Option<Profile>, CloudError> {
     let path = config_path();
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
@@ -111,7 +119,11 @@ pub fn from_config() -> Result<Option<(ProfileCredentials, Option<String>)>, Clo
             )));
         }
     };
-    Ok(Some((creds, region)))
+    Ok(Some(Profile {
+        credentials: creds,
+        region,
+        endpoint: field("endpoint"),
+    }))
 }
 
 pub fn missing() -> CloudError {
