@@ -42,36 +42,39 @@ fn snapshot(i: u32, disk: &str) -> Value {
 }
 
 fn start(faults: &[&str]) -> Option<Server> {
+    start_with(&initial_state(faults))
+}
+
+fn initial_state(faults: &[&str]) -> Value {
+    let mut snapshots: Vec<Value> = (0..7).map(|i| snapshot(i, "d-bp1datadisk0001")).collect();
+    snapshots.push(snapshot(9, "d-bp1systemdisk01"));
+    json!({
+        "access_key_id": AK,
+        "secret": SECRET,
+        "page_size": 3,
+        "faults": faults,
+        "disks": [
+            {"DiskId": "d-bp1systemdisk01", "Size": 40, "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "system", "InstanceId": "i-bp1gpu"},
+            {"DiskId": "d-bp1datadisk0001", "Size": "500", "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "data", "InstanceId": "i-bp1gpu"},
+        ],
+        "snapshots": snapshots,
+        "metadata": {
+            "meta-data/instance-id": "i-bp1gpu",
+            "meta-data/region-id": "cn-hangzhou",
+            "meta-data/ram/security-credentials/": "GpuRecoveryRole",
+            "meta-data/ram/security-credentials/GpuRecoveryRole": {"Code": "Success", "AccessKeyId": AK, "AccessKeySecret": SECRET, "SecurityToken": "sts-token-1", "Expiration": "2099-01-01T00:00:00Z"},
+        },
+    })
+}
+
+fn start_with(initial: &Value) -> Option<Server> {
     let python = match std::env::var("SNAPRESCUE_TEST_PYTHON") {
         Ok(p) => p,
         Err(_) => "python3".into(),
     };
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
-    let mut snapshots: Vec<Value> = (0..7).map(|i| snapshot(i, "d-bp1datadisk0001")).collect();
-    snapshots.push(snapshot(9, "d-bp1systemdisk01"));
-    std::fs::write(
-        &state,
-        json!({
-            "access_key_id": AK,
-            "secret": SECRET,
-            "page_size": 3,
-            "faults": faults,
-            "disks": [
-                {"DiskId": "d-bp1systemdisk01", "Size": 40, "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "system", "InstanceId": "i-bp1gpu"},
-                {"DiskId": "d-bp1datadisk0001", "Size": "500", "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "data", "InstanceId": "i-bp1gpu"},
-            ],
-            "snapshots": snapshots,
-            "metadata": {
-                "meta-data/instance-id": "i-bp1gpu",
-                "meta-data/region-id": "cn-hangzhou",
-                "meta-data/ram/security-credentials/": "GpuRecoveryRole",
-                "meta-data/ram/security-credentials/GpuRecoveryRole": {"Code": "Success", "AccessKeyId": AK, "AccessKeySecret": SECRET, "SecurityToken": "sts-token-1", "Expiration": "2099-01-01T00:00:00Z"},
-            },
-        })
-        .to_string(),
-    )
-    .unwrap();
+    std::fs::write(&state, initial.to_string()).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -335,5 +338,43 @@ fn on_the_instance_the_metadata_service_gives_region_instance_and_role_credentia
     assert!(
         log.contains("\"RegionId\": \"cn-hangzhou\"")
             && log.contains("\"InstanceId\": \"i-bp1gpu\"")
+    );
+}
+
+#[test]
+fn a_ram_role_arn_profile_assumes_the_role_through_sts() {
+    let Some(server) = start(&[]) else { return };
+    // The plain keys may only assume the role; ECS answers them Forbidden.RAM.
+    let mut state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&server.state).unwrap()).unwrap();
+    state["require_sts"] = json!(true);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".aliyun")).unwrap();
+    let config = home.path().join(".aliyun/config.json");
+    let profile = json!({"current": "role", "profiles": [{"name": "role", "mode": "RamRoleArn", "access_key_id": AK, "access_key_secret": SECRET,
+        "ram_role_arn": "acs:ram::1234567890:role/recovery", "ram_session_name": "rescue", "expired_seconds": 900, "region_id": "cn-hangzhou"}]});
+    std::fs::write(&config, profile.to_string()).unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    // The server reads its state at start: restart it with require_sts set.
+    drop(server);
+    let Some(server) = start_with(&state) else {
+        return;
+    };
+    let r = run(
+        &server,
+        &[("SNAPRESCUE_ALIYUN_STS_ENDPOINT", &server.url)],
+        home.path(),
+        &["--disk", "d-bp1datadisk0001"],
+    );
+    assert_eq!(r.code, 0, "{} {}", r.doc, r.stderr);
+    assert_eq!(r.doc["snapshots"].as_array().unwrap().len(), 7);
+    assert!(
+        !r.stderr.contains("readable by group"),
+        "a 0600 file gets no warning"
+    );
+    let log = std::fs::read_to_string(server.state.with_extension("json.log")).unwrap();
+    assert!(
+        log.contains("\"action\": \"AssumeRole\"") && log.contains("\"AccessKeyId\": \"STS.0001\""),
+        "{log}"
     );
 }

@@ -316,3 +316,37 @@ fn lists_every_snapshot_of_the_volume_across_pages_and_refuses_bad_input() {
         "the secret is never printed"
     );
 }
+
+#[test]
+fn on_the_instance_imdsv2_gives_region_instance_and_role_credentials() {
+    let Some(python) = python() else { return };
+    let moto = start_moto(&python);
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args([
+            "snapshots",
+            dir.path().to_str().unwrap(),
+            "--source",
+            "aws",
+            "--json",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("SNAPRESCUE_STATE_DIR", home.path())
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &moto.url)
+        .env("SNAPRESCUE_FAST_RETRIES", "1")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // No --region, --instance or keys: moto's metadata service (token first) named the
+    // instance `i-fake` in us-east-1 and lent the role credentials the calls were signed with.
+    let message = doc["error"].as_str().unwrap_or_else(|| panic!("{doc}"));
+    assert!(
+        message.contains("none attached to instance i-fake"),
+        "{message}"
+    );
+    assert!(!message.contains("test-secret-key"));
+}

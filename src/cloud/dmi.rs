@@ -10,6 +10,14 @@ pub enum Cloud {
     Aliyun,
 }
 
+/// This machine's cloud: DMI under `SNAPRESCUE_DMI_DIR`, else `/sys/class/dmi/id`.
+pub fn this_machine() -> Option<Cloud> {
+    let dir = std::env::var_os("SNAPRESCUE_DMI_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/sys/class/dmi/id".into());
+    detect(&dir)
+}
+
 /// Reads `sys_vendor`, `product_name`, `board_vendor`, `bios_vendor` and `chassis_asset_tag`
 /// under `dmi_dir` (normally `/sys/class/dmi/id`).
 pub fn detect(dmi_dir: &Path) -> Option<Cloud> {

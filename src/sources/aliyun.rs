@@ -43,8 +43,7 @@ impl AliyunSource {
     /// `Ok(None)` when Alibaba Cloud is neither detected (DMI) nor asked for.
     pub fn detect(path: &Path, options: &CloudOptions) -> Result<Option<Self>, SourceError> {
         let asked = options.source.as_deref() == Some("aliyun");
-        let on_aliyun = crate::cloud::dmi::detect(Path::new("/sys/class/dmi/id"))
-            == Some(crate::cloud::dmi::Cloud::Aliyun);
+        let on_aliyun = crate::cloud::dmi::this_machine() == Some(crate::cloud::dmi::Cloud::Aliyun);
         if !asked && !on_aliyun {
             return Ok(None);
         }
@@ -55,6 +54,16 @@ impl AliyunSource {
         let credentials = match (creds::from_env(), profile.map(|p| p.credentials)) {
             (Some(c), _) => c,
             (None, Some(ProfileCredentials::Keys(c))) => c,
+            (
+                None,
+                Some(ProfileCredentials::AssumeRole {
+                    keys,
+                    role_arn,
+                    session,
+                    seconds,
+                }),
+            ) => crate::cloud::aliyun::sts::assume_role(&keys, &role_arn, &session, seconds)
+                .map_err(cloud)?,
             (None, Some(ProfileCredentials::EcsRole(role))) => metadata
                 .as_ref()
                 .ok_or_else(creds::missing)
@@ -121,7 +130,10 @@ impl AliyunSource {
                         "cannot tell which ECS disk holds {}; choose one with --disk: {}",
                         path.display(),
                         if choices.is_empty() {
-                            "no disks found (give --instance)".into()
+                            match &instance_id {
+                                Some(i) => format!("none attached to instance {i}"),
+                                None => "no instance known (give --instance)".into(),
+                            }
                         } else {
                             choices.join(", ")
                         }

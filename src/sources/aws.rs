@@ -47,8 +47,7 @@ impl AwsSource {
     /// `Ok(None)` when AWS is neither detected (DMI) nor asked for.
     pub fn detect(path: &Path, options: &CloudOptions) -> Result<Option<Self>, SourceError> {
         let asked = options.source.as_deref() == Some("aws");
-        let on_aws = crate::cloud::dmi::detect(Path::new("/sys/class/dmi/id"))
-            == Some(crate::cloud::dmi::Cloud::Aws);
+        let on_aws = crate::cloud::dmi::this_machine() == Some(crate::cloud::dmi::Cloud::Aws);
         if !asked && !on_aws {
             return Ok(None);
         }
@@ -110,7 +109,10 @@ impl AwsSource {
                         "cannot tell which EBS volume holds {}; choose one with --disk: {}",
                         path.display(),
                         if choices.is_empty() {
-                            "no volumes found (give --instance)".into()
+                            match &instance_id {
+                                Some(i) => format!("none attached to instance {i}"),
+                                None => "no instance known (give --instance)".into(),
+                            }
                         } else {
                             choices.join(", ")
                         }

@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port, state_path = int(sys.argv[1]), sys.argv[2]
 state = json.load(open(state_path))
 seen_nonces = set()
+# Temporary keys issued by AssumeRole: id -> (secret, security token).
+sts_keys = {}
 
 
 def enc(s):
@@ -79,9 +81,14 @@ class Handler(BaseHTTPRequestHandler):
         action = p.get("Action", "")
         with open(state_path + ".log", "a") as log:
             log.write(json.dumps({"action": action, "params": {k: v for k, v in p.items() if k not in ("Signature",)}}) + "\n")
-        if p.get("AccessKeyId") != state["access_key_id"]:
+        key = p.get("AccessKeyId")
+        if key == state["access_key_id"]:
+            secret = state["secret"]
+        elif key in sts_keys and p.get("SecurityToken") == sts_keys[key][1]:
+            secret = sts_keys[key][0]
+        else:
             return self.error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-        expected, to_sign = signature("POST", params, state["secret"])
+        expected, to_sign = signature("POST", params, secret)
         if p.get("Signature") != expected:
             return self.error(400, "SignatureDoesNotMatch", f"Specified signature is not matched with our calculation. server string to sign is:{to_sign}")
         stamp = datetime.datetime.strptime(p.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
@@ -90,6 +97,15 @@ class Handler(BaseHTTPRequestHandler):
         if p.get("SignatureNonce") in seen_nonces:
             return self.error(400, "SignatureNonceUsed", "The request signature nonce has been used.")
         seen_nonces.add(p.get("SignatureNonce"))
+        if action == "AssumeRole":
+            if p.get("Version") != "2015-04-01" or not p.get("RoleArn", "").startswith("acs:ram::"):
+                return self.error(400, "InvalidParameter.RoleArn", "The parameter RoleArn is wrongly formed.")
+            issued = f"STS.{len(sts_keys) + 1:04d}"
+            sts_keys[issued] = ("sts-secret-" + issued, "sts-token-" + issued)
+            return self.answer(200, {"RequestId": "r-7", "AssumedRoleUser": {"Arn": p["RoleArn"] + "/" + p.get("RoleSessionName", "")},
+                                     "Credentials": {"AccessKeyId": issued, "AccessKeySecret": sts_keys[issued][0], "SecurityToken": sts_keys[issued][1], "Expiration": "2099-01-01T00:00:00Z"}})
+        if key == state["access_key_id"] and state.get("require_sts"):
+            return self.error(403, "Forbidden.RAM", "User not authorized to operate on the specified resource.")
         if p.get("Version") != "2014-05-26" or p.get("Format") != "JSON" or not p.get("RegionId"):
             return self.error(400, "MissingParameter", "Version, Format and RegionId are required.")
         if action == "DescribeDisks":

@@ -20,6 +20,13 @@ pub enum ProfileCredentials {
     Keys(AliyunCredentials),
     /// EcsRamRole: ask the metadata service for this role's credentials.
     EcsRole(String),
+    /// RamRoleArn: these keys assume the role through STS.
+    AssumeRole {
+        keys: AliyunCredentials,
+        role_arn: String,
+        session: String,
+        seconds: u64,
+    },
 }
 
 fn env_first(names: &[&str]) -> Option<String> {
@@ -113,9 +120,24 @@ pub fn from_config() -> Result<Option<Profile>, CloudError> {
             })
         }
         "EcsRamRole" => ProfileCredentials::EcsRole(field("ram_role_name").unwrap_or_default()),
+        "RamRoleArn" => ProfileCredentials::AssumeRole {
+            keys: AliyunCredentials {
+                access_key_id: field("access_key_id")
+                    .ok_or_else(|| CloudError::Config(format!("{origin} has no access_key_id")))?,
+                access_key_secret: Secret::new(field("access_key_secret").ok_or_else(|| {
+                    CloudError::Config(format!("{origin} has no access_key_secret"))
+                })?),
+                security_token: None,
+                origin: origin.clone(),
+            },
+            role_arn: field("ram_role_arn")
+                .ok_or_else(|| CloudError::Config(format!("{origin} has no ram_role_arn")))?,
+            session: field("ram_session_name").unwrap_or_else(|| "snaprescue".into()),
+            seconds: profile["expired_seconds"].as_u64().unwrap_or(3600),
+        },
         other => {
             return Err(CloudError::Config(format!(
-                "{origin} uses mode {other}, which snaprescue does not read; use an AK or StsToken profile, ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or EcsRamRole on the instance"
+                "{origin} uses mode {other}, which snaprescue does not read; use an AK, StsToken, RamRoleArn or EcsRamRole profile, or ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET"
             )));
         }
     };

@@ -134,78 +134,13 @@ impl EcsClient {
 
     /// Calls `action`; returns the JSON of a success.
     pub fn call(&self, action: &str, params: &[(String, String)]) -> Result<Value, CloudError> {
-        let answer = send_with_retries(
-            "ECS",
-            &self.endpoint,
-            RetryPolicy::default(),
-            || {
-                let mut all: Vec<(String, String)> = vec![
-                    ("Action".into(), action.into()),
-                    ("Version".into(), "2014-05-26".into()),
-                    ("Format".into(), "JSON".into()),
-                    ("AccessKeyId".into(), self.creds.access_key_id.clone()),
-                    ("SignatureMethod".into(), "HMAC-SHA1".into()),
-                    ("SignatureVersion".into(), "1.0".into()),
-                    (
-                        "SignatureNonce".into(),
-                        format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
-                    ),
-                    (
-                        "Timestamp".into(),
-                        Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    ),
-                    ("RegionId".into(), self.region.clone()),
-                ];
-                if let Some(t) = &self.creds.security_token {
-                    all.push(("SecurityToken".into(), t.expose().to_string()));
-                }
-                all.extend(params.iter().cloned());
-                let signature =
-                    super::sign::signature("POST", &all, self.creds.access_key_secret.expose());
-                all.push(("Signature".into(), signature));
-                let body = all
-                    .iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{}={}",
-                            super::sign::percent_encode(k),
-                            super::sign::percent_encode(v)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("&");
-                Ok(self
-                    .http
-                    .post(format!("{}/", self.endpoint))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body))
-            },
-            classify,
-        )?;
-        let doc: Value = serde_json::from_str(&answer.body).map_err(|e| CloudError::Malformed {
+        let api = Api {
             service: "ECS",
-            reason: format!("not JSON ({e})"),
-            head: crate::cloud::head(&answer.body),
-        })?;
-        if (200..300).contains(&answer.status) {
-            return Ok(doc);
-        }
-        let code = doc["Code"]
-            .as_str()
-            .or(doc["code"].as_str())
-            .unwrap_or("Unknown")
-            .to_string();
-        let message = doc["Message"]
-            .as_str()
-            .or(doc["message"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        Err(CloudError::Api {
-            service: "ECS",
-            advice: advice(&code, action, &self.creds.origin),
-            code,
-            message,
-        })
+            endpoint: &self.endpoint,
+            version: "2014-05-26",
+            region: Some(&self.region),
+        };
+        rpc_call(&self.http, &api, &self.creds, action, params)
     }
 
     fn pages(
@@ -313,14 +248,107 @@ impl EcsClient {
     }
 }
 
+/// Which RPC API a call goes to.
+pub struct Api<'a> {
+    pub service: &'static str,
+    pub endpoint: &'a str,
+    pub version: &'a str,
+    /// Sent as `RegionId` when the API wants it.
+    pub region: Option<&'a str>,
+}
+
+/// One signed RPC call (POST, form body, JSON answer) with retries; the JSON of a success,
+/// or the API error with advice.
+pub fn rpc_call(
+    http: &reqwest::blocking::Client,
+    api: &Api,
+    creds: &AliyunCredentials,
+    action: &str,
+    params: &[(String, String)],
+) -> Result<Value, CloudError> {
+    let answer = send_with_retries(
+        api.service,
+        api.endpoint,
+        RetryPolicy::default(),
+        || {
+            let mut all: Vec<(String, String)> = vec![
+                ("Action".into(), action.into()),
+                ("Version".into(), api.version.into()),
+                ("Format".into(), "JSON".into()),
+                ("AccessKeyId".into(), creds.access_key_id.clone()),
+                ("SignatureMethod".into(), "HMAC-SHA1".into()),
+                ("SignatureVersion".into(), "1.0".into()),
+                (
+                    "SignatureNonce".into(),
+                    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+                ),
+                (
+                    "Timestamp".into(),
+                    Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                ),
+            ];
+            if let Some(region) = api.region {
+                all.push(("RegionId".into(), region.into()));
+            }
+            if let Some(t) = &creds.security_token {
+                all.push(("SecurityToken".into(), t.expose().to_string()));
+            }
+            all.extend(params.iter().cloned());
+            let signature = super::sign::signature("POST", &all, creds.access_key_secret.expose());
+            all.push(("Signature".into(), signature));
+            let body = all
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        super::sign::percent_encode(k),
+                        super::sign::percent_encode(v)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            Ok(http
+                .post(format!("{}/", api.endpoint))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body))
+        },
+        classify,
+    )?;
+    let doc: Value = serde_json::from_str(&answer.body).map_err(|e| CloudError::Malformed {
+        service: api.service,
+        reason: format!("not JSON ({e})"),
+        head: crate::cloud::head(&answer.body),
+    })?;
+    if (200..300).contains(&answer.status) {
+        return Ok(doc);
+    }
+    let code = doc["Code"]
+        .as_str()
+        .or(doc["code"].as_str())
+        .unwrap_or("Unknown")
+        .to_string();
+    let message = doc["Message"]
+        .as_str()
+        .or(doc["message"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    Err(CloudError::Api {
+        service: api.service,
+        advice: advice(&code, action, &creds.origin),
+        code,
+        message,
+    })
+}
+
 /// A disk serial (virtio or NVMe) → the ECS disk id (`bp1…` → `d-bp1…`).
 pub fn disk_id_from_serial(serial: &str, model: Option<&str>) -> Option<String> {
     let s = serial.trim();
     let nvme_ok = model.is_none_or(|m| m.contains("Alibaba") || m.trim().is_empty());
     (nvme_ok
-        && s.len() >= 10
-        && s.len() <= 32
-        && s.chars().all(|c| c.is_ascii_alphanumeric())
+        && (12..=24).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().any(|c| c.is_ascii_digit())
         && !s.starts_with("vol"))
     .then(|| format!("d-{s}"))
 }

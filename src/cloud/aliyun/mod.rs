@@ -5,3 +5,4 @@ pub mod creds;
 pub mod ecs;
 pub mod metadata;
 pub mod sign;
+pub mod sts;
