@@ -316,6 +316,7 @@ fn on_the_instance_the_metadata_service_gives_region_instance_and_role_credentia
         ])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SNAPRESCUE_DMI_DIR", "/nonexistent-dmi")
         .env("HOME", home.path())
         .env("SNAPRESCUE_STATE_DIR", home.path())
         .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &server.url)
