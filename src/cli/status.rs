@@ -46,16 +46,7 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     let mut ok = true;
     let mut harvested = None;
     if let Some(dir) = &action.rescue_open {
-        let targets: Vec<HarvestTarget> = list
-            .iter()
-            .flat_map(|p| {
-                p.deleted_open.iter().map(|f| HarvestTarget {
-                    pid: p.pid,
-                    command: p.command.clone(),
-                    file: f.clone(),
-                })
-            })
-            .collect();
+        let targets = HarvestTarget::held_by(&list);
         let report = harvest(&targets, dir, path, action.force)?;
         ok &= report.failed.is_empty();
         harvested = Some(report);

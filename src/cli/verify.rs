@@ -9,17 +9,6 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn is_checkpoint(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    [".pth", ".pt", ".ckpt", ".safetensors"]
-        .iter()
-        .any(|e| name.ends_with(e))
-        || (name.starts_with("pytorch_model") && name.ends_with(".bin"))
-}
-
 pub fn verify(paths: &[PathBuf], load: bool, python: Option<&Path>, timeout: u64) -> Outcome {
     let files = files_under(paths);
     let verdicts = verify_all(&files, &HashMap::new(), &|done, total| {
@@ -28,7 +17,11 @@ pub fn verify(paths: &[PathBuf], load: bool, python: Option<&Path>, timeout: u64
         }
     });
     let checkpoints: Vec<PathBuf> = if load {
-        files.iter().filter(|f| is_checkpoint(f)).cloned().collect()
+        files
+            .iter()
+            .filter(|f| crate::engine::verify::is_checkpoint(f))
+            .cloned()
+            .collect()
     } else {
         vec![]
     };

@@ -5,6 +5,7 @@
 pub mod aliyun;
 pub mod aws;
 pub mod dmi;
+pub mod metadata;
 
 use std::time::Duration;
 use thiserror::Error;

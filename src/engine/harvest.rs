@@ -16,6 +16,22 @@ pub struct HarvestTarget {
     pub file: DeletedOpen,
 }
 
+impl HarvestTarget {
+    /// Every deleted-but-open file the `processes` hold.
+    pub fn held_by(processes: &[crate::ports::processes::ProcessUse]) -> Vec<Self> {
+        processes
+            .iter()
+            .flat_map(|p| {
+                p.deleted_open.iter().map(|f| Self {
+                    pid: p.pid,
+                    command: p.command.clone(),
+                    file: f.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HarvestedFile {
     pub pid: i32,

@@ -101,67 +101,56 @@ impl AliyunSource {
             profile_endpoint.as_deref(),
         );
         let ecs = EcsClient::new(endpoint, &region, credentials).map_err(cloud)?;
-        // A serial that names no disk of this account (another cloud, a local disk) is no answer.
-        let found = match disk_under(path, Path::new("/sys")).filter(|_| options.disk.is_none()) {
-            Some(id) => ecs
-                .describe_disks(None, Some(&id))
-                .ok()
-                .and_then(|d| d.into_iter().next()),
-            None => None,
-        };
-        let disk = match (&options.disk, found) {
-            (_, Some(disk)) => Some(disk),
-            (Some(id), None) => ecs
-                .describe_disks(None, Some(id))
-                .map_err(cloud)?
-                .into_iter()
-                .next(),
-            (None, None) => {
-                let attached = match &instance_id {
-                    Some(i) => ecs.describe_disks(Some(i), None).map_err(cloud)?,
-                    None => vec![],
-                };
-                if attached.len() != 1 {
-                    let choices: Vec<String> = attached
-                        .iter()
-                        .map(|d| format!("{} ({} GiB, {})", d.id, d.size_gib, d.kind))
-                        .collect();
-                    return Err(SourceError::Refused(format!(
-                        "cannot tell which ECS disk holds {}; choose one with --disk: {}",
-                        path.display(),
-                        if choices.is_empty() {
-                            match &instance_id {
-                                Some(i) => format!("none attached to instance {i}"),
-                                None => "no instance known (give --instance)".into(),
-                            }
-                        } else {
-                            choices.join(", ")
-                        }
-                    )));
-                }
-                attached.into_iter().next()
-            }
-        };
-        let disk = disk.ok_or_else(|| {
-            SourceError::Refused(
-                "the ECS disk was not found in this region: check --region and --disk".into(),
-            )
-        })?;
-        if let Some(i) = &instance_id
-            && !disk.instance_id.is_empty()
-            && &disk.instance_id != i
-        {
-            return Err(SourceError::Refused(format!(
-                "disk {} is attached to {}, not to {i}",
-                disk.id, disk.instance_id
-            )));
-        }
+        let disk = super::cloud_disk::choose(
+            &Disks(&ecs),
+            path,
+            options.disk.as_deref(),
+            disk_under(path, Path::new("/sys")),
+            instance_id.as_deref(),
+        )?;
         Ok(Some(Self {
             ecs,
             disk_id: disk.id,
             instance_id,
             zone: disk.zone,
         }))
+    }
+}
+
+/// ECS disks as the disk choice sees them.
+struct Disks<'a>(&'a EcsClient);
+
+fn as_disk(d: crate::cloud::aliyun::ecs::EcsDisk) -> super::cloud_disk::CloudDisk {
+    super::cloud_disk::CloudDisk {
+        label: format!("{} ({} GiB, {})", d.id, d.size_gib, d.kind),
+        attached_to: Some(d.instance_id)
+            .filter(|i| !i.is_empty())
+            .into_iter()
+            .collect(),
+        id: d.id,
+        zone: d.zone,
+    }
+}
+
+impl super::cloud_disk::DiskDirectory for Disks<'_> {
+    fn noun(&self) -> &'static str {
+        "ECS disk"
+    }
+    fn by_id(&self, id: &str) -> Result<Option<super::cloud_disk::CloudDisk>, CloudError> {
+        Ok(self
+            .0
+            .describe_disks(None, Some(id))?
+            .into_iter()
+            .next()
+            .map(as_disk))
+    }
+    fn attached_to(&self, instance: &str) -> Result<Vec<super::cloud_disk::CloudDisk>, CloudError> {
+        Ok(self
+            .0
+            .describe_disks(Some(instance), None)?
+            .into_iter()
+            .map(as_disk)
+            .collect())
     }
 }
 

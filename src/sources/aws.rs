@@ -73,74 +73,59 @@ impl AwsSource {
             .clone()
             .or_else(|| imds.as_ref().and_then(|i| i.instance_id().ok()));
         let ec2 = Ec2Client::new(&region, credentials).map_err(cloud)?;
-        // A serial that names no volume of this account is no answer.
-        let found = match volume_under(path, Path::new("/sys")).filter(|_| options.disk.is_none()) {
-            Some(id) => ec2
-                .describe_volumes(None, Some(&id))
-                .ok()
-                .and_then(|v| v.into_iter().next()),
-            None => None,
-        };
-        let volume = match (&options.disk, found) {
-            (_, Some(volume)) => Some(volume),
-            (Some(id), None) => ec2
-                .describe_volumes(None, Some(id))
-                .map_err(cloud)?
-                .into_iter()
-                .next(),
-            (None, None) => {
-                let attached = match &instance_id {
-                    Some(i) => ec2.describe_volumes(Some(i), None).map_err(cloud)?,
-                    None => vec![],
-                };
-                if attached.len() != 1 {
-                    let choices: Vec<String> = attached
-                        .iter()
-                        .map(|v| {
-                            format!(
-                                "{} ({} GiB, {})",
-                                v.id,
-                                v.size_gib,
-                                v.attachments.first().map(|a| a.1.as_str()).unwrap_or("-")
-                            )
-                        })
-                        .collect();
-                    return Err(SourceError::Refused(format!(
-                        "cannot tell which EBS volume holds {}; choose one with --disk: {}",
-                        path.display(),
-                        if choices.is_empty() {
-                            match &instance_id {
-                                Some(i) => format!("none attached to instance {i}"),
-                                None => "no instance known (give --instance)".into(),
-                            }
-                        } else {
-                            choices.join(", ")
-                        }
-                    )));
-                }
-                attached.into_iter().next()
-            }
-        };
-        let volume = volume.ok_or_else(|| {
-            SourceError::Refused(
-                "the EBS volume was not found in this region: check --region and --disk".into(),
-            )
-        })?;
-        if let Some(i) = &instance_id
-            && !volume.attachments.is_empty()
-            && !volume.attachments.iter().any(|a| &a.0 == i)
-        {
-            return Err(SourceError::Refused(format!(
-                "volume {} is attached to {}, not to {i}",
-                volume.id, volume.attachments[0].0
-            )));
-        }
+        let directory = Volumes(&ec2);
+        let volume = super::cloud_disk::choose(
+            &directory,
+            path,
+            options.disk.as_deref(),
+            volume_under(path, Path::new("/sys")),
+            instance_id.as_deref(),
+        )?;
         Ok(Some(Self {
             ec2,
             volume_id: volume.id,
             instance_id,
             zone: volume.zone,
         }))
+    }
+}
+
+/// EBS volumes as the disk choice sees them.
+struct Volumes<'a>(&'a Ec2Client);
+
+fn as_disk(v: crate::cloud::aws::xml::Ec2Volume) -> super::cloud_disk::CloudDisk {
+    super::cloud_disk::CloudDisk {
+        label: format!(
+            "{} ({} GiB, {})",
+            v.id,
+            v.size_gib,
+            v.attachments.first().map(|a| a.1.as_str()).unwrap_or("-")
+        ),
+        attached_to: v.attachments.iter().map(|a| a.0.clone()).collect(),
+        id: v.id,
+        zone: v.zone,
+    }
+}
+
+impl super::cloud_disk::DiskDirectory for Volumes<'_> {
+    fn noun(&self) -> &'static str {
+        "EBS volume"
+    }
+    fn by_id(&self, id: &str) -> Result<Option<super::cloud_disk::CloudDisk>, CloudError> {
+        Ok(self
+            .0
+            .describe_volumes(None, Some(id))?
+            .into_iter()
+            .next()
+            .map(as_disk))
+    }
+    fn attached_to(&self, instance: &str) -> Result<Vec<super::cloud_disk::CloudDisk>, CloudError> {
+        Ok(self
+            .0
+            .describe_volumes(Some(instance), None)?
+            .into_iter()
+            .map(as_disk)
+            .collect())
     }
 }
 

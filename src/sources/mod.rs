@@ -6,6 +6,7 @@ pub mod aws;
 pub mod btrfs;
 pub mod btrfs_list;
 pub mod btrfs_rollback;
+pub mod cloud_disk;
 
 use crate::ports::command::CommandError;
 use crate::ports::mounts::{MountError, TempMount};

@@ -28,17 +28,6 @@ pub fn job_python(model: &Model) -> Option<PathBuf> {
     best
 }
 
-fn is_checkpoint(path: &std::path::Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    [".pth", ".pt", ".ckpt", ".safetensors"]
-        .iter()
-        .any(|e| name.ends_with(e))
-        || (name.starts_with("pytorch_model") && name.ends_with(".bin"))
-}
-
 pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u128) -> Vec<Effect> {
     model.restore.running = false;
     model.restore.cancelling = false;
@@ -55,7 +44,11 @@ pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u12
         .iter()
         .filter_map(|r| Some((r.target.clone(), r.hash.clone()?)))
         .collect();
-    let checkpoints = files.iter().filter(|f| is_checkpoint(f)).cloned().collect();
+    let checkpoints = files
+        .iter()
+        .filter(|f| crate::engine::verify::is_checkpoint(f))
+        .cloned()
+        .collect();
     model.restore.report = Some(report);
     vec![
         Effect::Verify { files, recorded },

@@ -60,16 +60,8 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
             Key::Esc => w.harvest_dir = None,
             Key::Enter => {
                 let dir = w.harvest_dir.take().unwrap_or_default().into();
-                let targets: Vec<HarvestTarget> = w
-                    .processes
-                    .iter()
-                    .flat_map(|p| {
-                        p.deleted_open.iter().map(|f| HarvestTarget {
-                            pid: p.pid,
-                            command: p.command.clone(),
-                            file: f.clone(),
-                        })
-                    })
+                let targets: Vec<HarvestTarget> = HarvestTarget::held_by(&w.processes)
+                    .into_iter()
                     .filter(|t| !w.harvested.contains(&t.file.handle))
                     .collect();
                 w.working = true;

@@ -1,17 +1,13 @@
-//! The ECS metadata service: a token first (PUT /latest/api/token), then metadata with it.
-//! The endpoint is `SNAPRESCUE_ALIYUN_METADATA_ENDPOINT`, else 100.100.100.200 only when DMI
-//! says Alibaba Cloud.
+//! The ECS metadata service, token first. The endpoint is
+//! `SNAPRESCUE_ALIYUN_METADATA_ENDPOINT`, else 100.100.100.200 only when DMI says Alibaba
+//! Cloud.
 
 use super::creds::AliyunCredentials;
 use crate::cloud::CloudError;
 use crate::cloud::aws::creds::Secret;
-use std::time::Duration;
+use crate::cloud::metadata::TokenMetadata;
 
-pub struct Metadata {
-    base: String,
-    client: reqwest::blocking::Client,
-    token: String,
-}
+pub struct Metadata(TokenMetadata);
 
 impl Metadata {
     pub fn endpoint(on_aliyun: bool) -> Option<String> {
@@ -22,40 +18,17 @@ impl Metadata {
     }
 
     pub fn connect(base: &str) -> Result<Self, CloudError> {
-        let client = crate::cloud::http_client(Duration::from_secs(2))?;
-        let token = client
-            .put(format!("{base}/latest/api/token"))
-            .header("X-aliyun-ecs-metadata-token-ttl-seconds", "21600")
-            .send()
-            .and_then(|r| r.error_for_status())
-            .and_then(|r| r.text())
-            .map_err(|e| CloudError::Unreachable {
-                service: "ECS metadata",
-                endpoint: base.into(),
-                attempts: 1,
-                reason: e.to_string(),
-            })?;
-        Ok(Self {
-            base: base.to_string(),
-            client,
-            token,
-        })
+        TokenMetadata::connect(
+            "ECS metadata",
+            base,
+            "X-aliyun-ecs-metadata-token-ttl-seconds",
+            "X-aliyun-ecs-metadata-token",
+        )
+        .map(Self)
     }
 
     pub fn get(&self, path: &str) -> Result<String, CloudError> {
-        self.client
-            .get(format!("{}/latest/{path}", self.base))
-            .header("X-aliyun-ecs-metadata-token", &self.token)
-            .send()
-            .and_then(|r| r.error_for_status())
-            .and_then(|r| r.text())
-            .map(|t| t.trim().to_string())
-            .map_err(|e| CloudError::Unreachable {
-                service: "ECS metadata",
-                endpoint: self.base.clone(),
-                attempts: 1,
-                reason: e.to_string(),
-            })
+        self.0.get(path)
     }
 
     /// Credentials of the instance's RAM role (`role` or the one attached).
@@ -69,13 +42,9 @@ impl Metadata {
                 .unwrap_or_default()
                 .to_string(),
         };
-        let body = self.get(&format!("meta-data/ram/security-credentials/{role}"))?;
-        let doc: serde_json::Value =
-            serde_json::from_str(&body).map_err(|e| CloudError::Malformed {
-                service: "ECS metadata",
-                reason: e.to_string(),
-                head: crate::cloud::head(&body),
-            })?;
+        let doc = self
+            .0
+            .json(&format!("meta-data/ram/security-credentials/{role}"))?;
         let field = |k: &str| doc[k].as_str().map(str::to_string);
         Ok(AliyunCredentials {
             access_key_id: field("AccessKeyId").ok_or_else(super::creds::missing)?,

@@ -119,22 +119,22 @@ impl Ec2Client {
         }
     }
 
-    /// Every snapshot of `volume_id` owned by this account, all pages.
-    pub fn describe_snapshots(&self, volume_id: &str) -> Result<Vec<Ec2Snapshot>, CloudError> {
+    /// Calls a paginated `action` until the last page; `parse` reads one page.
+    fn all_pages<T>(
+        &self,
+        action: &str,
+        params: Vec<(String, String)>,
+        parse: fn(&str) -> xml::Page<T>,
+    ) -> Result<Vec<T>, CloudError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut params = vec![
-                ("Filter.1.Name".to_string(), "volume-id".to_string()),
-                ("Filter.1.Value.1".into(), volume_id.to_string()),
-                ("Owner.1".into(), "self".into()),
-                ("MaxResults".into(), page_size()),
-            ];
+            let mut page_params = params.clone();
             if let Some(t) = &token {
-                params.push(("NextToken".into(), t.clone()));
+                page_params.push(("NextToken".into(), t.clone()));
             }
-            let body = self.call("DescribeSnapshots", &params)?;
-            let (page, next) = xml::snapshots(&body).map_err(|reason| CloudError::Malformed {
+            let body = self.call(action, &page_params)?;
+            let (page, next) = parse(&body).map_err(|reason| CloudError::Malformed {
                 service: "EC2",
                 reason,
                 head: crate::cloud::head(&body),
@@ -147,38 +147,32 @@ impl Ec2Client {
         }
     }
 
+    /// Every snapshot of `volume_id` owned by this account, all pages.
+    pub fn describe_snapshots(&self, volume_id: &str) -> Result<Vec<Ec2Snapshot>, CloudError> {
+        let params = vec![
+            ("Filter.1.Name".to_string(), "volume-id".to_string()),
+            ("Filter.1.Value.1".into(), volume_id.to_string()),
+            ("Owner.1".into(), "self".into()),
+            ("MaxResults".into(), page_size()),
+        ];
+        self.all_pages("DescribeSnapshots", params, xml::snapshots)
+    }
+
     /// Volumes attached to `instance_id` (or the one with `volume_id`), all pages.
     pub fn describe_volumes(
         &self,
         instance_id: Option<&str>,
         volume_id: Option<&str>,
     ) -> Result<Vec<Ec2Volume>, CloudError> {
-        let mut all = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut params = Vec::new();
-            if let Some(v) = volume_id {
-                params.push(("VolumeId.1".to_string(), v.to_string()));
-            }
-            if let Some(i) = instance_id {
-                params.push(("Filter.1.Name".into(), "attachment.instance-id".into()));
-                params.push(("Filter.1.Value.1".into(), i.to_string()));
-            }
-            if let Some(t) = &token {
-                params.push(("NextToken".into(), t.clone()));
-            }
-            let body = self.call("DescribeVolumes", &params)?;
-            let (page, next) = xml::volumes(&body).map_err(|reason| CloudError::Malformed {
-                service: "EC2",
-                reason,
-                head: crate::cloud::head(&body),
-            })?;
-            all.extend(page);
-            match next {
-                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                _ => return Ok(all),
-            }
+        let mut params = Vec::new();
+        if let Some(v) = volume_id {
+            params.push(("VolumeId.1".to_string(), v.to_string()));
         }
+        if let Some(i) = instance_id {
+            params.push(("Filter.1.Name".into(), "attachment.instance-id".into()));
+            params.push(("Filter.1.Value.1".into(), i.to_string()));
+        }
+        self.all_pages("DescribeVolumes", params, xml::volumes)
     }
 }
 

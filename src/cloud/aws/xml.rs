@@ -38,6 +38,9 @@ fn tags(node: Node) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One page of a list: the items and the token of the next page.
+pub type Page<T> = Result<(Vec<T>, Option<String>), String>;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ec2Snapshot {
     pub id: String,
@@ -83,7 +86,7 @@ fn time(s: Option<String>) -> Option<DateTime<Utc>> {
 }
 
 /// Snapshots and the next page token.
-pub fn snapshots(body: &str) -> Result<(Vec<Ec2Snapshot>, Option<String>), String> {
+pub fn snapshots(body: &str) -> Page<Ec2Snapshot> {
     let doc = Document::parse(body).map_err(|e| e.to_string())?;
     let root = doc.root_element();
     if root.tag_name().name() != "DescribeSnapshotsResponse" {
@@ -125,7 +128,7 @@ pub fn snapshots(body: &str) -> Result<(Vec<Ec2Snapshot>, Option<String>), Strin
     Ok((list, text(root, "nextToken").filter(|t| !t.is_empty())))
 }
 
-pub fn volumes(body: &str) -> Result<(Vec<Ec2Volume>, Option<String>), String> {
+pub fn volumes(body: &str) -> Page<Ec2Volume> {
     let doc = Document::parse(body).map_err(|e| e.to_string())?;
     let root = doc.root_element();
     if root.tag_name().name() != "DescribeVolumesResponse" {

@@ -35,6 +35,15 @@ fn is_torch_name(name: &str) -> bool {
         || (name.starts_with("pytorch_model") && name.ends_with(".bin"))
 }
 
+/// A checkpoint torch can load: the PyTorch names or `.safetensors`.
+pub fn is_checkpoint(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    is_torch_name(&name) || name.ends_with(".safetensors")
+}
+
 /// Checks one file. `recorded` is the BLAKE3 recorded at restore time, if any.
 pub fn verify_file(path: &Path, recorded: Option<&str>) -> Verdict {
     let name = path

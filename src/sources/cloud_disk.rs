@@ -1,0 +1,85 @@
+//! Which cloud disk holds PATH, the same way on every cloud: the disk whose serial matches
+//! PATH's block device, else `--disk`, else the instance's only disk; otherwise the user
+//! chooses from the list. A disk attached to another instance is refused.
+
+use super::SourceError;
+use crate::cloud::CloudError;
+use std::path::Path;
+
+/// A cloud disk as the choice needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudDisk {
+    pub id: String,
+    pub zone: String,
+    /// Instances it is attached to.
+    pub attached_to: Vec<String>,
+    /// How to show it in a list ("vol-1 (8 GiB, /dev/xvda)").
+    pub label: String,
+}
+
+/// The questions a cloud answers about its disks.
+pub trait DiskDirectory {
+    /// "EBS volume", "ECS disk".
+    fn noun(&self) -> &'static str;
+    fn by_id(&self, id: &str) -> Result<Option<CloudDisk>, CloudError>;
+    fn attached_to(&self, instance: &str) -> Result<Vec<CloudDisk>, CloudError>;
+}
+
+pub fn choose(
+    directory: &dyn DiskDirectory,
+    path: &Path,
+    explicit: Option<&str>,
+    from_serial: Option<String>,
+    instance: Option<&str>,
+) -> Result<CloudDisk, SourceError> {
+    let refused = |e: CloudError| SourceError::Refused(e.to_string());
+    let noun = directory.noun();
+    // A serial that names no disk of this account (another cloud, a local disk) is no answer.
+    let found = match from_serial.filter(|_| explicit.is_none()) {
+        Some(id) => directory.by_id(&id).ok().flatten(),
+        None => None,
+    };
+    let disk = match (explicit, found) {
+        (_, Some(disk)) => disk,
+        (Some(id), None) => directory.by_id(id).map_err(refused)?.ok_or_else(|| {
+            SourceError::Refused(format!(
+                "{noun} {id} was not found in this region: check --region and --disk"
+            ))
+        })?,
+        (None, None) => {
+            let attached = match instance {
+                Some(i) => directory.attached_to(i).map_err(refused)?,
+                None => vec![],
+            };
+            if attached.len() != 1 {
+                let choices = if attached.is_empty() {
+                    match instance {
+                        Some(i) => format!("none attached to instance {i}"),
+                        None => "no instance known (give --instance)".into(),
+                    }
+                } else {
+                    attached
+                        .iter()
+                        .map(|d| d.label.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return Err(SourceError::Refused(format!(
+                    "cannot tell which {noun} holds {}; choose one with --disk: {choices}",
+                    path.display()
+                )));
+            }
+            attached.into_iter().next().expect("one disk")
+        }
+    };
+    if let Some(i) = instance
+        && !disk.attached_to.is_empty()
+        && !disk.attached_to.iter().any(|a| a == i)
+    {
+        return Err(SourceError::Refused(format!(
+            "{noun} {} is attached to {}, not to {i}",
+            disk.id, disk.attached_to[0]
+        )));
+    }
+    Ok(disk)
+}
