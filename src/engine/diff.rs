@@ -2,10 +2,12 @@
 //! gone ("deleted"), what differs in size or mtime ("changed"), and what is the same.
 
 use serde::Serialize;
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use thiserror::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,32 +104,46 @@ pub fn diff(
     live_dir: &Path,
     cancel: &AtomicBool,
 ) -> Result<TreeDiff, DiffError> {
+    diff_counting(snapshot_dir, live_dir, cancel, &AtomicU64::new(0))
+}
+
+/// [`diff`], adding the number of entries compared to `progress` as it goes. Reads
+/// metadata only (fstatat relative to each directory), directories in parallel.
+pub fn diff_counting(
+    snapshot_dir: &Path,
+    live_dir: &Path,
+    cancel: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<TreeDiff, DiffError> {
     let root = std::fs::symlink_metadata(snapshot_dir)
         .map_err(|_| DiffError::NotInSnapshot(snapshot_dir.to_path_buf()))?;
-    let mut out = TreeDiff::default();
     if !root.is_dir() {
         let live = std::fs::symlink_metadata(live_dir).ok();
-        out.entries.push(entry(
-            PathBuf::new(),
-            &root,
-            live.as_ref(),
-            snapshot_dir,
-            live_dir,
-        ));
-        return Ok(out);
+        let e = entry(PathBuf::new(), &root, live.as_ref(), snapshot_dir, live_dir);
+        return Ok(TreeDiff {
+            entries: vec![e],
+            unreadable: vec![],
+        });
     }
     let live_is_dir = std::fs::metadata(live_dir)
         .map(|m| m.is_dir())
         .unwrap_or(false);
-    walk(
-        snapshot_dir,
-        live_dir,
-        Path::new(""),
-        live_is_dir,
-        cancel,
-        &mut out,
-    )?;
-    Ok(out)
+    let walk = Walk { cancel, progress };
+    let (entries, unreadable) =
+        match walk.subtree(snapshot_dir, live_is_dir.then_some(live_dir), Path::new("")) {
+            Ok(found) => found,
+            Err(WalkError::Cancelled) => return Err(DiffError::Cancelled),
+            Err(WalkError::Root(source)) => {
+                return Err(DiffError::Read {
+                    path: snapshot_dir.to_path_buf(),
+                    source,
+                });
+            }
+        };
+    Ok(TreeDiff {
+        entries,
+        unreadable,
+    })
 }
 
 fn entry(
@@ -173,66 +189,87 @@ fn entry(
     }
 }
 
-fn walk(
-    snap_dir: &Path,
-    live_dir: &Path,
-    rel: &Path,
-    live_exists: bool,
-    cancel: &AtomicBool,
-    out: &mut TreeDiff,
-) -> Result<(), DiffError> {
-    if cancel.load(Ordering::Relaxed) {
-        return Err(DiffError::Cancelled);
-    }
-    let reader = match std::fs::read_dir(snap_dir) {
-        Ok(r) => r,
-        Err(e) => {
-            if rel.as_os_str().is_empty() {
-                return Err(DiffError::Read {
-                    path: snap_dir.to_path_buf(),
-                    source: e,
-                });
+enum WalkError {
+    Cancelled,
+    Root(std::io::Error),
+}
+
+type Found = (Vec<DiffEntry>, Vec<(PathBuf, String)>);
+
+struct Walk<'a> {
+    cancel: &'a AtomicBool,
+    progress: &'a AtomicU64,
+}
+
+impl Walk<'_> {
+    /// Entries below `snap_dir` in depth-first name order; subdirectories in parallel.
+    fn subtree(
+        &self,
+        snap_dir: &Path,
+        live_dir: Option<&Path>,
+        rel: &Path,
+    ) -> Result<Found, WalkError> {
+        use rayon::prelude::*;
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(WalkError::Cancelled);
+        }
+        let mut unreadable = Vec::new();
+        let mut children: Vec<std::fs::DirEntry> = match std::fs::read_dir(snap_dir) {
+            Ok(r) => r.flatten().collect(),
+            Err(e) if rel.as_os_str().is_empty() => return Err(WalkError::Root(e)),
+            Err(e) => return Ok((vec![], vec![(rel.to_path_buf(), e.to_string())])),
+        };
+        children.sort_by_key(|d| d.file_name());
+        let live: HashMap<OsString, std::fs::DirEntry> = live_dir
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .map(|r| r.flatten().map(|d| (d.file_name(), d)).collect())
+            .unwrap_or_default();
+        let mut here = Vec::with_capacity(children.len());
+        let mut dirs = Vec::new();
+        for child in &children {
+            let name = child.file_name();
+            let Ok(snap_meta) = child.metadata() else {
+                continue;
+            };
+            let live_entry = live.get(&name);
+            let live_meta = live_entry.and_then(|d| d.metadata().ok());
+            let child_rel = rel.join(&name);
+            let e = entry(
+                child_rel,
+                &snap_meta,
+                live_meta.as_ref(),
+                &child.path(),
+                &live_entry.map(|d| d.path()).unwrap_or_default(),
+            );
+            if e.kind == EntryKind::Dir {
+                let live_child = live_meta
+                    .as_ref()
+                    .filter(|m| m.is_dir())
+                    .and(live_entry)
+                    .map(|d| d.path());
+                dirs.push((here.len(), child.path(), live_child, e.path.clone()));
             }
-            out.unreadable.push((rel.to_path_buf(), e.to_string()));
-            return Ok(());
+            here.push(e);
         }
-    };
-    let mut names: Vec<_> = reader.flatten().map(|d| d.file_name()).collect();
-    names.sort();
-    for name in names {
-        let snap_path = snap_dir.join(&name);
-        let live_path = live_dir.join(&name);
-        let Ok(snap_meta) = std::fs::symlink_metadata(&snap_path) else {
-            continue;
-        };
-        let live_meta = if live_exists {
-            std::fs::symlink_metadata(&live_path).ok()
-        } else {
-            None
-        };
-        let child_rel = rel.join(&name);
-        let e = entry(
-            child_rel.clone(),
-            &snap_meta,
-            live_meta.as_ref(),
-            &snap_path,
-            &live_path,
-        );
-        let is_dir = e.kind == EntryKind::Dir;
-        let live_child_dir = live_meta.as_ref().is_some_and(|m| m.is_dir());
-        out.entries.push(e);
-        if is_dir {
-            walk(
-                &snap_path,
-                &live_path,
-                &child_rel,
-                live_child_dir,
-                cancel,
-                out,
-            )?;
+        self.progress
+            .fetch_add(here.len() as u64, Ordering::Relaxed);
+        let below: Vec<Result<Found, WalkError>> = dirs
+            .par_iter()
+            .map(|(_, snap, live, rel)| self.subtree(snap, live.as_deref(), rel))
+            .collect();
+        let mut out = Vec::with_capacity(here.len());
+        let mut next_dir = dirs.iter().map(|d| d.0).zip(below).peekable();
+        for (i, e) in here.into_iter().enumerate() {
+            out.push(e);
+            if next_dir.peek().is_some_and(|(pos, _)| *pos == i) {
+                let (_, found) = next_dir.next().expect("peeked");
+                let (entries, bad) = found?;
+                out.extend(entries);
+                unreadable.extend(bad);
+            }
         }
+        Ok((out, unreadable))
     }
-    Ok(())
 }
 
 #[cfg(test)]
