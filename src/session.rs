@@ -2,13 +2,13 @@
 //! the recommendation. The CLI and the wizard runtime both work through this.
 
 use crate::engine::choose::{estimate_deletion_time, recommend};
-use crate::engine::diff::{DiffError, LostCounts, TreeDiff, diff};
+use crate::engine::diff::{DiffError, LostCounts, TreeDiff, diff_counting};
 use crate::engine::restore_plan::PlanError;
 use crate::sources::aws::CloudOptions;
 use crate::sources::{OpenedSnapshot, Snapshot, SnapshotSource, SourceError, detect};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -96,14 +96,25 @@ impl Session {
         snapshot: &Snapshot,
         cancel: &AtomicBool,
     ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
+        self.diff_counting(snapshot, cancel, &AtomicU64::new(0))
+    }
+
+    /// [`Session::diff`], counting compared entries into `progress`.
+    pub fn diff_counting(
+        &self,
+        snapshot: &Snapshot,
+        cancel: &AtomicBool,
+        progress: &AtomicU64,
+    ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
         let opened = self.source_of(snapshot)?.open(snapshot)?;
-        let tree = diff(&opened.dir, &self.path, cancel).map_err(|e| match e {
-            DiffError::NotInSnapshot(_) => SessionError::Source(SourceError::NotInSnapshot {
-                path: self.path.clone(),
-                snapshot: format!("{} ({})", snapshot.id, snapshot.name),
-            }),
-            other => other.into(),
-        })?;
+        let tree =
+            diff_counting(&opened.dir, &self.path, cancel, progress).map_err(|e| match e {
+                DiffError::NotInSnapshot(_) => SessionError::Source(SourceError::NotInSnapshot {
+                    path: self.path.clone(),
+                    snapshot: format!("{} ({})", snapshot.id, snapshot.name),
+                }),
+                other => other.into(),
+            })?;
         Ok((opened, tree))
     }
 

@@ -453,3 +453,15 @@ fn freezing_a_tree_takes_the_listed_descendants() {
         ))
     );
 }
+
+#[test]
+fn comparing_shows_a_counter_and_can_be_cancelled() {
+    let mut m = at_snapshots();
+    keys(&mut m, &[Key::Enter, Key::Enter]);
+    assert!(m.restore.loading);
+    update(&mut m, Msg::DiffProgress(120_000));
+    assert_eq!(m.restore.scanned, 120_000);
+    assert_eq!(keys(&mut m, &[Key::Char('x')]), vec![Effect::Cancel]);
+    assert_eq!(m.step, Step::Recovery);
+    assert!(!m.busy());
+}

@@ -171,14 +171,28 @@ impl Executor {
             ),
             Effect::LoadDiff { id } => {
                 self.cancel.store(false, Ordering::Relaxed);
-                let (opened, cancel) = (self.opened.clone(), self.cancel.clone());
+                let (opened, cancel, tx) =
+                    (self.opened.clone(), self.cancel.clone(), self.tx.clone());
                 self.with_session(
                     move |s| {
                         let started = Instant::now();
-                        let result = s
-                            .snapshot(&id)
-                            .map_err(Into::into)
-                            .and_then(|snap| s.diff(snap, &cancel));
+                        let progress = std::sync::atomic::AtomicU64::new(0);
+                        let done = AtomicBool::new(false);
+                        let result = std::thread::scope(|scope| {
+                            scope.spawn(|| {
+                                while !done.load(Ordering::Relaxed) {
+                                    std::thread::sleep(Duration::from_millis(100));
+                                    let _ = tx
+                                        .send(Msg::DiffProgress(progress.load(Ordering::Relaxed)));
+                                }
+                            });
+                            let result = s
+                                .snapshot(&id)
+                                .map_err(Into::into)
+                                .and_then(|snap| s.diff_counting(snap, &cancel, &progress));
+                            done.store(true, Ordering::Relaxed);
+                            result
+                        });
                         match result {
                             Ok((snapshot_dir, tree)) => {
                                 if let Ok(mut slot) = opened.lock() {

@@ -17,9 +17,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let Some(p) = &model.picker else {
         let text = match &run.error {
             Some(e) => Line::from(format!("cannot open the snapshot: {e}")).red(),
-            None => {
-                Line::from("opening the snapshot read-only and comparing it with the live tree…")
-            }
+            None => Line::from(format!(
+                "comparing the snapshot with the live tree… {} entries (x: cancel)",
+                model.restore.scanned
+            )),
         };
         frame.render_widget(
             Paragraph::new(text).block(Block::bordered().title("Restore")),

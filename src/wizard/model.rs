@@ -126,6 +126,8 @@ pub enum Msg {
     },
     NewerScanned(Result<NewerFiles, String>),
     DiffReady(Result<DiffLoaded, String>),
+    /// Entries compared so far while the snapshot is compared with the live tree.
+    DiffProgress(u64),
     RestoreProgress(Progress),
     RestoreRefused(String),
     RestoreDone {
@@ -261,6 +263,8 @@ pub struct Recovery {
 #[derive(Debug, Clone)]
 pub struct RestoreRun {
     pub loading: bool,
+    /// Entries compared so far while loading.
+    pub scanned: u64,
     pub error: Option<String>,
     pub confirming: bool,
     pub policy: ConflictPolicy,
@@ -274,6 +278,7 @@ impl Default for RestoreRun {
     fn default() -> Self {
         Self {
             loading: false,
+            scanned: 0,
             error: None,
             confirming: false,
             policy: ConflictPolicy::Skip,

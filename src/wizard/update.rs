@@ -93,6 +93,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        Msg::DiffProgress(n) => {
+            model.restore.scanned = n;
+            vec![]
+        }
         Msg::RestoreProgress(p) => {
             model.restore.progress = Some(p);
             vec![]

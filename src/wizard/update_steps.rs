@@ -135,9 +135,16 @@ fn restore(model: &mut Model, key: Key) -> Vec<Effect> {
         return vec![];
     }
     let Some(picker) = model.picker.as_mut() else {
-        if matches!(key, Key::Esc | Key::BackTab) {
+        if matches!(key, Key::Esc | Key::BackTab | Key::Char('x')) {
+            let was_loading = run.loading;
             run.loading = false;
-            return go(model, Step::Recovery);
+            let mut effects = if was_loading {
+                vec![Effect::Cancel]
+            } else {
+                vec![]
+            };
+            effects.extend(go(model, Step::Recovery));
+            return effects;
         }
         return vec![];
     };
