@@ -29,6 +29,7 @@ pub struct Picker {
     pub searching: bool,
     pub cursor: usize,
     visible: Vec<u32>,
+    totals: (usize, u64),
 }
 
 /// One row to draw.
@@ -86,6 +87,7 @@ impl Picker {
             searching: false,
             cursor: 0,
             visible: Vec::new(),
+            totals: (0, 0),
         };
         picker.refresh();
         picker
@@ -122,12 +124,13 @@ impl Picker {
         let n = self.entries.len();
         self.matches = vec![self.query.is_empty(); n];
         if !self.query.is_empty() {
+            let needle = self.query.as_bytes();
             for i in (0..n).rev() {
                 let name = self.entries[i]
                     .path
                     .file_name()
-                    .map(|f| f.to_string_lossy().to_lowercase());
-                if name.is_some_and(|f| f.contains(&self.query)) {
+                    .map(|f| f.as_encoded_bytes());
+                if name.is_some_and(|f| contains_ignore_case(f, needle)) {
                     self.matches[i] = true;
                 }
                 if self.matches[i]
@@ -196,6 +199,11 @@ impl Picker {
     }
 
     pub fn toggle_selected(&mut self) {
+        self.toggle_selected_inner();
+        self.recount();
+    }
+
+    fn toggle_selected_inner(&mut self) {
         if let Some(i) = self.current() {
             let on = !self.is_selected(i);
             // Clear the subtree so the node alone decides.
@@ -243,6 +251,7 @@ impl Picker {
         for i in roots {
             self.selected[i] = !all;
         }
+        self.recount();
     }
 
     /// The selection as paths: each selected node without a selected ancestor.
@@ -260,18 +269,24 @@ impl Picker {
         out
     }
 
-    /// (entries, bytes) of the selection, counting files and links.
+    /// (entries, bytes) of the selection, counting files and links; kept up to date by the
+    /// selection changes so drawing a frame does not walk the tree.
     pub fn selection_totals(&self) -> (usize, u64) {
+        self.totals
+    }
+
+    fn recount(&mut self) {
+        self.totals = self.count_selection();
+    }
+
+    fn count_selection(&self) -> (usize, u64) {
         let mut count = 0;
         let mut bytes = 0;
         let mut i = 0;
         while i < self.entries.len() {
             if self.selected[i] {
                 let end = self.nodes[i].end as usize;
-                count += self.entries[i..end]
-                    .iter()
-                    .filter(|e| e.kind != EntryKind::Dir)
-                    .count();
+                count += self.files_in(i);
                 bytes += self.nodes[i].bytes;
                 i = end;
             } else {
@@ -281,7 +296,26 @@ impl Picker {
         (count, bytes)
     }
 
+    /// The number of files and links in each subtree, for the totals.
+    fn files_in(&self, i: usize) -> usize {
+        self.entries[i..self.nodes[i].end as usize]
+            .iter()
+            .filter(|e| e.kind != EntryKind::Dir)
+            .count()
+    }
+
     pub fn move_cursor(&mut self, delta: isize) {
         self.cursor = super::keys::moved(self.cursor, delta, self.visible.len());
     }
+}
+
+/// ASCII case-insensitive substring test on raw name bytes (`needle` is lower case); no
+/// allocation per name, so a search over a million names stays within a frame or two.
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack.windows(needle.len()).any(|w| {
+            w.iter()
+                .zip(needle)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        })
 }
