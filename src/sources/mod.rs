@@ -134,6 +134,9 @@ pub trait SnapshotSource: Send + Sync {
     ) -> Result<RollbackOutcome, SourceError>;
 }
 
+type CloudDetect =
+    fn(&Path, &aws::CloudOptions) -> Result<Option<Box<dyn SnapshotSource>>, SourceError>;
+
 /// The sources that serve `path` (local first, then clouds detected or asked for). None
 /// found is an error that says what was checked.
 pub fn detect(
@@ -149,17 +152,29 @@ pub fn detect(
             Err(reason) => checked.push(format!("btrfs ({reason})")),
         }
     }
-    if only.is_none_or(|s| s == "aws") {
-        match aws::AwsSource::detect(path, options)? {
-            Some(source) => found.push(Box::new(source)),
-            None => checked.push("aws (DMI does not say AWS; use --source aws)".into()),
+    // A cloud found by DMI but not usable (no credentials, no network) does not stop the
+    // local source; asked for with --source, it is the answer.
+    let clouds: [(&str, CloudDetect); 2] = [
+        ("aws", |p, o| {
+            Ok(aws::AwsSource::detect(p, o)?.map(|s| Box::new(s) as Box<dyn SnapshotSource>))
+        }),
+        ("aliyun", |p, o| {
+            Ok(aliyun::AliyunSource::detect(p, o)?.map(|s| Box::new(s) as Box<dyn SnapshotSource>))
+        }),
+    ];
+    for (name, detect_cloud) in clouds {
+        if only.is_some_and(|s| s != name) {
+            continue;
         }
-    }
-    if only.is_none_or(|s| s == "aliyun") {
-        match aliyun::AliyunSource::detect(path, options)? {
-            Some(source) => found.push(Box::new(source)),
-            None => {
-                checked.push("aliyun (DMI does not say Alibaba Cloud; use --source aliyun)".into())
+        match detect_cloud(path, options) {
+            Ok(Some(source)) => found.push(source),
+            Ok(None) => checked.push(format!(
+                "{name} (not this machine's cloud by DMI; use --source {name})"
+            )),
+            Err(e) if only.is_some() => return Err(e),
+            Err(e) => {
+                tracing::warn!(source = name, error = %e, "cloud source skipped");
+                checked.push(format!("{name} ({e})"));
             }
         }
     }
