@@ -77,6 +77,8 @@ fn main() {
     let filter = press(&mut model, Key::Char('d'));
     press(&mut model, Key::Char('/'));
     let search = press(&mut model, Key::Char('7'));
+    let search_more = press(&mut model, Key::Char('7'));
+    press(&mut model, Key::Esc);
     let select_all = press(&mut model, Key::Char('a'));
     println!("picker_entries {n}");
     println!("picker_list_ready_ms {:.1}", ready.as_secs_f64() * 1000.0);
@@ -97,6 +99,10 @@ fn main() {
     println!(
         "picker_search_frame_ms {:.1}",
         search.as_secs_f64() * 1000.0
+    );
+    println!(
+        "picker_search_second_key_frame_ms {:.1}",
+        search_more.as_secs_f64() * 1000.0
     );
     println!(
         "picker_select_all_deleted_ms {:.1}",

@@ -122,17 +122,19 @@ impl Picker {
     pub fn set_query(&mut self, query: String) {
         self.query = query.to_lowercase();
         let n = self.entries.len();
-        self.matches = vec![self.query.is_empty(); n];
+        self.matches.clear();
+        self.matches.resize(n, self.query.is_empty());
         if !self.query.is_empty() {
+            use rayon::prelude::*;
             let needle = self.query.as_bytes();
+            self.matches
+                .par_iter_mut()
+                .zip(self.entries.par_iter())
+                .with_min_len(4096)
+                .for_each(|(m, e)| {
+                    *m = contains_ignore_case(name_bytes(&e.path), needle);
+                });
             for i in (0..n).rev() {
-                let name = self.entries[i]
-                    .path
-                    .file_name()
-                    .map(|f| f.as_encoded_bytes());
-                if name.is_some_and(|f| contains_ignore_case(f, needle)) {
-                    self.matches[i] = true;
-                }
                 if self.matches[i]
                     && let Some(p) = self.nodes[i].parent
                 {
@@ -306,6 +308,15 @@ impl Picker {
 
     pub fn move_cursor(&mut self, delta: isize) {
         self.cursor = super::keys::moved(self.cursor, delta, self.visible.len());
+    }
+}
+
+/// The last component of a relative path, as bytes, without Path's component parsing.
+fn name_bytes(path: &std::path::Path) -> &[u8] {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    match bytes.iter().rposition(|&b| b == b'/') {
+        Some(slash) => &bytes[slash + 1..],
+        None => bytes,
     }
 }
 
