@@ -122,14 +122,18 @@ pub fn copy_file(
         on_bytes(meta.len());
         None
     } else {
-        let hash = if reflinked {
+        let (hash, copy_hash) = if reflinked {
+            // A reflink whose extents could not be proven shared: hash both sides.
             on_bytes(meta.len());
-            hash_file(&mut input, cancel)?
+            let mut check = File::open(&temp.path).map_err(io("cannot reopen", &temp.path))?;
+            (
+                hash_file(&mut input, cancel)?,
+                hash_file(&mut check, cancel)?,
+            )
         } else {
             copy_sparse(&input, &output, meta.len(), cancel, on_bytes)?
         };
-        let mut check = File::open(&temp.path).map_err(io("cannot reopen", &temp.path))?;
-        if hash_file(&mut check, cancel)? != hash {
+        if copy_hash != hash {
             return Err(CopyError::Mismatch);
         }
         Some(hash)
@@ -194,56 +198,94 @@ fn next_data(file: &File, offset: u64, len: u64) -> Option<(u64, u64)> {
     ((start as u64) < len).then_some((start as u64, end))
 }
 
+/// What the verifier hashes, in file order.
+enum Span {
+    /// Bytes just written at this offset: read them back from the copy.
+    Written(u64, usize),
+    /// A hole (or the zero tail) of this length.
+    Zeros(u64),
+}
+
+fn hash_zeros(hasher: &mut blake3::Hasher, zeros: &[u8], mut len: u64) {
+    while len > 0 {
+        let n = len.min(zeros.len() as u64) as usize;
+        hasher.update(&zeros[..n]);
+        len -= n as u64;
+    }
+}
+
+/// Copies data regions only (holes stay holes), hashing what is read; a second thread reads
+/// each written chunk back from the copy and hashes it, so verification runs on the other
+/// core while copying goes on. Returns (hash of the source, hash of the copy).
 fn copy_sparse(
     input: &File,
     output: &File,
     len: u64,
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
-) -> Result<String, CopyError> {
-    let mut hasher = blake3::Hasher::new();
-    let zeros = vec![0u8; CHUNK];
-    let mut buf = vec![0u8; CHUNK];
-    let mut pos = 0u64;
-    while let Some((start, end)) = next_data(input, pos, len) {
-        let mut hole = start - pos;
-        while hole > 0 {
-            let n = hole.min(CHUNK as u64) as usize;
-            hasher.update(&zeros[..n]);
-            hole -= n as u64;
-        }
-        let mut offset = start;
-        while offset < end {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(CopyError::Cancelled);
+) -> Result<(String, String), CopyError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Span>(8);
+    std::thread::scope(|scope| {
+        let verifier = scope.spawn(move || -> Result<String, CopyError> {
+            let mut hasher = blake3::Hasher::new();
+            let zeros = vec![0u8; CHUNK];
+            let mut buf = vec![0u8; CHUNK];
+            for span in rx {
+                match span {
+                    Span::Zeros(n) => hash_zeros(&mut hasher, &zeros, n),
+                    Span::Written(offset, n) => {
+                        output
+                            .read_exact_at(&mut buf[..n], offset)
+                            .map_err(io("cannot read back", Path::new("restored file")))?;
+                        hasher.update(&buf[..n]);
+                    }
+                }
             }
-            let want = ((end - offset) as usize).min(CHUNK);
-            let n = input
-                .read_at(&mut buf[..want], offset)
-                .map_err(io("cannot read", Path::new("snapshot file")))?;
-            if n == 0 {
-                break;
+            Ok(hasher.finalize().to_hex().to_string())
+        });
+        let copied = (|| {
+            let mut hasher = blake3::Hasher::new();
+            let zeros = vec![0u8; CHUNK];
+            let mut buf = vec![0u8; CHUNK];
+            let mut pos = 0u64;
+            while let Some((start, end)) = next_data(input, pos, len) {
+                hash_zeros(&mut hasher, &zeros, start - pos);
+                let _ = tx.send(Span::Zeros(start - pos));
+                let mut offset = start;
+                while offset < end {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(CopyError::Cancelled);
+                    }
+                    let want = ((end - offset) as usize).min(CHUNK);
+                    let n = input
+                        .read_at(&mut buf[..want], offset)
+                        .map_err(io("cannot read", Path::new("snapshot file")))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    output
+                        .write_all_at(&buf[..n], offset)
+                        .map_err(io("cannot write", Path::new("restored file")))?;
+                    let _ = tx.send(Span::Written(offset, n));
+                    start_writeback(output, offset, n as u64);
+                    offset += n as u64;
+                    on_bytes(n as u64);
+                }
+                pos = offset.max(end);
             }
-            hasher.update_rayon(&buf[..n]);
+            let tail = len.saturating_sub(pos);
+            hash_zeros(&mut hasher, &zeros, tail);
+            let _ = tx.send(Span::Zeros(tail));
             output
-                .write_all_at(&buf[..n], offset)
-                .map_err(io("cannot write", Path::new("restored file")))?;
-            start_writeback(output, offset, n as u64);
-            offset += n as u64;
-            on_bytes(n as u64);
-        }
-        pos = offset.max(end);
-    }
-    let mut tail = len.saturating_sub(pos);
-    while tail > 0 {
-        let n = tail.min(CHUNK as u64) as usize;
-        hasher.update(&zeros[..n]);
-        tail -= n as u64;
-    }
-    output
-        .set_len(len)
-        .map_err(io("cannot size", Path::new("restored file")))?;
-    Ok(hasher.finalize().to_hex().to_string())
+                .set_len(len)
+                .map_err(io("cannot size", Path::new("restored file")))?;
+            Ok(hasher.finalize().to_hex().to_string())
+        })();
+        drop(tx);
+        let verified = verifier.join().unwrap_or(Err(CopyError::Mismatch));
+        Ok((copied?, verified?))
+    })
 }
 
 /// Starts writing each 8 MiB to disk as soon as it is written (sync_file_range, async), so
