@@ -32,6 +32,17 @@ pub fn device_dir(sys: &Path, majmin: &str, source: &str) -> Option<PathBuf> {
     std::fs::canonicalize(sys.join("class/block").join(name)).ok()
 }
 
+/// The whole disks under the filesystem that holds `path` (sysfs at `sys`).
+pub fn disks_of_path(path: &Path, sys: &Path) -> Vec<Disk> {
+    let found = || {
+        let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).ok()?;
+        let table = crate::ports::mounts::MountTable::read().ok()?;
+        let mount = table.holding(&anchor).ok()?;
+        Some(disks_under(&device_dir(sys, &mount.majmin, &mount.source)?))
+    };
+    found().unwrap_or_default()
+}
+
 /// The whole disks under the device at `dir`.
 pub fn disks_under(dir: &Path) -> Vec<Disk> {
     let mut out = Vec::new();

@@ -26,11 +26,7 @@ fn cloud(e: CloudError) -> SourceError {
 
 /// The ECS disk under `path`, from the serials of its block devices.
 pub fn disk_under(path: &Path, sys: &Path) -> Option<String> {
-    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).ok()?;
-    let table = crate::ports::mounts::MountTable::read().ok()?;
-    let mount = table.holding(&anchor).ok()?;
-    let dir = crate::ports::block::device_dir(sys, &mount.majmin, &mount.source)?;
-    crate::ports::block::disks_under(&dir)
+    crate::ports::block::disks_of_path(path, sys)
         .into_iter()
         .find_map(|d| {
             d.serial

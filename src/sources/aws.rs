@@ -34,11 +34,7 @@ fn cloud(e: CloudError) -> SourceError {
 
 /// The EBS volume under `path`, from the disk serials of its mount.
 pub fn volume_under(path: &Path, sys: &Path) -> Option<String> {
-    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).ok()?;
-    let table = crate::ports::mounts::MountTable::read().ok()?;
-    let mount = table.holding(&anchor).ok()?;
-    let dir = crate::ports::block::device_dir(sys, &mount.majmin, &mount.source)?;
-    crate::ports::block::disks_under(&dir)
+    crate::ports::block::disks_of_path(path, sys)
         .into_iter()
         .find_map(|d| d.serial.as_deref().and_then(volume_id_from_serial))
 }

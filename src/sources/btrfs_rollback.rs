@@ -148,7 +148,8 @@ fn move_nested_subvolumes(source: &BtrfsSource, guard: &Path, live: &Path) {
         if let Some(parent) = to.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
-        let _ = std::fs::remove_dir(&to); // the empty placeholder left in the snapshot
+        // A snapshot holds an empty directory where a nested subvolume was: make room.
+        let _ = std::fs::remove_dir(&to);
         if let Err(e) = std::fs::rename(&from, &to) {
             tracing::warn!(from = %from.display(), error = %e, "nested subvolume left in the guard");
         }
