@@ -2,13 +2,13 @@
 //! the recommendation. The CLI and the wizard runtime both work through this.
 
 use crate::engine::choose::{estimate_deletion_time, recommend};
-use crate::engine::diff::{DiffError, LostCounts, TreeDiff, diff_counting};
+use crate::engine::diff::{DiffError, DiffProgress, LostCounts, TreeDiff, diff_counting};
 use crate::engine::restore_plan::PlanError;
 use crate::sources::aws::CloudOptions;
 use crate::sources::{OpenedSnapshot, Snapshot, SnapshotSource, SourceError, detect};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicBool;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -96,7 +96,7 @@ impl Session {
         snapshot: &Snapshot,
         cancel: &AtomicBool,
     ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
-        self.diff_counting(snapshot, cancel, &AtomicU64::new(0))
+        self.diff_counting(snapshot, cancel, &DiffProgress::default())
     }
 
     /// [`Session::diff`], counting compared entries into `progress`.
@@ -104,7 +104,7 @@ impl Session {
         &self,
         snapshot: &Snapshot,
         cancel: &AtomicBool,
-        progress: &AtomicU64,
+        progress: &DiffProgress,
     ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
         let opened = self.source_of(snapshot)?.open(snapshot)?;
         let tree =

@@ -262,6 +262,19 @@ fn step5_picker_confirm_and_progress() {
 }
 
 #[test]
+fn step5_while_comparing() {
+    let mut m = model();
+    m.step = Step::Restore;
+    m.restore.loading = true;
+    m.restore.scanned = 412_733;
+    m.restore.first_deleted = vec![
+        "checkpoints/epoch_10.pth".into(),
+        "checkpoints/epoch_20.pth".into(),
+    ];
+    insta::assert_snapshot!("picker_comparing", render(&m));
+}
+
+#[test]
 fn step6_finish() {
     let mut m = model();
     m.step = Step::Finish;

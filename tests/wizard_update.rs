@@ -459,8 +459,18 @@ fn comparing_shows_a_counter_and_can_be_cancelled() {
     let mut m = at_snapshots();
     keys(&mut m, &[Key::Enter, Key::Enter]);
     assert!(m.restore.loading);
-    update(&mut m, Msg::DiffProgress(120_000));
+    update(
+        &mut m,
+        Msg::DiffProgress {
+            scanned: 120_000,
+            first_deleted: vec!["ckpt/epoch_10.pth".into()],
+        },
+    );
     assert_eq!(m.restore.scanned, 120_000);
+    assert_eq!(
+        m.restore.first_deleted,
+        vec![PathBuf::from("ckpt/epoch_10.pth")]
+    );
     assert_eq!(keys(&mut m, &[Key::Char('x')]), vec![Effect::Cancel]);
     assert_eq!(m.step, Step::Recovery);
     assert!(!m.busy());

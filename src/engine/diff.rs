@@ -104,16 +104,41 @@ pub fn diff(
     live_dir: &Path,
     cancel: &AtomicBool,
 ) -> Result<TreeDiff, DiffError> {
-    diff_counting(snapshot_dir, live_dir, cancel, &AtomicU64::new(0))
+    diff_counting(snapshot_dir, live_dir, cancel, &DiffProgress::default())
 }
 
-/// [`diff`], adding the number of entries compared to `progress` as it goes. Reads
-/// metadata only (fstatat relative to each directory), directories in parallel.
+/// What a running comparison has found so far, for the screen.
+#[derive(Debug, Default)]
+pub struct DiffProgress {
+    pub scanned: AtomicU64,
+    /// The first deleted entries found (at most [`DiffProgress::EARLY`]), in discovery order.
+    pub first_deleted: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl DiffProgress {
+    pub const EARLY: usize = 50;
+
+    fn found(&self, entries: &[DiffEntry]) {
+        self.scanned
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        if let Ok(mut early) = self.first_deleted.lock()
+            && early.len() < Self::EARLY
+        {
+            let room = Self::EARLY - early.len();
+            let deleted = entries.iter().filter(|e| e.status == EntryStatus::Deleted);
+            early.extend(deleted.take(room).map(|e| e.path.clone()));
+        }
+    }
+}
+
+/// [`diff`], reporting what it finds to `progress` as it goes (the count, and the first
+/// deleted entries at once). Reads metadata only (fstatat relative to each directory),
+/// directories in parallel.
 pub fn diff_counting(
     snapshot_dir: &Path,
     live_dir: &Path,
     cancel: &AtomicBool,
-    progress: &AtomicU64,
+    progress: &DiffProgress,
 ) -> Result<TreeDiff, DiffError> {
     let root = std::fs::symlink_metadata(snapshot_dir)
         .map_err(|_| DiffError::NotInSnapshot(snapshot_dir.to_path_buf()))?;
@@ -198,7 +223,7 @@ type Found = (Vec<DiffEntry>, Vec<(PathBuf, String)>);
 
 struct Walk<'a> {
     cancel: &'a AtomicBool,
-    progress: &'a AtomicU64,
+    progress: &'a DiffProgress,
 }
 
 impl Walk<'_> {
@@ -251,8 +276,7 @@ impl Walk<'_> {
             }
             here.push(e);
         }
-        self.progress
-            .fetch_add(here.len() as u64, Ordering::Relaxed);
+        self.progress.found(&here);
         let below: Vec<Result<Found, WalkError>> = dirs
             .par_iter()
             .map(|(_, snap, live, rel)| self.subtree(snap, live.as_deref(), rel))
@@ -332,6 +356,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("not in this snapshot"));
+    }
+
+    #[test]
+    fn progress_counts_and_shows_the_first_deleted_entries() {
+        let snap = tempfile::tempdir().unwrap();
+        let live = tempfile::tempdir().unwrap();
+        fs::create_dir(snap.path().join("d")).unwrap();
+        for i in 0..3 {
+            fs::write(snap.path().join(format!("d/f{i}")), "x").unwrap();
+        }
+        let progress = DiffProgress::default();
+        diff_counting(snap.path(), live.path(), &AtomicBool::new(false), &progress).unwrap();
+        assert_eq!(progress.scanned.load(Ordering::Relaxed), 4);
+        assert_eq!(progress.first_deleted.lock().unwrap().len(), 4);
     }
 
     #[test]

@@ -176,14 +176,22 @@ impl Executor {
                 self.with_session(
                     move |s| {
                         let started = Instant::now();
-                        let progress = std::sync::atomic::AtomicU64::new(0);
+                        let progress = crate::engine::diff::DiffProgress::default();
                         let done = AtomicBool::new(false);
                         let result = std::thread::scope(|scope| {
                             scope.spawn(|| {
                                 while !done.load(Ordering::Relaxed) {
                                     std::thread::sleep(Duration::from_millis(100));
-                                    let _ = tx
-                                        .send(Msg::DiffProgress(progress.load(Ordering::Relaxed)));
+                                    let first_deleted = progress
+                                        .first_deleted
+                                        .lock()
+                                        .map(|v| v.clone())
+                                        .unwrap_or_default();
+                                    let scanned = progress.scanned.load(Ordering::Relaxed);
+                                    let _ = tx.send(Msg::DiffProgress {
+                                        scanned,
+                                        first_deleted,
+                                    });
                                 }
                             });
                             let result = s

@@ -15,15 +15,30 @@ pub const KEYS: &str = "space:select a:all-deleted d:filter /:find →←:open E
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let run = &model.restore;
     let Some(p) = &model.picker else {
-        let text = match &run.error {
-            Some(e) => Line::from(format!("cannot open the snapshot: {e}")).red(),
-            None => Line::from(format!(
-                "comparing the snapshot with the live tree… {} entries (x: cancel)",
-                model.restore.scanned
-            )),
+        let lines = match &run.error {
+            Some(e) => vec![Line::from(format!("cannot open the snapshot: {e}")).red()],
+            None => {
+                let mut lines = vec![Line::from(format!(
+                    "comparing the snapshot with the live tree… {} entries (x: cancel)",
+                    run.scanned
+                ))];
+                if !run.first_deleted.is_empty() {
+                    lines.push(Line::from("deleted entries found so far:").dark_gray());
+                }
+                let room = area.height.saturating_sub(4) as usize;
+                lines.extend(
+                    run.first_deleted
+                        .iter()
+                        .take(room)
+                        .map(|p| Line::from(format!("  {}", p.display())).red()),
+                );
+                lines
+            }
         };
         frame.render_widget(
-            Paragraph::new(text).block(Block::bordered().title("Restore")),
+            Paragraph::new(lines)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(Block::bordered().title("Restore")),
             area,
         );
         return;

@@ -127,7 +127,10 @@ pub enum Msg {
     NewerScanned(Result<NewerFiles, String>),
     DiffReady(Result<DiffLoaded, String>),
     /// Entries compared so far while the snapshot is compared with the live tree.
-    DiffProgress(u64),
+    DiffProgress {
+        scanned: u64,
+        first_deleted: Vec<PathBuf>,
+    },
     RestoreProgress(Progress),
     RestoreRefused(String),
     RestoreDone {
@@ -263,8 +266,9 @@ pub struct Recovery {
 #[derive(Debug, Clone)]
 pub struct RestoreRun {
     pub loading: bool,
-    /// Entries compared so far while loading.
+    /// Entries compared so far while loading, and the first deleted ones found.
     pub scanned: u64,
+    pub first_deleted: Vec<PathBuf>,
     pub error: Option<String>,
     pub confirming: bool,
     pub policy: ConflictPolicy,
@@ -279,6 +283,7 @@ impl Default for RestoreRun {
         Self {
             loading: false,
             scanned: 0,
+            first_deleted: Vec::new(),
             error: None,
             confirming: false,
             policy: ConflictPolicy::Skip,

@@ -93,8 +93,12 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
-        Msg::DiffProgress(n) => {
-            model.restore.scanned = n;
+        Msg::DiffProgress {
+            scanned,
+            first_deleted,
+        } => {
+            model.restore.scanned = scanned;
+            model.restore.first_deleted = first_deleted;
             vec![]
         }
         Msg::RestoreProgress(p) => {
