@@ -30,6 +30,8 @@ pub struct Picker {
     pub cursor: usize,
     visible: Vec<u32>,
     totals: (usize, u64),
+    /// Entries whose own name matches the query.
+    hits: Vec<u32>,
 }
 
 /// One row to draw.
@@ -88,6 +90,7 @@ impl Picker {
             cursor: 0,
             visible: Vec::new(),
             totals: (0, 0),
+            hits: Vec::new(),
         };
         picker.refresh();
         picker
@@ -120,25 +123,41 @@ impl Picker {
     }
 
     pub fn set_query(&mut self, query: String) {
-        self.query = query.to_lowercase();
+        use rayon::prelude::*;
+        let query = query.to_lowercase();
         let n = self.entries.len();
+        let needle = query.as_bytes();
+        let matching = |e: &DiffEntry| contains_ignore_case(name_bytes(&e.path), needle);
+        // Typing one more character can only narrow the previous hits.
+        let narrowing = !self.query.is_empty() && query.starts_with(&self.query);
+        self.hits = if query.is_empty() {
+            Vec::new()
+        } else if narrowing {
+            self.hits
+                .par_iter()
+                .copied()
+                .filter(|&i| matching(&self.entries[i as usize]))
+                .collect()
+        } else {
+            (0..n as u32)
+                .into_par_iter()
+                .with_min_len(4096)
+                .filter(|&i| matching(&self.entries[i as usize]))
+                .collect()
+        };
+        self.query = query;
         self.matches.clear();
         self.matches.resize(n, self.query.is_empty());
-        if !self.query.is_empty() {
-            use rayon::prelude::*;
-            let needle = self.query.as_bytes();
-            self.matches
-                .par_iter_mut()
-                .zip(self.entries.par_iter())
-                .with_min_len(4096)
-                .for_each(|(m, e)| {
-                    *m = contains_ignore_case(name_bytes(&e.path), needle);
-                });
-            for i in (0..n).rev() {
-                if self.matches[i]
-                    && let Some(p) = self.nodes[i].parent
-                {
-                    self.matches[p as usize] = true;
+        for &hit in &self.hits {
+            let mut i = hit as usize;
+            // Mark the hit and its ancestors, stopping at one already marked.
+            loop {
+                if std::mem::replace(&mut self.matches[i], true) {
+                    break;
+                }
+                match self.nodes[i].parent {
+                    Some(p) => i = p as usize,
+                    None => break,
                 }
             }
         }
