@@ -28,6 +28,7 @@ pub struct Cli {
 pub enum Command {
     /// Step 1: processes using PATH's filesystem; freeze or thaw them.
     Writers {
+        /// What was lost (it may no longer exist).
         path: PathBuf,
         #[arg(long, conflicts_with = "thaw")]
         freeze: bool,
@@ -56,6 +57,7 @@ pub enum Command {
     },
     /// Step 3: every snapshot that covers PATH, newest first, the recommended one marked.
     Snapshots {
+        /// What was lost (it may no longer exist).
         path: PathBuf,
         #[command(flatten)]
         cloud: CloudArgs,
@@ -64,7 +66,9 @@ pub enum Command {
     },
     /// What the snapshot holds under PATH that the live tree lacks (and what changed).
     Deleted {
+        /// What was lost (it may no longer exist).
         path: PathBuf,
+        /// The snapshot: its id from `snapshots`, or its path.
         #[arg(long)]
         snapshot: String,
         #[command(flatten)]
@@ -74,7 +78,9 @@ pub enum Command {
     },
     /// Copy entries back from a snapshot, verified.
     Restore {
+        /// What was lost (it may no longer exist).
         path: PathBuf,
+        /// The snapshot: its id from `snapshots`, or its path.
         #[arg(long)]
         snapshot: String,
         #[command(flatten)]
@@ -93,7 +99,9 @@ pub enum Command {
     },
     /// Put the whole subvolume back to the snapshot (keeps the current one as a guard).
     Rollback {
+        /// What was lost (it may no longer exist).
         path: PathBuf,
+        /// The snapshot: its id from `snapshots`, or its path.
         #[arg(long)]
         snapshot: String,
         /// The subvolume path or id, typed to confirm.
