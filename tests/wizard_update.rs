@@ -475,3 +475,33 @@ fn comparing_shows_a_counter_and_can_be_cancelled() {
     assert_eq!(m.step, Step::Recovery);
     assert!(!m.busy());
 }
+
+#[test]
+fn only_the_newest_local_snapshots_and_the_recommended_one_are_counted() {
+    let mut m = Model::new("/x".into());
+    let snapshots: Vec<Snapshot> = (0..10)
+        .map(|i| snapshot(&format!("{}", 100 - i), 20 - i))
+        .collect();
+    let effects = update(
+        &mut m,
+        Msg::SnapshotsListed(Ok(SnapshotListing {
+            source: "s".into(),
+            rollback_targets: vec![],
+            snapshots,
+            deleted_at: None,
+            recommended: Some(8),
+        })),
+    );
+    let counted: Vec<&str> = effects
+        .iter()
+        .map(|e| match e {
+            Effect::CountLost { id } => id.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        counted,
+        ["100", "99", "98", "97", "96", "95", "92"],
+        "six newest plus the recommended"
+    );
+}

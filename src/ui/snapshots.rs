@@ -87,7 +87,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         let lost = match (&snap.cloud, s.lost.get(&snap.id)) {
             // Looking inside a cloud snapshot needs a disk made from it: show its facts.
             (Some(c), _) => format!("{} GiB disk, {}", c.size_gib, c.progress),
-            (None, None) => "counting…".to_string(),
+            (None, None) if listing.worth_counting(i, snap) => "counting…".to_string(),
+            (None, None) => "—".to_string(),
             (None, Some(Ok(l))) => format!("{} files, {}", l.entries, human(l.bytes)),
             (None, Some(Err(e))) => format!("unreadable: {e}"),
         };

@@ -84,6 +84,10 @@ pub enum Overlay {
     QuitConfirm,
 }
 
+/// How many of the newest local snapshots get "what would it bring back" counted (each is a
+/// full comparison with the live tree); the recommended one always is.
+pub const COUNTED_SNAPSHOTS: usize = 6;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotListing {
     pub source: String,
@@ -92,6 +96,13 @@ pub struct SnapshotListing {
     pub snapshots: Vec<Snapshot>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub recommended: Option<usize>,
+}
+
+impl SnapshotListing {
+    /// Whether the snapshot at `index` gets its lost entries counted.
+    pub fn worth_counting(&self, index: usize, snapshot: &Snapshot) -> bool {
+        snapshot.cloud.is_none() && (index < COUNTED_SNAPSHOTS || self.recommended == Some(index))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -60,8 +60,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 let effects = listing
                     .snapshots
                     .iter()
-                    .filter(|s| s.cloud.is_none())
-                    .map(|s| Effect::CountLost { id: s.id.clone() })
+                    .enumerate()
+                    .filter(|(i, s)| listing.worth_counting(*i, s))
+                    .map(|(_, s)| Effect::CountLost { id: s.id.clone() })
                     .collect();
                 model.snapshots.listing = Some(listing);
                 effects
