@@ -3,6 +3,8 @@
 //! faults that must end in a successful retry or a clear message, credentials from a
 //! profile file.
 
+mod common;
+
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -114,7 +116,7 @@ struct Run {
 
 fn run(server: &Server, env: &[(&str, &str)], home: &Path, extra: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_snaprescue"));
+    let mut cmd = common::isolated(home);
     cmd.args([
         "snapshots",
         dir.path().to_str().unwrap(),
@@ -127,12 +129,7 @@ fn run(server: &Server, env: &[(&str, &str)], home: &Path, extra: &[&str]) -> Ru
         "--json",
     ])
     .args(extra)
-    .env_clear()
-    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-    .env("HOME", home)
-    .env("SNAPRESCUE_STATE_DIR", home)
     .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &server.url)
-    .env("SNAPRESCUE_FAST_RETRIES", "1")
     .env("SNAPRESCUE_HTTP_TIMEOUT_SECS", "1");
     for (k, v) in env {
         cmd.env(k, v);
@@ -306,7 +303,7 @@ fn on_the_instance_the_metadata_service_gives_region_instance_and_role_credentia
     let Some(server) = start(&[]) else { return };
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+    let out = common::isolated(home.path())
         .args([
             "snapshots",
             dir.path().to_str().unwrap(),
@@ -314,11 +311,6 @@ fn on_the_instance_the_metadata_service_gives_region_instance_and_role_credentia
             "aliyun",
             "--json",
         ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("SNAPRESCUE_DMI_DIR", "/nonexistent-dmi")
-        .env("HOME", home.path())
-        .env("SNAPRESCUE_STATE_DIR", home.path())
         .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &server.url)
         .env("SNAPRESCUE_ALIYUN_METADATA_ENDPOINT", &server.url)
         .output()

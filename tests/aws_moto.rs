@@ -2,6 +2,8 @@
 //! seeded with an instance, a data volume and its snapshots, listed through the real
 //! binary (all pages), and refused with advice for a wrong secret or an ambiguous disk.
 
+mod common;
+
 use snaprescue::cloud::aws::creds::{AwsCredentials, Secret};
 use snaprescue::cloud::aws::ec2::form_urlencoded;
 use snaprescue::cloud::aws::sign::{Unsigned, sign};
@@ -216,19 +218,13 @@ fn seed(moto: &Moto, key: &AwsCredentials) -> Seeded {
 
 fn snaprescue(moto: &Moto, key: &AwsCredentials, args: &[&str]) -> (i32, serde_json::Value) {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+    let out = common::isolated(home.path())
         .args(args)
         .arg("--json")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("SNAPRESCUE_DMI_DIR", "/nonexistent-dmi")
-        .env("HOME", home.path())
-        .env("SNAPRESCUE_STATE_DIR", home.path())
         .env("AWS_ENDPOINT_URL", &moto.url)
         .env("AWS_ACCESS_KEY_ID", &key.access_key_id)
         .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key.expose())
         .env("SNAPRESCUE_EC2_PAGE_SIZE", "5")
-        .env("SNAPRESCUE_FAST_RETRIES", "1")
         .output()
         .unwrap();
     let doc = serde_json::from_slice(&out.stdout)
@@ -324,7 +320,7 @@ fn on_the_instance_imdsv2_gives_region_instance_and_role_credentials() {
     let moto = start_moto(&python);
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+    let out = common::isolated(home.path())
         .args([
             "snapshots",
             dir.path().to_str().unwrap(),
@@ -332,14 +328,8 @@ fn on_the_instance_imdsv2_gives_region_instance_and_role_credentials() {
             "aws",
             "--json",
         ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("SNAPRESCUE_DMI_DIR", "/nonexistent-dmi")
-        .env("HOME", home.path())
-        .env("SNAPRESCUE_STATE_DIR", home.path())
         .env("AWS_ENDPOINT_URL", &moto.url)
         .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &moto.url)
-        .env("SNAPRESCUE_FAST_RETRIES", "1")
         .output()
         .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -138,9 +138,11 @@ pub fn copy_file(
         }
         Some(hash)
     };
-    output.sync_all().map_err(io("cannot fsync", &temp.path))?;
+    // Metadata first, so the one fsync makes data, mode, owner, times and xattrs durable
+    // before the name appears.
     super::restore::apply_metadata(&temp.path, &meta, src)
         .map_err(io("cannot set metadata on", target))?;
+    output.sync_all().map_err(io("cannot fsync", &temp.path))?;
     let mut temp = temp;
     rename_noreplace(&temp.path, target)?;
     temp.armed = false;

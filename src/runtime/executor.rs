@@ -233,13 +233,11 @@ impl Executor {
                 self.with_session(
                     move |s| {
                         let guard = opened.lock().unwrap_or_else(|e| e.into_inner());
-                        let Some((opened_id, snapshot)) = guard.as_ref().filter(|(o, _)| *o == id)
-                        else {
+                        let Some((_, snapshot)) = guard.as_ref().filter(|(o, _)| *o == id) else {
                             return Msg::RestoreRefused(format!(
                                 "snapshot {id} is not open; go back and choose it again"
                             ));
                         };
-                        let _ = opened_id;
                         let started = Instant::now();
                         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
                         let planned = match plan(&snapshot.dir, &s.path, &selection, policy, &stamp)

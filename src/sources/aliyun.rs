@@ -20,10 +20,6 @@ pub struct AliyunSource {
     pub zone: String,
 }
 
-fn cloud(e: CloudError) -> SourceError {
-    SourceError::Refused(e.to_string())
-}
-
 /// The ECS disk under `path`, from the serials of its block devices.
 pub fn disk_under(path: &Path, sys: &Path) -> Option<String> {
     crate::ports::block::disks_of_path(path, sys)
@@ -44,7 +40,7 @@ impl AliyunSource {
             return Ok(None);
         }
         let metadata = Metadata::endpoint(on_aliyun).and_then(|e| Metadata::connect(&e).ok());
-        let profile = creds::from_config().map_err(cloud)?;
+        let profile = creds::from_config()?;
         let profile_region = profile.as_ref().and_then(|p| p.region.clone());
         let profile_endpoint = profile.as_ref().and_then(|p| p.endpoint.clone());
         let credentials = match (creds::from_env(), profile.map(|p| p.credentials)) {
@@ -58,18 +54,15 @@ impl AliyunSource {
                     session,
                     seconds,
                 }),
-            ) => crate::cloud::aliyun::sts::assume_role(&keys, &role_arn, &session, seconds)
-                .map_err(cloud)?,
+            ) => crate::cloud::aliyun::sts::assume_role(&keys, &role_arn, &session, seconds)?,
             (None, Some(ProfileCredentials::EcsRole(role))) => metadata
                 .as_ref()
                 .ok_or_else(creds::missing)
-                .and_then(|m| m.role_credentials(Some(&role)))
-                .map_err(cloud)?,
+                .and_then(|m| m.role_credentials(Some(&role)))?,
             (None, None) => metadata
                 .as_ref()
                 .ok_or_else(creds::missing)
-                .and_then(|m| m.role_credentials(None))
-                .map_err(cloud)?,
+                .and_then(|m| m.role_credentials(None))?,
         };
         let region = options
             .region
@@ -96,7 +89,7 @@ impl AliyunSource {
             options.endpoint.as_deref(),
             profile_endpoint.as_deref(),
         );
-        let ecs = EcsClient::new(endpoint, &region, credentials).map_err(cloud)?;
+        let ecs = EcsClient::new(endpoint, &region, credentials)?;
         let disk = super::cloud_disk::choose(
             &Disks(&ecs),
             path,
@@ -132,18 +125,14 @@ impl super::cloud_disk::DiskDirectory for Disks<'_> {
     fn noun(&self) -> &'static str {
         "ECS disk"
     }
-    fn by_id(&self, id: &str) -> Result<Option<super::cloud_disk::CloudDisk>, CloudError> {
+    fn describe(
+        &self,
+        instance: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<super::cloud_disk::CloudDisk>, CloudError> {
         Ok(self
             .0
-            .describe_disks(None, Some(id))?
-            .into_iter()
-            .next()
-            .map(as_disk))
-    }
-    fn attached_to(&self, instance: &str) -> Result<Vec<super::cloud_disk::CloudDisk>, CloudError> {
-        Ok(self
-            .0
-            .describe_disks(Some(instance), None)?
+            .describe_disks(instance, id)?
             .into_iter()
             .map(as_disk)
             .collect())
@@ -171,41 +160,34 @@ impl SnapshotSource for AliyunSource {
     }
 
     fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
-        let mut list: Vec<Snapshot> = self
-            .ecs
-            .describe_snapshots(&self.disk_id)
-            .map_err(cloud)?
+        let snapshots = self.ecs.describe_snapshots(&self.disk_id)?;
+        Ok(snapshots
             .into_iter()
-            .map(|s| Snapshot {
-                name: if s.name.is_empty() {
-                    s.description.clone()
-                } else {
-                    s.name.clone()
-                },
-                source: "aliyun".into(),
-                created: s.created.unwrap_or_default(),
-                status: match s.status.as_str() {
+            .map(|s| {
+                let status = match s.status.as_str() {
                     "accomplished" => SnapshotStatus::Completed,
                     "progressing" => SnapshotStatus::InProgress,
                     _ => SnapshotStatus::Failed,
-                },
-                read_only: true,
-                path: PathBuf::from(&s.id),
-                layout: "ecs".into(),
-                description: Some(s.description.clone()).filter(|d| !d.is_empty()),
-                cloud: Some(CloudDetails {
+                };
+                let details = CloudDetails {
                     disk_id: s.disk_id,
                     size_gib: s.disk_size_gib,
                     progress: s.progress,
                     encrypted: s.encrypted,
                     tags: s.tags,
                     source_region: s.source_region,
-                }),
-                id: s.id,
+                };
+                Snapshot::in_cloud(
+                    "aliyun",
+                    s.id,
+                    Some(s.name),
+                    s.description,
+                    s.created,
+                    status,
+                    details,
+                )
             })
-            .collect();
-        list.sort_by_key(|s| std::cmp::Reverse(s.created));
-        Ok(list)
+            .collect())
     }
 
     fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {

@@ -28,10 +28,6 @@ pub struct AwsSource {
     pub zone: String,
 }
 
-fn cloud(e: CloudError) -> SourceError {
-    SourceError::Refused(e.to_string())
-}
-
 /// The EBS volume under `path`, from the disk serials of its mount.
 pub fn volume_under(path: &Path, sys: &Path) -> Option<String> {
     crate::ports::block::disks_of_path(path, sys)
@@ -53,8 +49,7 @@ impl AwsSource {
             None => imds
                 .as_ref()
                 .ok_or_else(creds::missing)
-                .and_then(|i| i.role_credentials())
-                .map_err(cloud)?,
+                .and_then(|i| i.role_credentials())?,
         };
         let region = options
             .region
@@ -68,7 +63,7 @@ impl AwsSource {
             .instance
             .clone()
             .or_else(|| imds.as_ref().and_then(|i| i.instance_id().ok()));
-        let ec2 = Ec2Client::new(&region, credentials).map_err(cloud)?;
+        let ec2 = Ec2Client::new(&region, credentials)?;
         let directory = Volumes(&ec2);
         let volume = super::cloud_disk::choose(
             &directory,
@@ -107,18 +102,14 @@ impl super::cloud_disk::DiskDirectory for Volumes<'_> {
     fn noun(&self) -> &'static str {
         "EBS volume"
     }
-    fn by_id(&self, id: &str) -> Result<Option<super::cloud_disk::CloudDisk>, CloudError> {
+    fn describe(
+        &self,
+        instance: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<super::cloud_disk::CloudDisk>, CloudError> {
         Ok(self
             .0
-            .describe_volumes(None, Some(id))?
-            .into_iter()
-            .next()
-            .map(as_disk))
-    }
-    fn attached_to(&self, instance: &str) -> Result<Vec<super::cloud_disk::CloudDisk>, CloudError> {
-        Ok(self
-            .0
-            .describe_volumes(Some(instance), None)?
+            .describe_volumes(instance, id)?
             .into_iter()
             .map(as_disk)
             .collect())
@@ -146,43 +137,35 @@ impl SnapshotSource for AwsSource {
     }
 
     fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
-        let mut list: Vec<Snapshot> = self
-            .ec2
-            .describe_snapshots(&self.volume_id)
-            .map_err(cloud)?
+        let snapshots = self.ec2.describe_snapshots(&self.volume_id)?;
+        Ok(snapshots
             .into_iter()
-            .map(|s| Snapshot {
-                name: s
-                    .tags
-                    .iter()
-                    .find(|t| t.0 == "Name")
-                    .map(|t| t.1.clone())
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| s.description.clone()),
-                id: s.id.clone(),
-                source: "aws".into(),
-                created: s.start_time.unwrap_or_default(),
-                status: match s.status.as_str() {
+            .map(|s| {
+                let name = s.tags.iter().find(|t| t.0 == "Name").map(|t| t.1.clone());
+                let status = match s.status.as_str() {
                     "completed" => SnapshotStatus::Completed,
                     "pending" | "recovering" => SnapshotStatus::InProgress,
                     _ => SnapshotStatus::Failed,
-                },
-                read_only: true,
-                path: PathBuf::from(&s.id),
-                layout: "ebs".into(),
-                description: Some(s.description.clone()).filter(|d| !d.is_empty()),
-                cloud: Some(CloudDetails {
+                };
+                let details = CloudDetails {
                     disk_id: s.volume_id,
                     size_gib: s.volume_size_gib,
                     progress: s.progress,
                     encrypted: s.encrypted,
                     tags: s.tags,
                     source_region: s.source_region,
-                }),
+                };
+                Snapshot::in_cloud(
+                    "aws",
+                    s.id,
+                    name,
+                    s.description,
+                    s.start_time,
+                    status,
+                    details,
+                )
             })
-            .collect();
-        list.sort_by_key(|s| std::cmp::Reverse(s.created));
-        Ok(list)
+            .collect())
     }
 
     fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {

@@ -103,7 +103,11 @@ impl BtrfsSource {
 
     /// Where a top-level-relative path is visible through the current mounts of this fs.
     pub(crate) fn visible(&self, top_path: &Path) -> Option<PathBuf> {
-        let table = MountTable::read().ok()?;
+        self.visible_in(&MountTable::read().ok()?, top_path)
+    }
+
+    /// [`Self::visible`] against a mount table already read.
+    fn visible_in(&self, table: &MountTable, top_path: &Path) -> Option<PathBuf> {
         table
             .of_filesystem(&self.mount.majmin)
             .filter_map(|m| {
@@ -259,7 +263,10 @@ impl SnapshotSource for BtrfsSource {
 
     fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
         let records = self.snapshot_records()?;
-        let hidden = records.iter().any(|r| self.visible(&r.path).is_none());
+        let table = MountTable::read()?;
+        let hidden = records
+            .iter()
+            .any(|r| self.visible_in(&table, &r.path).is_none());
         let temp = if hidden {
             Some(self.mount_top_level()?)
         } else {
@@ -267,14 +274,13 @@ impl SnapshotSource for BtrfsSource {
         };
         let resolve = |p: &Path| match &temp {
             Some(m) => Some(m.path().join(p)),
-            None => self.visible(p),
+            None => self.visible_in(&table, p),
         };
-        let mut snapshots: Vec<Snapshot> = records
+        // The session sorts every source's snapshots into one timeline.
+        Ok(records
             .iter()
             .map(|r| Self::describe_record(r, &resolve))
-            .collect();
-        snapshots.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
-        Ok(snapshots)
+            .collect())
     }
 
     fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {

@@ -17,12 +17,24 @@ pub struct CloudDisk {
     pub label: String,
 }
 
-/// The questions a cloud answers about its disks.
+/// What a cloud says about its disks.
 pub trait DiskDirectory {
     /// "EBS volume", "ECS disk".
     fn noun(&self) -> &'static str;
-    fn by_id(&self, id: &str) -> Result<Option<CloudDisk>, CloudError>;
-    fn attached_to(&self, instance: &str) -> Result<Vec<CloudDisk>, CloudError>;
+    /// The disks attached to `instance` and/or with id `id`.
+    fn describe(
+        &self,
+        instance: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<CloudDisk>, CloudError>;
+
+    fn by_id(&self, id: &str) -> Result<Option<CloudDisk>, CloudError> {
+        Ok(self.describe(None, Some(id))?.into_iter().next())
+    }
+
+    fn attached_to(&self, instance: &str) -> Result<Vec<CloudDisk>, CloudError> {
+        self.describe(Some(instance), None)
+    }
 }
 
 pub fn choose(
@@ -32,7 +44,6 @@ pub fn choose(
     from_serial: Option<String>,
     instance: Option<&str>,
 ) -> Result<CloudDisk, SourceError> {
-    let refused = |e: CloudError| SourceError::Refused(e.to_string());
     let noun = directory.noun();
     // A serial that names no disk of this account (another cloud, a local disk) is no answer.
     let found = match from_serial.filter(|_| explicit.is_none()) {
@@ -41,14 +52,14 @@ pub fn choose(
     };
     let disk = match (explicit, found) {
         (_, Some(disk)) => disk,
-        (Some(id), None) => directory.by_id(id).map_err(refused)?.ok_or_else(|| {
+        (Some(id), None) => directory.by_id(id)?.ok_or_else(|| {
             SourceError::Refused(format!(
                 "{noun} {id} was not found in this region: check --region and --disk"
             ))
         })?,
         (None, None) => {
             let attached = match instance {
-                Some(i) => directory.attached_to(i).map_err(refused)?,
+                Some(i) => directory.attached_to(i)?,
                 None => vec![],
             };
             if attached.len() != 1 {

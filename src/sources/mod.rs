@@ -42,6 +42,40 @@ pub struct Snapshot {
     pub cloud: Option<CloudDetails>,
 }
 
+impl Snapshot {
+    /// A cloud snapshot: read-only, addressed by its id, named by `name` or else by its
+    /// description.
+    pub fn in_cloud(
+        source: &str,
+        id: String,
+        name: Option<String>,
+        description: String,
+        created: Option<DateTime<Utc>>,
+        status: SnapshotStatus,
+        cloud: CloudDetails,
+    ) -> Self {
+        Self {
+            name: name
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| description.clone()),
+            path: PathBuf::from(&id),
+            id,
+            source: source.into(),
+            created: created.unwrap_or_default(),
+            status,
+            read_only: true,
+            layout: match source {
+                "aws" => "ebs",
+                "aliyun" => "ecs",
+                other => other,
+            }
+            .into(),
+            description: Some(description).filter(|d| !d.is_empty()),
+            cloud: Some(cloud),
+        }
+    }
+}
+
 /// Size, progress, encryption, tags and origin of a cloud snapshot.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CloudDetails {
@@ -92,6 +126,8 @@ pub enum SourceError {
     Command(#[from] CommandError),
     #[error(transparent)]
     Mount(#[from] MountError),
+    #[error(transparent)]
+    Cloud(#[from] crate::cloud::CloudError),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -163,3 +163,16 @@ pub fn json(state: &Path, args: &[&std::ffi::OsStr]) -> (i32, serde_json::Value,
 macro_rules! args {
     ($($a:expr),* $(,)?) => { &[$(::std::convert::AsRef::<::std::ffi::OsStr>::as_ref(&$a)),*] };
 }
+
+/// The binary with a clean environment: PATH, HOME and the state directory in `home`, and a
+/// DMI directory that names no cloud, so no real metadata service is ever asked.
+pub fn isolated(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_snaprescue"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SNAPRESCUE_DMI_DIR", "/nonexistent-dmi")
+        .env("HOME", home)
+        .env("SNAPRESCUE_STATE_DIR", home)
+        .env("SNAPRESCUE_FAST_RETRIES", "1");
+    cmd
+}
