@@ -131,14 +131,28 @@ pub fn torch_check(python: &Path, checkpoints: &[PathBuf], timeout: Duration) ->
         diagnosis,
         elapsed_ms: started.elapsed().as_millis(),
     };
-    let child = Command::new(python)
-        .arg("-c")
-        .arg(SCRIPT)
-        .args(checkpoints)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
+    let spawn = || {
+        Command::new(python)
+            .arg("-c")
+            .arg(SCRIPT)
+            .args(checkpoints)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
+    // ETXTBSY: the interpreter file is still open for writing somewhere (a script just
+    // written while another thread forked); it clears in moments.
+    let mut child = spawn();
+    for _ in 0..20 {
+        match &child {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(50));
+                child = spawn();
+            }
+            _ => break,
+        }
+    }
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
