@@ -9,6 +9,7 @@ pub mod drill;
 pub mod drill_fixtures;
 pub mod engine;
 pub mod ports;
+pub mod rescue;
 pub mod runtime;
 pub mod session;
 pub mod sources;

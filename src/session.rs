@@ -106,9 +106,28 @@ impl Session {
         cancel: &AtomicBool,
         progress: &DiffProgress,
     ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
-        let opened = self.source_of(snapshot)?.open(snapshot)?;
-        let tree =
-            diff_counting(&opened.dir, &self.path, cancel, progress).map_err(|e| match e {
+        let say = |text: &str| {
+            if let Ok(mut stage) = progress.stage.lock() {
+                *stage = text.to_string();
+            }
+        };
+        let watch = crate::rescue::Watch {
+            cancel,
+            stage: &say,
+        };
+        self.open_and_diff(snapshot, &watch, progress)
+    }
+
+    /// Opens `snapshot` reporting to `watch` (a cloud rescue disk takes minutes), then
+    /// compares its copy of PATH with the live tree.
+    pub fn open_and_diff(
+        &self,
+        snapshot: &Snapshot,
+        watch: &crate::rescue::Watch,
+        progress: &DiffProgress,
+    ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
+        let opened = self.source_of(snapshot)?.open(snapshot, watch)?;
+        let tree = diff_counting(&opened.dir, &self.path, watch.cancel, progress).map_err(|e| match e {
                 DiffError::NotInSnapshot(_) => SessionError::Source(SourceError::NotInSnapshot {
                     path: self.path.clone(),
                     snapshot: format!("{} ({})", snapshot.id, snapshot.name),

@@ -464,6 +464,7 @@ fn comparing_shows_a_counter_and_can_be_cancelled() {
         Msg::DiffProgress {
             scanned: 120_000,
             first_deleted: vec!["ckpt/epoch_10.pth".into()],
+            stage: String::new(),
         },
     );
     assert_eq!(m.restore.scanned, 120_000);

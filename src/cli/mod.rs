@@ -2,6 +2,7 @@
 //! the same engine. `--json` prints exactly one JSON document on stdout; exit status 0 is
 //! success, 1 failure, 2 bad usage.
 
+mod cloud_runs;
 mod recover;
 mod status;
 mod verify;
@@ -104,14 +105,22 @@ pub enum Command {
         /// The snapshot: its id from `snapshots`, or its path.
         #[arg(long)]
         snapshot: String,
-        /// The subvolume path or id, typed to confirm.
+        /// The subvolume path or id (cloud: the disk or volume id), typed to confirm.
+        #[arg(long, required_unless_present = "dry_run")]
+        confirm: Option<String>,
+        /// Print what the rollback would do, and change nothing.
         #[arg(long)]
-        confirm: String,
+        dry_run: bool,
         /// Delete the current state instead of keeping it as a read-only guard.
         #[arg(long)]
         no_guard: bool,
         #[command(flatten)]
         cloud: CloudArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks.
+    Cleanup {
         #[arg(long)]
         json: bool,
     },
@@ -160,10 +169,14 @@ pub struct CloudArgs {
     /// The cloud disk or volume id (default: found from PATH's block device serial).
     #[arg(long)]
     pub disk: Option<String>,
-    /// The Alibaba Cloud ECS API endpoint (default: SNAPRESCUE_ALIYUN_ECS_ENDPOINT, then the
-    /// regional one).
+    /// The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2,
+    /// SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, then the regional one).
     #[arg(long)]
     pub endpoint: Option<String>,
+    /// Attach rescue disks to this instance (default: the instance this runs on, from its
+    /// metadata service, else --instance).
+    #[arg(long, value_name = "INSTANCE")]
+    pub attach_to: Option<String>,
 }
 
 impl From<CloudArgs> for crate::sources::aws::CloudOptions {
@@ -174,6 +187,7 @@ impl From<CloudArgs> for crate::sources::aws::CloudOptions {
             region: a.region,
             disk: a.disk,
             endpoint: a.endpoint,
+            attach_to: a.attach_to,
         }
     }
 }
@@ -219,7 +233,13 @@ pub fn main() -> i32 {
         }
     };
     crate::runtime::init_logging();
+    match &cli.command {
+        None => cloud_runs::offer_cleanup(),
+        Some(Command::Cleanup { .. }) => {}
+        Some(_) => cloud_runs::notice_interrupted(),
+    }
     match cli.command {
+        Some(Command::Cleanup { json }) => emit(cloud_runs::cleanup(), json),
         None => {
             let path = cli.path.unwrap_or_else(|| PathBuf::from("."));
             report(crate::runtime::run_wizard(&path, None))
@@ -287,11 +307,18 @@ pub fn main() -> i32 {
             path,
             snapshot,
             confirm,
+            dry_run,
             no_guard,
             cloud,
             json,
         }) => emit(
-            recover::rollback(&path, &snapshot, &confirm, !no_guard, &cloud.into()),
+            recover::rollback(
+                &path,
+                &snapshot,
+                confirm.as_deref().filter(|_| !dry_run),
+                !no_guard,
+                &cloud.into(),
+            ),
             json,
         ),
         Some(Command::Drill { clean, no_wizard }) => report(if clean {

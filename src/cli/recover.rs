@@ -12,7 +12,6 @@ use humansize::{BINARY, format_size};
 use serde_json::{Value, json};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 fn time(secs: i64) -> String {
     DateTime::<Utc>::from_timestamp(secs, 0)
@@ -71,10 +70,23 @@ fn entries_json(tree: &TreeDiff, status: EntryStatus) -> Vec<Value> {
         .collect()
 }
 
+/// Removes the cloud rescue disk behind `opened`, if there is one, and says how that went.
+fn close_rescue(mut opened: crate::sources::OpenedSnapshot, watch: &crate::rescue::Watch) -> Option<Value> {
+    let disk = opened.rescue.take()?;
+    let (id, run) = (disk.disk_id().map(str::to_string), disk.run_id().to_string());
+    drop(opened);
+    Some(match disk.close(watch) {
+        Ok(()) => json!({"disk": id, "run": run, "removed": true}),
+        Err(e) => json!({"disk": id, "run": run, "removed": false, "error": e.to_string()}),
+    })
+}
+
 pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
     let session = Session::open(path, cloud)?;
     let snapshot = session.snapshot(id)?.clone();
-    let (_opened, tree) = session.diff(&snapshot, &AtomicBool::new(false))?;
+    let watch = super::cloud_runs::interruptible();
+    let (opened, tree) = session.open_and_diff(&snapshot, &watch, &Default::default())?;
+    let rescue = close_rescue(opened, &watch);
     let lost = tree.lost();
     let mut human = String::new();
     for e in tree
@@ -108,9 +120,10 @@ pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Ou
             "changed": entries_json(&tree, EntryStatus::Changed),
             "lost": lost,
             "unreadable": tree.unreadable.iter().map(|(p, r)| json!({"path": path_json(p), "reason": r})).collect::<Vec<_>>(),
+            "rescue": rescue,
         }),
         human,
-        ok: true,
+        ok: rescue.as_ref().is_none_or(|r| r["removed"] == true),
     })
 }
 
@@ -138,7 +151,8 @@ pub fn restore(
 ) -> anyhow::Result<Outcome> {
     let session = Session::open(path, cloud)?;
     let snapshot = session.snapshot(id)?.clone();
-    let (opened, tree) = session.diff(&snapshot, &AtomicBool::new(false))?;
+    let watch = super::cloud_runs::interruptible();
+    let (opened, tree) = session.open_and_diff(&snapshot, &watch, &Default::default())?;
     let selection = if only_deleted {
         deleted_roots(&tree)
     } else {
@@ -153,7 +167,8 @@ pub fn restore(
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let planned = plan(&opened.dir, &dest, &selection, policy, &stamp)
         .map_err(crate::session::SessionError::from)?;
-    let report = execute(&planned, &AtomicBool::new(false), &mut |_| {});
+    let report = execute(&planned, watch.cancel, &mut |_| {});
+    let rescue = close_rescue(opened, &watch);
     let mut human = String::new();
     for r in &report.restored {
         writeln!(human, "restored {}", r.path.display())?;
@@ -180,25 +195,58 @@ pub fn restore(
     let mut doc = serde_json::to_value(&report)?;
     doc["snapshot"] = json!(snapshot.id);
     doc["destination"] = path_json(&dest);
+    let removed = rescue.as_ref().is_none_or(|r| r["removed"] == true);
+    if let Some(r) = &rescue {
+        writeln!(human, "rescue disk {}: {}", r["disk"].as_str().unwrap_or("-"),
+            if removed { "detached and deleted" } else { "NOT removed: run `snaprescue cleanup`" })?;
+    }
+    doc["rescue"] = json!(rescue);
     Ok(Outcome {
         json: doc,
         human,
-        ok: report.failed.is_empty(),
+        ok: report.failed.is_empty() && removed,
     })
 }
 
 pub fn rollback(
     path: &Path,
     id: &str,
-    confirm: &str,
+    confirm: Option<&str>,
     keep_guard: bool,
     cloud: &CloudOptions,
 ) -> anyhow::Result<Outcome> {
     let session = Session::open(path, cloud)?;
     let snapshot = session.snapshot(id)?.clone();
-    let outcome = session
-        .source_of(&snapshot)?
-        .rollback(&snapshot, confirm, keep_guard)?;
+    let source = session.source_of(&snapshot)?;
+    let Some(confirm) = confirm else {
+        let steps = source.rollback_plan(&snapshot, keep_guard)?;
+        let mut human = format!(
+            "dry run: rolling {} back to {} would:\n",
+            source.rollback_target(),
+            snapshot.id
+        );
+        for (i, step) in steps.iter().enumerate() {
+            writeln!(human, "  {}. {step}", i + 1)?;
+        }
+        writeln!(
+            human,
+            "everything written since {} would be lost from it; confirm with --confirm {}",
+            snapshot.created.to_rfc3339(),
+            source.rollback_target()
+        )?;
+        return Ok(Outcome {
+            json: json!({
+                "dry_run": true,
+                "target": source.rollback_target(),
+                "snapshot": snapshot.id,
+                "steps": steps,
+            }),
+            human,
+            ok: true,
+        });
+    };
+    let watch = super::cloud_runs::interruptible();
+    let outcome = source.rollback(&snapshot, confirm, keep_guard, &watch)?;
     let human = format!(
         "rolled back {} to snapshot {}\nprevious state kept at: {}\nto undo: {}\n",
         outcome.replaced.display(),

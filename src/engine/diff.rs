@@ -113,6 +113,8 @@ pub struct DiffProgress {
     pub scanned: AtomicU64,
     /// The first deleted entries found (at most [`DiffProgress::EARLY`]), in discovery order.
     pub first_deleted: std::sync::Mutex<Vec<PathBuf>>,
+    /// What opening the snapshot is doing (a cloud rescue disk takes minutes).
+    pub stage: std::sync::Mutex<String>,
 }
 
 impl DiffProgress {

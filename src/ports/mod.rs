@@ -3,9 +3,11 @@
 
 pub mod block;
 pub mod command;
+pub mod disk_by_serial;
 pub mod fs_meta;
 pub mod gpu;
 pub mod gpu_smi;
 pub mod mounts;
 pub mod processes;
 pub mod signals;
+pub mod superblock;

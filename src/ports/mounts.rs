@@ -25,6 +25,15 @@ pub enum MountError {
         }
     )]
     Remount { target: PathBuf, errno: nix::Error },
+    #[error(
+        "unmounting {target} failed: {errno}{}",
+        if *errno == nix::errno::Errno::EBUSY {
+            " — a process still uses it (a shell's cwd, an open file): leave it and retry"
+        } else {
+            ""
+        }
+    )]
+    Unmount { target: PathBuf, errno: nix::Error },
     #[error("cannot create a private mount point: {0}")]
     MountPoint(std::io::Error),
 }
@@ -105,29 +114,11 @@ impl TempMount {
     /// Mounts `device` (with filesystem `fs_type` and extra `data` options) read-only,
     /// nosuid, nodev, noexec on a fresh private directory.
     pub fn read_only(device: &str, fs_type: &str, data: &str) -> Result<Self, MountError> {
-        use nix::mount::{MsFlags, mount};
         let dir = tempfile::Builder::new()
             .prefix("snaprescue-mnt-")
             .tempdir()
             .map_err(MountError::MountPoint)?;
-        let flags =
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        mount(Some(device), dir.path(), Some(fs_type), flags, Some(data)).map_err(|errno| {
-            MountError::Mount {
-                source_dev: device.to_string(),
-                target: dir.path().to_path_buf(),
-                errno,
-            }
-        })?;
-        // Keep the mount out of other namespaces' views where the parent is shared.
-        let _ = mount(
-            None::<&str>,
-            dir.path(),
-            None::<&str>,
-            MsFlags::MS_PRIVATE,
-            None::<&str>,
-        );
-        tracing::info!(device, dir = %dir.path().display(), "temporary read-only mount");
+        mount_read_only(Path::new(device), fs_type, data, dir.path())?;
         Ok(Self { dir, mounted: true })
     }
 
@@ -145,6 +136,46 @@ impl Drop for TempMount {
             self.mounted = false;
         }
     }
+}
+
+/// Mounts `device` (filesystem `fs_type`, extra `data` options) on `dir` read-only, nosuid,
+/// nodev, noexec, and makes the mount private (not propagated to other namespaces).
+pub fn mount_read_only(
+    device: &Path,
+    fs_type: &str,
+    data: &str,
+    dir: &Path,
+) -> Result<(), MountError> {
+    use nix::mount::{MsFlags, mount};
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some(device), dir, Some(fs_type), flags, Some(data)).map_err(|errno| {
+        MountError::Mount {
+            source_dev: format!("{} ({fs_type}, {data})", device.display()),
+            target: dir.to_path_buf(),
+            errno,
+        }
+    })?;
+    let _ = mount(
+        None::<&str>,
+        dir,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    );
+    tracing::info!(device = %device.display(), dir = %dir.display(), data, "read-only mount");
+    Ok(())
+}
+
+/// Unmounts whatever is mounted on `dir` (nothing mounted there is success).
+pub fn unmount(dir: &Path) -> Result<(), MountError> {
+    let table = MountTable::read()?;
+    if !table.entries.iter().any(|e| e.mount_point == dir) {
+        return Ok(());
+    }
+    nix::mount::umount2(dir, nix::mount::MntFlags::empty()).map_err(|errno| MountError::Unmount {
+        target: dir.to_path_buf(),
+        errno,
+    })
 }
 
 /// Remounts the filesystem at `mount_point` read-only. The kernel refuses (EBUSY) while

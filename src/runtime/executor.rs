@@ -188,9 +188,12 @@ impl Executor {
                                         .map(|v| v.clone())
                                         .unwrap_or_default();
                                     let scanned = progress.scanned.load(Ordering::Relaxed);
+                                    let stage =
+                                        progress.stage.lock().map(|s| s.clone()).unwrap_or_default();
                                     let _ = tx.send(Msg::DiffProgress {
                                         scanned,
                                         first_deleted,
+                                        stage,
                                     });
                                 }
                             });
@@ -293,16 +296,20 @@ impl Executor {
                 ))
             }),
             Effect::Rollback { id, confirm } => {
-                let opened = self.opened.clone();
+                let (opened, cancel) = (self.opened.clone(), self.cancel.clone());
                 self.with_session(
                     move |s| {
                         // Release our own view of the snapshot before swapping subvolumes.
                         if let Ok(mut slot) = opened.lock() {
                             *slot = None;
                         }
-                        let result = s
-                            .snapshot(&id)
-                            .and_then(|snap| s.source_of(snap)?.rollback(snap, &confirm, true));
+                        let watch = crate::rescue::Watch {
+                            cancel: &cancel,
+                            stage: &|_| {},
+                        };
+                        let result = s.snapshot(&id).and_then(|snap| {
+                            s.source_of(snap)?.rollback(snap, &confirm, true, &watch)
+                        });
                         Msg::RollbackDone(result.map_err(|e| e.to_string()))
                     },
                     |e| Msg::RollbackDone(Err(e)),

@@ -2,7 +2,7 @@
 //! to the [`executor`]. The terminal is restored on exit, on panic and on Ctrl-C.
 
 mod executor;
-mod state;
+pub mod state;
 
 pub use state::{init_logging, state_dir};
 

@@ -11,13 +11,21 @@ use crate::cloud::CloudError;
 use crate::cloud::aliyun::creds::{self, ProfileCredentials};
 use crate::cloud::aliyun::ecs::{EcsClient, disk_id_from_serial};
 use crate::cloud::aliyun::metadata::Metadata;
+use crate::rescue::aliyun_disks::EcsDisks;
+use crate::rescue::rollback_aliyun;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub struct AliyunSource {
-    ecs: EcsClient,
+    disks: Arc<EcsDisks>,
     pub disk_id: String,
     pub instance_id: Option<String>,
+    /// The instance this runs on, when its metadata service answered.
+    pub this_instance: Option<String>,
+    /// Where rescue disks go: `--attach-to`, else this machine's instance.
+    pub attach_to: Option<String>,
     pub zone: String,
+    path: PathBuf,
 }
 
 /// The ECS disk under `path`, from the serials of its block devices.
@@ -39,57 +47,8 @@ impl AliyunSource {
         if !asked && !on_aliyun {
             return Ok(None);
         }
-        let metadata = Metadata::endpoint(on_aliyun).and_then(|e| Metadata::connect(&e).ok());
-        let profile = creds::from_config()?;
-        let profile_region = profile.as_ref().and_then(|p| p.region.clone());
-        let profile_endpoint = profile.as_ref().and_then(|p| p.endpoint.clone());
-        let credentials = match (creds::from_env(), profile.map(|p| p.credentials)) {
-            (Some(c), _) => c,
-            (None, Some(ProfileCredentials::Keys(c))) => c,
-            (
-                None,
-                Some(ProfileCredentials::AssumeRole {
-                    keys,
-                    role_arn,
-                    session,
-                    seconds,
-                }),
-            ) => crate::cloud::aliyun::sts::assume_role(&keys, &role_arn, &session, seconds)?,
-            (None, Some(ProfileCredentials::EcsRole(role))) => metadata
-                .as_ref()
-                .ok_or_else(creds::missing)
-                .and_then(|m| m.role_credentials(Some(&role)))?,
-            (None, None) => metadata
-                .as_ref()
-                .ok_or_else(creds::missing)
-                .and_then(|m| m.role_credentials(None))?,
-        };
-        let region = options
-            .region
-            .clone()
-            .or_else(|| std::env::var("ALIBABA_CLOUD_REGION_ID").ok())
-            .or(profile_region)
-            .or_else(|| {
-                metadata
-                    .as_ref()
-                    .and_then(|m| m.get("meta-data/region-id").ok())
-            })
-            .ok_or_else(|| {
-                SourceError::Refused(
-                    "no Alibaba Cloud region: give --region, or set ALIBABA_CLOUD_REGION_ID".into(),
-                )
-            })?;
-        let instance_id = options.instance.clone().or_else(|| {
-            metadata
-                .as_ref()
-                .and_then(|m| m.get("meta-data/instance-id").ok())
-        });
-        let endpoint = EcsClient::endpoint_for(
-            &region,
-            options.endpoint.as_deref(),
-            profile_endpoint.as_deref(),
-        );
-        let ecs = EcsClient::new(endpoint, &region, credentials)?;
+        let (ecs, this_instance) = connect(options)?;
+        let instance_id = options.instance.clone().or_else(|| this_instance.clone());
         let disk = super::cloud_disk::choose(
             &Disks(&ecs),
             path,
@@ -98,12 +57,72 @@ impl AliyunSource {
             instance_id.as_deref(),
         )?;
         Ok(Some(Self {
-            ecs,
+            disks: Arc::new(EcsDisks { ecs }),
             disk_id: disk.id,
             instance_id,
+            attach_to: options.attach_to.clone().or_else(|| this_instance.clone()),
+            this_instance,
             zone: disk.zone,
+            path: path.to_path_buf(),
         }))
     }
+}
+
+/// A signed ECS client for `options` (credentials from the environment, the aliyun CLI
+/// profile, a RAM role to assume, or the instance's RAM role), and this machine's instance id
+/// when the metadata service answers.
+pub fn connect(options: &CloudOptions) -> Result<(EcsClient, Option<String>), SourceError> {
+    let on_aliyun = crate::cloud::dmi::this_machine() == Some(crate::cloud::dmi::Cloud::Aliyun);
+    let metadata = Metadata::endpoint(on_aliyun).and_then(|e| Metadata::connect(&e).ok());
+    let profile = creds::from_config()?;
+    let profile_region = profile.as_ref().and_then(|p| p.region.clone());
+    let profile_endpoint = profile.as_ref().and_then(|p| p.endpoint.clone());
+    let credentials = match (creds::from_env(), profile.map(|p| p.credentials)) {
+        (Some(c), _) => c,
+        (None, Some(ProfileCredentials::Keys(c))) => c,
+        (
+            None,
+            Some(ProfileCredentials::AssumeRole {
+                keys,
+                role_arn,
+                session,
+                seconds,
+            }),
+        ) => crate::cloud::aliyun::sts::assume_role(&keys, &role_arn, &session, seconds)?,
+        (None, Some(ProfileCredentials::EcsRole(role))) => metadata
+            .as_ref()
+            .ok_or_else(creds::missing)
+            .and_then(|m| m.role_credentials(Some(&role)))?,
+        (None, None) => metadata
+            .as_ref()
+            .ok_or_else(creds::missing)
+            .and_then(|m| m.role_credentials(None))?,
+    };
+    let region = options
+        .region
+        .clone()
+        .or_else(|| std::env::var("ALIBABA_CLOUD_REGION_ID").ok())
+        .or(profile_region)
+        .or_else(|| {
+            metadata
+                .as_ref()
+                .and_then(|m| m.get("meta-data/region-id").ok())
+        })
+        .ok_or_else(|| {
+            SourceError::Refused(
+                "no Alibaba Cloud region: give --region, or set ALIBABA_CLOUD_REGION_ID".into(),
+            )
+        })?;
+    let endpoint = EcsClient::endpoint_for(
+        &region,
+        options.endpoint.as_deref(),
+        profile_endpoint.as_deref(),
+    );
+    let ecs = EcsClient::new(endpoint, &region, credentials)?;
+    let this_instance = metadata
+        .as_ref()
+        .and_then(|m| m.get("meta-data/instance-id").ok());
+    Ok((ecs, this_instance))
 }
 
 /// ECS disks as the disk choice sees them.
@@ -147,7 +166,7 @@ impl SnapshotSource for AliyunSource {
     fn describe(&self) -> String {
         format!(
             "ECS disk {} in {} ({})",
-            self.disk_id, self.ecs.region, self.zone
+            self.disk_id, self.disks.ecs.region, self.zone
         )
     }
 
@@ -156,11 +175,11 @@ impl SnapshotSource for AliyunSource {
     }
 
     fn live_root(&self) -> Option<PathBuf> {
-        None
+        super::aws::mount_point_of(&self.path)
     }
 
     fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
-        let snapshots = self.ecs.describe_snapshots(&self.disk_id)?;
+        let snapshots = self.disks.ecs.describe_snapshots(&self.disk_id)?;
         Ok(snapshots
             .into_iter()
             .map(|s| {
@@ -190,25 +209,75 @@ impl SnapshotSource for AliyunSource {
             .collect())
     }
 
-    fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {
-        Err(SourceError::Refused(format!(
-            "browsing ECS snapshot {} needs a rescue disk, which this version does not create; by hand: \
-             aliyun ecs CreateDisk --RegionId {} --ZoneId {} --SnapshotId {}, AttachDisk to this instance, \
-             mount /dev/disk/by-id/virtio-<id without d-> read-only, then restore from that mount",
-            snapshot.id, self.ecs.region, self.zone, snapshot.id
-        )))
+    fn open(
+        &self,
+        snapshot: &Snapshot,
+        watch: &crate::rescue::Watch,
+    ) -> Result<OpenedSnapshot, SourceError> {
+        let attach_to = self.attach_to.as_deref().or(self.instance_id.as_deref());
+        super::cloud_disk::open_rescue(
+            self.disks.clone(),
+            snapshot,
+            &self.zone,
+            attach_to,
+            &self.path,
+            watch,
+        )
+    }
+
+    fn rollback_plan(
+        &self,
+        snapshot: &Snapshot,
+        keep_guard: bool,
+    ) -> Result<Vec<String>, SourceError> {
+        let request = self.request(snapshot, keep_guard)?;
+        rollback_aliyun::refuse_self_stop(&request, self.this_instance.as_deref(), &self.disks.ecs.region)?;
+        Ok(rollback_aliyun::plan(&request))
     }
 
     fn rollback(
         &self,
         snapshot: &Snapshot,
-        _confirm: &str,
-        _keep_guard: bool,
+        confirm: &str,
+        keep_guard: bool,
+        watch: &crate::rescue::Watch,
     ) -> Result<RollbackOutcome, SourceError> {
-        Err(SourceError::Refused(format!(
-            "rolling ECS disk {} back is not done by this version; by hand: CreateSnapshot of {} first (a guard), \
-             StopInstance, ResetDisk --DiskId {} --SnapshotId {}, StartInstance",
-            self.disk_id, self.disk_id, self.disk_id, snapshot.id
-        )))
+        super::check_confirmation(confirm, &self.disk_id, "ECS disk")?;
+        let request = self.request(snapshot, keep_guard)?;
+        rollback_aliyun::refuse_self_stop(&request, self.this_instance.as_deref(), &self.disks.ecs.region)?;
+        let guard = rollback_aliyun::rollback(&self.disks, &request, watch)?;
+        Ok(RollbackOutcome {
+            replaced: PathBuf::from(&self.disk_id),
+            snapshot: snapshot.id.clone(),
+            undo: match &guard {
+                Some(g) => format!(
+                    "stop {}, ResetDisk {} to the guard snapshot {g}, start it again",
+                    request.instance, self.disk_id
+                ),
+                None => "no guard snapshot was taken (--no-guard): the previous state is gone".into(),
+            },
+            guard: guard.map(PathBuf::from),
+        })
+    }
+}
+
+impl AliyunSource {
+    fn request<'a>(
+        &'a self,
+        snapshot: &'a Snapshot,
+        keep_guard: bool,
+    ) -> Result<rollback_aliyun::Request<'a>, SourceError> {
+        let instance = self.instance_id.as_deref().ok_or_else(|| {
+            SourceError::Refused(format!(
+                "ECS disk {} is attached to no known instance: give --instance",
+                self.disk_id
+            ))
+        })?;
+        Ok(rollback_aliyun::Request {
+            disk: &self.disk_id,
+            instance,
+            snapshot: &snapshot.id,
+            keep_guard,
+        })
     }
 }

@@ -9,7 +9,10 @@ use super::{
 use crate::cloud::CloudError;
 use crate::cloud::aws::ec2::{Ec2Client, volume_id_from_serial};
 use crate::cloud::aws::{creds, imds::Imds};
+use crate::rescue::aws_disks::Ec2Disks;
+use crate::rescue::rollback_aws;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Names given on the command line or in the configuration.
 #[derive(Debug, Clone, Default)]
@@ -19,13 +22,45 @@ pub struct CloudOptions {
     pub region: Option<String>,
     pub disk: Option<String>,
     pub endpoint: Option<String>,
+    /// The instance a rescue disk is attached to (default: this machine's, from metadata).
+    pub attach_to: Option<String>,
 }
 
 pub struct AwsSource {
-    ec2: Ec2Client,
+    disks: Arc<Ec2Disks>,
     pub volume_id: String,
     pub instance_id: Option<String>,
+    /// Where rescue volumes go: `--attach-to`, else this machine's instance (IMDS).
+    pub attach_to: Option<String>,
     pub zone: String,
+    path: PathBuf,
+}
+
+/// A signed EC2 client for `options` (credentials from the environment, the profile or the
+/// instance role), and this machine's instance id when IMDS answers.
+pub fn connect(options: &CloudOptions) -> Result<(Ec2Client, Option<String>), SourceError> {
+    let on_aws = crate::cloud::dmi::this_machine() == Some(crate::cloud::dmi::Cloud::Aws);
+    let imds = Imds::endpoint(on_aws).and_then(|e| Imds::connect(&e).ok());
+    let credentials = match creds::from_env_or_profile() {
+        Some(c) => c,
+        None => imds
+            .as_ref()
+            .ok_or_else(creds::missing)
+            .and_then(|i| i.role_credentials())?,
+    };
+    let region = options
+        .region
+        .clone()
+        .or_else(creds::region_from_env_or_profile)
+        .or_else(|| imds.as_ref().and_then(|i| i.region().ok()))
+        .ok_or_else(|| {
+            SourceError::Refused("no AWS region: give --region, or set AWS_REGION".into())
+        })?;
+    let mut ec2 = Ec2Client::new(&region, credentials)?;
+    if let Some(endpoint) = &options.endpoint {
+        ec2 = ec2.with_endpoint(endpoint);
+    }
+    Ok((ec2, imds.as_ref().and_then(|i| i.instance_id().ok())))
 }
 
 /// The EBS volume under `path`, from the disk serials of its mount.
@@ -43,40 +78,22 @@ impl AwsSource {
         if !asked && !on_aws {
             return Ok(None);
         }
-        let imds = Imds::endpoint(on_aws).and_then(|e| Imds::connect(&e).ok());
-        let credentials = match creds::from_env_or_profile() {
-            Some(c) => c,
-            None => imds
-                .as_ref()
-                .ok_or_else(creds::missing)
-                .and_then(|i| i.role_credentials())?,
-        };
-        let region = options
-            .region
-            .clone()
-            .or_else(creds::region_from_env_or_profile)
-            .or_else(|| imds.as_ref().and_then(|i| i.region().ok()))
-            .ok_or_else(|| {
-                SourceError::Refused("no AWS region: give --region, or set AWS_REGION".into())
-            })?;
-        let instance_id = options
-            .instance
-            .clone()
-            .or_else(|| imds.as_ref().and_then(|i| i.instance_id().ok()));
-        let ec2 = Ec2Client::new(&region, credentials)?;
-        let directory = Volumes(&ec2);
+        let (ec2, this_instance) = connect(options)?;
+        let instance_id = options.instance.clone().or_else(|| this_instance.clone());
         let volume = super::cloud_disk::choose(
-            &directory,
+            &Volumes(&ec2),
             path,
             options.disk.as_deref(),
             volume_under(path, Path::new("/sys")),
             instance_id.as_deref(),
         )?;
         Ok(Some(Self {
-            ec2,
+            disks: Arc::new(Ec2Disks { ec2 }),
             volume_id: volume.id,
             instance_id,
+            attach_to: options.attach_to.clone().or(this_instance),
             zone: volume.zone,
+            path: path.to_path_buf(),
         }))
     }
 }
@@ -90,9 +107,9 @@ fn as_disk(v: crate::cloud::aws::xml::Ec2Volume) -> super::cloud_disk::CloudDisk
             "{} ({} GiB, {})",
             v.id,
             v.size_gib,
-            v.attachments.first().map(|a| a.1.as_str()).unwrap_or("-")
+            v.attachments.first().map(|a| a.device.as_str()).unwrap_or("-")
         ),
-        attached_to: v.attachments.iter().map(|a| a.0.clone()).collect(),
+        attached_to: v.attachments.iter().map(|a| a.instance.clone()).collect(),
         id: v.id,
         zone: v.zone,
     }
@@ -124,7 +141,7 @@ impl SnapshotSource for AwsSource {
     fn describe(&self) -> String {
         format!(
             "EBS volume {} in {} ({})",
-            self.volume_id, self.ec2.region, self.zone
+            self.volume_id, self.disks.ec2.region, self.zone
         )
     }
 
@@ -133,11 +150,11 @@ impl SnapshotSource for AwsSource {
     }
 
     fn live_root(&self) -> Option<PathBuf> {
-        None
+        mount_point_of(&self.path)
     }
 
     fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
-        let snapshots = self.ec2.describe_snapshots(&self.volume_id)?;
+        let snapshots = self.disks.ec2.describe_snapshots(&self.volume_id)?;
         Ok(snapshots
             .into_iter()
             .map(|s| {
@@ -168,26 +185,70 @@ impl SnapshotSource for AwsSource {
             .collect())
     }
 
-    fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {
-        Err(SourceError::Refused(format!(
-            "browsing EBS snapshot {} needs a rescue volume, which this version does not create; by hand: \
-             aws ec2 create-volume --snapshot-id {} --availability-zone {}, attach it to this instance, \
-             mount it read-only (-o ro,noload for ext4, ro,norecovery,nouuid for XFS), then run \
-             `snaprescue restore` from that mount or copy with cp -a",
-            snapshot.id, snapshot.id, self.zone
-        )))
+    fn open(
+        &self,
+        snapshot: &Snapshot,
+        watch: &crate::rescue::Watch,
+    ) -> Result<OpenedSnapshot, SourceError> {
+        let attach_to = self.attach_to.as_deref().or(self.instance_id.as_deref());
+        super::cloud_disk::open_rescue(
+            self.disks.clone(),
+            snapshot,
+            &self.zone,
+            attach_to,
+            &self.path,
+            watch,
+        )
+    }
+
+    fn rollback_plan(
+        &self,
+        snapshot: &Snapshot,
+        _keep_guard: bool,
+    ) -> Result<Vec<String>, SourceError> {
+        let target = rollback_aws::target(&self.disks, &self.volume_id, &self.path)?;
+        Ok(rollback_aws::plan(&target, &snapshot.id))
     }
 
     fn rollback(
         &self,
         snapshot: &Snapshot,
-        _confirm: &str,
+        confirm: &str,
         _keep_guard: bool,
+        watch: &crate::rescue::Watch,
     ) -> Result<RollbackOutcome, SourceError> {
-        Err(SourceError::Refused(format!(
-            "rolling EBS volume {} back is not done by this version; by hand: create a volume from {}, stop \
-             the writers, detach {} (keep it), attach the new one at the same device",
-            self.volume_id, snapshot.id, self.volume_id
-        )))
+        super::check_confirmation(confirm, &self.volume_id, "EBS volume")?;
+        let t = rollback_aws::target(&self.disks, &self.volume_id, &self.path)?;
+        // The old volume is always kept: EBS rollback never deletes it.
+        if t.root {
+            let task = rollback_aws::root_volume(&self.disks, &t, &snapshot.id, watch)?;
+            return Ok(RollbackOutcome {
+                replaced: PathBuf::from(&t.volume),
+                snapshot: snapshot.id.clone(),
+                guard: Some(PathBuf::from(&t.volume)),
+                undo: format!(
+                    "root volume of {} replaced by task {task}; the old root {} is kept: replace the \
+                     root volume again from a snapshot of it to go back",
+                    t.instance, t.volume
+                ),
+            });
+        }
+        let new = rollback_aws::data_volume(&self.disks, &t, &snapshot.id, watch)?;
+        Ok(RollbackOutcome {
+            replaced: t.mount_point.clone().unwrap_or_else(|| PathBuf::from(&t.volume)),
+            snapshot: snapshot.id.clone(),
+            guard: Some(PathBuf::from(&t.volume)),
+            undo: format!(
+                "unmount, detach {new}, attach the kept volume {} at {} on {}, mount it again",
+                t.volume, t.device, t.instance
+            ),
+        })
     }
+}
+
+/// The mount point of the filesystem holding `path` (where a rollback's losses would show).
+pub fn mount_point_of(path: &Path) -> Option<PathBuf> {
+    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).ok()?;
+    let table = crate::ports::mounts::MountTable::read().ok()?;
+    table.holding(&anchor).ok().map(|m| m.mount_point.clone())
 }

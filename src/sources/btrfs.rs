@@ -283,7 +283,11 @@ impl SnapshotSource for BtrfsSource {
             .collect())
     }
 
-    fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError> {
+    fn open(
+        &self,
+        snapshot: &Snapshot,
+        _watch: &crate::rescue::Watch,
+    ) -> Result<OpenedSnapshot, SourceError> {
         let (root, mount) = match self.visible(&snapshot.path) {
             Some(root) => (root, None),
             None => {
@@ -299,7 +303,30 @@ impl SnapshotSource for BtrfsSource {
             )));
         }
         let dir = root.join(&self.path_in_subvolume);
-        Ok(OpenedSnapshot { dir, root, mount })
+        Ok(OpenedSnapshot {
+            dir,
+            root,
+            mount,
+            rescue: None,
+        })
+    }
+
+    fn rollback_plan(
+        &self,
+        snapshot: &Snapshot,
+        keep_guard: bool,
+    ) -> Result<Vec<String>, SourceError> {
+        let live = self.subvolume.path.display();
+        Ok(vec![
+            format!("refuse if processes still use subvolume {live}"),
+            if keep_guard {
+                format!("rename {live} aside to {live}.pre-rollback-<time> and make it read-only (the guard)")
+            } else {
+                format!("rename {live} aside, then delete it (--no-guard)")
+            },
+            format!("put a writable snapshot of {} at {live}", snapshot.path.display()),
+            "move nested subvolumes into the new one".into(),
+        ])
     }
 
     fn rollback(
@@ -307,6 +334,7 @@ impl SnapshotSource for BtrfsSource {
         snapshot: &Snapshot,
         confirm: &str,
         keep_guard: bool,
+        _watch: &crate::rescue::Watch,
     ) -> Result<RollbackOutcome, SourceError> {
         super::btrfs_rollback::rollback(self, snapshot, confirm, keep_guard)
     }

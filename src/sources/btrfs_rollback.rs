@@ -70,7 +70,7 @@ pub fn rollback(
             names.join(", ")
         )));
     }
-    let opened = source.open(snapshot)?;
+    let opened = source.open(snapshot, &crate::rescue::quiet_watch())?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let mut guard_name: OsString = live.file_name().unwrap_or_default().to_os_string();
     guard_name.push(format!(".pre-rollback-{stamp}"));

@@ -4,7 +4,7 @@
 
 use super::SourceError;
 use crate::cloud::CloudError;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A cloud disk as the choice needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,4 +93,47 @@ pub fn choose(
         )));
     }
     Ok(disk)
+}
+
+/// Where `path` sits inside its filesystem: the path below the filesystem's root (through
+/// the mount's root, which for btrfs names the subvolume), e.g. `/@data/run1/ckpt`.
+pub fn position_in_filesystem(path: &Path) -> Result<PathBuf, SourceError> {
+    let (anchor, tail) = crate::ports::fs_meta::surviving_ancestor(path)
+        .map_err(SourceError::io(format!("cannot resolve {}", path.display())))?;
+    let table = crate::ports::mounts::MountTable::read()?;
+    let mount = table.holding(&anchor)?;
+    let below = anchor.strip_prefix(&mount.mount_point).unwrap_or(Path::new(""));
+    Ok(mount
+        .root
+        .strip_prefix("/")
+        .unwrap_or(&mount.root)
+        .join(below)
+        .join(tail))
+}
+
+/// Opens a cloud snapshot through a rescue disk: the snapshot's copy of `path` is at the
+/// same position on the rescue disk as `path` is on its own filesystem.
+pub fn open_rescue(
+    cloud: std::sync::Arc<dyn crate::rescue::RescueCloud>,
+    snapshot: &super::Snapshot,
+    zone: &str,
+    attach_to: Option<&str>,
+    path: &Path,
+    watch: &crate::rescue::Watch,
+) -> Result<super::OpenedSnapshot, SourceError> {
+    let instance = attach_to.ok_or_else(|| {
+        SourceError::Refused(format!(
+            "no instance to attach a rescue {} to: give --attach-to INSTANCE (the instance this runs on)",
+            cloud.noun()
+        ))
+    })?;
+    let position = position_in_filesystem(path)?;
+    let disk = crate::rescue::disk::RescueDisk::open(cloud, &snapshot.id, zone, instance, watch)?;
+    let root = disk.root().to_path_buf();
+    Ok(super::OpenedSnapshot {
+        dir: root.join(position),
+        root,
+        mount: None,
+        rescue: Some(disk),
+    })
 }

@@ -95,6 +95,8 @@ pub struct OpenedSnapshot {
     /// The root of the snapshot (its copy of the subvolume or disk root).
     pub root: PathBuf,
     pub mount: Option<TempMount>,
+    /// A cloud rescue disk behind `root`, unmounted, detached and deleted on drop.
+    pub rescue: Option<crate::rescue::disk::RescueDisk>,
 }
 
 /// What a rollback did, and how to undo it.
@@ -128,6 +130,8 @@ pub enum SourceError {
     Mount(#[from] MountError),
     #[error(transparent)]
     Cloud(#[from] crate::cloud::CloudError),
+    #[error(transparent)]
+    Rescue(#[from] crate::rescue::RescueError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -161,12 +165,22 @@ pub trait SnapshotSource: Send + Sync {
     /// Where the live copy of what a rollback replaces is visible, if it is.
     fn live_root(&self) -> Option<PathBuf>;
     fn list(&self) -> Result<Vec<Snapshot>, SourceError>;
-    fn open(&self, snapshot: &Snapshot) -> Result<OpenedSnapshot, SourceError>;
+    /// A read-only copy of `snapshot`; long work (a cloud disk) reports to `watch` and stops
+    /// when it is cancelled.
+    fn open(
+        &self,
+        snapshot: &Snapshot,
+        watch: &crate::rescue::Watch,
+    ) -> Result<OpenedSnapshot, SourceError>;
+    /// What a rollback to `snapshot` would do, step by step (nothing is changed).
+    fn rollback_plan(&self, snapshot: &Snapshot, keep_guard: bool)
+    -> Result<Vec<String>, SourceError>;
     fn rollback(
         &self,
         snapshot: &Snapshot,
         confirm: &str,
         keep_guard: bool,
+        watch: &crate::rescue::Watch,
     ) -> Result<RollbackOutcome, SourceError>;
 }
 
@@ -235,6 +249,16 @@ pub fn detect(
         mount: mount.mount_point.clone(),
         checked: checked.join("; "),
     })
+}
+
+/// Refuses a confirmation that does not name `target`.
+pub fn check_confirmation(confirm: &str, target: &str, noun: &str) -> Result<(), SourceError> {
+    if confirm == target {
+        return Ok(());
+    }
+    Err(SourceError::Refused(format!(
+        "confirmation `{confirm}` does not name the {noun} to roll back; type its id: --confirm {target}"
+    )))
 }
 
 /// Finds a snapshot by id (or by its path) in a listing.

@@ -18,10 +18,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         let lines = match &run.error {
             Some(e) => vec![Line::from(format!("cannot open the snapshot: {e}")).red()],
             None => {
-                let mut lines = vec![Line::from(format!(
-                    "comparing the snapshot with the live tree… {} entries (x: cancel)",
-                    run.scanned
-                ))];
+                let mut lines = vec![if run.stage.is_empty() || run.scanned > 0 {
+                    Line::from(format!(
+                        "comparing the snapshot with the live tree… {} entries (x: cancel)",
+                        run.scanned
+                    ))
+                } else {
+                    Line::from(format!("{}… (x: cancel)", run.stage))
+                }];
                 if !run.first_deleted.is_empty() {
                     lines.push(Line::from("deleted entries found so far:").dark_gray());
                 }

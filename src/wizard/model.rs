@@ -141,6 +141,8 @@ pub enum Msg {
     DiffProgress {
         scanned: u64,
         first_deleted: Vec<PathBuf>,
+        /// What opening the snapshot is doing (creating a cloud rescue disk…), if anything.
+        stage: String,
     },
     RestoreProgress(Progress),
     RestoreRefused(String),
@@ -280,6 +282,8 @@ pub struct RestoreRun {
     /// Entries compared so far while loading, and the first deleted ones found.
     pub scanned: u64,
     pub first_deleted: Vec<PathBuf>,
+    /// What opening the snapshot is doing, when that takes time (a cloud rescue disk).
+    pub stage: String,
     pub error: Option<String>,
     pub confirming: bool,
     pub policy: ConflictPolicy,
@@ -295,6 +299,7 @@ impl Default for RestoreRun {
             loading: false,
             scanned: 0,
             first_deleted: Vec::new(),
+            stage: String::new(),
             error: None,
             confirming: false,
             policy: ConflictPolicy::Skip,

@@ -97,7 +97,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::DiffProgress {
             scanned,
             first_deleted,
+            stage,
         } => {
+            model.restore.stage = stage;
             model.restore.scanned = scanned;
             model.restore.first_deleted = first_deleted;
             vec![]

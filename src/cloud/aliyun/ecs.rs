@@ -143,7 +143,7 @@ impl EcsClient {
         rpc_call(&self.http, &api, &self.creds, action, params)
     }
 
-    fn pages(
+    pub fn pages(
         &self,
         action: &str,
         params: Vec<(String, String)>,
@@ -227,6 +227,11 @@ impl EcsClient {
         if let Some(d) = disk_id {
             params.push(("DiskIds".to_string(), format!("[\"{d}\"]")));
         }
+        self.disks_where(params)
+    }
+
+    /// Disks matching raw DescribeDisks parameters (tags, ids), all pages.
+    pub fn disks_where(&self, params: Vec<(String, String)>) -> Result<Vec<EcsDisk>, CloudError> {
         let items = self.pages("DescribeDisks", params, "Disks", "Disk")?;
         items
             .iter()

@@ -172,7 +172,18 @@ impl Ec2Client {
             params.push(("Filter.1.Name".into(), "attachment.instance-id".into()));
             params.push(("Filter.1.Value.1".into(), i.to_string()));
         }
+        self.volumes_where(params)
+    }
+
+    /// Volumes matching raw DescribeVolumes parameters (filters), all pages.
+    pub fn volumes_where(&self, params: Vec<(String, String)>) -> Result<Vec<Ec2Volume>, CloudError> {
         self.all_pages("DescribeVolumes", params, xml::volumes)
+    }
+
+    /// The same client talking to `endpoint` (a journal's, when cleaning up).
+    pub fn with_endpoint(mut self, endpoint: &str) -> Self {
+        self.endpoint = endpoint.trim_end_matches('/').to_string();
+        self
     }
 }
 

@@ -62,8 +62,25 @@ pub struct Ec2Volume {
     pub size_gib: u64,
     pub zone: String,
     pub state: String,
-    /// (instance id, device name) of each attachment.
-    pub attachments: Vec<(String, String)>,
+    pub attachments: Vec<Ec2Attachment>,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ec2Attachment {
+    pub instance: String,
+    pub device: String,
+    /// `attaching`, `attached`, `detaching`, `detached`.
+    pub state: String,
+}
+
+/// The text of the first element called `name` anywhere in a response.
+pub fn field(body: &str, name: &str) -> Option<String> {
+    let doc = Document::parse(body).ok()?;
+    doc.descendants()
+        .find(|n| n.is_element() && n.tag_name().name() == name)
+        .and_then(|n| n.text())
+        .map(|t| t.trim().to_string())
 }
 
 /// The error code and message of an error document, if it is one.
@@ -146,13 +163,13 @@ pub fn volumes(body: &str) -> Page<Ec2Volume> {
             state: text(i, "status").unwrap_or_default(),
             attachments: items(i, "attachmentSet")
                 .into_iter()
-                .map(|a| {
-                    (
-                        text(a, "instanceId").unwrap_or_default(),
-                        text(a, "device").unwrap_or_default(),
-                    )
+                .map(|a| Ec2Attachment {
+                    instance: text(a, "instanceId").unwrap_or_default(),
+                    device: text(a, "device").unwrap_or_default(),
+                    state: text(a, "status").unwrap_or_default(),
                 })
                 .collect(),
+            tags: tags(i),
         })
         .collect();
     Ok((list, text(root, "nextToken").filter(|t| !t.is_empty())))

@@ -1,0 +1,101 @@
+//! What the command line adds around cloud runs: progress lines on stderr, Ctrl-C turned
+//! into a cancel (so a rescue disk is still removed), the notice about interrupted runs at
+//! every start, and `snaprescue cleanup`.
+
+use super::Outcome;
+use crate::rescue::Watch;
+use crate::rescue::cleanup::clean_all;
+use crate::rescue::journal::interrupted;
+use serde_json::json;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: nix::libc::c_int) {
+    CANCEL.store(true, Ordering::Relaxed);
+}
+
+fn say(text: &str) {
+    eprintln!("snaprescue: {text}");
+}
+
+/// A watch that prints stages to stderr and is cancelled by Ctrl-C or SIGTERM (the handler
+/// only sets a flag; the work stops at its next check and removes what it created).
+pub fn interruptible() -> Watch<'static> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_interrupt),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(signal, &action) };
+    }
+    Watch {
+        cancel: &CANCEL,
+        stage: &say,
+    }
+}
+
+/// Says on stderr that interrupted runs are waiting to be finished.
+pub fn notice_interrupted() {
+    let runs = interrupted();
+    if runs.is_empty() {
+        return;
+    }
+    eprintln!(
+        "snaprescue: {} interrupted cloud run(s) may have left disks, attachments or mounts:",
+        runs.len()
+    );
+    for run in &runs {
+        eprintln!(
+            "  {} ({} on {}, snapshot {}, started {})",
+            run.header.run, run.header.kind, run.header.cloud, run.header.snapshot, run.header.started
+        );
+    }
+    eprintln!("snaprescue: run `snaprescue cleanup` to finish them");
+}
+
+/// Offers, before the wizard takes the terminal, to finish interrupted runs now.
+pub fn offer_cleanup() {
+    if interrupted().is_empty() {
+        return;
+    }
+    notice_interrupted();
+    eprint!("Finish them now? [Y/n] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if !answer.trim().to_ascii_lowercase().starts_with('n')
+        && let Ok(outcome) = cleanup()
+    {
+        eprint!("{}", outcome.human);
+    }
+}
+
+/// `snaprescue cleanup`: finishes every interrupted run.
+pub fn cleanup() -> anyhow::Result<Outcome> {
+    let watch = interruptible();
+    let cleaned = clean_all(&watch);
+    let mut human = String::new();
+    if cleaned.is_empty() {
+        writeln!(human, "nothing to clean up: no interrupted runs")?;
+    }
+    for c in &cleaned {
+        writeln!(
+            human,
+            "{} {} ({} on {}): {}",
+            if c.ok { "finished" } else { "FAILED" },
+            c.run,
+            c.kind,
+            c.cloud,
+            c.state
+        )?;
+    }
+    Ok(Outcome {
+        ok: cleaned.iter().all(|c| c.ok),
+        json: json!({ "runs": cleaned }),
+        human,
+    })
+}

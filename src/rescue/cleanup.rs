@@ -1,0 +1,132 @@
+//! `snaprescue cleanup`: finishes every interrupted run found in the journal. A rescue is
+//! torn down (unmount, detach, delete — what is already gone counts as done, and a disk whose
+//! creation was not recorded is found by the run's tag); a rollback is finished or undone
+//! the way its own module says. Running it twice does nothing the second time.
+
+use super::aliyun_disks::EcsDisks;
+use super::aws_disks::Ec2Disks;
+use super::disk::{Resources, tear_down};
+use super::journal::{Journal, RunRecord, interrupted};
+use super::{RescueCloud, RescueError, Watch};
+use crate::sources::SourceError;
+use crate::sources::aws::CloudOptions;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What cleaning up one run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cleaned {
+    pub run: String,
+    pub kind: String,
+    pub cloud: String,
+    pub ok: bool,
+    /// What it left, in words.
+    pub state: String,
+}
+
+fn options(run: &RunRecord) -> CloudOptions {
+    CloudOptions {
+        region: Some(run.header.region.clone()),
+        endpoint: Some(run.header.endpoint.clone()),
+        ..Default::default()
+    }
+}
+
+/// Finishes every interrupted run; each result says what it left.
+pub fn clean_all(watch: &Watch) -> Vec<Cleaned> {
+    interrupted()
+        .into_iter()
+        .map(|run| {
+            let outcome = clean(&run, watch);
+            Cleaned {
+                run: run.header.run.clone(),
+                kind: run.header.kind.clone(),
+                cloud: run.header.cloud.clone(),
+                ok: outcome.is_ok(),
+                state: outcome.unwrap_or_else(|e| format!("not finished: {e}")),
+            }
+        })
+        .collect()
+}
+
+fn clean(run: &RunRecord, watch: &Watch) -> Result<String, SourceError> {
+    let journal = Journal::resume(run)?;
+    let state = match run.header.cloud.as_str() {
+        "aws" => {
+            let disks = Ec2Disks {
+                ec2: crate::sources::aws::connect(&options(run))?.0,
+            };
+            match run.header.kind.as_str() {
+                "rollback-aws-data" => super::rollback_aws::finish_data(&disks, run, &journal, watch)?,
+                "rollback-aws-root" => super::rollback_aws::finish_root(&disks, &journal, watch)?,
+                _ => rescue(&disks, run, &journal, watch)?,
+            }
+        }
+        "aliyun" => {
+            let disks = EcsDisks {
+                ecs: crate::sources::aliyun::connect(&options(run))?.0,
+            };
+            match run.header.kind.as_str() {
+                "rollback-aliyun" => super::rollback_aliyun::finish(&disks, run, &journal, watch)?,
+                _ => rescue(&disks, run, &journal, watch)?,
+            }
+        }
+        other => {
+            return Err(SourceError::Refused(format!(
+                "journal {} names an unknown cloud `{other}`",
+                run.path.display()
+            )));
+        }
+    };
+    journal.finish("cleaned")?;
+    Ok(state)
+}
+
+fn rescue(
+    cloud: &dyn RescueCloud,
+    run: &RunRecord,
+    journal: &Journal,
+    watch: &Watch,
+) -> Result<String, RescueError> {
+    let mut disks: Vec<String> = run.field("disk").into_iter().collect();
+    if run.reached("create", "start") {
+        for tagged in cloud.tagged(&run.header.run)? {
+            if !disks.contains(&tagged) {
+                disks.push(tagged);
+            }
+        }
+    }
+    let mount_point = run.field("mount_point").map(PathBuf::from);
+    tear_down(
+        cloud,
+        journal,
+        &Resources {
+            disk: None,
+            mount_point: mount_point.clone(),
+        },
+        watch,
+    )?;
+    for disk in &disks {
+        tear_down(
+            cloud,
+            journal,
+            &Resources {
+                disk: Some(disk.clone()),
+                mount_point: None,
+            },
+            watch,
+        )?;
+    }
+    Ok(if disks.is_empty() {
+        "nothing was created".into()
+    } else {
+        format!(
+            "removed {} {}{}",
+            cloud.noun(),
+            disks.join(", "),
+            mount_point
+                .map(|m| format!(" and its mount {}", m.display()))
+                .unwrap_or_default()
+        )
+    })
+}

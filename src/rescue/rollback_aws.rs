@@ -1,0 +1,390 @@
+//! EBS rollback. A data volume is swapped: a new volume from the snapshot is made, PATH's
+//! filesystem unmounted, the old volume detached (kept and tagged, never deleted by us), the
+//! new one attached at the same device name and mounted where the old one was. A root volume
+//! is replaced by EC2 itself (CreateReplaceRootVolumeTask, old root kept), and polled.
+//! Interrupted swaps are finished from the journal by [`finish_data`].
+
+use super::aws_disks::Ec2Disks;
+use super::journal::{Journal, RunHeader, RunRecord};
+use super::{DiskState, RUN_TAG, RescueCloud, RescueError, Watch, cloud_wait, wait_until};
+use crate::ports::disk_by_serial::DiskLocator;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// The volume a rollback replaces and where it is used.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub volume: String,
+    pub instance: String,
+    pub zone: String,
+    /// The device name it is attached at (`/dev/sdf`).
+    pub device: String,
+    pub root: bool,
+    /// Where its filesystem is mounted here, and as what.
+    pub mount_point: Option<PathBuf>,
+    pub fs_type: Option<String>,
+}
+
+fn p(k: &str, v: &str) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// Finds how `volume` is attached and whether it is `instance`'s root volume.
+pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, RescueError> {
+    let v = disks.volume(volume)?.ok_or_else(|| {
+        RescueError::Refused(format!("EBS volume {volume} does not exist in {}", disks.ec2.region))
+    })?;
+    let attachment = v
+        .attachments
+        .iter()
+        .find(|a| a.state == "attached")
+        .ok_or_else(|| {
+            RescueError::Refused(format!(
+                "EBS volume {volume} is not attached to an instance; nothing to roll back in place \
+                 (create a volume from the snapshot instead)"
+            ))
+        })?;
+    let root_device = disks.call_for(
+        "DescribeInstances",
+        &[p("InstanceId.1", &attachment.instance)],
+        "rootDeviceName",
+    )?;
+    let mount = crate::ports::fs_meta::surviving_ancestor(path)
+        .ok()
+        .and_then(|(anchor, _)| {
+            let table = crate::ports::mounts::MountTable::read().ok()?;
+            table.holding(&anchor).ok().cloned()
+        });
+    Ok(Target {
+        volume: volume.to_string(),
+        instance: attachment.instance.clone(),
+        zone: v.zone.clone(),
+        device: attachment.device.clone(),
+        root: attachment.device == root_device,
+        mount_point: mount.as_ref().map(|m| m.mount_point.clone()),
+        fs_type: mount.map(|m| m.fs_type),
+    })
+}
+
+/// What the rollback will do, step by step (for `--dry-run` and the confirm screen).
+pub fn plan(t: &Target, snapshot: &str) -> Vec<String> {
+    if t.root {
+        return vec![
+            format!("{} is the root volume of {} ({})", t.volume, t.instance, t.device),
+            format!("EC2 CreateReplaceRootVolumeTask from {snapshot}: the instance reboots"),
+            format!("the old root volume {} is kept (DeleteReplacedRootVolume=false)", t.volume),
+        ];
+    }
+    let at = t
+        .mount_point
+        .as_ref()
+        .map(|m| m.display().to_string())
+        .unwrap_or_else(|| "(not mounted here)".into());
+    vec![
+        format!("create a volume from {snapshot} in {}", t.zone),
+        format!("unmount {at} (stop the writers first)"),
+        format!("detach {} from {} and keep it, tagged {RUN_TAG}", t.volume, t.instance),
+        format!("attach the new volume at {} and mount it on {at}", t.device),
+    ]
+}
+
+/// Rolls a data volume back by swapping in a new volume made from `snapshot`.
+pub fn data_volume(
+    disks: &Ec2Disks,
+    t: &Target,
+    snapshot: &str,
+    watch: &Watch,
+) -> Result<String, RescueError> {
+    let mut header = RunHeader::new("rollback-aws-data", disks, snapshot);
+    header.instance = Some(t.instance.clone());
+    header.disk = Some(t.volume.clone());
+    let journal = Journal::begin(header)?;
+    journal.record(
+        "target",
+        "done",
+        json!({"old_disk": t.volume, "device": t.device, "mount_point": t.mount_point, "fs": t.fs_type, "zone": t.zone}),
+    )?;
+    let result = swap(disks, &journal, t, snapshot, watch);
+    match result {
+        Ok(new) => {
+            journal.finish("done")?;
+            Ok(new)
+        }
+        Err(e) => {
+            // Put things in a consistent state the same way `cleanup` would.
+            let record = RunRecord::read(journal.path());
+            let finished = record.map(|r| finish_data(disks, &r, &journal, watch));
+            match finished {
+                Some(Ok(state)) => {
+                    journal.finish("failed")?;
+                    Err(RescueError::Refused(format!("{e}; afterwards: {state}")))
+                }
+                _ => Err(RescueError::Refused(format!(
+                    "{e}; run `snaprescue cleanup` to finish the rollback"
+                ))),
+            }
+        }
+    }
+}
+
+fn swap(
+    disks: &Ec2Disks,
+    journal: &Journal,
+    t: &Target,
+    snapshot: &str,
+    watch: &Watch,
+) -> Result<String, RescueError> {
+    let run = journal.header.run.clone();
+    watch.say(&format!("creating a volume from {snapshot}"));
+    journal.record("create", "start", json!({}))?;
+    let new = disks.create_disk(snapshot, &t.zone, &run)?;
+    journal.record("create", "done", json!({"disk": new}))?;
+    wait_state(disks, &new, "to become available", watch, |s| {
+        s == Some(DiskState::Available)
+    })?;
+    if let Some(m) = &t.mount_point {
+        watch.say(&format!("unmounting {}", m.display()));
+        journal.record("unmount", "start", json!({}))?;
+        crate::ports::mounts::unmount(m)?;
+        journal.record("unmount", "done", json!({}))?;
+    }
+    detach_old(disks, journal, t, &new, watch)?;
+    attach_new(disks, journal, t, &new, watch)?;
+    Ok(new)
+}
+
+fn wait_state(
+    disks: &Ec2Disks,
+    volume: &str,
+    what: &str,
+    watch: &Watch,
+    done: impl Fn(Option<DiskState>) -> bool,
+) -> Result<(), RescueError> {
+    wait_until(
+        &format!("EBS volume {volume} {what}"),
+        cloud_wait(900),
+        "run `snaprescue cleanup` later to finish",
+        watch,
+        || Ok(done(disks.disk_state(volume)?).then_some(())),
+    )
+}
+
+fn detach_old(
+    disks: &Ec2Disks,
+    journal: &Journal,
+    t: &Target,
+    new: &str,
+    watch: &Watch,
+) -> Result<(), RescueError> {
+    watch.say(&format!("detaching {} (kept)", t.volume));
+    journal.record("detach", "start", json!({}))?;
+    disks.detach(&t.volume, &t.instance)?;
+    wait_state(disks, &t.volume, "to be detached", watch, |s| {
+        s == Some(DiskState::Available)
+    })?;
+    disks.tag(
+        &t.volume,
+        &[("snaprescue-replaced-by", new), ("snaprescue-kept", "true")],
+    )?;
+    journal.record("detach", "done", json!({}))?;
+    Ok(())
+}
+
+fn attach_new(
+    disks: &Ec2Disks,
+    journal: &Journal,
+    t: &Target,
+    new: &str,
+    watch: &Watch,
+) -> Result<(), RescueError> {
+    if disks.disk_state(new)? != Some(DiskState::InUse(t.instance.clone())) {
+        watch.say(&format!("attaching {new} at {}", t.device));
+        journal.record("attach", "start", json!({"disk": new}))?;
+        disks.attach_at(new, &t.instance, &t.device)?;
+        wait_state(disks, new, "to be attached", watch, |s| {
+            matches!(s, Some(DiskState::InUse(_)))
+        })?;
+        journal.record("attach", "done", json!({}))?;
+    }
+    remount(disks, journal, t, new, watch)
+}
+
+fn remount(
+    disks: &Ec2Disks,
+    journal: &Journal,
+    t: &Target,
+    volume: &str,
+    watch: &Watch,
+) -> Result<(), RescueError> {
+    let (Some(m), Some(fs)) = (&t.mount_point, &t.fs_type) else {
+        return Ok(());
+    };
+    let table = crate::ports::mounts::MountTable::read()?;
+    if table.entries.iter().any(|e| &e.mount_point == m) {
+        // Mounted already (an earlier attempt got that far).
+        return Ok(());
+    }
+    let locator = DiskLocator::system();
+    let serials = disks.serials(volume);
+    let device = wait_until(
+        &format!("{volume} to appear as a block device here"),
+        cloud_wait(120),
+        "check `lsblk -o +SERIAL`; mount it by hand on the old mount point",
+        watch,
+        || Ok(locator.find(&serials)),
+    )?;
+    journal.record("mount", "start", json!({"device": device}))?;
+    nix::mount::mount(
+        Some(device.as_path()),
+        m.as_path(),
+        Some(fs.as_str()),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(|errno| crate::ports::mounts::MountError::Mount {
+        source_dev: device.display().to_string(),
+        target: m.clone(),
+        errno,
+    })?;
+    journal.record("mount", "done", json!({}))?;
+    Ok(())
+}
+
+/// Finishes an interrupted data-volume swap: when the old volume is already detached the
+/// swap is completed (the user confirmed it); otherwise it is undone (the new volume
+/// deleted, the old one mounted again). Returns what state it left.
+pub fn finish_data(
+    disks: &Ec2Disks,
+    run: &RunRecord,
+    journal: &Journal,
+    watch: &Watch,
+) -> Result<String, RescueError> {
+    let watch = &watch.uncancellable();
+    let target = run
+        .events
+        .iter()
+        .find(|e| e["step"] == "target")
+        .ok_or_else(|| RescueError::Refused("the journal has no target; nothing was changed".into()))?;
+    let t = Target {
+        volume: target["old_disk"].as_str().unwrap_or_default().to_string(),
+        instance: run.header.instance.clone().unwrap_or_default(),
+        zone: target["zone"].as_str().unwrap_or_default().to_string(),
+        device: target["device"].as_str().unwrap_or_default().to_string(),
+        root: false,
+        mount_point: target["mount_point"].as_str().map(PathBuf::from),
+        fs_type: target["fs"].as_str().map(str::to_string),
+    };
+    let mut new = run.field("disk");
+    if new.is_none() {
+        new = disks.tagged(&run.header.run)?.into_iter().next();
+    }
+    let old_state = disks.disk_state(&t.volume)?;
+    let old_attached = matches!(old_state, Some(DiskState::InUse(_)) | Some(DiskState::Attaching(_)));
+    match new {
+        Some(new) if !old_attached => {
+            wait_state(disks, &new, "to settle", watch, |s| {
+                matches!(s, Some(DiskState::Available) | Some(DiskState::InUse(_)))
+            })?;
+            disks.tag(
+                &t.volume,
+                &[("snaprescue-replaced-by", &new), ("snaprescue-kept", "true")],
+            )?;
+            attach_new(disks, journal, &t, &new, watch)?;
+            Ok(format!(
+                "rolled back: {new} (from {}) is attached at {}; the old volume {} is kept",
+                run.header.snapshot, t.device, t.volume
+            ))
+        }
+        new => {
+            if let Some(new) = new {
+                let resources = super::disk::Resources {
+                    disk: Some(new),
+                    mount_point: None,
+                };
+                super::disk::tear_down(disks, journal, &resources, watch)?;
+            }
+            remount(disks, journal, &t, &t.volume, watch)?;
+            Ok(format!(
+                "not rolled back: {} is still attached and mounted; the new volume was removed",
+                t.volume
+            ))
+        }
+    }
+}
+
+/// Replaces the root volume with one from `snapshot` (EC2 does it; the instance reboots),
+/// keeping the old root. Returns the task id once it succeeded.
+pub fn root_volume(
+    disks: &Ec2Disks,
+    t: &Target,
+    snapshot: &str,
+    watch: &Watch,
+) -> Result<String, RescueError> {
+    let mut header = RunHeader::new("rollback-aws-root", disks, snapshot);
+    header.instance = Some(t.instance.clone());
+    header.disk = Some(t.volume.clone());
+    let journal = Journal::begin(header)?;
+    let task = replace_root(disks, &journal, snapshot, watch)?;
+    journal.finish("done")?;
+    Ok(task)
+}
+
+fn replace_root(
+    disks: &Ec2Disks,
+    journal: &Journal,
+    snapshot: &str,
+    watch: &Watch,
+) -> Result<String, RescueError> {
+    let run = &journal.header.run;
+    let instance = journal.header.instance.clone().unwrap_or_default();
+    watch.say(&format!("replacing the root volume of {instance} from {snapshot}"));
+    journal.record("replace", "start", json!({}))?;
+    let task = disks.call_for(
+        "CreateReplaceRootVolumeTask",
+        &[
+            p("InstanceId", &instance),
+            p("SnapshotId", snapshot),
+            p("DeleteReplacedRootVolume", "false"),
+            p("ClientToken", run),
+            p("TagSpecification.1.ResourceType", "replace-root-volume-task"),
+            p("TagSpecification.1.Tag.1.Key", RUN_TAG),
+            p("TagSpecification.1.Tag.1.Value", run),
+        ],
+        "replaceRootVolumeTaskId",
+    )?;
+    journal.record("replace", "done", json!({"task": task}))?;
+    wait_until(
+        &format!("root volume replacement {task}"),
+        cloud_wait(1800),
+        "see the task in the EC2 console (Instances → Replace root volume)",
+        watch,
+        || {
+            let state = disks.call_for(
+                "DescribeReplaceRootVolumeTasks",
+                &[p("ReplaceRootVolumeTaskId.1", &task)],
+                "taskState",
+            )?;
+            match state.as_str() {
+                "succeeded" => Ok(Some(())),
+                "failed" | "failed-detached" | "failing" => Err(RescueError::Refused(format!(
+                    "EC2 could not replace the root volume (task {task}: {state}); the old root is still attached"
+                ))),
+                _ => Ok(None),
+            }
+        },
+    )?;
+    journal.record("replaced", "done", json!({}))?;
+    Ok(task)
+}
+
+/// Finishes an interrupted root replacement: the task is requested again with the same
+/// client token (EC2 returns the same task) and polled to its end.
+pub fn finish_root(
+    disks: &Ec2Disks,
+    journal: &Journal,
+    watch: &Watch,
+) -> Result<String, RescueError> {
+    let snapshot = journal.header.snapshot.clone();
+    let task = replace_root(disks, journal, &snapshot, watch)?;
+    Ok(format!("root volume replaced from {snapshot} (task {task})"))
+}
