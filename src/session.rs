@@ -127,13 +127,18 @@ impl Session {
         progress: &DiffProgress,
     ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
         let opened = self.source_of(snapshot)?.open(snapshot, watch)?;
-        let tree = diff_counting(&opened.dir, &self.path, watch.cancel, progress).map_err(|e| match e {
-                DiffError::NotInSnapshot(_) => SessionError::Source(SourceError::NotInSnapshot {
-                    path: self.path.clone(),
-                    snapshot: format!("{} ({})", snapshot.id, snapshot.name),
-                }),
-                other => other.into(),
-            })?;
+        let tree =
+            diff_counting(&opened.dir, &self.path, watch.cancel, progress).map_err(
+                |e| match e {
+                    DiffError::NotInSnapshot(_) => {
+                        SessionError::Source(SourceError::NotInSnapshot {
+                            path: self.path.clone(),
+                            snapshot: format!("{} ({})", snapshot.id, snapshot.name),
+                        })
+                    }
+                    other => other.into(),
+                },
+            )?;
         Ok((opened, tree))
     }
 

@@ -52,7 +52,11 @@ pub fn notice_interrupted() {
     for run in &runs {
         eprintln!(
             "  {} ({} on {}, snapshot {}, started {})",
-            run.header.run, run.header.kind, run.header.cloud, run.header.snapshot, run.header.started
+            run.header.run,
+            run.header.kind,
+            run.header.cloud,
+            run.header.snapshot,
+            run.header.started
         );
     }
     eprintln!("snaprescue: run `snaprescue cleanup` to finish them");

@@ -71,9 +71,15 @@ fn entries_json(tree: &TreeDiff, status: EntryStatus) -> Vec<Value> {
 }
 
 /// Removes the cloud rescue disk behind `opened`, if there is one, and says how that went.
-fn close_rescue(mut opened: crate::sources::OpenedSnapshot, watch: &crate::rescue::Watch) -> Option<Value> {
+fn close_rescue(
+    mut opened: crate::sources::OpenedSnapshot,
+    watch: &crate::rescue::Watch,
+) -> Option<Value> {
     let disk = opened.rescue.take()?;
-    let (id, run) = (disk.disk_id().map(str::to_string), disk.run_id().to_string());
+    let (id, run) = (
+        disk.disk_id().map(str::to_string),
+        disk.run_id().to_string(),
+    );
     drop(opened);
     Some(match disk.close(watch) {
         Ok(()) => json!({"disk": id, "run": run, "removed": true}),
@@ -197,8 +203,16 @@ pub fn restore(
     doc["destination"] = path_json(&dest);
     let removed = rescue.as_ref().is_none_or(|r| r["removed"] == true);
     if let Some(r) = &rescue {
-        writeln!(human, "rescue disk {}: {}", r["disk"].as_str().unwrap_or("-"),
-            if removed { "detached and deleted" } else { "NOT removed: run `snaprescue cleanup`" })?;
+        writeln!(
+            human,
+            "rescue disk {}: {}",
+            r["disk"].as_str().unwrap_or("-"),
+            if removed {
+                "detached and deleted"
+            } else {
+                "NOT removed: run `snaprescue cleanup`"
+            }
+        )?;
     }
     doc["rescue"] = json!(rescue);
     Ok(Outcome {

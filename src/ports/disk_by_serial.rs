@@ -41,7 +41,9 @@ impl DiskLocator {
                 name.strip_suffix(s.as_str())
                     .is_some_and(|p| p.ends_with('-') || p.ends_with('_'))
             });
-            matches.then(|| std::fs::canonicalize(e.path()).ok()).flatten()
+            matches
+                .then(|| std::fs::canonicalize(e.path()).ok())
+                .flatten()
         })
     }
 
@@ -66,16 +68,20 @@ impl DiskLocator {
         let Some(name) = device.file_name() else {
             return vec![];
         };
-        let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir(self.sys.join("class/block").join(name))
-            .map(|r| {
-                r.flatten()
-                    .filter_map(|e| {
-                        let n = std::fs::read_to_string(e.path().join("partition")).ok()?;
-                        Some((n.trim().parse().ok()?, Path::new("/dev").join(e.file_name())))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut found: Vec<(u32, PathBuf)> =
+            std::fs::read_dir(self.sys.join("class/block").join(name))
+                .map(|r| {
+                    r.flatten()
+                        .filter_map(|e| {
+                            let n = std::fs::read_to_string(e.path().join("partition")).ok()?;
+                            Some((
+                                n.trim().parse().ok()?,
+                                Path::new("/dev").join(e.file_name()),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
         found.sort();
         found
     }
@@ -95,13 +101,27 @@ mod tests {
         let dev = root.path().join("nvme1n1");
         std::fs::write(&dev, "").unwrap();
         symlink(&dev, by_id.join("nvme-Amazon_Elastic_Block_Store_vol0abc")).unwrap();
-        symlink(&dev, by_id.join("nvme-Amazon_Elastic_Block_Store_vol0abc-part1")).unwrap();
+        symlink(
+            &dev,
+            by_id.join("nvme-Amazon_Elastic_Block_Store_vol0abc-part1"),
+        )
+        .unwrap();
         std::fs::create_dir_all(sys.join("block/vdc")).unwrap();
         std::fs::write(sys.join("block/vdc/serial"), "bp1rescue\n").unwrap();
         let locator = DiskLocator { by_id, sys };
-        assert_eq!(locator.find(&["vol0abc".into()]), Some(dev.canonicalize().unwrap()));
-        assert_eq!(locator.find(&["bp1rescue".into()]), Some(PathBuf::from("/dev/vdc")));
-        assert_eq!(locator.find(&["0abc".into()]), None, "a serial is matched whole");
+        assert_eq!(
+            locator.find(&["vol0abc".into()]),
+            Some(dev.canonicalize().unwrap())
+        );
+        assert_eq!(
+            locator.find(&["bp1rescue".into()]),
+            Some(PathBuf::from("/dev/vdc"))
+        );
+        assert_eq!(
+            locator.find(&["0abc".into()]),
+            None,
+            "a serial is matched whole"
+        );
         assert_eq!(locator.find(&["missing".into()]), None);
     }
 }

@@ -11,9 +11,15 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FsKind {
     /// ext2/3/4; `needs_recovery` when its journal was not replayed (a crash-consistent copy).
-    Ext { needs_recovery: bool },
-    Xfs { uuid: String },
-    Btrfs { fsid: String },
+    Ext {
+        needs_recovery: bool,
+    },
+    Xfs {
+        uuid: String,
+    },
+    Btrfs {
+        fsid: String,
+    },
 }
 
 impl FsKind {
@@ -98,7 +104,8 @@ pub fn rescue_options(kind: &FsKind, sys: &Path) -> String {
         FsKind::Btrfs { .. } => {
             // The top level, so that PATH's subvolume path applies; no log replay (a write).
             let mut rescue = String::new();
-            if let Ok(mut f) = std::fs::File::open(sys.join("fs/btrfs/features/supported_rescue_options"))
+            if let Ok(mut f) =
+                std::fs::File::open(sys.join("fs/btrfs/features/supported_rescue_options"))
             {
                 let _ = f.read_to_string(&mut rescue);
             }
@@ -121,9 +128,19 @@ mod tests {
         assert_eq!(classify(&head), None);
         head[1024 + 0x38] = 0x53;
         head[1024 + 0x39] = 0xEF;
-        assert_eq!(classify(&head), Some(FsKind::Ext { needs_recovery: false }));
+        assert_eq!(
+            classify(&head),
+            Some(FsKind::Ext {
+                needs_recovery: false
+            })
+        );
         head[1024 + 0x60] = 0x4 | 0x40;
-        assert_eq!(classify(&head), Some(FsKind::Ext { needs_recovery: true }));
+        assert_eq!(
+            classify(&head),
+            Some(FsKind::Ext {
+                needs_recovery: true
+            })
+        );
         head[0..4].copy_from_slice(b"XFSB");
         head[32..48].copy_from_slice(&[0xab; 16]);
         assert_eq!(
@@ -146,6 +163,10 @@ mod tests {
         assert!(refusal.contains("another instance") && refusal.contains("temp-fsid"));
         std::fs::create_dir_all(sys.path().join("fs/btrfs/features")).unwrap();
         std::fs::write(sys.path().join("fs/btrfs/features/temp_fsid"), "0\n").unwrap();
-        assert_eq!(btrfs_clone_refusal(fsid, sys.path()), None, "temp-fsid mounts it");
+        assert_eq!(
+            btrfs_clone_refusal(fsid, sys.path()),
+            None,
+            "temp-fsid mounts it"
+        );
     }
 }

@@ -55,7 +55,10 @@ impl RescueCloud for EcsDisks {
                 p("SnapshotId", snapshot),
                 p("DiskCategory", "cloud_essd"),
                 p("DiskName", &format!("snaprescue-rescue-{snapshot}")),
-                p("Description", "temporary rescue disk made by snaprescue; safe to delete"),
+                p(
+                    "Description",
+                    "temporary rescue disk made by snaprescue; safe to delete",
+                ),
                 p("ClientToken", run),
                 p("Tag.1.Key", RUN_TAG),
                 p("Tag.1.Value", run),
@@ -91,19 +94,26 @@ impl RescueCloud for EcsDisks {
 
     fn attach(&self, disk: &str, instance: &str) -> Result<(), CloudError> {
         self.ecs
-            .call("AttachDisk", &[p("InstanceId", instance), p("DiskId", disk)])
+            .call(
+                "AttachDisk",
+                &[p("InstanceId", instance), p("DiskId", disk)],
+            )
             .map(|_| ())
     }
 
     fn detach(&self, disk: &str, instance: &str) -> Result<(), CloudError> {
-        match self
-            .ecs
-            .call("DetachDisk", &[p("InstanceId", instance), p("DiskId", disk)])
-        {
+        match self.ecs.call(
+            "DetachDisk",
+            &[p("InstanceId", instance), p("DiskId", disk)],
+        ) {
             Err(e)
                 if already_done(
                     &e,
-                    &["InvalidDisk.AlreadyDetached", "InvalidDiskId.NotFound", "InvalidInstanceId.NotFound"],
+                    &[
+                        "InvalidDisk.AlreadyDetached",
+                        "InvalidDiskId.NotFound",
+                        "InvalidInstanceId.NotFound",
+                    ],
                 ) =>
             {
                 Ok(())

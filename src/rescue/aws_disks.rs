@@ -60,7 +60,11 @@ impl Ec2Disks {
         self.ec2
             .call(
                 "AttachVolume",
-                &[p("VolumeId", volume), p("InstanceId", instance), p("Device", device)],
+                &[
+                    p("VolumeId", volume),
+                    p("InstanceId", instance),
+                    p("Device", device),
+                ],
             )
             .map(|_| ())
     }
@@ -146,14 +150,18 @@ impl RescueCloud for Ec2Disks {
     }
 
     fn detach(&self, disk: &str, instance: &str) -> Result<(), CloudError> {
-        match self
-            .ec2
-            .call("DetachVolume", &[p("VolumeId", disk), p("InstanceId", instance)])
-        {
+        match self.ec2.call(
+            "DetachVolume",
+            &[p("VolumeId", disk), p("InstanceId", instance)],
+        ) {
             Err(e)
                 if already_done(
                     &e,
-                    &["InvalidVolume.NotFound", "InvalidAttachment.NotFound", "IncorrectState"],
+                    &[
+                        "InvalidVolume.NotFound",
+                        "InvalidAttachment.NotFound",
+                        "IncorrectState",
+                    ],
                 ) =>
             {
                 Ok(())

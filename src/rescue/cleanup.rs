@@ -57,7 +57,9 @@ fn clean(run: &RunRecord, watch: &Watch) -> Result<String, SourceError> {
                 ec2: crate::sources::aws::connect(&options(run))?.0,
             };
             match run.header.kind.as_str() {
-                "rollback-aws-data" => super::rollback_aws::finish_data(&disks, run, &journal, watch)?,
+                "rollback-aws-data" => {
+                    super::rollback_aws::finish_data(&disks, run, &journal, watch)?
+                }
                 "rollback-aws-root" => super::rollback_aws::finish_root(&disks, &journal, watch)?,
                 _ => rescue(&disks, run, &journal, watch)?,
             }

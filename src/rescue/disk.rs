@@ -68,7 +68,10 @@ impl RescueDisk {
     }
 
     pub fn run_id(&self) -> &str {
-        self.journal.as_ref().map(|j| j.header.run.as_str()).unwrap_or("")
+        self.journal
+            .as_ref()
+            .map(|j| j.header.run.as_str())
+            .unwrap_or("")
     }
 
     pub fn disk_id(&self) -> Option<&str> {
@@ -77,7 +80,10 @@ impl RescueDisk {
 
     /// Where the disk's filesystem is mounted (its root).
     pub fn root(&self) -> &Path {
-        self.resources.mount_point.as_deref().unwrap_or(Path::new("/"))
+        self.resources
+            .mount_point
+            .as_deref()
+            .unwrap_or(Path::new("/"))
     }
 
     fn bring_up(
@@ -91,8 +97,14 @@ impl RescueDisk {
         let journal = self.journal.as_ref().expect("open journal");
         let run = journal.header.run.clone();
         let noun = cloud.noun();
-        watch.say(&format!("creating a rescue {noun} from {snapshot} in {zone}"));
-        journal.record("create", "start", json!({"snapshot": snapshot, "zone": zone}))?;
+        watch.say(&format!(
+            "creating a rescue {noun} from {snapshot} in {zone}"
+        ));
+        journal.record(
+            "create",
+            "start",
+            json!({"snapshot": snapshot, "zone": zone}),
+        )?;
         let disk = cloud.create_disk(snapshot, zone, &run)?;
         self.resources.disk = Some(disk.clone());
         journal.record("create", "done", json!({"disk": disk}))?;
@@ -113,7 +125,11 @@ impl RescueDisk {
             },
         )?;
         watch.say(&format!("attaching {disk} to {instance}"));
-        journal.record("attach", "start", json!({"disk": disk, "instance": instance}))?;
+        journal.record(
+            "attach",
+            "start",
+            json!({"disk": disk, "instance": instance}),
+        )?;
         cloud.attach(&disk, instance)?;
         wait_until(
             &format!("{noun} {disk} to be attached to {instance}"),
@@ -132,7 +148,10 @@ impl RescueDisk {
         let locator = DiskLocator::system();
         let serials = cloud.serials(&disk);
         let device = wait_until(
-            &format!("{disk} to appear as a block device here (serial {})", serials.join(" or ")),
+            &format!(
+                "{disk} to appear as a block device here (serial {})",
+                serials.join(" or ")
+            ),
             device_wait(),
             "the cloud says it is attached but no device with that serial exists: is this the \
              instance it was attached to (--attach-to)? Check `lsblk -o +SERIAL` and dmesg",
@@ -158,7 +177,11 @@ impl RescueDisk {
             "start",
             json!({"mount_point": dir, "device": device, "fs": kind.fs_type(), "options": options}),
         )?;
-        watch.say(&format!("mounting {} read-only ({})", device.display(), kind.fs_type()));
+        watch.say(&format!(
+            "mounting {} read-only ({})",
+            device.display(),
+            kind.fs_type()
+        ));
         crate::ports::mounts::mount_read_only(&device, kind.fs_type(), &options, &dir)?;
         journal.record("mount", "done", json!({}))?;
         Ok(())
@@ -242,7 +265,11 @@ pub fn tear_down(
         None => {}
         Some(DiskState::InUse(instance)) | Some(DiskState::Attaching(instance)) => {
             watch.say(&format!("detaching {disk}"));
-            journal.record("detach", "start", json!({"disk": disk, "instance": instance}))?;
+            journal.record(
+                "detach",
+                "start",
+                json!({"disk": disk, "instance": instance}),
+            )?;
             cloud.detach(disk, &instance)?;
             wait_until(
                 &format!("{noun} {disk} to be detached"),

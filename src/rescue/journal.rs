@@ -89,7 +89,10 @@ impl Journal {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(RescueError::io(format!("cannot write the journal {}", path.display())))?;
+            .map_err(RescueError::io(format!(
+                "cannot write the journal {}",
+                path.display()
+            )))?;
         Ok(Self {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -107,7 +110,10 @@ impl Journal {
         text.push('\n');
         file.write_all(text.as_bytes())
             .and_then(|_| file.sync_data())
-            .map_err(RescueError::io(format!("cannot write the journal {}", self.path.display())))
+            .map_err(RescueError::io(format!(
+                "cannot write the journal {}",
+                self.path.display()
+            )))
     }
 
     /// Records that `step` reached `phase` (`start` or `done`), with `fields` (ids, paths).
@@ -126,7 +132,12 @@ impl Journal {
         self.record("finished", outcome, json!({}))?;
         let done = journal_dir().join("done");
         std::fs::create_dir_all(&done)
-            .and_then(|_| std::fs::rename(&self.path, done.join(self.path.file_name().unwrap_or_default())))
+            .and_then(|_| {
+                std::fs::rename(
+                    &self.path,
+                    done.join(self.path.file_name().unwrap_or_default()),
+                )
+            })
             .map_err(RescueError::io("cannot file the finished journal"))
     }
 }

@@ -25,7 +25,10 @@ pub fn plan(r: &Request) -> Vec<String> {
     if r.keep_guard {
         steps.push(format!("snapshot {} as it is now (guard, kept)", r.disk));
     }
-    steps.push(format!("stop instance {} (everything on it stops)", r.instance));
+    steps.push(format!(
+        "stop instance {} (everything on it stops)",
+        r.instance
+    ));
     steps.push(format!("reset {} to {}", r.disk, r.snapshot));
     steps.push(format!("start {} again", r.instance));
     steps
@@ -98,7 +101,10 @@ fn run(
             &[
                 p("DiskId", r.disk),
                 p("SnapshotName", &format!("snaprescue-guard-{run}")),
-                p("Description", &format!("state of {} before rollback to {}", r.disk, r.snapshot)),
+                p(
+                    "Description",
+                    &format!("state of {} before rollback to {}", r.disk, r.snapshot),
+                ),
                 p("ClientToken", &run),
                 p("Tag.1.Key", RUN_TAG),
                 p("Tag.1.Value", &run),
@@ -114,9 +120,10 @@ fn run(
             "nothing was stopped yet; run again later",
             watch,
             || {
-                let doc = disks
-                    .ecs
-                    .call("DescribeSnapshots", &[p("SnapshotIds", &format!("[\"{id}\"]"))])?;
+                let doc = disks.ecs.call(
+                    "DescribeSnapshots",
+                    &[p("SnapshotIds", &format!("[\"{id}\"]"))],
+                )?;
                 match doc["Snapshots"]["Snapshot"][0]["Status"].as_str() {
                     Some("accomplished") => Ok(Some(())),
                     Some("failed") => Err(RescueError::Refused(format!(
@@ -133,15 +140,19 @@ fn run(
     journal.record("stop", "start", json!({}))?;
     disks.ecs.call(
         "StopInstance",
-        &[p("InstanceId", r.instance), p("StoppedMode", "KeepCharging")],
+        &[
+            p("InstanceId", r.instance),
+            p("StoppedMode", "KeepCharging"),
+        ],
     )?;
     wait_status(disks, r.instance, "Stopped", watch)?;
     journal.record("stop", "done", json!({}))?;
     watch.say(&format!("resetting {} to {}", r.disk, r.snapshot));
     journal.record("reset", "start", json!({}))?;
-    disks
-        .ecs
-        .call("ResetDisk", &[p("DiskId", r.disk), p("SnapshotId", r.snapshot)])?;
+    disks.ecs.call(
+        "ResetDisk",
+        &[p("DiskId", r.disk), p("SnapshotId", r.snapshot)],
+    )?;
     journal.record("reset", "done", json!({}))?;
     start(disks, journal, r.instance, watch)?;
     Ok(guard)
@@ -189,9 +200,21 @@ fn start(
             cloud_wait(900),
             "start the instance from the ECS console",
             watch,
-            || match disks.ecs.call("StartInstance", &[p("InstanceId", instance)]) {
+            || match disks
+                .ecs
+                .call("StartInstance", &[p("InstanceId", instance)])
+            {
                 Ok(_) => Ok(Some(())),
-                Err(e) if already_done(&e, &["IncorrectDiskStatus", "IncorrectInstanceStatus", "OperationConflict"]) => {
+                Err(e)
+                    if already_done(
+                        &e,
+                        &[
+                            "IncorrectDiskStatus",
+                            "IncorrectInstanceStatus",
+                            "OperationConflict",
+                        ],
+                    ) =>
+                {
                     if status(disks, instance)? == "Running" {
                         return Ok(Some(()));
                     }
@@ -223,7 +246,10 @@ pub fn finish(
     let reset = if run.reached("reset", "done") {
         format!("{disk} was reset to {}", run.header.snapshot)
     } else if run.reached("reset", "start") {
-        format!("{disk} may or may not have been reset to {} (check its data)", run.header.snapshot)
+        format!(
+            "{disk} may or may not have been reset to {} (check its data)",
+            run.header.snapshot
+        )
     } else {
         format!("{disk} was not reset")
     };

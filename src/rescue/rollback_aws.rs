@@ -32,7 +32,10 @@ fn p(k: &str, v: &str) -> (String, String) {
 /// Finds how `volume` is attached and whether it is `instance`'s root volume.
 pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, RescueError> {
     let v = disks.volume(volume)?.ok_or_else(|| {
-        RescueError::Refused(format!("EBS volume {volume} does not exist in {}", disks.ec2.region))
+        RescueError::Refused(format!(
+            "EBS volume {volume} does not exist in {}",
+            disks.ec2.region
+        ))
     })?;
     let attachment = v
         .attachments
@@ -70,9 +73,15 @@ pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, Res
 pub fn plan(t: &Target, snapshot: &str) -> Vec<String> {
     if t.root {
         return vec![
-            format!("{} is the root volume of {} ({})", t.volume, t.instance, t.device),
+            format!(
+                "{} is the root volume of {} ({})",
+                t.volume, t.instance, t.device
+            ),
             format!("EC2 CreateReplaceRootVolumeTask from {snapshot}: the instance reboots"),
-            format!("the old root volume {} is kept (DeleteReplacedRootVolume=false)", t.volume),
+            format!(
+                "the old root volume {} is kept (DeleteReplacedRootVolume=false)",
+                t.volume
+            ),
         ];
     }
     let at = t
@@ -83,7 +92,10 @@ pub fn plan(t: &Target, snapshot: &str) -> Vec<String> {
     vec![
         format!("create a volume from {snapshot} in {}", t.zone),
         format!("unmount {at} (stop the writers first)"),
-        format!("detach {} from {} and keep it, tagged {RUN_TAG}", t.volume, t.instance),
+        format!(
+            "detach {} from {} and keep it, tagged {RUN_TAG}",
+            t.volume, t.instance
+        ),
         format!("attach the new volume at {} and mount it on {at}", t.device),
     ]
 }
@@ -264,7 +276,9 @@ pub fn finish_data(
         .events
         .iter()
         .find(|e| e["step"] == "target")
-        .ok_or_else(|| RescueError::Refused("the journal has no target; nothing was changed".into()))?;
+        .ok_or_else(|| {
+            RescueError::Refused("the journal has no target; nothing was changed".into())
+        })?;
     let t = Target {
         volume: target["old_disk"].as_str().unwrap_or_default().to_string(),
         instance: run.header.instance.clone().unwrap_or_default(),
@@ -279,7 +293,10 @@ pub fn finish_data(
         new = disks.tagged(&run.header.run)?.into_iter().next();
     }
     let old_state = disks.disk_state(&t.volume)?;
-    let old_attached = matches!(old_state, Some(DiskState::InUse(_)) | Some(DiskState::Attaching(_)));
+    let old_attached = matches!(
+        old_state,
+        Some(DiskState::InUse(_)) | Some(DiskState::Attaching(_))
+    );
     match new {
         Some(new) if !old_attached => {
             wait_state(disks, &new, "to settle", watch, |s| {
@@ -287,7 +304,10 @@ pub fn finish_data(
             })?;
             disks.tag(
                 &t.volume,
-                &[("snaprescue-replaced-by", &new), ("snaprescue-kept", "true")],
+                &[
+                    ("snaprescue-replaced-by", &new),
+                    ("snaprescue-kept", "true"),
+                ],
             )?;
             attach_new(disks, journal, &t, &new, watch)?;
             Ok(format!(
@@ -337,7 +357,9 @@ fn replace_root(
 ) -> Result<String, RescueError> {
     let run = &journal.header.run;
     let instance = journal.header.instance.clone().unwrap_or_default();
-    watch.say(&format!("replacing the root volume of {instance} from {snapshot}"));
+    watch.say(&format!(
+        "replacing the root volume of {instance} from {snapshot}"
+    ));
     journal.record("replace", "start", json!({}))?;
     let task = disks.call_for(
         "CreateReplaceRootVolumeTask",
@@ -346,7 +368,10 @@ fn replace_root(
             p("SnapshotId", snapshot),
             p("DeleteReplacedRootVolume", "false"),
             p("ClientToken", run),
-            p("TagSpecification.1.ResourceType", "replace-root-volume-task"),
+            p(
+                "TagSpecification.1.ResourceType",
+                "replace-root-volume-task",
+            ),
             p("TagSpecification.1.Tag.1.Key", RUN_TAG),
             p("TagSpecification.1.Tag.1.Value", run),
         ],
@@ -386,5 +411,7 @@ pub fn finish_root(
 ) -> Result<String, RescueError> {
     let snapshot = journal.header.snapshot.clone();
     let task = replace_root(disks, journal, &snapshot, watch)?;
-    Ok(format!("root volume replaced from {snapshot} (task {task})"))
+    Ok(format!(
+        "root volume replaced from {snapshot} (task {task})"
+    ))
 }

@@ -188,8 +188,11 @@ impl Executor {
                                         .map(|v| v.clone())
                                         .unwrap_or_default();
                                     let scanned = progress.scanned.load(Ordering::Relaxed);
-                                    let stage =
-                                        progress.stage.lock().map(|s| s.clone()).unwrap_or_default();
+                                    let stage = progress
+                                        .stage
+                                        .lock()
+                                        .map(|s| s.clone())
+                                        .unwrap_or_default();
                                     let _ = tx.send(Msg::DiffProgress {
                                         scanned,
                                         first_deleted,

@@ -231,7 +231,11 @@ impl SnapshotSource for AliyunSource {
         keep_guard: bool,
     ) -> Result<Vec<String>, SourceError> {
         let request = self.request(snapshot, keep_guard)?;
-        rollback_aliyun::refuse_self_stop(&request, self.this_instance.as_deref(), &self.disks.ecs.region)?;
+        rollback_aliyun::refuse_self_stop(
+            &request,
+            self.this_instance.as_deref(),
+            &self.disks.ecs.region,
+        )?;
         Ok(rollback_aliyun::plan(&request))
     }
 
@@ -244,7 +248,11 @@ impl SnapshotSource for AliyunSource {
     ) -> Result<RollbackOutcome, SourceError> {
         super::check_confirmation(confirm, &self.disk_id, "ECS disk")?;
         let request = self.request(snapshot, keep_guard)?;
-        rollback_aliyun::refuse_self_stop(&request, self.this_instance.as_deref(), &self.disks.ecs.region)?;
+        rollback_aliyun::refuse_self_stop(
+            &request,
+            self.this_instance.as_deref(),
+            &self.disks.ecs.region,
+        )?;
         let guard = rollback_aliyun::rollback(&self.disks, &request, watch)?;
         Ok(RollbackOutcome {
             replaced: PathBuf::from(&self.disk_id),
@@ -254,7 +262,9 @@ impl SnapshotSource for AliyunSource {
                     "stop {}, ResetDisk {} to the guard snapshot {g}, start it again",
                     request.instance, self.disk_id
                 ),
-                None => "no guard snapshot was taken (--no-guard): the previous state is gone".into(),
+                None => {
+                    "no guard snapshot was taken (--no-guard): the previous state is gone".into()
+                }
             },
             guard: guard.map(PathBuf::from),
         })

@@ -107,7 +107,10 @@ fn as_disk(v: crate::cloud::aws::xml::Ec2Volume) -> super::cloud_disk::CloudDisk
             "{} ({} GiB, {})",
             v.id,
             v.size_gib,
-            v.attachments.first().map(|a| a.device.as_str()).unwrap_or("-")
+            v.attachments
+                .first()
+                .map(|a| a.device.as_str())
+                .unwrap_or("-")
         ),
         attached_to: v.attachments.iter().map(|a| a.instance.clone()).collect(),
         id: v.id,
@@ -235,7 +238,10 @@ impl SnapshotSource for AwsSource {
         }
         let new = rollback_aws::data_volume(&self.disks, &t, &snapshot.id, watch)?;
         Ok(RollbackOutcome {
-            replaced: t.mount_point.clone().unwrap_or_else(|| PathBuf::from(&t.volume)),
+            replaced: t
+                .mount_point
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&t.volume)),
             snapshot: snapshot.id.clone(),
             guard: Some(PathBuf::from(&t.volume)),
             undo: format!(

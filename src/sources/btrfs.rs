@@ -320,11 +320,16 @@ impl SnapshotSource for BtrfsSource {
         Ok(vec![
             format!("refuse if processes still use subvolume {live}"),
             if keep_guard {
-                format!("rename {live} aside to {live}.pre-rollback-<time> and make it read-only (the guard)")
+                format!(
+                    "rename {live} aside to {live}.pre-rollback-<time> and make it read-only (the guard)"
+                )
             } else {
                 format!("rename {live} aside, then delete it (--no-guard)")
             },
-            format!("put a writable snapshot of {} at {live}", snapshot.path.display()),
+            format!(
+                "put a writable snapshot of {} at {live}",
+                snapshot.path.display()
+            ),
             "move nested subvolumes into the new one".into(),
         ])
     }

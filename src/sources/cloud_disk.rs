@@ -98,11 +98,14 @@ pub fn choose(
 /// Where `path` sits inside its filesystem: the path below the filesystem's root (through
 /// the mount's root, which for btrfs names the subvolume), e.g. `/@data/run1/ckpt`.
 pub fn position_in_filesystem(path: &Path) -> Result<PathBuf, SourceError> {
-    let (anchor, tail) = crate::ports::fs_meta::surviving_ancestor(path)
-        .map_err(SourceError::io(format!("cannot resolve {}", path.display())))?;
+    let (anchor, tail) = crate::ports::fs_meta::surviving_ancestor(path).map_err(
+        SourceError::io(format!("cannot resolve {}", path.display())),
+    )?;
     let table = crate::ports::mounts::MountTable::read()?;
     let mount = table.holding(&anchor)?;
-    let below = anchor.strip_prefix(&mount.mount_point).unwrap_or(Path::new(""));
+    let below = anchor
+        .strip_prefix(&mount.mount_point)
+        .unwrap_or(Path::new(""));
     Ok(mount
         .root
         .strip_prefix("/")

@@ -173,8 +173,11 @@ pub trait SnapshotSource: Send + Sync {
         watch: &crate::rescue::Watch,
     ) -> Result<OpenedSnapshot, SourceError>;
     /// What a rollback to `snapshot` would do, step by step (nothing is changed).
-    fn rollback_plan(&self, snapshot: &Snapshot, keep_guard: bool)
-    -> Result<Vec<String>, SourceError>;
+    fn rollback_plan(
+        &self,
+        snapshot: &Snapshot,
+        keep_guard: bool,
+    ) -> Result<Vec<String>, SourceError>;
     fn rollback(
         &self,
         snapshot: &Snapshot,

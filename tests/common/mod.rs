@@ -2,6 +2,9 @@
 //! the binary under test, and the rule that privileged tests may not skip in CI.
 #![allow(dead_code)]
 
+pub mod disk_harness;
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,7 +1,14 @@
 """moto's EC2 server on 127.0.0.1, with DescribeSnapshots paginated the way real EC2 does
-(moto returns everything at once and never a NextToken). Usage: moto_ec2.py PORT.
-Signature checking is turned on by INITIAL_NO_AUTH_ACTION_COUNT in the environment."""
+(moto returns everything at once and never a NextToken), the replace-root-volume task moto
+lacks, and the disk harness (disk_harness.py) presenting attached volumes as loop devices by
+NVMe serial. Usage: moto_ec2.py PORT. Signature checking is turned on by
+INITIAL_NO_AUTH_ACTION_COUNT in the environment."""
+import datetime
 import sys
+import uuid
+
+import disk_harness
+from moto.ec2.models.elastic_block_store import EBSBackend
 
 from moto.core.responses import ActionResult
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
@@ -23,6 +30,69 @@ def paginated_describe_snapshots(self):
 
 
 ElasticBlockStore.describe_snapshots = paginated_describe_snapshots
+
+
+def wrap(name, after):
+    original = getattr(EBSBackend, name)
+
+    def wrapped(self, *args, **kwargs):
+        if name in ("detach_volume",):
+            after(self, None, *args, **kwargs)
+            return original(self, *args, **kwargs)
+        result = original(self, *args, **kwargs)
+        after(self, result, *args, **kwargs)
+        return result
+
+    setattr(EBSBackend, name, wrapped)
+
+
+wrap("create_volume", lambda self, volume, *a, **k: disk_harness.created(volume.id, k.get("snapshot_id")))
+wrap("attach_volume", lambda self, att, volume_id, *a, **k: disk_harness.attached(volume_id, "nvme-Amazon_Elastic_Block_Store_" + volume_id.replace("vol-", "vol")))
+wrap("detach_volume", lambda self, _, volume_id, *a, **k: disk_harness.detached(volume_id))
+wrap("delete_volume", lambda self, _, volume_id, *a, **k: disk_harness.deleted(volume_id))
+
+# CreateReplaceRootVolumeTask, which moto lacks: the old root is detached (and kept unless
+# DeleteReplacedRootVolume), a volume from the snapshot is attached at the root device. The
+# task is "in-progress" on its first description and "succeeded" afterwards.
+tasks = {}
+
+
+def create_replace_root_volume_task(self):
+    token = self._get_param("ClientToken")
+    for task in tasks.values():
+        if token and task["token"] == token:
+            return ActionResult({"ReplaceRootVolumeTask": task["public"]})
+    instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+    snapshot_id = self._get_param("SnapshotId")
+    root = instance.root_device_name
+    old = instance.block_device_mapping[root].volume_id
+    self.ec2_backend.detach_volume(old, instance.id, root)
+    if self._get_bool_param("DeleteReplacedRootVolume", False):
+        self.ec2_backend.delete_volume(old)
+    new = self.ec2_backend.create_volume(size=None, zone_name=instance.placement, snapshot_id=snapshot_id)
+    self.ec2_backend.attach_volume(new.id, instance.id, root)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    task_id = "replacevol-" + uuid.uuid4().hex[:17]
+    public = {"ReplaceRootVolumeTaskId": task_id, "InstanceId": instance.id, "TaskState": "pending",
+              "StartTime": now.isoformat(), "SnapshotId": snapshot_id, "DeleteReplacedRootVolume": False}
+    tasks[task_id] = {"token": token, "public": public, "described": 0, "new_volume": new.id, "old_volume": old}
+    return ActionResult({"ReplaceRootVolumeTask": public})
+
+
+def describe_replace_root_volume_tasks(self):
+    wanted = self._get_multi_param("ReplaceRootVolumeTaskId")
+    found = []
+    for task_id, task in tasks.items():
+        if wanted and task_id not in wanted:
+            continue
+        task["described"] += 1
+        task["public"]["TaskState"] = "in-progress" if task["described"] == 1 else "succeeded"
+        found.append(task["public"])
+    return ActionResult({"ReplaceRootVolumeTasks": found})
+
+
+ElasticBlockStore.create_replace_root_volume_task = create_replace_root_volume_task
+ElasticBlockStore.describe_replace_root_volume_tasks = describe_replace_root_volume_tasks
 
 from moto.server import main  # noqa: E402
 

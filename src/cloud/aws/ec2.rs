@@ -176,7 +176,10 @@ impl Ec2Client {
     }
 
     /// Volumes matching raw DescribeVolumes parameters (filters), all pages.
-    pub fn volumes_where(&self, params: Vec<(String, String)>) -> Result<Vec<Ec2Volume>, CloudError> {
+    pub fn volumes_where(
+        &self,
+        params: Vec<(String, String)>,
+    ) -> Result<Vec<Ec2Volume>, CloudError> {
         self.all_pages("DescribeVolumes", params, xml::volumes)
     }
 
