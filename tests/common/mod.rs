@@ -2,6 +2,7 @@
 //! the binary under test, and the rule that privileged tests may not skip in CI.
 #![allow(dead_code)]
 
+pub mod aws_cloud;
 pub mod disk_harness;
 pub mod moto;
 

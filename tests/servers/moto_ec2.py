@@ -69,7 +69,7 @@ def create_replace_root_volume_task(self):
     self.ec2_backend.detach_volume(old, instance.id, root)
     if self._get_bool_param("DeleteReplacedRootVolume", False):
         self.ec2_backend.delete_volume(old)
-    new = self.ec2_backend.create_volume(size=None, zone_name=instance.placement, snapshot_id=snapshot_id)
+    new = self.ec2_backend.create_volume(size=None, zone_name=instance.placement.zone, snapshot_id=snapshot_id)
     self.ec2_backend.attach_volume(new.id, instance.id, root)
     now = datetime.datetime.now(datetime.timezone.utc)
     task_id = "replacevol-" + uuid.uuid4().hex[:17]
@@ -80,7 +80,7 @@ def create_replace_root_volume_task(self):
 
 
 def describe_replace_root_volume_tasks(self):
-    wanted = self._get_multi_param("ReplaceRootVolumeTaskId")
+    wanted = self._get_param("ReplaceRootVolumeTaskIds", [])
     found = []
     for task_id, task in tasks.items():
         if wanted and task_id not in wanted:
