@@ -2,24 +2,70 @@
 RPC signature (HMAC-SHA1, its own implementation of the documented algorithm), the
 timestamp and the nonce, answers DescribeDisks / DescribeSnapshots in the real JSON shape
 with NextToken paging, and injects faults on demand. Usage: aliyun_ecs.py PORT STATE.json
-STATE: access_key_id, secret, disks[], snapshots[], page_size, faults[] (applied in order to
-DescribeSnapshots: throttle, 500, timeout, truncated, badtype). Every request is appended to
-STATE.log as one JSON line."""
+STATE: access_key_id, secret, disks[], snapshots[], instances[], page_size, faults[] (applied
+in order to DescribeSnapshots: throttle, 500, timeout, truncated, badtype), fail{Action:
+[http status, code]} (every call of that action fails). Disks, snapshots and instances walk
+through their real states, one step per description: CreateDisk Creating→Available,
+AttachDisk Attaching→In_use, DetachDisk Detaching→Available, CreateSnapshot
+progressing→accomplished, StopInstance Stopping→Stopped, StartInstance Starting→Running (the
+first StartInstance after a ResetDisk is refused with IncorrectDiskStatus, as ECS does while
+the reset settles). Attached disks are presented to the machine by disk_harness.py (virtio
+serial = id without d-). Every request is appended to STATE.log as one JSON line."""
 import base64
 import datetime
 import hashlib
 import hmac
 import json
+import os
 import sys
 import time
+import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import disk_harness
 
 port, state_path = int(sys.argv[1]), sys.argv[2]
 state = json.load(open(state_path))
 seen_nonces = set()
 # Temporary keys issued by AssumeRole: id -> (secret, security token).
 sts_keys = {}
+lock = threading.Lock()
+tokens = {}
+
+
+def public(obj):
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+def advance(obj, on_change=None):
+    """Answers the current state, then moves one step along the object's pending states."""
+    shown = public(obj)
+    if obj.get("_pending"):
+        obj["Status"] = obj["_pending"].pop(0)
+        if on_change:
+            on_change(obj)
+    return shown
+
+
+def disk_changed(disk):
+    if disk["Status"] == "In_use":
+        disk_harness.attached(disk["DiskId"], "virtio-" + disk["DiskId"].removeprefix("d-"))
+
+
+def tags_match(obj, p):
+    key, value = p.get("Tag.1.Key"), p.get("Tag.1.Value")
+    if key is None:
+        return True
+    return any(t["TagKey"] == key and (value is None or t["TagValue"] == value) for t in obj.get("Tags", {}).get("Tag", []))
+
+
+def request_tags(p):
+    tags, n = [], 1
+    while f"Tag.{n}.Key" in p:
+        tags.append({"TagKey": p[f"Tag.{n}.Key"], "TagValue": p.get(f"Tag.{n}.Value", "")})
+        n += 1
+    return {"Tag": tags}
 
 
 def enc(s):
@@ -108,6 +154,21 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(403, "Forbidden.RAM", "User not authorized to operate on the specified resource.")
         if p.get("Version") != "2014-05-26" or p.get("Format") != "JSON" or not p.get("RegionId"):
             return self.error(400, "MissingParameter", "Version, Format and RegionId are required.")
+        if action in state.get("fail", {}):
+            status, code = state["fail"][action]
+            return self.error(status, code, f"{action} failed on purpose")
+        with lock:
+            answer = self.lifecycle(action, p)
+            # The state on disk is what the tests inspect afterwards.
+            with open(state_path + ".tmp", "w") as f:
+                json.dump(state, f)
+            os.replace(state_path + ".tmp", state_path)
+            return answer
+
+    def lifecycle(self, action, p):
+        disks_by_id = {d["DiskId"]: d for d in state["disks"]}
+        instances = {i["InstanceId"]: i for i in state.get("instances", [])}
+        snaps = {s["SnapshotId"]: s for s in state["snapshots"]}
         if action == "DescribeDisks":
             disks = state["disks"]
             if "InstanceId" in p:
@@ -115,7 +176,102 @@ class Handler(BaseHTTPRequestHandler):
             if "DiskIds" in p:
                 wanted = json.loads(p["DiskIds"])
                 disks = [d for d in disks if d["DiskId"] in wanted]
+            disks = [advance(d, disk_changed) for d in disks if tags_match(d, p)]
             return self.answer(200, {"RequestId": "r-2", "TotalCount": len(disks), "Disks": {"Disk": disks}})
+        if action == "CreateDisk":
+            token = p.get("ClientToken")
+            if token in tokens:
+                return self.answer(200, {"RequestId": "r-10", "DiskId": tokens[token]})
+            snap = snaps.get(p.get("SnapshotId"))
+            if snap is None:
+                return self.error(404, "InvalidSnapshotId.NotFound", "The specified snapshot does not exist.")
+            if snap["Status"] != "accomplished":
+                return self.error(403, "InvalidSnapshot.NotReady", "The specified snapshot is not ready.")
+            if not p.get("ZoneId"):
+                return self.error(400, "MissingParameter", "ZoneId is required.")
+            disk_id = f"d-bp1rescue{len(state['disks']):04d}"
+            state["disks"].append({"DiskId": disk_id, "Size": snap["SourceDiskSize"], "ZoneId": p["ZoneId"], "Status": "Creating",
+                                   "_pending": ["Available"], "Type": "data", "InstanceId": "", "SourceSnapshotId": snap["SnapshotId"],
+                                   "Category": p.get("DiskCategory", "cloud"), "Tags": request_tags(p)})
+            if token:
+                tokens[token] = disk_id
+            disk_harness.created(disk_id, snap["SnapshotId"])
+            return self.answer(200, {"RequestId": "r-10", "DiskId": disk_id, "OrderId": ""})
+        if action in ("AttachDisk", "DetachDisk", "DeleteDisk", "ResetDisk"):
+            disk = disks_by_id.get(p.get("DiskId"))
+            if disk is None:
+                if action == "DeleteDisk":
+                    return self.answer(200, {"RequestId": "r-11"})
+                return self.error(404, "InvalidDiskId.NotFound", "The specified disk does not exist.")
+            if action == "AttachDisk":
+                instance = instances.get(p.get("InstanceId"))
+                if instance is None:
+                    return self.error(404, "InvalidInstanceId.NotFound", "The specified instance does not exist.")
+                if disk["Status"] != "Available" or instance["Status"] not in ("Running", "Stopped"):
+                    return self.error(403, "IncorrectDiskStatus", "The current disk status does not support this operation.")
+                disk.update(Status="Attaching", _pending=["In_use"], InstanceId=instance["InstanceId"])
+            elif action == "DetachDisk":
+                if disk["Status"] != "In_use" or disk["InstanceId"] != p.get("InstanceId"):
+                    return self.error(403, "InvalidDisk.AlreadyDetached", "The disk is not attached to the instance.")
+                disk.update(Status="Detaching", _pending=["Available"], InstanceId="")
+                disk_harness.detached(disk["DiskId"])
+            elif action == "DeleteDisk":
+                if disk["Status"] != "Available":
+                    return self.error(403, "DiskStillAttached" if disk["Status"] == "In_use" else "IncorrectDiskStatus", "The disk cannot be deleted in its state.")
+                state["disks"].remove(disk)
+                disk_harness.deleted(disk["DiskId"])
+            else:
+                instance = instances.get(disk.get("InstanceId"))
+                snap = snaps.get(p.get("SnapshotId"))
+                if snap is None:
+                    return self.error(404, "InvalidSnapshotId.NotFound", "The specified snapshot does not exist.")
+                if snap["SourceDiskId"] != disk["DiskId"]:
+                    return self.error(403, "InvalidParameter.Mismatch", "The specified snapshot is not created from the specified disk.")
+                if instance is not None and instance["Status"] != "Stopped":
+                    return self.error(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
+                disk["_reset_to"] = snap["SnapshotId"]
+                if instance is not None:
+                    instance["_start_refusals"] = 1
+            return self.answer(200, {"RequestId": "r-12"})
+        if action == "CreateSnapshot":
+            disk = disks_by_id.get(p.get("DiskId"))
+            if disk is None:
+                return self.error(404, "InvalidDiskId.NotFound", "The specified disk does not exist.")
+            token = p.get("ClientToken")
+            if token in tokens:
+                return self.answer(200, {"RequestId": "r-13", "SnapshotId": tokens[token]})
+            snap_id = f"s-bp1guard{len(state['snapshots']):04d}"
+            state["snapshots"].append({"SnapshotId": snap_id, "SnapshotName": p.get("SnapshotName", ""), "Description": p.get("Description", ""),
+                                       "Status": "progressing", "_pending": ["progressing", "accomplished"], "Progress": "0%",
+                                       "CreationTime": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                       "SourceDiskId": disk["DiskId"], "SourceDiskSize": disk["Size"], "SourceDiskType": disk["Type"],
+                                       "Encrypted": False, "Tags": request_tags(p)})
+            if token:
+                tokens[token] = snap_id
+            return self.answer(200, {"RequestId": "r-13", "SnapshotId": snap_id})
+        if action in ("StopInstance", "StartInstance"):
+            instance = instances.get(p.get("InstanceId"))
+            if instance is None:
+                return self.error(404, "InvalidInstanceId.NotFound", "The specified instance does not exist.")
+            if action == "StopInstance":
+                if instance["Status"] != "Running":
+                    return self.error(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
+                instance.update(Status="Stopping", _pending=["Stopped"])
+            else:
+                if instance["Status"] != "Stopped":
+                    return self.error(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
+                if instance.get("_start_refusals"):
+                    instance["_start_refusals"] -= 1
+                    return self.error(403, "IncorrectDiskStatus", "The current status of the disk does not support this operation.")
+                instance.update(Status="Starting", _pending=["Running"])
+            return self.answer(200, {"RequestId": "r-14"})
+        if action == "DescribeInstanceStatus":
+            wanted, n = [], 1
+            while f"InstanceId.{n}" in p:
+                wanted.append(p[f"InstanceId.{n}"])
+                n += 1
+            found = [advance(i) for i in state.get("instances", []) if not wanted or i["InstanceId"] in wanted]
+            return self.answer(200, {"RequestId": "r-15", "TotalCount": len(found), "InstanceStatuses": {"InstanceStatus": [{"InstanceId": i["InstanceId"], "Status": i["Status"]} for i in found]}})
         if action == "DescribeSnapshots":
             faults = state.get("faults", [])
             if faults:
@@ -133,6 +289,10 @@ class Handler(BaseHTTPRequestHandler):
                     snaps = [dict(s, SourceDiskSize="forty") for s in state["snapshots"]]
                     return self.answer(200, {"RequestId": "r-5", "Snapshots": {"Snapshot": snaps}})
             snaps = [s for s in state["snapshots"] if s["SourceDiskId"] == p.get("DiskId", s["SourceDiskId"])]
+            if "SnapshotIds" in p:
+                wanted = json.loads(p["SnapshotIds"])
+                snaps = [advance(s) for s in snaps if s["SnapshotId"] in wanted]
+            snaps = [public(s) for s in snaps]
             size = min(int(p.get("MaxResults", 10)), state.get("page_size", 100))
             start = int(p.get("NextToken") or 0)
             page = {"RequestId": "r-6", "Snapshots": {"Snapshot": snaps[start:start + size]}}
