@@ -57,8 +57,7 @@ impl DiskLocator {
                     .map(|s| s.trim().to_string())
             })?;
             serials
-                .iter()
-                .any(|s| *s == serial)
+                .contains(&serial)
                 .then(|| Path::new("/dev").join(e.file_name()))
         })
     }
