@@ -258,7 +258,21 @@ fn crash_points_of_an_ecs_rescue_are_cleaned_up() {
     let Some(ecs) = start(json!({})) else { return };
     let (live, _) = checkpoints(&ecs);
     let path = live.path("ckpt");
-    for point in ["create:done", "attach:start", "mount:done", "detach:start"] {
+    for point in [
+        "create:start",
+        "create:done",
+        "attach:start",
+        "attach:done",
+        "device:done",
+        "mount:start",
+        "mount:done",
+        "unmount:start",
+        "unmount:done",
+        "detach:start",
+        "detach:done",
+        "delete:start",
+        "delete:done",
+    ] {
         let to = tempfile::tempdir().unwrap();
         let mut args = vec![
             "restore",

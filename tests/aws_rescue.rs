@@ -183,6 +183,70 @@ fn a_device_that_never_appears_times_out_clearly_and_the_volume_is_removed() {
     cloud.assert_nothing_left("device never appeared");
 }
 
+/// Ctrl-C while waiting: the rescue stops, and the volume is still removed before exit.
+#[test]
+fn an_interrupt_cancels_the_wait_and_removes_the_volume() {
+    if !privileged() {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let cloud = Cloud::start(&python);
+    let live = LoopFs::new("ext4", 32);
+    files(&live, "ckpt");
+    let (volume, snapshot) = cloud.volume_with_snapshot(&live);
+    std::fs::write(cloud.harness.path().join("no-device"), "").unwrap();
+    let path = live.path("ckpt");
+    let mut cmd = common::isolated(cloud.home.path());
+    cmd.args([
+        "restore",
+        path.to_str().unwrap(),
+        "--snapshot",
+        &snapshot,
+        "--json",
+    ])
+    .args(cloud.cloud_args(&volume))
+    .env("AWS_ENDPOINT_URL", &cloud.moto.url)
+    .env("AWS_ACCESS_KEY_ID", &cloud.key.access_key_id)
+    .env(
+        "AWS_SECRET_ACCESS_KEY",
+        cloud.key.secret_access_key.expose(),
+    )
+    .env("SNAPRESCUE_BY_ID_DIR", cloud.harness.by_id())
+    .env("SNAPRESCUE_DEVICE_WAIT_SECS", "60")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Wait until it is waiting for the device, then interrupt it as Ctrl-C would.
+    let started = std::time::Instant::now();
+    while !cloud
+        .harness
+        .events()
+        .iter()
+        .any(|e| e["event"] == "attached-without-device")
+    {
+        assert!(started.elapsed().as_secs() < 30, "never attached");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["error"].as_str().unwrap().contains("cancelled"),
+        "{doc}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "the 60 s wait was cut short"
+    );
+    cloud.assert_nothing_left("interrupted");
+}
+
 /// Every journal point of a rescue: the process is SIGKILLed right after it, and
 /// `snaprescue cleanup` leaves no volume, attachment or mount behind.
 #[test]

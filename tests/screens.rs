@@ -275,6 +275,16 @@ fn step5_while_comparing() {
 }
 
 #[test]
+fn step5_while_a_cloud_rescue_disk_is_made() {
+    let mut m = model();
+    m.step = Step::Restore;
+    m.restore.loading = true;
+    m.restore.stage =
+        "waiting for EBS volume vol-0a1b2c3d4e5f60718 to become available (12 s)".into();
+    insta::assert_snapshot!("picker_rescue_disk", render(&m));
+}
+
+#[test]
 fn step6_finish() {
     let mut m = model();
     m.step = Step::Finish;

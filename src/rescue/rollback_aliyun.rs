@@ -113,7 +113,7 @@ fn run(
             ],
         )?;
         let id = required(&doc, "CreateSnapshot", "SnapshotId")?;
-        journal.record("guard", "start", json!({"guard": id}))?;
+        journal.record("guard", "created", json!({"guard": id}))?;
         wait_until(
             &format!("guard snapshot {id} to complete"),
             cloud_wait(3600),
