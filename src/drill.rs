@@ -196,7 +196,7 @@ pub fn run_drill(wizard: bool) -> anyhow::Result<()> {
         lost.display()
     );
     if wizard {
-        crate::runtime::run_wizard(&lost, None)?;
+        crate::runtime::run_wizard(&lost, None, Default::default())?;
     } else {
         println!("{}", lost.display());
     }

@@ -34,6 +34,10 @@ impl Drop for Ecs {
 }
 
 fn start(fail: Value) -> Option<Ecs> {
+    start_with(fail, json!({}))
+}
+
+fn start_with(fail: Value, fail_after: Value) -> Option<Ecs> {
     let python = std::env::var("SNAPRESCUE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let harness = DiskHarness::new();
     let state = harness.path().join("ecs.json");
@@ -41,6 +45,7 @@ fn start(fail: Value) -> Option<Ecs> {
         "access_key_id": AK,
         "secret": SECRET,
         "fail": fail,
+        "fail_after": fail_after,
         "disks": [
             {"DiskId": "d-bp1systemdisk01", "Size": 40, "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "system", "InstanceId": INSTANCE},
             {"DiskId": DISK, "Size": 100, "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "data", "InstanceId": INSTANCE},
@@ -248,6 +253,38 @@ fn an_api_error_midway_still_deletes_the_rescue_disk() {
     );
     assert!(ecs.actions().contains(&"DeleteDisk".to_string()));
     ecs.assert_nothing_left("attach failed");
+}
+
+#[test]
+fn a_disk_created_but_whose_answer_was_lost_is_found_by_its_tag_and_deleted() {
+    if !privileged() {
+        return;
+    }
+    let Some(ecs) = start_with(json!({}), json!({"CreateDisk": [400, "InvalidParameter"]})) else {
+        return;
+    };
+    let (live, _) = checkpoints(&ecs);
+    let path = live.path("ckpt");
+    let mut args = vec![
+        "restore",
+        path.to_str().unwrap(),
+        "--snapshot",
+        SNAPSHOT,
+        "--json",
+    ];
+    args.extend(cloud_args());
+    let (code, doc, _) = ecs.run(&args, &[]);
+    assert_eq!(code, Some(1), "{doc}");
+    assert!(
+        doc["error"].as_str().unwrap().contains("InvalidParameter"),
+        "{doc}"
+    );
+    assert!(
+        ecs.actions().contains(&"DeleteDisk".to_string()),
+        "{:?}",
+        ecs.actions()
+    );
+    ecs.assert_nothing_left("lost answer");
 }
 
 #[test]

@@ -21,6 +21,8 @@ use std::path::PathBuf;
 pub struct Cli {
     /// What was lost (default: the current directory). Opens the wizard.
     pub path: Option<PathBuf>,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -98,7 +100,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Put the whole subvolume back to the snapshot (keeps the current one as a guard).
+    /// Put the whole subvolume or cloud disk back to the snapshot (the current state is kept).
     Rollback {
         /// What was lost (it may no longer exist).
         path: PathBuf,
@@ -242,7 +244,7 @@ pub fn main() -> i32 {
         Some(Command::Cleanup { json }) => emit(cloud_runs::cleanup(), json),
         None => {
             let path = cli.path.unwrap_or_else(|| PathBuf::from("."));
-            report(crate::runtime::run_wizard(&path, None))
+            report(crate::runtime::run_wizard(&path, None, cli.cloud.into()))
         }
         Some(Command::Writers {
             path,

@@ -103,8 +103,8 @@ fn rescue(
         cloud,
         journal,
         &Resources {
-            disk: None,
             mount_point: mount_point.clone(),
+            ..Default::default()
         },
         watch,
     )?;
@@ -114,7 +114,7 @@ fn rescue(
             journal,
             &Resources {
                 disk: Some(disk.clone()),
-                mount_point: None,
+                ..Default::default()
             },
             watch,
         )?;

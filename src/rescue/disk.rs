@@ -15,6 +15,8 @@ use std::time::Duration;
 /// What a rescue run has created so far.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resources {
+    /// Set once CreateDisk/CreateVolume was sent: an answer lost on the way still made one.
+    pub create_requested: bool,
     pub disk: Option<String>,
     pub mount_point: Option<PathBuf>,
 }
@@ -105,6 +107,7 @@ impl RescueDisk {
             "start",
             json!({"snapshot": snapshot, "zone": zone}),
         )?;
+        self.resources.create_requested = true;
         let disk = cloud.create_disk(snapshot, zone, &run)?;
         self.resources.disk = Some(disk.clone());
         journal.record("create", "done", json!({"disk": disk}))?;
@@ -196,8 +199,18 @@ impl RescueDisk {
         let Some(journal) = self.journal.take() else {
             return Ok(());
         };
-        tear_down(self.cloud.as_ref(), &journal, &self.resources, watch)?;
+        // On failure the journal stays unfinished, for `snaprescue cleanup`.
+        self.tear_down_all(&journal, watch)?;
         journal.finish("done")
+    }
+
+    fn tear_down_all(&mut self, journal: &Journal, watch: &Watch) -> Result<(), RescueError> {
+        let cloud = self.cloud.as_ref();
+        if self.resources.disk.is_none() && self.resources.create_requested {
+            // The create call failed or its answer was lost: a disk may exist, with our tag.
+            self.resources.disk = cloud.tagged(&journal.header.run)?.into_iter().next();
+        }
+        tear_down(cloud, journal, &self.resources, watch)
     }
 }
 

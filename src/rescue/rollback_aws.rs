@@ -319,7 +319,7 @@ pub fn finish_data(
             if let Some(new) = new {
                 let resources = super::disk::Resources {
                     disk: Some(new),
-                    mount_point: None,
+                    ..Default::default()
                 };
                 super::disk::tear_down(disks, journal, &resources, watch)?;
             }

@@ -19,6 +19,8 @@ use tokio::sync::mpsc::UnboundedSender;
 /// Carries out effects and reports back through `tx`.
 pub struct Executor {
     pub path: PathBuf,
+    /// Cloud source options from the command line (`--source`, `--disk`, …).
+    pub cloud: crate::sources::aws::CloudOptions,
     pub tx: UnboundedSender<Msg>,
     pub gpu: Arc<dyn GpuProbe>,
     pub session: Arc<Mutex<Option<Arc<Session>>>>,
@@ -115,9 +117,9 @@ impl Executor {
                 self.blocking(move || Msg::GpuProbed(gpu.probe()));
             }
             Effect::ListSnapshots => {
-                let path = self.path.clone();
+                let (path, cloud) = (self.path.clone(), self.cloud.clone());
                 let slot = self.session.clone();
-                self.blocking(move || match Session::open(&path, &Default::default()) {
+                self.blocking(move || match Session::open(&path, &cloud) {
                     Ok(session) => {
                         let listing = SnapshotListing {
                             source: session.describe(),

@@ -16,21 +16,34 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Opens the wizard on `path`. `gpu` replaces NVML (tests, demos).
-pub fn run_wizard(path: &Path, gpu: Option<Arc<dyn GpuProbe>>) -> anyhow::Result<()> {
+pub fn run_wizard(
+    path: &Path,
+    gpu: Option<Arc<dyn GpuProbe>>,
+    cloud: crate::sources::aws::CloudOptions,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let result = runtime.block_on(wizard_loop(path, gpu.unwrap_or_else(|| Arc::new(Nvml))));
+    let result = runtime.block_on(wizard_loop(
+        path,
+        gpu.unwrap_or_else(|| Arc::new(Nvml)),
+        cloud,
+    ));
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
 }
 
-async fn wizard_loop(path: &Path, gpu: Arc<dyn GpuProbe>) -> anyhow::Result<()> {
+async fn wizard_loop(
+    path: &Path,
+    gpu: Arc<dyn GpuProbe>,
+    cloud: crate::sources::aws::CloudOptions,
+) -> anyhow::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let absolute = crate::ports::fs_meta::resolve_lost(path).unwrap_or(path.to_path_buf());
     let executor = Executor {
         path: absolute.clone(),
+        cloud,
         tx: tx.clone(),
         gpu,
         session: Arc::default(),

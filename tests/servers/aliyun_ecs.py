@@ -4,7 +4,8 @@ timestamp and the nonce, answers DescribeDisks / DescribeSnapshots in the real J
 with NextToken paging, and injects faults on demand. Usage: aliyun_ecs.py PORT STATE.json
 STATE: access_key_id, secret, disks[], snapshots[], instances[], page_size, faults[] (applied
 in order to DescribeSnapshots: throttle, 500, timeout, truncated, badtype), fail{Action:
-[http status, code]} (every call of that action fails). Disks, snapshots and instances walk
+[http status, code]} (every call of that action fails), fail_after{Action: [status, code]} (the action is done
+but answered with that error). Disks, snapshots and instances walk
 through their real states, one step per description: CreateDisk Creating→Available,
 AttachDisk Attaching→In_use, DetachDisk Detaching→Available, CreateSnapshot
 progressing→accomplished, StopInstance Stopping→Stopped, StartInstance Starting→Running (the
@@ -158,14 +159,27 @@ class Handler(BaseHTTPRequestHandler):
             status, code = state["fail"][action]
             return self.error(status, code, f"{action} failed on purpose")
         with lock:
-            answer = self.lifecycle(action, p)
+            if action in state.get("fail_after", {}):
+                # The action happens, but its answer is an error (a reply lost on the way).
+                status, code = state["fail_after"][action]
+                self.lifecycle(action, p, quiet=True)
+                answer = self.error(status, code, f"{action} answer lost on purpose")
+            else:
+                answer = self.lifecycle(action, p)
             # The state on disk is what the tests inspect afterwards.
             with open(state_path + ".tmp", "w") as f:
                 json.dump(state, f)
             os.replace(state_path + ".tmp", state_path)
             return answer
 
-    def lifecycle(self, action, p):
+    def lifecycle(self, action, p, quiet=False):
+        if quiet:
+            saved = self.answer
+            self.answer = lambda *a, **k: None
+            try:
+                return self.lifecycle(action, p)
+            finally:
+                self.answer = saved
         disks_by_id = {d["DiskId"]: d for d in state["disks"]}
         instances = {i["InstanceId"]: i for i in state.get("instances", [])}
         snaps = {s["SnapshotId"]: s for s in state["snapshots"]}
