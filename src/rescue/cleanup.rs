@@ -58,9 +58,11 @@ fn clean(run: &RunRecord, watch: &Watch) -> Result<String, SourceError> {
             };
             match run.header.kind.as_str() {
                 "rollback-aws-data" => {
-                    super::rollback_aws::finish_data(&disks, run, &journal, watch)?
+                    super::rollback_aws_finish::finish_data(&disks, run, &journal, watch)?
                 }
-                "rollback-aws-root" => super::rollback_aws::finish_root(&disks, &journal, watch)?,
+                "rollback-aws-root" => {
+                    super::rollback_aws_finish::finish_root(&disks, &journal, watch)?
+                }
                 _ => rescue(&disks, run, &journal, watch)?,
             }
         }

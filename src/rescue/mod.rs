@@ -10,6 +10,7 @@ pub mod disk;
 pub mod journal;
 pub mod rollback_aliyun;
 pub mod rollback_aws;
+pub mod rollback_aws_finish;
 
 use crate::cloud::CloudError;
 use crate::ports::mounts::MountError;

@@ -2,7 +2,7 @@
 //! filesystem unmounted, the old volume detached (kept and tagged, never deleted by us), the
 //! new one attached at the same device name and mounted where the old one was. A root volume
 //! is replaced by EC2 itself (CreateReplaceRootVolumeTask, old root kept), and polled.
-//! Interrupted swaps are finished from the journal by [`finish_data`].
+//! Interrupted runs are finished from the journal by `rollback_aws_finish`.
 
 use super::aws_disks::Ec2Disks;
 use super::journal::{Journal, RunHeader, RunRecord};
@@ -125,7 +125,8 @@ pub fn data_volume(
         Err(e) => {
             // Put things in a consistent state the same way `cleanup` would.
             let record = RunRecord::read(journal.path());
-            let finished = record.map(|r| finish_data(disks, &r, &journal, watch));
+            let finished =
+                record.map(|r| super::rollback_aws_finish::finish_data(disks, &r, &journal, watch));
             match finished {
                 Some(Ok(state)) => {
                     journal.finish("failed")?;
@@ -165,7 +166,7 @@ fn swap(
     Ok(new)
 }
 
-fn wait_state(
+pub(super) fn wait_state(
     disks: &Ec2Disks,
     volume: &str,
     what: &str,
@@ -202,7 +203,7 @@ fn detach_old(
     Ok(())
 }
 
-fn attach_new(
+pub(super) fn attach_new(
     disks: &Ec2Disks,
     journal: &Journal,
     t: &Target,
@@ -221,7 +222,7 @@ fn attach_new(
     remount(disks, journal, t, new, watch)
 }
 
-fn remount(
+pub(super) fn remount(
     disks: &Ec2Disks,
     journal: &Journal,
     t: &Target,
@@ -262,76 +263,6 @@ fn remount(
     Ok(())
 }
 
-/// Finishes an interrupted data-volume swap: when the old volume is already detached the
-/// swap is completed (the user confirmed it); otherwise it is undone (the new volume
-/// deleted, the old one mounted again). Returns what state it left.
-pub fn finish_data(
-    disks: &Ec2Disks,
-    run: &RunRecord,
-    journal: &Journal,
-    watch: &Watch,
-) -> Result<String, RescueError> {
-    let watch = &watch.uncancellable();
-    let target = run
-        .events
-        .iter()
-        .find(|e| e["step"] == "target")
-        .ok_or_else(|| {
-            RescueError::Refused("the journal has no target; nothing was changed".into())
-        })?;
-    let t = Target {
-        volume: target["old_disk"].as_str().unwrap_or_default().to_string(),
-        instance: run.header.instance.clone().unwrap_or_default(),
-        zone: target["zone"].as_str().unwrap_or_default().to_string(),
-        device: target["device"].as_str().unwrap_or_default().to_string(),
-        root: false,
-        mount_point: target["mount_point"].as_str().map(PathBuf::from),
-        fs_type: target["fs"].as_str().map(str::to_string),
-    };
-    let mut new = run.field("disk");
-    if new.is_none() {
-        new = disks.tagged(&run.header.run)?.into_iter().next();
-    }
-    let old_state = disks.disk_state(&t.volume)?;
-    let old_attached = matches!(
-        old_state,
-        Some(DiskState::InUse(_)) | Some(DiskState::Attaching(_))
-    );
-    match new {
-        Some(new) if !old_attached => {
-            wait_state(disks, &new, "to settle", watch, |s| {
-                matches!(s, Some(DiskState::Available) | Some(DiskState::InUse(_)))
-            })?;
-            disks.tag(
-                &t.volume,
-                &[
-                    ("snaprescue-replaced-by", &new),
-                    ("snaprescue-kept", "true"),
-                ],
-            )?;
-            attach_new(disks, journal, &t, &new, watch)?;
-            Ok(format!(
-                "rolled back: {new} (from {}) is attached at {}; the old volume {} is kept",
-                run.header.snapshot, t.device, t.volume
-            ))
-        }
-        new => {
-            if let Some(new) = new {
-                let resources = super::disk::Resources {
-                    disk: Some(new),
-                    ..Default::default()
-                };
-                super::disk::tear_down(disks, journal, &resources, watch)?;
-            }
-            remount(disks, journal, &t, &t.volume, watch)?;
-            Ok(format!(
-                "not rolled back: {} is still attached and mounted; the new volume was removed",
-                t.volume
-            ))
-        }
-    }
-}
-
 /// Replaces the root volume with one from `snapshot` (EC2 does it; the instance reboots),
 /// keeping the old root. Returns the task id once it succeeded.
 pub fn root_volume(
@@ -349,7 +280,7 @@ pub fn root_volume(
     Ok(task)
 }
 
-fn replace_root(
+pub(super) fn replace_root(
     disks: &Ec2Disks,
     journal: &Journal,
     snapshot: &str,
@@ -400,18 +331,4 @@ fn replace_root(
     )?;
     journal.record("replaced", "done", json!({}))?;
     Ok(task)
-}
-
-/// Finishes an interrupted root replacement: the task is requested again with the same
-/// client token (EC2 returns the same task) and polled to its end.
-pub fn finish_root(
-    disks: &Ec2Disks,
-    journal: &Journal,
-    watch: &Watch,
-) -> Result<String, RescueError> {
-    let snapshot = journal.header.snapshot.clone();
-    let task = replace_root(disks, journal, &snapshot, watch)?;
-    Ok(format!(
-        "root volume replaced from {snapshot} (task {task})"
-    ))
 }
