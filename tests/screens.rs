@@ -244,6 +244,27 @@ fn step4_recovery() {
 }
 
 #[test]
+fn step4_cloud_rollback_confirm() {
+    let mut m = model();
+    m.step = Step::Recovery;
+    let listing = m.snapshots.listing.as_mut().unwrap();
+    listing.source = "EBS volume vol-0a1b2c3d4e5f60718 in us-east-1 (us-east-1a)".into();
+    listing.rollback_targets = vec![("aws".into(), "vol-0a1b2c3d4e5f60718".into())];
+    for s in &mut listing.snapshots {
+        s.source = "aws".into();
+    }
+    m.recovery.choice = RecoveryChoice::Rollback;
+    m.recovery.confirming = true;
+    m.recovery.typed = "vol-0a".into();
+    m.recovery.newer = Some(Ok(NewerFiles {
+        count: 1,
+        bytes: 1 << 30,
+        newest: vec![("ckpt/epoch_31.pt".into(), 1_764_331_200)],
+    }));
+    insta::assert_snapshot!("recovery_cloud_rollback_confirm", render(&m));
+}
+
+#[test]
 fn step5_picker_confirm_and_progress() {
     let mut m = picker_model();
     insta::assert_snapshot!("picker", render(&m));

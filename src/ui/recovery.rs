@@ -20,6 +20,23 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .map(|s| s.created.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_default();
     let target = model.rollback_target();
+    let (noun, kept, how_kept) = match snap.map(|s| s.source.as_str()) {
+        Some("aws") => (
+            "EBS volume",
+            "the current volume is detached and kept, tagged snaprescue-kept".to_string(),
+            format!("The current volume `{target}` is detached and kept, never deleted."),
+        ),
+        Some("aliyun") => (
+            "ECS disk",
+            "a guard snapshot of it is taken first; the instance is stopped and started".into(),
+            format!("A guard snapshot of `{target}` is taken first; the instance restarts."),
+        ),
+        _ => (
+            "subvolume",
+            "everything written since is set aside in a read-only guard".into(),
+            format!("The current subvolume is kept read-only as `{target}.pre-rollback-…`."),
+        ),
+    };
     let mut lines = vec![
         Line::from(format!("Snapshot {name}, taken {when}")).bold(),
         Line::from(""),
@@ -38,11 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     lines.push(Line::from("    nothing live changes except the files you restore").dark_gray());
     lines.push(option(
         r.choice == RecoveryChoice::Rollback,
-        format!("Rollback: put subvolume `{target}` back to the snapshot time"),
+        format!("Rollback: put {noun} `{target}` back to the snapshot time"),
     ));
-    lines.push(
-        Line::from("    everything written since is set aside in a read-only guard").dark_gray(),
-    );
+    lines.push(Line::from(format!("    {kept}")).dark_gray());
     lines.push(Line::from(""));
     if r.running {
         lines.push(Line::from("rolling back…").yellow());
@@ -73,9 +88,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 }
             }
         }
-        lines.push(Line::from(format!(
-            "The current subvolume is kept read-only as `{target}.pre-rollback-…`."
-        )));
+        lines.push(Line::from(how_kept));
         lines.push(
             Line::from(format!(
                 "Type `{target}` and Enter to roll back, Esc to cancel: {}▏",
