@@ -4,6 +4,7 @@
 
 mod keys;
 mod model;
+pub mod name_index;
 pub mod picker;
 mod update;
 mod update_finish;

@@ -32,6 +32,9 @@ pub struct Picker {
     totals: (usize, u64),
     /// Entries whose own name matches the query.
     hits: Vec<u32>,
+    /// The hits and their ancestors, in entry order: what a search can show.
+    marked: Vec<u32>,
+    index: super::name_index::NameIndex,
 }
 
 /// One row to draw.
@@ -75,7 +78,10 @@ impl Picker {
                 parent.bytes += bytes;
             }
         }
+        let index = super::name_index::NameIndex::new(&entries);
         let mut picker = Self {
+            index,
+            marked: Vec::new(),
             snapshot_id,
             dest,
             free_bytes,
@@ -104,6 +110,18 @@ impl Picker {
     pub fn refresh(&mut self) {
         let searching = !self.query.is_empty();
         self.visible.clear();
+        if searching {
+            // Nothing is collapsed while searching: the marked entries are the candidates.
+            let visible: Vec<u32> = self
+                .marked
+                .iter()
+                .copied()
+                .filter(|&i| self.shown(i as usize))
+                .collect();
+            self.visible = visible;
+            self.cursor = self.cursor.min(self.visible.len().saturating_sub(1));
+            return;
+        }
         let mut i = 0;
         while i < self.entries.len() {
             if !self.shown(i) {
@@ -123,42 +141,38 @@ impl Picker {
     }
 
     pub fn set_query(&mut self, query: String) {
-        use rayon::prelude::*;
         let query = query.to_lowercase();
         let n = self.entries.len();
-        let needle = query.as_bytes();
-        let matching = |e: &DiffEntry| contains_ignore_case(name_bytes(&e.path), needle);
         // Typing one more character can only narrow the previous hits.
         let narrowing = !self.query.is_empty() && query.starts_with(&self.query);
         self.hits = if query.is_empty() {
             Vec::new()
         } else if narrowing {
-            self.hits
-                .par_iter()
-                .copied()
-                .filter(|&i| matching(&self.entries[i as usize]))
-                .collect()
+            self.index.narrow(&self.hits, query.as_bytes())
         } else {
-            (0..n as u32)
-                .into_par_iter()
-                .with_min_len(4096)
-                .filter(|&i| matching(&self.entries[i as usize]))
-                .collect()
+            self.index.search(query.as_bytes())
         };
         self.query = query;
         self.matches.clear();
         self.matches.resize(n, self.query.is_empty());
+        self.marked.clear();
         for &hit in &self.hits {
-            let mut i = hit as usize;
-            // Mark the hit and its ancestors, stopping at one already marked.
-            loop {
-                if std::mem::replace(&mut self.matches[i], true) {
+            // Mark the hit and its unmarked ancestors. In depth-first order those ancestors
+            // come after everything marked before, so `marked` stays sorted once each
+            // chain (hit, parent, grandparent…) is reversed.
+            let chain = self.marked.len();
+            self.matches[hit as usize] = true;
+            self.marked.push(hit);
+            let mut parent = self.nodes[hit as usize].parent;
+            while let Some(p) = parent {
+                if std::mem::replace(&mut self.matches[p as usize], true) {
                     break;
                 }
-                match self.nodes[i].parent {
-                    Some(p) => i = p as usize,
-                    None => break,
-                }
+                self.marked.push(p);
+                parent = self.nodes[p as usize].parent;
+            }
+            if self.marked.len() - chain > 1 {
+                self.marked[chain..].reverse();
             }
         }
         self.cursor = 0;
@@ -328,24 +342,4 @@ impl Picker {
     pub fn move_cursor(&mut self, delta: isize) {
         self.cursor = super::keys::moved(self.cursor, delta, self.visible.len());
     }
-}
-
-/// The last component of a relative path, as bytes, without Path's component parsing.
-fn name_bytes(path: &std::path::Path) -> &[u8] {
-    let bytes = path.as_os_str().as_encoded_bytes();
-    match bytes.iter().rposition(|&b| b == b'/') {
-        Some(slash) => &bytes[slash + 1..],
-        None => bytes,
-    }
-}
-
-/// ASCII case-insensitive substring test on raw name bytes (`needle` is lower case); no
-/// allocation per name, so a search over a million names stays within a frame or two.
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || haystack.windows(needle.len()).any(|w| {
-            w.iter()
-                .zip(needle)
-                .all(|(a, b)| a.to_ascii_lowercase() == *b)
-        })
 }
