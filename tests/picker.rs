@@ -103,3 +103,54 @@ fn select_all_deleted_takes_the_topmost_deleted_entries_and_toggles() {
     p.toggle_all_deleted();
     assert!(p.selection().is_empty());
 }
+
+#[test]
+fn search_keeps_tree_order_through_nested_folders_and_narrowing() {
+    use EntryKind::*;
+    use EntryStatus::*;
+    let entries = vec![
+        e("a", Dir, 0, Same),
+        e("a/b", Dir, 0, Same),
+        e("a/b/c", Dir, 0, Same),
+        e("a/b/c/run7.pt", File, 1, Deleted),
+        e("a/b/other", File, 1, Same),
+        e("a/b/run77.pt", File, 1, Deleted),
+        e("a/z", Dir, 0, Same),
+        e("a/z/run7.log", File, 1, Same),
+        e("b7", Dir, 0, Same),
+    ];
+    let mut p = Picker::new(
+        "1".into(),
+        TreeDiff {
+            entries,
+            unreadable: vec![],
+        },
+        "/live".into(),
+        0,
+    );
+    p.deleted_only = false;
+    p.set_query("7".into());
+    assert_eq!(
+        names(&p),
+        [
+            "a",
+            "a/b",
+            "a/b/c",
+            "a/b/c/run7.pt",
+            "a/b/run77.pt",
+            "a/z",
+            "a/z/run7.log",
+            "b7"
+        ]
+    );
+    p.set_query("77".into());
+    assert_eq!(names(&p), ["a", "a/b", "a/b/run77.pt"]);
+    p.set_query("7".into());
+    p.deleted_only = true;
+    p.refresh();
+    assert_eq!(
+        names(&p),
+        ["a", "a/b", "a/b/c", "a/b/c/run7.pt", "a/b/run77.pt"],
+        "deleted-only hides the folders without deleted entries"
+    );
+}
