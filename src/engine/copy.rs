@@ -96,7 +96,8 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> Result<(), CopyError> {
     })
 }
 
-/// Copies `src` to `target` (which must not exist). `on_bytes` hears about progress.
+/// Copies `src` to `target` (which must not exist), fsynced, then renamed into place.
+/// `on_bytes` hears about progress.
 pub fn copy_file(
     src: &Path,
     target: &Path,
@@ -104,6 +105,47 @@ pub fn copy_file(
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<CopiedFile, CopyError> {
+    let staged = stage_file(src, target, try_reflink, cancel, on_bytes)?;
+    staged
+        .file
+        .sync_all()
+        .map_err(io("cannot fsync", &staged.temp.path))?;
+    staged.commit()
+}
+
+/// A verified copy under its temporary name, with its metadata, not yet durable nor
+/// visible: [`StagedFile::commit`] renames it into place once its filesystem was synced
+/// (one syncfs for a whole batch instead of one fsync per file). Dropped, it is removed.
+pub struct StagedFile {
+    temp: TempFile,
+    file: File,
+    target: PathBuf,
+    pub copied: CopiedFile,
+}
+
+impl StagedFile {
+    /// The open copy (for syncfs on its filesystem).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Renames the copy into place, never over an existing file.
+    pub fn commit(mut self) -> Result<CopiedFile, CopyError> {
+        rename_noreplace(&self.temp.path, &self.target)?;
+        self.temp.armed = false;
+        Ok(self.copied)
+    }
+}
+
+/// Copies and verifies `src` beside `target` under a temporary name, with the source's
+/// metadata; see [`StagedFile`].
+pub fn stage_file(
+    src: &Path,
+    target: &Path,
+    try_reflink: bool,
+    cancel: &AtomicBool,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<StagedFile, CopyError> {
     let mut input = File::open(src).map_err(io("cannot read", src))?;
     let meta = input.metadata().map_err(io("cannot stat", src))?;
     let temp = TempFile {
@@ -138,21 +180,22 @@ pub fn copy_file(
         }
         Some(hash)
     };
-    // Metadata first, so the one fsync makes data, mode, owner, times and xattrs durable
+    // Metadata first, so the sync makes data, mode, owner, times and xattrs durable
     // before the name appears.
     super::restore::apply_metadata(&temp.path, &meta, src)
         .map_err(io("cannot set metadata on", target))?;
-    output.sync_all().map_err(io("cannot fsync", &temp.path))?;
-    let mut temp = temp;
-    rename_noreplace(&temp.path, target)?;
-    temp.armed = false;
-    Ok(CopiedFile {
-        method: if reflinked {
-            CopyMethod::Reflink
-        } else {
-            CopyMethod::Copy
+    Ok(StagedFile {
+        temp,
+        file: output,
+        target: target.to_path_buf(),
+        copied: CopiedFile {
+            method: if reflinked {
+                CopyMethod::Reflink
+            } else {
+                CopyMethod::Copy
+            },
+            hash,
         },
-        hash,
     })
 }
 
