@@ -326,3 +326,13 @@ fn remount_read_only_is_refused_while_a_file_is_open_for_writing() {
         "the filesystem is read-only now"
     );
 }
+
+#[test]
+fn kernel_threads_are_never_listed_even_on_the_root_filesystem() {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/").unwrap().dev();
+    let (found, _) =
+        snaprescue::ports::processes::processes_using(&std::collections::HashSet::from([root]));
+    // kthreadd (pid 2) has / as cwd and root, like every kernel thread.
+    assert!(found.iter().all(|p| p.pid != 2), "kthreadd listed");
+}

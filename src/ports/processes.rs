@@ -93,6 +93,11 @@ fn inspect(
     process: &procfs::process::Process,
     devices: &HashSet<u64>,
 ) -> procfs::ProcResult<Option<ProcessUse>> {
+    // Kernel threads (PF_KTHREAD) have / as cwd and root but hold no user files, and
+    // ignore SIGSTOP: listing them would bury the real writers of a root filesystem.
+    if process.stat()?.flags & 0x0020_0000 != 0 {
+        return Ok(None);
+    }
     let base = PathBuf::from(format!("/proc/{}", process.pid));
     let mut usages = Vec::new();
     let mut deleted_open = Vec::new();
