@@ -128,51 +128,38 @@ fn restore_symlink(item: &PlannedItem) -> Result<(), CopyError> {
 }
 
 /// Verified copies waiting to become durable and visible together: once a batch holds
-/// [`BATCH_BYTES`] or [`BATCH_FILES`], one syncfs per filesystem makes all of them durable
-/// (instead of one fsync per file, which for small files is most of the time), then each is
-/// renamed into place.
-struct Batch<'a> {
-    files: Vec<(&'a PlannedItem, StagedFile)>,
-    bytes: u64,
-}
+/// [`BATCH_BYTES`] or [`BATCH_FILES`], it goes to the committer thread, which makes all of
+/// them durable with one syncfs per filesystem (instead of one fsync per file, which for
+/// small files is most of the time) and renames each into place, while copying goes on.
+type Batch<'a> = Vec<(&'a PlannedItem, StagedFile)>;
+type Committed<'a> = Vec<(&'a PlannedItem, Result<super::copy::CopiedFile, String>)>;
 
 const BATCH_BYTES: u64 = 1 << 30;
 const BATCH_FILES: usize = 512;
 
-impl Batch<'_> {
-    fn full(&self) -> bool {
-        self.bytes >= BATCH_BYTES || self.files.len() >= BATCH_FILES
-    }
-
-    fn flush(&mut self, report: &mut RestoreReport) {
-        let staged = std::mem::take(&mut self.files);
-        self.bytes = 0;
-        let mut synced: Vec<u64> = Vec::new();
-        let mut sync_error = None;
-        for (_, file) in &staged {
-            let dev = file.file().metadata().map(|m| m.dev()).unwrap_or(0);
-            if !synced.contains(&dev) {
-                synced.push(dev);
-                if let Err(e) = nix::unistd::syncfs(file.file()) {
-                    sync_error = Some(format!("cannot sync the destination filesystem: {e}"));
-                }
+fn commit_batch(staged: Batch<'_>) -> Committed<'_> {
+    let mut synced: Vec<u64> = Vec::new();
+    let mut sync_error = None;
+    for (_, file) in &staged {
+        let dev = file.file().metadata().map(|m| m.dev()).unwrap_or(0);
+        if !synced.contains(&dev) {
+            synced.push(dev);
+            if let Err(e) = nix::unistd::syncfs(file.file()) {
+                sync_error = Some(format!("cannot sync the destination filesystem: {e}"));
             }
         }
-        for (item, file) in staged {
+    }
+    staged
+        .into_iter()
+        .map(|(item, file)| {
             // A copy that is not durable is not put in place (dropping removes it).
             let outcome = match &sync_error {
                 Some(e) => Err(e.clone()),
                 None => file.commit().map_err(|e| e.to_string()),
             };
-            match outcome {
-                Ok(c) => restored(report, item, Some(c.method), c.hash),
-                Err(reason) => report.failed.push(FailedItem {
-                    path: item.path.clone(),
-                    reason,
-                }),
-            }
-        }
-    }
+            (item, outcome)
+        })
+        .collect()
 }
 
 fn restored(
@@ -222,68 +209,87 @@ pub fn execute(
         ..Default::default()
     };
     let mut created_dirs = Vec::new();
-    let mut batch = Batch {
-        files: Vec::new(),
-        bytes: 0,
-    };
-    for item in &plan.items {
-        if cancel.load(Ordering::Relaxed) {
-            report.cancelled = true;
-            break;
-        }
-        state.current = item.path.clone();
-        progress(&state);
-        let outcome = match item.kind {
-            EntryKind::Dir => match std::fs::create_dir(&item.target) {
-                Ok(()) => {
-                    created_dirs.push(item);
-                    Ok(())
-                }
-                // Created meanwhile by someone else: merge into it, leave its metadata.
-                Err(_) if item.target.is_dir() && !item.target.is_symlink() => Ok(()),
-                Err(e) => Err(e.to_string()),
-            },
-            EntryKind::Symlink => restore_symlink(item).map_err(|e| e.to_string()),
-            _ => {
-                let mut on_bytes = |n: u64| {
-                    state.bytes_done += n;
-                    progress(&state);
-                };
-                match stage_file(
-                    &item.source,
-                    &item.target,
-                    plan.reflink,
-                    cancel,
-                    &mut on_bytes,
-                ) {
-                    Ok(staged) => {
-                        batch.bytes += item.size;
-                        batch.files.push((item, staged));
-                        if batch.full() {
-                            batch.flush(&mut report);
-                        }
-                        state.items_done += 1;
-                        continue;
-                    }
-                    Err(CopyError::Cancelled) => {
-                        report.cancelled = true;
-                        break;
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
+    let committed = std::thread::scope(|scope| {
+        let (to_commit, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let committer = scope.spawn(move || {
+            batches
+                .into_iter()
+                .flat_map(commit_batch)
+                .collect::<Committed>()
+        });
+        let mut batch: Batch = Vec::new();
+        let mut batch_bytes = 0u64;
+        for item in &plan.items {
+            if cancel.load(Ordering::Relaxed) {
+                report.cancelled = true;
+                break;
             }
-        };
+            state.current = item.path.clone();
+            progress(&state);
+            let outcome = match item.kind {
+                EntryKind::Dir => match std::fs::create_dir(&item.target) {
+                    Ok(()) => {
+                        created_dirs.push(item);
+                        Ok(())
+                    }
+                    // Created meanwhile by someone else: merge into it, leave its metadata.
+                    Err(_) if item.target.is_dir() && !item.target.is_symlink() => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                },
+                EntryKind::Symlink => restore_symlink(item).map_err(|e| e.to_string()),
+                _ => {
+                    let mut on_bytes = |n: u64| {
+                        state.bytes_done += n;
+                        progress(&state);
+                    };
+                    match stage_file(
+                        &item.source,
+                        &item.target,
+                        plan.reflink,
+                        cancel,
+                        &mut on_bytes,
+                    ) {
+                        Ok(staged) => {
+                            batch_bytes += item.size;
+                            batch.push((item, staged));
+                            if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
+                                let _ = to_commit.send(std::mem::take(&mut batch));
+                                batch_bytes = 0;
+                            }
+                            state.items_done += 1;
+                            continue;
+                        }
+                        Err(CopyError::Cancelled) => {
+                            report.cancelled = true;
+                            break;
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+            };
+            match outcome {
+                Ok(()) => restored(&mut report, item, None, None),
+                Err(reason) => report.failed.push(FailedItem {
+                    path: item.path.clone(),
+                    reason,
+                }),
+            }
+            state.items_done += 1;
+        }
+        // What was copied and verified before a cancel is kept.
+        let _ = to_commit.send(batch);
+        drop(to_commit);
+        committer.join().unwrap_or_default()
+    });
+    for (item, outcome) in committed {
         match outcome {
-            Ok(()) => restored(&mut report, item, None, None),
+            Ok(c) => restored(&mut report, item, Some(c.method), c.hash),
             Err(reason) => report.failed.push(FailedItem {
                 path: item.path.clone(),
                 reason,
             }),
         }
-        state.items_done += 1;
     }
-    // What was copied and verified before a cancel is kept.
-    batch.flush(&mut report);
     // Directory metadata last (deepest first), so our writes inside do not change it.
     for dir in created_dirs.iter().rev() {
         let result = std::fs::symlink_metadata(&dir.source)
