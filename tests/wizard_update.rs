@@ -506,3 +506,32 @@ fn only_the_newest_local_snapshots_and_the_recommended_one_are_counted() {
         "six newest plus the recommended"
     );
 }
+
+#[test]
+fn a_running_rollback_shows_its_stage() {
+    let mut m = at_snapshots();
+    m.step = Step::Recovery;
+    m.recovery.running = true;
+    let effects = update(
+        &mut m,
+        Msg::RollbackStage("waiting for instance i-1 to be Stopped (12 s)".into()),
+    );
+    assert!(effects.is_empty());
+    assert_eq!(
+        m.recovery.stage,
+        "waiting for instance i-1 to be Stopped (12 s)"
+    );
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| snaprescue::ui::draw(f, &m)).unwrap();
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        screen.contains("rolling back… waiting for instance i-1"),
+        "{screen}"
+    );
+}

@@ -301,16 +301,23 @@ impl Executor {
                 ))
             }),
             Effect::Rollback { id, confirm } => {
-                let (opened, cancel) = (self.opened.clone(), self.cancel.clone());
+                let (opened, cancel, tx) =
+                    (self.opened.clone(), self.cancel.clone(), self.tx.clone());
                 self.with_session(
                     move |s| {
                         // Release our own view of the snapshot before swapping subvolumes.
                         if let Ok(mut slot) = opened.lock() {
                             *slot = None;
                         }
+                        let tx = std::sync::Mutex::new(tx);
+                        let say = |text: &str| {
+                            if let Ok(tx) = tx.lock() {
+                                let _ = tx.send(Msg::RollbackStage(text.to_string()));
+                            }
+                        };
                         let watch = crate::rescue::Watch {
                             cancel: &cancel,
-                            stage: &|_| {},
+                            stage: &say,
                         };
                         let result = s.snapshot(&id).and_then(|snap| {
                             s.source_of(snap)?.rollback(snap, &confirm, true, &watch)

@@ -60,7 +60,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     lines.push(Line::from(format!("    {kept}")).dark_gray());
     lines.push(Line::from(""));
     if r.running {
-        lines.push(Line::from("rolling back…").yellow());
+        lines.push(Line::from(format!("rolling back… {}", r.stage)).yellow());
     } else if let Some(Err(e)) = &r.outcome {
         lines.push(Line::from(format!("rollback refused: {e}")).red());
     } else if r.confirming {

@@ -160,6 +160,8 @@ pub enum Msg {
     },
     TorchChecked(TorchReport),
     RollbackDone(Result<RollbackOutcome, String>),
+    /// What a running rollback is doing now.
+    RollbackStage(String),
     ReportWritten(Result<PathBuf, String>),
 }
 
@@ -273,6 +275,8 @@ pub struct Recovery {
     pub typed: String,
     pub newer: Option<Result<NewerFiles, String>>,
     pub running: bool,
+    /// Where a running rollback is (a cloud rollback takes minutes).
+    pub stage: String,
     pub outcome: Option<Result<RollbackOutcome, String>>,
 }
 

@@ -118,6 +118,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             update_finish::on_restore_done(model, report, elapsed_ms)
         }
         Msg::RollbackDone(result) => update_finish::on_rollback_done(model, result),
+        Msg::RollbackStage(stage) => {
+            model.recovery.stage = stage;
+            vec![]
+        }
         Msg::VerifyProgress { done, total } => {
             model.finish.verify_progress = Some((done, total));
             vec![]
