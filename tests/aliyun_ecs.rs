@@ -5,27 +5,14 @@
 
 mod common;
 
+use common::ecs_stand_in::EcsStandIn;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 const AK: &str = "LTAI5tTestAccessKey";
 const SECRET: &str = "test-secret-Zq9";
 
-struct Server {
-    child: Child,
-    url: String,
-    state: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Server = EcsStandIn;
 
 fn snapshot(i: u32, disk: &str) -> Value {
     json!({
@@ -70,42 +57,7 @@ fn initial_state(faults: &[&str]) -> Value {
 }
 
 fn start_with(initial: &Value) -> Option<Server> {
-    let python = match std::env::var("SNAPRESCUE_TEST_PYTHON") {
-        Ok(p) => p,
-        Err(_) => "python3".into(),
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    std::fs::write(&state, initial.to_string()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(python)
-        .args([
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/aliyun_ecs.py"),
-            &port.to_string(),
-            state.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .ok()?;
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        state,
-        _dir: dir,
-    };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the ECS stand-in did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(server)
+    EcsStandIn::start(initial, None)
 }
 
 struct Run {

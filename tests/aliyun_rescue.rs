@@ -6,11 +6,10 @@
 mod common;
 
 use common::disk_harness::DiskHarness;
+use common::ecs_stand_in::EcsStandIn;
 use common::{LoopFs, privileged};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const AK: &str = "LTAI5tRescueKey";
 const SECRET: &str = "rescue-secret-8Jd";
@@ -19,18 +18,9 @@ const INSTANCE: &str = "i-bp1gpu";
 const SNAPSHOT: &str = "s-bp1snap0001";
 
 struct Ecs {
-    child: Child,
-    url: String,
-    state: PathBuf,
+    server: EcsStandIn,
     harness: DiskHarness,
     home: tempfile::TempDir,
-}
-
-impl Drop for Ecs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(fail: Value) -> Option<Ecs> {
@@ -38,9 +28,7 @@ fn start(fail: Value) -> Option<Ecs> {
 }
 
 fn start_with(fail: Value, fail_after: Value) -> Option<Ecs> {
-    let python = std::env::var("SNAPRESCUE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let harness = DiskHarness::new();
-    let state = harness.path().join("ecs.json");
     let initial = json!({
         "access_key_id": AK,
         "secret": SECRET,
@@ -58,46 +46,18 @@ fn start_with(fail: Value, fail_after: Value) -> Option<Ecs> {
         }],
         "metadata": {"meta-data/instance-id": INSTANCE, "meta-data/region-id": "cn-hangzhou"},
     });
-    std::fs::write(&state, initial.to_string()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(python)
-        .args([
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/aliyun_ecs.py"),
-            &port.to_string(),
-            state.to_str().unwrap(),
-        ])
-        .env("SNAPRESCUE_HARNESS_DIR", harness.path())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(harness.path().join("server.log")).unwrap())
-        .spawn()
-        .ok()?;
-    let ecs = Ecs {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        state,
+    Some(Ecs {
+        server: EcsStandIn::start(&initial, Some(harness.path()))?,
         harness,
         home: tempfile::tempdir().unwrap(),
-    };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the ECS stand-in did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(ecs)
+    })
 }
 
 impl Ecs {
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
         let mut cmd = common::isolated(self.home.path());
         cmd.args(args)
-            .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &self.url)
+            .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &self.server.url)
             .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
             .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
             .env("SNAPRESCUE_BY_ID_DIR", self.harness.by_id());
@@ -114,23 +74,16 @@ impl Ecs {
 
     /// The actions the server received, in order.
     fn actions(&self) -> Vec<String> {
-        std::fs::read_to_string(self.state.with_extension("json.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).unwrap()["action"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
+        self.server
+            .requests()
+            .iter()
+            .map(|r| r["action"].as_str().unwrap().to_string())
             .collect()
     }
 
     /// Disks tagged by a snaprescue run, in the server's own state.
     fn rescue_disks(&self) -> Vec<String> {
-        let state: Value =
-            serde_json::from_str(&std::fs::read_to_string(&self.state).unwrap()).unwrap();
-        state["disks"]
+        self.server.state()["disks"]
             .as_array()
             .unwrap()
             .iter()
@@ -295,21 +248,7 @@ fn crash_points_of_an_ecs_rescue_are_cleaned_up() {
     let Some(ecs) = start(json!({})) else { return };
     let (live, _) = checkpoints(&ecs);
     let path = live.path("ckpt");
-    for point in [
-        "create:start",
-        "create:done",
-        "attach:start",
-        "attach:done",
-        "device:done",
-        "mount:start",
-        "mount:done",
-        "unmount:start",
-        "unmount:done",
-        "detach:start",
-        "detach:done",
-        "delete:start",
-        "delete:done",
-    ] {
+    for point in common::RESCUE_JOURNAL_POINTS {
         let to = tempfile::tempdir().unwrap();
         let mut args = vec![
             "restore",
@@ -416,7 +355,10 @@ fn rollback_refuses_to_stop_the_instance_it_runs_on() {
         "--json",
     ];
     args.extend(cloud_args());
-    let (code, doc, _) = ecs.run(&args, &[("SNAPRESCUE_ALIYUN_METADATA_ENDPOINT", &ecs.url)]);
+    let (code, doc, _) = ecs.run(
+        &args,
+        &[("SNAPRESCUE_ALIYUN_METADATA_ENDPOINT", &ecs.server.url)],
+    );
     assert_eq!(code, Some(1));
     let message = doc["error"].as_str().unwrap();
     assert!(

@@ -261,22 +261,8 @@ fn every_crash_point_is_cleaned_up() {
     let (volume, snapshot) = cloud.volume_with_snapshot(&live);
     std::fs::remove_dir_all(live.path("ckpt")).unwrap();
     let path = live.path("ckpt");
-    let points = [
-        "create:start",
-        "create:done",
-        "attach:start",
-        "attach:done",
-        "device:done",
-        "mount:start",
-        "mount:done",
-        "unmount:start",
-        "unmount:done",
-        "detach:start",
-        "detach:done",
-        "delete:start",
-        "delete:done",
-    ];
-    for point in points {
+
+    for point in common::RESCUE_JOURNAL_POINTS {
         let mut args = vec![
             "restore",
             path.to_str().unwrap(),

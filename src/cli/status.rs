@@ -75,13 +75,7 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     }
     let mut remounted = None;
     if action.remount_ro {
-        let anchor = crate::ports::fs_meta::surviving_ancestor(path)?.0;
-        let mount = crate::ports::mounts::MountTable::read()?
-            .holding(&anchor)?
-            .mount_point
-            .clone();
-        crate::ports::mounts::remount_read_only(&mount)?;
-        remounted = Some(mount);
+        remounted = Some(crate::ports::mounts::remount_read_only_holding(path)?);
     }
     let mut human = String::new();
     if let Some(m) = &remounted {

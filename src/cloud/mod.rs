@@ -43,6 +43,13 @@ pub enum CloudError {
     Config(String),
 }
 
+impl CloudError {
+    /// Whether this is an API error with one of `codes` (for "already gone" / "already done").
+    pub fn has_code(&self, codes: &[&str]) -> bool {
+        matches!(self, CloudError::Api { code, .. } if codes.contains(&code.as_str()))
+    }
+}
+
 /// One HTTP answer.
 #[derive(Debug, Clone)]
 pub struct Answer {

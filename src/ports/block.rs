@@ -35,9 +35,7 @@ pub fn device_dir(sys: &Path, majmin: &str, source: &str) -> Option<PathBuf> {
 /// The whole disks under the filesystem that holds `path` (sysfs at `sys`).
 pub fn disks_of_path(path: &Path, sys: &Path) -> Vec<Disk> {
     let found = || {
-        let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).ok()?;
-        let table = crate::ports::mounts::MountTable::read().ok()?;
-        let mount = table.holding(&anchor).ok()?;
+        let (mount, _) = crate::ports::mounts::mount_of(path).ok()?;
         Some(disks_under(&device_dir(sys, &mount.majmin, &mount.source)?))
     };
     found().unwrap_or_default()

@@ -178,6 +178,27 @@ pub fn unmount(dir: &Path) -> Result<(), MountError> {
     })
 }
 
+/// The mount holding `path`, which may no longer exist (its nearest surviving ancestor
+/// decides), and where `path` lies below that mount point.
+pub fn mount_of(path: &Path) -> Result<(MountEntry, PathBuf), MountError> {
+    let (anchor, tail) = crate::ports::fs_meta::surviving_ancestor(path)
+        .map_err(|_| MountError::NoMount(path.to_path_buf()))?;
+    let table = MountTable::read()?;
+    let mount = table.holding(&anchor)?.clone();
+    let below = anchor
+        .strip_prefix(&mount.mount_point)
+        .unwrap_or(Path::new(""))
+        .join(tail);
+    Ok((mount, below))
+}
+
+/// Remounts the filesystem holding `path` read-only; returns its mount point.
+pub fn remount_read_only_holding(path: &Path) -> Result<PathBuf, MountError> {
+    let (mount, _) = mount_of(path)?;
+    remount_read_only(&mount.mount_point)?;
+    Ok(mount.mount_point)
+}
+
 /// Remounts the filesystem at `mount_point` read-only. The kernel refuses (EBUSY) while
 /// files are open for writing; the error says so.
 pub fn remount_read_only(mount_point: &Path) -> Result<(), MountError> {

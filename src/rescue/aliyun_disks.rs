@@ -3,21 +3,13 @@
 //! "already detached" count as done. The guest finds the disk by its virtio or NVMe serial
 //! (the id without `d-`), never by the device name the API reports.
 
-use super::{DiskState, RUN_TAG, RescueCloud};
+use super::{DiskState, RUN_TAG, RescueCloud, param};
 use crate::cloud::CloudError;
 use crate::cloud::aliyun::ecs::EcsClient;
 use serde_json::Value;
 
 pub struct EcsDisks {
     pub ecs: EcsClient,
-}
-
-fn p(k: &str, v: &str) -> (String, String) {
-    (k.to_string(), v.to_string())
-}
-
-pub fn already_done(e: &CloudError, codes: &[&str]) -> bool {
-    matches!(e, CloudError::Api { code, .. } if codes.contains(&code.as_str()))
 }
 
 /// The text of `field` in a successful answer, or a malformed-answer error naming it.
@@ -51,17 +43,17 @@ impl RescueCloud for EcsDisks {
         let doc = self.ecs.call(
             "CreateDisk",
             &[
-                p("ZoneId", zone),
-                p("SnapshotId", snapshot),
-                p("DiskCategory", "cloud_essd"),
-                p("DiskName", &format!("snaprescue-rescue-{snapshot}")),
-                p(
+                param("ZoneId", zone),
+                param("SnapshotId", snapshot),
+                param("DiskCategory", "cloud_essd"),
+                param("DiskName", &format!("snaprescue-rescue-{snapshot}")),
+                param(
                     "Description",
                     "temporary rescue disk made by snaprescue; safe to delete",
                 ),
-                p("ClientToken", run),
-                p("Tag.1.Key", RUN_TAG),
-                p("Tag.1.Value", run),
+                param("ClientToken", run),
+                param("Tag.1.Key", RUN_TAG),
+                param("Tag.1.Value", run),
             ],
         )?;
         required(&doc, "CreateDisk", "DiskId")
@@ -70,7 +62,7 @@ impl RescueCloud for EcsDisks {
     fn disk_state(&self, disk: &str) -> Result<Option<DiskState>, CloudError> {
         let found = match self.ecs.describe_disks(None, Some(disk)) {
             Ok(d) => d.into_iter().next(),
-            Err(e) if already_done(&e, &["InvalidDiskId.NotFound"]) => None,
+            Err(e) if e.has_code(&["InvalidDiskId.NotFound"]) => None,
             Err(e) => return Err(e),
         };
         Ok(found.map(|d| match d.status.to_ascii_lowercase().as_str() {
@@ -86,7 +78,7 @@ impl RescueCloud for EcsDisks {
     fn tagged(&self, run: &str) -> Result<Vec<String>, CloudError> {
         Ok(self
             .ecs
-            .disks_where(vec![p("Tag.1.Key", RUN_TAG), p("Tag.1.Value", run)])?
+            .disks_where(vec![param("Tag.1.Key", RUN_TAG), param("Tag.1.Value", run)])?
             .into_iter()
             .map(|d| d.id)
             .collect())
@@ -96,7 +88,7 @@ impl RescueCloud for EcsDisks {
         self.ecs
             .call(
                 "AttachDisk",
-                &[p("InstanceId", instance), p("DiskId", disk)],
+                &[param("InstanceId", instance), param("DiskId", disk)],
             )
             .map(|_| ())
     }
@@ -104,17 +96,14 @@ impl RescueCloud for EcsDisks {
     fn detach(&self, disk: &str, instance: &str) -> Result<(), CloudError> {
         match self.ecs.call(
             "DetachDisk",
-            &[p("InstanceId", instance), p("DiskId", disk)],
+            &[param("InstanceId", instance), param("DiskId", disk)],
         ) {
             Err(e)
-                if already_done(
-                    &e,
-                    &[
-                        "InvalidDisk.AlreadyDetached",
-                        "InvalidDiskId.NotFound",
-                        "InvalidInstanceId.NotFound",
-                    ],
-                ) =>
+                if e.has_code(&[
+                    "InvalidDisk.AlreadyDetached",
+                    "InvalidDiskId.NotFound",
+                    "InvalidInstanceId.NotFound",
+                ]) =>
             {
                 Ok(())
             }
@@ -123,8 +112,8 @@ impl RescueCloud for EcsDisks {
     }
 
     fn delete(&self, disk: &str) -> Result<(), CloudError> {
-        match self.ecs.call("DeleteDisk", &[p("DiskId", disk)]) {
-            Err(e) if already_done(&e, &["InvalidDiskId.NotFound"]) => Ok(()),
+        match self.ecs.call("DeleteDisk", &[param("DiskId", disk)]) {
+            Err(e) if e.has_code(&["InvalidDiskId.NotFound"]) => Ok(()),
             other => other.map(|_| ()),
         }
     }

@@ -3,22 +3,13 @@
 //! and DeleteVolume, where "not found" and "already detached" count as done. The guest finds
 //! the volume by its NVMe serial (`vol0123…`), never by the device name.
 
-use super::{DiskState, RUN_TAG, RescueCloud};
+use super::{DiskState, RUN_TAG, RescueCloud, param};
 use crate::cloud::CloudError;
 use crate::cloud::aws::ec2::Ec2Client;
 use crate::cloud::aws::xml;
 
 pub struct Ec2Disks {
     pub ec2: Ec2Client,
-}
-
-fn p(k: &str, v: &str) -> (String, String) {
-    (k.to_string(), v.to_string())
-}
-
-/// Whether an EC2 error says the thing is already gone or already in the wanted state.
-pub fn already_done(e: &CloudError, codes: &[&str]) -> bool {
-    matches!(e, CloudError::Api { code, .. } if codes.contains(&code.as_str()))
 }
 
 impl Ec2Disks {
@@ -40,17 +31,17 @@ impl Ec2Disks {
     pub fn volume(&self, id: &str) -> Result<Option<xml::Ec2Volume>, CloudError> {
         match self.ec2.describe_volumes(None, Some(id)) {
             Ok(v) => Ok(v.into_iter().next()),
-            Err(e) if already_done(&e, &["InvalidVolume.NotFound"]) => Ok(None),
+            Err(e) if e.has_code(&["InvalidVolume.NotFound"]) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// Tags `resource` (a kept volume, a guard snapshot).
     pub fn tag(&self, resource: &str, tags: &[(&str, &str)]) -> Result<(), CloudError> {
-        let mut params = vec![p("ResourceId.1", resource)];
+        let mut params = vec![param("ResourceId.1", resource)];
         for (i, (k, v)) in tags.iter().enumerate() {
-            params.push(p(&format!("Tag.{}.Key", i + 1), k));
-            params.push(p(&format!("Tag.{}.Value", i + 1), v));
+            params.push(param(&format!("Tag.{}.Key", i + 1), k));
+            params.push(param(&format!("Tag.{}.Value", i + 1), v));
         }
         self.ec2.call("CreateTags", &params).map(|_| ())
     }
@@ -61,9 +52,9 @@ impl Ec2Disks {
             .call(
                 "AttachVolume",
                 &[
-                    p("VolumeId", volume),
-                    p("InstanceId", instance),
-                    p("Device", device),
+                    param("VolumeId", volume),
+                    param("InstanceId", instance),
+                    param("Device", device),
                 ],
             )
             .map(|_| ())
@@ -89,15 +80,15 @@ impl RescueCloud for Ec2Disks {
         self.call_for(
             "CreateVolume",
             &[
-                p("SnapshotId", snapshot),
-                p("AvailabilityZone", zone),
-                p("VolumeType", "gp3"),
-                p("ClientToken", run),
-                p("TagSpecification.1.ResourceType", "volume"),
-                p("TagSpecification.1.Tag.1.Key", RUN_TAG),
-                p("TagSpecification.1.Tag.1.Value", run),
-                p("TagSpecification.1.Tag.2.Key", "Name"),
-                p("TagSpecification.1.Tag.2.Value", &name),
+                param("SnapshotId", snapshot),
+                param("AvailabilityZone", zone),
+                param("VolumeType", "gp3"),
+                param("ClientToken", run),
+                param("TagSpecification.1.ResourceType", "volume"),
+                param("TagSpecification.1.Tag.1.Key", RUN_TAG),
+                param("TagSpecification.1.Tag.1.Value", run),
+                param("TagSpecification.1.Tag.2.Key", "Name"),
+                param("TagSpecification.1.Tag.2.Value", &name),
             ],
             "volumeId",
         )
@@ -123,8 +114,8 @@ impl RescueCloud for Ec2Disks {
         Ok(self
             .ec2
             .volumes_where(vec![
-                p("Filter.1.Name", &format!("tag:{RUN_TAG}")),
-                p("Filter.1.Value.1", run),
+                param("Filter.1.Name", &format!("tag:{RUN_TAG}")),
+                param("Filter.1.Value.1", run),
             ])?
             .into_iter()
             .map(|v| v.id)
@@ -152,17 +143,14 @@ impl RescueCloud for Ec2Disks {
     fn detach(&self, disk: &str, instance: &str) -> Result<(), CloudError> {
         match self.ec2.call(
             "DetachVolume",
-            &[p("VolumeId", disk), p("InstanceId", instance)],
+            &[param("VolumeId", disk), param("InstanceId", instance)],
         ) {
             Err(e)
-                if already_done(
-                    &e,
-                    &[
-                        "InvalidVolume.NotFound",
-                        "InvalidAttachment.NotFound",
-                        "IncorrectState",
-                    ],
-                ) =>
+                if e.has_code(&[
+                    "InvalidVolume.NotFound",
+                    "InvalidAttachment.NotFound",
+                    "IncorrectState",
+                ]) =>
             {
                 Ok(())
             }
@@ -171,8 +159,8 @@ impl RescueCloud for Ec2Disks {
     }
 
     fn delete(&self, disk: &str) -> Result<(), CloudError> {
-        match self.ec2.call("DeleteVolume", &[p("VolumeId", disk)]) {
-            Err(e) if already_done(&e, &["InvalidVolume.NotFound"]) => Ok(()),
+        match self.ec2.call("DeleteVolume", &[param("VolumeId", disk)]) {
+            Err(e) if e.has_code(&["InvalidVolume.NotFound"]) => Ok(()),
             other => other.map(|_| ()),
         }
     }

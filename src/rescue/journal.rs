@@ -30,6 +30,21 @@ pub struct RunHeader {
 }
 
 impl RunHeader {
+    /// The header of a rollback of `disk` on `instance`.
+    pub fn rollback(
+        kind: &str,
+        cloud: &dyn super::RescueCloud,
+        snapshot: &str,
+        instance: &str,
+        disk: &str,
+    ) -> Self {
+        Self {
+            instance: Some(instance.to_string()),
+            disk: Some(disk.to_string()),
+            ..Self::new(kind, cloud, snapshot)
+        }
+    }
+
     pub fn new(kind: &str, cloud: &dyn super::RescueCloud, snapshot: &str) -> Self {
         let pid = std::process::id();
         Self {
@@ -44,6 +59,36 @@ impl RunHeader {
             started: chrono::Utc::now().to_rfc3339(),
             pid,
             pid_start: start_time(pid).unwrap_or(0),
+        }
+    }
+}
+
+/// Runs `work` under a new journal for `header`. When it fails, `settle` (the same code
+/// `snaprescue cleanup` runs for this kind of run) first puts things in a consistent state
+/// and the error says which; if that fails too, the journal stays for `cleanup`.
+pub fn journaled<T>(
+    header: RunHeader,
+    work: impl FnOnce(&Journal) -> Result<T, RescueError>,
+    settle: impl FnOnce(&RunRecord, &Journal) -> Result<String, RescueError>,
+) -> Result<T, RescueError> {
+    let journal = Journal::begin(header)?;
+    match work(&journal) {
+        Ok(value) => {
+            journal.finish("done")?;
+            Ok(value)
+        }
+        Err(e) => {
+            let settled = RunRecord::read(journal.path()).map(|record| settle(&record, &journal));
+            match settled {
+                Some(Ok(state)) => {
+                    journal.finish("failed")?;
+                    Err(RescueError::Refused(format!("{e}; afterwards: {state}")))
+                }
+                _ => Err(RescueError::Refused(format!(
+                    "{e}; run `snaprescue cleanup` to finish the {}",
+                    journal.header.kind.replace('-', " ")
+                ))),
+            }
         }
     }
 }

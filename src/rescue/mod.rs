@@ -166,6 +166,11 @@ pub fn wait_until<T>(
     }
 }
 
+/// One request parameter (`Name=value`) as the API clients take them.
+pub fn param(name: &str, value: &str) -> (String, String) {
+    (name.to_string(), value.to_string())
+}
+
 /// A run id: time and randomness, usable as a tag value and an idempotency token.
 pub fn new_run_id() -> String {
     format!(

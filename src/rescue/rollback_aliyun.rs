@@ -4,14 +4,10 @@
 //! Interrupted runs are finished from the journal by [`finish`]: a stopped instance is
 //! started again.
 
-use super::aliyun_disks::{EcsDisks, already_done, required};
-use super::journal::{Journal, RunHeader, RunRecord};
-use super::{RUN_TAG, RescueError, Watch, cloud_wait, wait_until};
+use super::aliyun_disks::{EcsDisks, required};
+use super::journal::{Journal, RunHeader, RunRecord, journaled};
+use super::{RUN_TAG, RescueError, Watch, cloud_wait, param, wait_until};
 use serde_json::json;
-
-fn p(k: &str, v: &str) -> (String, String) {
-    (k.to_string(), v.to_string())
-}
 
 pub struct Request<'a> {
     pub disk: &'a str,
@@ -58,31 +54,13 @@ pub fn rollback(
     r: &Request,
     watch: &Watch,
 ) -> Result<Option<String>, RescueError> {
-    let mut header = RunHeader::new("rollback-aliyun", disks, r.snapshot);
-    header.instance = Some(r.instance.to_string());
-    header.disk = Some(r.disk.to_string());
-    let journal = Journal::begin(header)?;
-    let result = run(disks, &journal, r, watch);
-    match result {
-        Ok(guard) => {
-            journal.finish("done")?;
-            Ok(guard)
-        }
-        Err(e) => {
-            // A stopped instance is started again whatever failed.
-            let restarted = RunRecord::read(journal.path())
-                .map(|record| finish(disks, &record, &journal, watch));
-            match restarted {
-                Some(Ok(state)) => {
-                    journal.finish("failed")?;
-                    Err(RescueError::Refused(format!("{e}; afterwards: {state}")))
-                }
-                _ => Err(RescueError::Refused(format!(
-                    "{e}; run `snaprescue cleanup` to start the instance again"
-                ))),
-            }
-        }
-    }
+    let header = RunHeader::rollback("rollback-aliyun", disks, r.snapshot, r.instance, r.disk);
+    // Whatever failed, a stopped instance is started again.
+    journaled(
+        header,
+        |journal| run(disks, journal, r, watch),
+        |record, journal| finish(disks, record, journal, watch),
+    )
 }
 
 fn run(
@@ -99,17 +77,17 @@ fn run(
         let doc = disks.ecs.call(
             "CreateSnapshot",
             &[
-                p("DiskId", r.disk),
-                p("SnapshotName", &format!("snaprescue-guard-{run}")),
-                p(
+                param("DiskId", r.disk),
+                param("SnapshotName", &format!("snaprescue-guard-{run}")),
+                param(
                     "Description",
                     &format!("state of {} before rollback to {}", r.disk, r.snapshot),
                 ),
-                p("ClientToken", &run),
-                p("Tag.1.Key", RUN_TAG),
-                p("Tag.1.Value", &run),
-                p("Tag.2.Key", "snaprescue-guard"),
-                p("Tag.2.Value", "true"),
+                param("ClientToken", &run),
+                param("Tag.1.Key", RUN_TAG),
+                param("Tag.1.Value", &run),
+                param("Tag.2.Key", "snaprescue-guard"),
+                param("Tag.2.Value", "true"),
             ],
         )?;
         let id = required(&doc, "CreateSnapshot", "SnapshotId")?;
@@ -122,7 +100,7 @@ fn run(
             || {
                 let doc = disks.ecs.call(
                     "DescribeSnapshots",
-                    &[p("SnapshotIds", &format!("[\"{id}\"]"))],
+                    &[param("SnapshotIds", &format!("[\"{id}\"]"))],
                 )?;
                 match doc["Snapshots"]["Snapshot"][0]["Status"].as_str() {
                     Some("accomplished") => Ok(Some(())),
@@ -141,8 +119,8 @@ fn run(
     disks.ecs.call(
         "StopInstance",
         &[
-            p("InstanceId", r.instance),
-            p("StoppedMode", "KeepCharging"),
+            param("InstanceId", r.instance),
+            param("StoppedMode", "KeepCharging"),
         ],
     )?;
     wait_status(disks, r.instance, "Stopped", watch)?;
@@ -151,7 +129,7 @@ fn run(
     journal.record("reset", "start", json!({}))?;
     disks.ecs.call(
         "ResetDisk",
-        &[p("DiskId", r.disk), p("SnapshotId", r.snapshot)],
+        &[param("DiskId", r.disk), param("SnapshotId", r.snapshot)],
     )?;
     journal.record("reset", "done", json!({}))?;
     start(disks, journal, r.instance, watch)?;
@@ -161,7 +139,7 @@ fn run(
 fn status(disks: &EcsDisks, instance: &str) -> Result<String, RescueError> {
     let doc = disks
         .ecs
-        .call("DescribeInstanceStatus", &[p("InstanceId.1", instance)])?;
+        .call("DescribeInstanceStatus", &[param("InstanceId.1", instance)])?;
     let statuses = doc["InstanceStatuses"]["InstanceStatus"].as_array();
     Ok(statuses
         .and_then(|s| s.iter().find(|i| i["InstanceId"] == instance))
@@ -202,18 +180,15 @@ fn start(
             watch,
             || match disks
                 .ecs
-                .call("StartInstance", &[p("InstanceId", instance)])
+                .call("StartInstance", &[param("InstanceId", instance)])
             {
                 Ok(_) => Ok(Some(())),
                 Err(e)
-                    if already_done(
-                        &e,
-                        &[
-                            "IncorrectDiskStatus",
-                            "IncorrectInstanceStatus",
-                            "OperationConflict",
-                        ],
-                    ) =>
+                    if e.has_code(&[
+                        "IncorrectDiskStatus",
+                        "IncorrectInstanceStatus",
+                        "OperationConflict",
+                    ]) =>
                 {
                     if status(disks, instance)? == "Running" {
                         return Ok(Some(()));

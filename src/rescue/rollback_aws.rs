@@ -5,8 +5,8 @@
 //! Interrupted runs are finished from the journal by `rollback_aws_finish`.
 
 use super::aws_disks::Ec2Disks;
-use super::journal::{Journal, RunHeader, RunRecord};
-use super::{DiskState, RUN_TAG, RescueCloud, RescueError, Watch, cloud_wait, wait_until};
+use super::journal::{Journal, RunHeader, journaled};
+use super::{DiskState, RUN_TAG, RescueCloud, RescueError, Watch, cloud_wait, param, wait_until};
 use crate::ports::disk_by_serial::DiskLocator;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -23,10 +23,6 @@ pub struct Target {
     /// Where its filesystem is mounted here, and as what.
     pub mount_point: Option<PathBuf>,
     pub fs_type: Option<String>,
-}
-
-fn p(k: &str, v: &str) -> (String, String) {
-    (k.to_string(), v.to_string())
 }
 
 /// Finds how `volume` is attached and whether it is `instance`'s root volume.
@@ -49,15 +45,10 @@ pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, Res
         })?;
     let root_device = disks.call_for(
         "DescribeInstances",
-        &[p("InstanceId.1", &attachment.instance)],
+        &[param("InstanceId.1", &attachment.instance)],
         "rootDeviceName",
     )?;
-    let mount = crate::ports::fs_meta::surviving_ancestor(path)
-        .ok()
-        .and_then(|(anchor, _)| {
-            let table = crate::ports::mounts::MountTable::read().ok()?;
-            table.holding(&anchor).ok().cloned()
-        });
+    let mount = crate::ports::mounts::mount_of(path).ok().map(|(m, _)| m);
     Ok(Target {
         volume: volume.to_string(),
         instance: attachment.instance.clone(),
@@ -107,37 +98,19 @@ pub fn data_volume(
     snapshot: &str,
     watch: &Watch,
 ) -> Result<String, RescueError> {
-    let mut header = RunHeader::new("rollback-aws-data", disks, snapshot);
-    header.instance = Some(t.instance.clone());
-    header.disk = Some(t.volume.clone());
-    let journal = Journal::begin(header)?;
-    journal.record(
-        "target",
-        "done",
-        json!({"old_disk": t.volume, "device": t.device, "mount_point": t.mount_point, "fs": t.fs_type, "zone": t.zone}),
-    )?;
-    let result = swap(disks, &journal, t, snapshot, watch);
-    match result {
-        Ok(new) => {
-            journal.finish("done")?;
-            Ok(new)
-        }
-        Err(e) => {
-            // Put things in a consistent state the same way `cleanup` would.
-            let record = RunRecord::read(journal.path());
-            let finished =
-                record.map(|r| super::rollback_aws_finish::finish_data(disks, &r, &journal, watch));
-            match finished {
-                Some(Ok(state)) => {
-                    journal.finish("failed")?;
-                    Err(RescueError::Refused(format!("{e}; afterwards: {state}")))
-                }
-                _ => Err(RescueError::Refused(format!(
-                    "{e}; run `snaprescue cleanup` to finish the rollback"
-                ))),
-            }
-        }
-    }
+    let header = RunHeader::rollback("rollback-aws-data", disks, snapshot, &t.instance, &t.volume);
+    journaled(
+        header,
+        |journal| {
+            journal.record(
+                "target",
+                "done",
+                json!({"old_disk": t.volume, "device": t.device, "mount_point": t.mount_point, "fs": t.fs_type, "zone": t.zone}),
+            )?;
+            swap(disks, journal, t, snapshot, watch)
+        },
+        |record, journal| super::rollback_aws_finish::finish_data(disks, record, journal, watch),
+    )
 }
 
 fn swap(
@@ -271,13 +244,13 @@ pub fn root_volume(
     snapshot: &str,
     watch: &Watch,
 ) -> Result<String, RescueError> {
-    let mut header = RunHeader::new("rollback-aws-root", disks, snapshot);
-    header.instance = Some(t.instance.clone());
-    header.disk = Some(t.volume.clone());
-    let journal = Journal::begin(header)?;
-    let task = replace_root(disks, &journal, snapshot, watch)?;
-    journal.finish("done")?;
-    Ok(task)
+    let header = RunHeader::rollback("rollback-aws-root", disks, snapshot, &t.instance, &t.volume);
+    // A failed replacement is not retried here: `cleanup` requests it again (same token).
+    journaled(
+        header,
+        |journal| replace_root(disks, journal, snapshot, watch),
+        |_, _| Err(RescueError::Refused("left to cleanup".into())),
+    )
 }
 
 pub(super) fn replace_root(
@@ -295,16 +268,16 @@ pub(super) fn replace_root(
     let task = disks.call_for(
         "CreateReplaceRootVolumeTask",
         &[
-            p("InstanceId", &instance),
-            p("SnapshotId", snapshot),
-            p("DeleteReplacedRootVolume", "false"),
-            p("ClientToken", run),
-            p(
+            param("InstanceId", &instance),
+            param("SnapshotId", snapshot),
+            param("DeleteReplacedRootVolume", "false"),
+            param("ClientToken", run),
+            param(
                 "TagSpecification.1.ResourceType",
                 "replace-root-volume-task",
             ),
-            p("TagSpecification.1.Tag.1.Key", RUN_TAG),
-            p("TagSpecification.1.Tag.1.Value", run),
+            param("TagSpecification.1.Tag.1.Key", RUN_TAG),
+            param("TagSpecification.1.Tag.1.Value", run),
         ],
         "replaceRootVolumeTaskId",
     )?;
@@ -317,7 +290,7 @@ pub(super) fn replace_root(
         || {
             let state = disks.call_for(
                 "DescribeReplaceRootVolumeTasks",
-                &[p("ReplaceRootVolumeTaskId.1", &task)],
+                &[param("ReplaceRootVolumeTaskId.1", &task)],
                 "taskState",
             )?;
             match state.as_str() {

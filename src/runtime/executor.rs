@@ -99,15 +99,8 @@ impl Executor {
             Effect::RemountReadOnly => {
                 let path = self.path.clone();
                 self.blocking(move || {
-                    let result = crate::ports::mounts::MountTable::read()
-                        .and_then(|t| {
-                            let anchor = crate::ports::fs_meta::surviving_ancestor(&path)
-                                .map(|a| a.0)
-                                .unwrap_or(path.clone());
-                            let mount = t.holding(&anchor)?.mount_point.clone();
-                            crate::ports::mounts::remount_read_only(&mount)
-                                .map(|_| mount.display().to_string())
-                        })
+                    let result = crate::ports::mounts::remount_read_only_holding(&path)
+                        .map(|mount| mount.display().to_string())
                         .map_err(|e| e.to_string());
                     Msg::Remounted(result)
                 });

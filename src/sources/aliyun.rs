@@ -3,6 +3,7 @@
 //! confirmed with DescribeDisks; snapshots come from DescribeSnapshots, all pages.
 
 use super::aws::CloudOptions;
+use super::cloud_disk::DiskPlace;
 use super::{
     CloudDetails, OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus,
     SourceError,
@@ -18,14 +19,7 @@ use std::sync::Arc;
 
 pub struct AliyunSource {
     disks: Arc<EcsDisks>,
-    pub disk_id: String,
-    pub instance_id: Option<String>,
-    /// The instance this runs on, when its metadata service answered.
-    pub this_instance: Option<String>,
-    /// Where rescue disks go: `--attach-to`, else this machine's instance.
-    pub attach_to: Option<String>,
-    pub zone: String,
-    path: PathBuf,
+    pub place: DiskPlace,
 }
 
 /// The ECS disk under `path`, from the serials of its block devices.
@@ -48,22 +42,16 @@ impl AliyunSource {
             return Ok(None);
         }
         let (ecs, this_instance) = connect(options)?;
-        let instance_id = options.instance.clone().or_else(|| this_instance.clone());
-        let disk = super::cloud_disk::choose(
+        let place = DiskPlace::find(
             &Disks(&ecs),
             path,
-            options.disk.as_deref(),
+            options,
             disk_under(path, Path::new("/sys")),
-            instance_id.as_deref(),
+            this_instance,
         )?;
         Ok(Some(Self {
             disks: Arc::new(EcsDisks { ecs }),
-            disk_id: disk.id,
-            instance_id,
-            attach_to: options.attach_to.clone().or_else(|| this_instance.clone()),
-            this_instance,
-            zone: disk.zone,
-            path: path.to_path_buf(),
+            place,
         }))
     }
 }
@@ -164,22 +152,19 @@ impl SnapshotSource for AliyunSource {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "ECS disk {} in {} ({})",
-            self.disk_id, self.disks.ecs.region, self.zone
-        )
+        self.place.describe("ECS disk", &self.disks.ecs.region)
     }
 
     fn rollback_target(&self) -> String {
-        self.disk_id.clone()
+        self.place.disk.id.clone()
     }
 
     fn live_root(&self) -> Option<PathBuf> {
-        super::aws::mount_point_of(&self.path)
+        self.place.live_root()
     }
 
     fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
-        let snapshots = self.disks.ecs.describe_snapshots(&self.disk_id)?;
+        let snapshots = self.disks.ecs.describe_snapshots(&self.place.disk.id)?;
         Ok(snapshots
             .into_iter()
             .map(|s| {
@@ -214,15 +199,7 @@ impl SnapshotSource for AliyunSource {
         snapshot: &Snapshot,
         watch: &crate::rescue::Watch,
     ) -> Result<OpenedSnapshot, SourceError> {
-        let attach_to = self.attach_to.as_deref().or(self.instance_id.as_deref());
-        super::cloud_disk::open_rescue(
-            self.disks.clone(),
-            snapshot,
-            &self.zone,
-            attach_to,
-            &self.path,
-            watch,
-        )
+        self.place.open(self.disks.clone(), snapshot, watch)
     }
 
     fn rollback_plan(
@@ -233,7 +210,7 @@ impl SnapshotSource for AliyunSource {
         let request = self.request(snapshot, keep_guard)?;
         rollback_aliyun::refuse_self_stop(
             &request,
-            self.this_instance.as_deref(),
+            self.place.this_instance.as_deref(),
             &self.disks.ecs.region,
         )?;
         Ok(rollback_aliyun::plan(&request))
@@ -246,21 +223,21 @@ impl SnapshotSource for AliyunSource {
         keep_guard: bool,
         watch: &crate::rescue::Watch,
     ) -> Result<RollbackOutcome, SourceError> {
-        super::check_confirmation(confirm, &self.disk_id, "ECS disk")?;
+        super::check_confirmation(confirm, &self.place.disk.id, "ECS disk")?;
         let request = self.request(snapshot, keep_guard)?;
         rollback_aliyun::refuse_self_stop(
             &request,
-            self.this_instance.as_deref(),
+            self.place.this_instance.as_deref(),
             &self.disks.ecs.region,
         )?;
         let guard = rollback_aliyun::rollback(&self.disks, &request, watch)?;
         Ok(RollbackOutcome {
-            replaced: PathBuf::from(&self.disk_id),
+            replaced: PathBuf::from(&self.place.disk.id),
             snapshot: snapshot.id.clone(),
             undo: match &guard {
                 Some(g) => format!(
                     "stop {}, ResetDisk {} to the guard snapshot {g}, start it again",
-                    request.instance, self.disk_id
+                    request.instance, self.place.disk.id
                 ),
                 None => {
                     "no guard snapshot was taken (--no-guard): the previous state is gone".into()
@@ -277,14 +254,14 @@ impl AliyunSource {
         snapshot: &'a Snapshot,
         keep_guard: bool,
     ) -> Result<rollback_aliyun::Request<'a>, SourceError> {
-        let instance = self.instance_id.as_deref().ok_or_else(|| {
+        let instance = self.place.instance.as_deref().ok_or_else(|| {
             SourceError::Refused(format!(
                 "ECS disk {} is attached to no known instance: give --instance",
-                self.disk_id
+                self.place.disk.id
             ))
         })?;
         Ok(rollback_aliyun::Request {
-            disk: &self.disk_id,
+            disk: &self.place.disk.id,
             instance,
             snapshot: &snapshot.id,
             keep_guard,

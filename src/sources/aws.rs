@@ -2,6 +2,7 @@
 //! disk under PATH's mount (or `--disk`), confirmed with DescribeVolumes; its snapshots are
 //! listed with DescribeSnapshots, all pages.
 
+use super::cloud_disk::DiskPlace;
 use super::{
     CloudDetails, OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus,
     SourceError,
@@ -28,12 +29,7 @@ pub struct CloudOptions {
 
 pub struct AwsSource {
     disks: Arc<Ec2Disks>,
-    pub volume_id: String,
-    pub instance_id: Option<String>,
-    /// Where rescue volumes go: `--attach-to`, else this machine's instance (IMDS).
-    pub attach_to: Option<String>,
-    pub zone: String,
-    path: PathBuf,
+    pub place: DiskPlace,
 }
 
 /// A signed EC2 client for `options` (credentials from the environment, the profile or the
@@ -79,21 +75,16 @@ impl AwsSource {
             return Ok(None);
         }
         let (ec2, this_instance) = connect(options)?;
-        let instance_id = options.instance.clone().or_else(|| this_instance.clone());
-        let volume = super::cloud_disk::choose(
+        let place = DiskPlace::find(
             &Volumes(&ec2),
             path,
-            options.disk.as_deref(),
+            options,
             volume_under(path, Path::new("/sys")),
-            instance_id.as_deref(),
+            this_instance,
         )?;
         Ok(Some(Self {
             disks: Arc::new(Ec2Disks { ec2 }),
-            volume_id: volume.id,
-            instance_id,
-            attach_to: options.attach_to.clone().or(this_instance),
-            zone: volume.zone,
-            path: path.to_path_buf(),
+            place,
         }))
     }
 }
@@ -142,22 +133,19 @@ impl SnapshotSource for AwsSource {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "EBS volume {} in {} ({})",
-            self.volume_id, self.disks.ec2.region, self.zone
-        )
+        self.place.describe("EBS volume", &self.disks.ec2.region)
     }
 
     fn rollback_target(&self) -> String {
-        self.volume_id.clone()
+        self.place.disk.id.clone()
     }
 
     fn live_root(&self) -> Option<PathBuf> {
-        mount_point_of(&self.path)
+        self.place.live_root()
     }
 
     fn list(&self) -> Result<Vec<Snapshot>, SourceError> {
-        let snapshots = self.disks.ec2.describe_snapshots(&self.volume_id)?;
+        let snapshots = self.disks.ec2.describe_snapshots(&self.place.disk.id)?;
         Ok(snapshots
             .into_iter()
             .map(|s| {
@@ -193,15 +181,7 @@ impl SnapshotSource for AwsSource {
         snapshot: &Snapshot,
         watch: &crate::rescue::Watch,
     ) -> Result<OpenedSnapshot, SourceError> {
-        let attach_to = self.attach_to.as_deref().or(self.instance_id.as_deref());
-        super::cloud_disk::open_rescue(
-            self.disks.clone(),
-            snapshot,
-            &self.zone,
-            attach_to,
-            &self.path,
-            watch,
-        )
+        self.place.open(self.disks.clone(), snapshot, watch)
     }
 
     fn rollback_plan(
@@ -209,7 +189,7 @@ impl SnapshotSource for AwsSource {
         snapshot: &Snapshot,
         _keep_guard: bool,
     ) -> Result<Vec<String>, SourceError> {
-        let target = rollback_aws::target(&self.disks, &self.volume_id, &self.path)?;
+        let target = rollback_aws::target(&self.disks, &self.place.disk.id, &self.place.path)?;
         Ok(rollback_aws::plan(&target, &snapshot.id))
     }
 
@@ -220,8 +200,8 @@ impl SnapshotSource for AwsSource {
         _keep_guard: bool,
         watch: &crate::rescue::Watch,
     ) -> Result<RollbackOutcome, SourceError> {
-        super::check_confirmation(confirm, &self.volume_id, "EBS volume")?;
-        let t = rollback_aws::target(&self.disks, &self.volume_id, &self.path)?;
+        super::check_confirmation(confirm, &self.place.disk.id, "EBS volume")?;
+        let t = rollback_aws::target(&self.disks, &self.place.disk.id, &self.place.path)?;
         // The old volume is always kept: EBS rollback never deletes it.
         if t.root {
             let task = rollback_aws::root_volume(&self.disks, &t, &snapshot.id, watch)?;
@@ -250,11 +230,4 @@ impl SnapshotSource for AwsSource {
             ),
         })
     }
-}
-
-/// The mount point of the filesystem holding `path` (where a rollback's losses would show).
-pub fn mount_point_of(path: &Path) -> Option<PathBuf> {
-    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).ok()?;
-    let table = crate::ports::mounts::MountTable::read().ok()?;
-    table.holding(&anchor).ok().map(|m| m.mount_point.clone())
 }

@@ -98,45 +98,98 @@ pub fn choose(
 /// Where `path` sits inside its filesystem: the path below the filesystem's root (through
 /// the mount's root, which for btrfs names the subvolume), e.g. `/@data/run1/ckpt`.
 pub fn position_in_filesystem(path: &Path) -> Result<PathBuf, SourceError> {
-    let (anchor, tail) = crate::ports::fs_meta::surviving_ancestor(path).map_err(
-        SourceError::io(format!("cannot resolve {}", path.display())),
-    )?;
-    let table = crate::ports::mounts::MountTable::read()?;
-    let mount = table.holding(&anchor)?;
-    let below = anchor
-        .strip_prefix(&mount.mount_point)
-        .unwrap_or(Path::new(""));
+    let (mount, below) = crate::ports::mounts::mount_of(path)?;
     Ok(mount
         .root
         .strip_prefix("/")
         .unwrap_or(&mount.root)
-        .join(below)
-        .join(tail))
+        .join(below))
 }
 
-/// Opens a cloud snapshot through a rescue disk: the snapshot's copy of `path` is at the
-/// same position on the rescue disk as `path` is on its own filesystem.
-pub fn open_rescue(
-    cloud: std::sync::Arc<dyn crate::rescue::RescueCloud>,
-    snapshot: &super::Snapshot,
-    zone: &str,
-    attach_to: Option<&str>,
-    path: &Path,
-    watch: &crate::rescue::Watch,
-) -> Result<super::OpenedSnapshot, SourceError> {
-    let instance = attach_to.ok_or_else(|| {
-        SourceError::Refused(format!(
-            "no instance to attach a rescue {} to: give --attach-to INSTANCE (the instance this runs on)",
-            cloud.noun()
-        ))
-    })?;
-    let position = position_in_filesystem(path)?;
-    let disk = crate::rescue::disk::RescueDisk::open(cloud, &snapshot.id, zone, instance, watch)?;
-    let root = disk.root().to_path_buf();
-    Ok(super::OpenedSnapshot {
-        dir: root.join(position),
-        root,
-        mount: None,
-        rescue: Some(disk),
-    })
+/// Where a cloud source's disk is, the same on every cloud: PATH, the disk that holds it,
+/// the instance it belongs to, and where rescue disks are attached.
+#[derive(Debug, Clone)]
+pub struct DiskPlace {
+    pub path: PathBuf,
+    pub disk: CloudDisk,
+    /// The instance the disk belongs to: `--instance`, else the one this runs on.
+    pub instance: Option<String>,
+    /// The instance this runs on, when its metadata service answered.
+    pub this_instance: Option<String>,
+    /// Where rescue disks go: `--attach-to`, else this instance, else `instance`.
+    pub attach_to: Option<String>,
+}
+
+impl DiskPlace {
+    /// Chooses the disk holding `path` (see [`choose`]) and the instances around it.
+    pub fn find(
+        directory: &dyn DiskDirectory,
+        path: &Path,
+        options: &super::aws::CloudOptions,
+        from_serial: Option<String>,
+        this_instance: Option<String>,
+    ) -> Result<Self, SourceError> {
+        let instance = options.instance.clone().or_else(|| this_instance.clone());
+        let disk = choose(
+            directory,
+            path,
+            options.disk.as_deref(),
+            from_serial,
+            instance.as_deref(),
+        )?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            disk,
+            attach_to: options
+                .attach_to
+                .clone()
+                .or_else(|| this_instance.clone())
+                .or_else(|| instance.clone()),
+            instance,
+            this_instance,
+        })
+    }
+
+    /// "EBS volume vol-1 in us-east-1 (us-east-1a)".
+    pub fn describe(&self, noun: &str, region: &str) -> String {
+        format!("{noun} {} in {region} ({})", self.disk.id, self.disk.zone)
+    }
+
+    /// PATH's mount point, where what a rollback loses is visible.
+    pub fn live_root(&self) -> Option<PathBuf> {
+        crate::ports::mounts::mount_of(&self.path)
+            .ok()
+            .map(|(m, _)| m.mount_point)
+    }
+
+    /// Opens a cloud snapshot through a rescue disk: the snapshot's copy of PATH is at the
+    /// same position on the rescue disk as PATH is on its own filesystem.
+    pub fn open(
+        &self,
+        cloud: std::sync::Arc<dyn crate::rescue::RescueCloud>,
+        snapshot: &super::Snapshot,
+        watch: &crate::rescue::Watch,
+    ) -> Result<super::OpenedSnapshot, SourceError> {
+        let instance = self.attach_to.as_deref().ok_or_else(|| {
+            SourceError::Refused(format!(
+                "no instance to attach a rescue {} to: give --attach-to INSTANCE (the instance this runs on)",
+                cloud.noun()
+            ))
+        })?;
+        let position = position_in_filesystem(&self.path)?;
+        let disk = crate::rescue::disk::RescueDisk::open(
+            cloud,
+            &snapshot.id,
+            &self.disk.zone,
+            instance,
+            watch,
+        )?;
+        let root = disk.root().to_path_buf();
+        Ok(super::OpenedSnapshot {
+            dir: root.join(position),
+            root,
+            mount: None,
+            rescue: Some(disk),
+        })
+    }
 }

@@ -241,15 +241,11 @@ pub fn detect(
     if !found.is_empty() {
         return Ok(found);
     }
-    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(path).map_err(SourceError::io(
-        format!("cannot resolve {}", path.display()),
-    ))?;
-    let table = crate::ports::mounts::MountTable::read()?;
-    let mount = table.holding(&anchor)?;
+    let (mount, _) = crate::ports::mounts::mount_of(path)?;
     Err(SourceError::NoSource {
         path: path.to_path_buf(),
-        fs: mount.fs_type.clone(),
-        mount: mount.mount_point.clone(),
+        fs: mount.fs_type,
+        mount: mount.mount_point,
         checked: checked.join("; "),
     })
 }

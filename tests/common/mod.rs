@@ -4,6 +4,7 @@
 
 pub mod aws_cloud;
 pub mod disk_harness;
+pub mod ecs_stand_in;
 pub mod moto;
 
 use std::path::{Path, PathBuf};
@@ -167,6 +168,23 @@ pub fn json(state: &Path, args: &[&std::ffi::OsStr]) -> (i32, serde_json::Value,
 macro_rules! args {
     ($($a:expr),* $(,)?) => { &[$(::std::convert::AsRef::<::std::ffi::OsStr>::as_ref(&$a)),*] };
 }
+
+/// Every point a rescue run writes to its journal: the crash tests kill the binary at each.
+pub const RESCUE_JOURNAL_POINTS: [&str; 13] = [
+    "create:start",
+    "create:done",
+    "attach:start",
+    "attach:done",
+    "device:done",
+    "mount:start",
+    "mount:done",
+    "unmount:start",
+    "unmount:done",
+    "detach:start",
+    "detach:done",
+    "delete:start",
+    "delete:done",
+];
 
 /// The binary with a clean environment: PATH, HOME and the state directory in `home`, and a
 /// DMI directory that names no cloud, so no real metadata service is ever asked.
