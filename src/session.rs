@@ -4,7 +4,7 @@
 use crate::engine::choose::{estimate_deletion_time, recommend};
 use crate::engine::diff::{DiffError, DiffProgress, LostCounts, TreeDiff, diff_counting};
 use crate::engine::restore_plan::PlanError;
-use crate::sources::aws::CloudOptions;
+use crate::sources::CloudOptions;
 use crate::sources::{OpenedSnapshot, Snapshot, SnapshotSource, SourceError, detect};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};

@@ -39,11 +39,11 @@ pub fn interruptible() -> Watch<'static> {
     }
 }
 
-/// Says on stderr that interrupted runs are waiting to be finished.
-pub fn notice_interrupted() {
+/// Says on stderr that interrupted runs are waiting to be finished; false when none are.
+pub fn notice_interrupted() -> bool {
     let runs = interrupted();
     if runs.is_empty() {
-        return;
+        return false;
     }
     eprintln!(
         "snaprescue: {} interrupted cloud run(s) may have left disks, attachments or mounts:",
@@ -60,14 +60,14 @@ pub fn notice_interrupted() {
         );
     }
     eprintln!("snaprescue: run `snaprescue cleanup` to finish them");
+    true
 }
 
 /// Offers, before the wizard takes the terminal, to finish interrupted runs now.
 pub fn offer_cleanup() {
-    if interrupted().is_empty() {
+    if !notice_interrupted() {
         return;
     }
-    notice_interrupted();
     eprint!("Finish them now? [Y/n] ");
     let mut answer = String::new();
     let _ = std::io::stdin().read_line(&mut answer);

@@ -181,7 +181,7 @@ pub struct CloudArgs {
     pub attach_to: Option<String>,
 }
 
-impl From<CloudArgs> for crate::sources::aws::CloudOptions {
+impl From<CloudArgs> for crate::sources::CloudOptions {
     fn from(a: CloudArgs) -> Self {
         Self {
             source: a.source,
@@ -238,7 +238,9 @@ pub fn main() -> i32 {
     match &cli.command {
         None => cloud_runs::offer_cleanup(),
         Some(Command::Cleanup { .. }) => {}
-        Some(_) => cloud_runs::notice_interrupted(),
+        Some(_) => {
+            cloud_runs::notice_interrupted();
+        }
     }
     match cli.command {
         Some(Command::Cleanup { json }) => emit(cloud_runs::cleanup(), json),

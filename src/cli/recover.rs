@@ -6,7 +6,7 @@ use crate::engine::path_json;
 use crate::engine::restore::execute;
 use crate::engine::restore_plan::{ConflictPolicy, plan};
 use crate::session::Session;
-use crate::sources::aws::CloudOptions;
+use crate::sources::CloudOptions;
 use chrono::{DateTime, Utc};
 use humansize::{BINARY, format_size};
 use serde_json::{Value, json};

@@ -8,8 +8,8 @@ use super::aws_disks::Ec2Disks;
 use super::disk::{Resources, tear_down};
 use super::journal::{Journal, RunRecord, interrupted};
 use super::{RescueCloud, RescueError, Watch};
+use crate::sources::CloudOptions;
 use crate::sources::SourceError;
-use crate::sources::aws::CloudOptions;
 use serde::Serialize;
 use std::path::PathBuf;
 

@@ -11,8 +11,8 @@ use crate::ports::disk_by_serial::DiskLocator;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-/// The volume a rollback replaces and where it is used.
-#[derive(Debug, Clone)]
+/// The volume a rollback replaces and where it is used (kept in the journal as is).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     pub volume: String,
     pub instance: String,
@@ -102,11 +102,7 @@ pub fn data_volume(
     journaled(
         header,
         |journal| {
-            journal.record(
-                "target",
-                "done",
-                json!({"old_disk": t.volume, "device": t.device, "mount_point": t.mount_point, "fs": t.fs_type, "zone": t.zone}),
-            )?;
+            journal.record("target", "done", json!({ "target": t }))?;
             swap(disks, journal, t, snapshot, watch)
         },
         |record, journal| super::rollback_aws_finish::finish_data(disks, record, journal, watch),

@@ -6,7 +6,6 @@ use super::aws_disks::Ec2Disks;
 use super::journal::{Journal, RunRecord};
 use super::rollback_aws::{Target, attach_new, remount, replace_root, wait_state};
 use super::{DiskState, RescueCloud, RescueError, Watch};
-use std::path::PathBuf;
 
 /// Finishes an interrupted data-volume swap: when the old volume is already detached the
 /// swap is completed (the user confirmed it); otherwise it is undone (the new volume
@@ -18,22 +17,14 @@ pub fn finish_data(
     watch: &Watch,
 ) -> Result<String, RescueError> {
     let watch = &watch.uncancellable();
-    let target = run
+    let t: Target = run
         .events
         .iter()
         .find(|e| e["step"] == "target")
+        .and_then(|e| serde_json::from_value(e["target"].clone()).ok())
         .ok_or_else(|| {
             RescueError::Refused("the journal has no target; nothing was changed".into())
         })?;
-    let t = Target {
-        volume: target["old_disk"].as_str().unwrap_or_default().to_string(),
-        instance: run.header.instance.clone().unwrap_or_default(),
-        zone: target["zone"].as_str().unwrap_or_default().to_string(),
-        device: target["device"].as_str().unwrap_or_default().to_string(),
-        root: false,
-        mount_point: target["mount_point"].as_str().map(PathBuf::from),
-        fs_type: target["fs"].as_str().map(str::to_string),
-    };
     let mut new = run.field("disk");
     if new.is_none() {
         new = disks.tagged(&run.header.run)?.into_iter().next();

@@ -20,7 +20,7 @@ use tokio::sync::mpsc::UnboundedSender;
 pub struct Executor {
     pub path: PathBuf,
     /// Cloud source options from the command line (`--source`, `--disk`, …).
-    pub cloud: crate::sources::aws::CloudOptions,
+    pub cloud: crate::sources::CloudOptions,
     pub tx: UnboundedSender<Msg>,
     pub gpu: Arc<dyn GpuProbe>,
     pub session: Arc<Mutex<Option<Arc<Session>>>>,

@@ -19,7 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 pub fn run_wizard(
     path: &Path,
     gpu: Option<Arc<dyn GpuProbe>>,
-    cloud: crate::sources::aws::CloudOptions,
+    cloud: crate::sources::CloudOptions,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -37,7 +37,7 @@ pub fn run_wizard(
 async fn wizard_loop(
     path: &Path,
     gpu: Arc<dyn GpuProbe>,
-    cloud: crate::sources::aws::CloudOptions,
+    cloud: crate::sources::CloudOptions,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let absolute = crate::ports::fs_meta::resolve_lost(path).unwrap_or(path.to_path_buf());

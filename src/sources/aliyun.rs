@@ -2,7 +2,7 @@
 //! serial of the block device under PATH's mount (the disk id without `d-`) or `--disk`,
 //! confirmed with DescribeDisks; snapshots come from DescribeSnapshots, all pages.
 
-use super::aws::CloudOptions;
+use super::CloudOptions;
 use super::cloud_disk::DiskPlace;
 use super::{
     CloudDetails, OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus,
@@ -208,11 +208,6 @@ impl SnapshotSource for AliyunSource {
         keep_guard: bool,
     ) -> Result<Vec<String>, SourceError> {
         let request = self.request(snapshot, keep_guard)?;
-        rollback_aliyun::refuse_self_stop(
-            &request,
-            self.place.this_instance.as_deref(),
-            &self.disks.ecs.region,
-        )?;
         Ok(rollback_aliyun::plan(&request))
     }
 
@@ -225,11 +220,6 @@ impl SnapshotSource for AliyunSource {
     ) -> Result<RollbackOutcome, SourceError> {
         super::check_confirmation(confirm, &self.place.disk.id, "ECS disk")?;
         let request = self.request(snapshot, keep_guard)?;
-        rollback_aliyun::refuse_self_stop(
-            &request,
-            self.place.this_instance.as_deref(),
-            &self.disks.ecs.region,
-        )?;
         let guard = rollback_aliyun::rollback(&self.disks, &request, watch)?;
         Ok(RollbackOutcome {
             replaced: PathBuf::from(&self.place.disk.id),
@@ -249,6 +239,7 @@ impl SnapshotSource for AliyunSource {
 }
 
 impl AliyunSource {
+    /// What a rollback to `snapshot` would do, refused on the instance this runs on.
     fn request<'a>(
         &'a self,
         snapshot: &'a Snapshot,
@@ -260,11 +251,17 @@ impl AliyunSource {
                 self.place.disk.id
             ))
         })?;
-        Ok(rollback_aliyun::Request {
+        let request = rollback_aliyun::Request {
             disk: &self.place.disk.id,
             instance,
             snapshot: &snapshot.id,
             keep_guard,
-        })
+        };
+        rollback_aliyun::refuse_self_stop(
+            &request,
+            self.place.this_instance.as_deref(),
+            &self.disks.ecs.region,
+        )?;
+        Ok(request)
     }
 }

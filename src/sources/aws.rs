@@ -2,6 +2,7 @@
 //! disk under PATH's mount (or `--disk`), confirmed with DescribeVolumes; its snapshots are
 //! listed with DescribeSnapshots, all pages.
 
+use super::CloudOptions;
 use super::cloud_disk::DiskPlace;
 use super::{
     CloudDetails, OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus,
@@ -14,18 +15,6 @@ use crate::rescue::aws_disks::Ec2Disks;
 use crate::rescue::rollback_aws;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Names given on the command line or in the configuration.
-#[derive(Debug, Clone, Default)]
-pub struct CloudOptions {
-    pub source: Option<String>,
-    pub instance: Option<String>,
-    pub region: Option<String>,
-    pub disk: Option<String>,
-    pub endpoint: Option<String>,
-    /// The instance a rescue disk is attached to (default: this machine's, from metadata).
-    pub attach_to: Option<String>,
-}
 
 pub struct AwsSource {
     disks: Arc<Ec2Disks>,

@@ -125,7 +125,7 @@ impl DiskPlace {
     pub fn find(
         directory: &dyn DiskDirectory,
         path: &Path,
-        options: &super::aws::CloudOptions,
+        options: &super::CloudOptions,
         from_serial: Option<String>,
         this_instance: Option<String>,
     ) -> Result<Self, SourceError> {

@@ -23,6 +23,18 @@ pub enum SnapshotStatus {
     Failed,
 }
 
+/// Which source and which cloud disk: names given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct CloudOptions {
+    pub source: Option<String>,
+    pub instance: Option<String>,
+    pub region: Option<String>,
+    pub disk: Option<String>,
+    pub endpoint: Option<String>,
+    /// The instance a rescue disk is attached to (default: this machine's, from metadata).
+    pub attach_to: Option<String>,
+}
+
 /// One snapshot, from any source.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
@@ -187,14 +199,13 @@ pub trait SnapshotSource: Send + Sync {
     ) -> Result<RollbackOutcome, SourceError>;
 }
 
-type CloudDetect =
-    fn(&Path, &aws::CloudOptions) -> Result<Option<Box<dyn SnapshotSource>>, SourceError>;
+type CloudDetect = fn(&Path, &CloudOptions) -> Result<Option<Box<dyn SnapshotSource>>, SourceError>;
 
 /// The sources that serve `path` (local first, then clouds detected or asked for). None
 /// found is an error that says what was checked.
 pub fn detect(
     path: &Path,
-    options: &aws::CloudOptions,
+    options: &CloudOptions,
 ) -> Result<Vec<Box<dyn SnapshotSource>>, SourceError> {
     let mut checked = Vec::new();
     let mut found: Vec<Box<dyn SnapshotSource>> = Vec::new();
