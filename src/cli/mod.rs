@@ -33,23 +33,8 @@ pub enum Command {
     Writers {
         /// What was lost (it may no longer exist).
         path: PathBuf,
-        #[arg(long, conflicts_with = "thaw")]
-        freeze: bool,
-        #[arg(long)]
-        thaw: bool,
-        /// Copy files that are deleted but still open into DIR (on another filesystem).
-        #[arg(long, value_name = "DIR")]
-        rescue_open: Option<PathBuf>,
-        /// Allow --rescue-open DIR on the same filesystem as PATH (may overwrite deleted data).
-        #[arg(long, requires = "rescue_open")]
-        force: bool,
-        /// Remount PATH's filesystem read-only (refused by the kernel while files are open
-        /// for writing).
-        #[arg(long)]
-        remount_ro: bool,
-        /// Seconds between the two scans that measure write rates.
-        #[arg(long, default_value_t = 1.0)]
-        interval: f64,
+        #[command(flatten)]
+        action: status::WritersAction,
         #[arg(long)]
         json: bool,
     },
@@ -248,24 +233,7 @@ pub fn main() -> i32 {
             let path = cli.path.unwrap_or_else(|| PathBuf::from("."));
             report(crate::runtime::run_wizard(&path, None, cli.cloud.into()))
         }
-        Some(Command::Writers {
-            path,
-            freeze,
-            thaw,
-            rescue_open,
-            force,
-            remount_ro,
-            interval,
-            json,
-        }) => {
-            let action = status::WritersAction {
-                freeze,
-                thaw,
-                rescue_open,
-                force,
-                remount_ro,
-                interval,
-            };
+        Some(Command::Writers { path, action, json }) => {
             emit(status::writers(&path, &action), json)
         }
         Some(Command::Gpu { json }) => emit(Ok(status::gpu()), json),

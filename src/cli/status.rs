@@ -12,12 +12,25 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// What `snaprescue writers` does besides listing.
+#[derive(Debug, clap::Args)]
 pub struct WritersAction {
+    #[arg(long, conflicts_with = "thaw")]
     pub freeze: bool,
+    #[arg(long)]
     pub thaw: bool,
+    /// Copy files that are deleted but still open into DIR (on another filesystem).
+    #[arg(long, value_name = "DIR")]
     pub rescue_open: Option<PathBuf>,
+    /// Allow --rescue-open DIR on the same filesystem as PATH (may overwrite deleted data).
+    #[arg(long, requires = "rescue_open")]
     pub force: bool,
+    /// Remount PATH's filesystem read-only (refused by the kernel while files are open for
+    /// writing).
+    #[arg(long)]
     pub remount_ro: bool,
+    /// Seconds between the two scans that measure write rates.
+    #[arg(long, default_value_t = 1.0)]
     pub interval: f64,
 }
 
