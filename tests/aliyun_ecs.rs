@@ -103,10 +103,10 @@ fn keys() -> [(&'static str, &'static str); 2] {
 }
 
 fn requests(server: &Server, action: &str) -> usize {
-    std::fs::read_to_string(server.state.with_extension("json.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(&format!("\"action\": \"{action}\"")))
+    server
+        .requests()
+        .iter()
+        .filter(|r| r["action"] == action)
         .count()
 }
 
@@ -290,8 +290,7 @@ fn on_the_instance_the_metadata_service_gives_region_instance_and_role_credentia
 fn a_ram_role_arn_profile_assumes_the_role_through_sts() {
     let Some(server) = start(&[]) else { return };
     // The plain keys may only assume the role; ECS answers them Forbidden.RAM.
-    let mut state: Value =
-        serde_json::from_str(&std::fs::read_to_string(&server.state).unwrap()).unwrap();
+    let mut state = server.state();
     state["require_sts"] = json!(true);
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir(home.path().join(".aliyun")).unwrap();
