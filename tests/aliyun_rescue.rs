@@ -54,6 +54,25 @@ fn start_with(fail: Value, fail_after: Value) -> Option<Ecs> {
 }
 
 impl Ecs {
+    /// `restore PATH --snapshot SNAPSHOT --json` with the cloud flags and `extra`.
+    fn restore(
+        &self,
+        path: &std::path::Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Option<i32>, Value, String) {
+        let mut args = vec![
+            "restore",
+            path.to_str().unwrap(),
+            "--snapshot",
+            SNAPSHOT,
+            "--json",
+        ];
+        args.extend(extra);
+        args.extend(cloud_args());
+        self.run(&args, env)
+    }
+
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
         let mut cmd = common::isolated(self.home.path());
         cmd.args(args)
@@ -145,15 +164,7 @@ fn restores_from_an_ecs_snapshot_through_a_rescue_disk_and_deletes_it() {
     let Some(ecs) = start(json!({})) else { return };
     let (live, data) = checkpoints(&ecs);
     let path = live.path("ckpt");
-    let mut args = vec![
-        "restore",
-        path.to_str().unwrap(),
-        "--snapshot",
-        SNAPSHOT,
-        "--json",
-    ];
-    args.extend(cloud_args());
-    let (code, doc, stderr) = ecs.run(&args, &[]);
+    let (code, doc, stderr) = ecs.restore(&path, &[], &[]);
     assert_eq!(code, Some(0), "{doc} {stderr}");
     assert_eq!(
         std::fs::read(live.path("ckpt/model.safetensors")).unwrap(),
@@ -187,15 +198,7 @@ fn an_api_error_midway_still_deletes_the_rescue_disk() {
     };
     let (live, _) = checkpoints(&ecs);
     let path = live.path("ckpt");
-    let mut args = vec![
-        "restore",
-        path.to_str().unwrap(),
-        "--snapshot",
-        SNAPSHOT,
-        "--json",
-    ];
-    args.extend(cloud_args());
-    let (code, doc, _) = ecs.run(&args, &[]);
+    let (code, doc, _) = ecs.restore(&path, &[], &[]);
     assert_eq!(code, Some(1));
     assert!(
         doc["error"]
@@ -218,15 +221,7 @@ fn a_disk_created_but_whose_answer_was_lost_is_found_by_its_tag_and_deleted() {
     };
     let (live, _) = checkpoints(&ecs);
     let path = live.path("ckpt");
-    let mut args = vec![
-        "restore",
-        path.to_str().unwrap(),
-        "--snapshot",
-        SNAPSHOT,
-        "--json",
-    ];
-    args.extend(cloud_args());
-    let (code, doc, _) = ecs.run(&args, &[]);
+    let (code, doc, _) = ecs.restore(&path, &[], &[]);
     assert_eq!(code, Some(1), "{doc}");
     assert!(
         doc["error"].as_str().unwrap().contains("InvalidParameter"),
@@ -250,16 +245,11 @@ fn crash_points_of_an_ecs_rescue_are_cleaned_up() {
     let path = live.path("ckpt");
     for point in common::RESCUE_JOURNAL_POINTS {
         let to = tempfile::tempdir().unwrap();
-        let mut args = vec![
-            "restore",
-            path.to_str().unwrap(),
-            "--snapshot",
-            SNAPSHOT,
-            "--to",
-            to.path().to_str().unwrap(),
-        ];
-        args.extend(cloud_args());
-        let (code, _, stderr) = ecs.run(&args, &[("SNAPRESCUE_CRASH_AT", point)]);
+        let (code, _, stderr) = ecs.restore(
+            &path,
+            &["--to", to.path().to_str().unwrap()],
+            &[("SNAPRESCUE_CRASH_AT", point)],
+        );
         assert_eq!(code, None, "{point}: killed ({stderr})");
         let (code, doc, stderr) = ecs.run(&["cleanup", "--json"], &[]);
         assert_eq!(code, Some(0), "{point}: {doc} {stderr}");

@@ -196,25 +196,17 @@ fn an_interrupt_cancels_the_wait_and_removes_the_volume() {
     let (volume, snapshot) = cloud.volume_with_snapshot(&live);
     std::fs::write(cloud.harness.path().join("no-device"), "").unwrap();
     let path = live.path("ckpt");
-    let mut cmd = common::isolated(cloud.home.path());
-    cmd.args([
+    let mut args = vec![
         "restore",
         path.to_str().unwrap(),
         "--snapshot",
         &snapshot,
         "--json",
-    ])
-    .args(cloud.cloud_args(&volume))
-    .env("AWS_ENDPOINT_URL", &cloud.moto.url)
-    .env("AWS_ACCESS_KEY_ID", &cloud.key.access_key_id)
-    .env(
-        "AWS_SECRET_ACCESS_KEY",
-        cloud.key.secret_access_key.expose(),
-    )
-    .env("SNAPRESCUE_BY_ID_DIR", cloud.harness.by_id())
-    .env("SNAPRESCUE_DEVICE_WAIT_SECS", "60")
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
+    ];
+    args.extend(cloud.cloud_args(&volume));
+    let mut cmd = cloud.command(&args, &[("SNAPRESCUE_DEVICE_WAIT_SECS", "60")]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
     // Wait until it is waiting for the device, then interrupt it as Ctrl-C would.
     let started = std::time::Instant::now();

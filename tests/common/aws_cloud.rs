@@ -82,7 +82,7 @@ impl Cloud {
     }
 
     /// The binary with moto's endpoint, the key, and the harness's by-id directory.
-    pub fn snaprescue(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
         let mut cmd = super::isolated(self.home.path());
         cmd.args(args)
             .env("AWS_ENDPOINT_URL", &self.moto.url)
@@ -92,7 +92,11 @@ impl Cloud {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = cmd.output().unwrap();
+        cmd
+    }
+
+    pub fn snaprescue(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
+        let out = self.command(args, env).output().unwrap();
         let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         (
             out.status.code(),
