@@ -123,7 +123,7 @@ impl Ecs {
             "{context}: mounts left"
         );
         assert_eq!(
-            self.harness.loop_devices(),
+            self.harness.lingering_loop_devices(),
             Vec::<String>::new(),
             "{context}: devices left"
         );

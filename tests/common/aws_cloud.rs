@@ -143,7 +143,7 @@ impl Cloud {
             "{context}: mounts left"
         );
         assert_eq!(
-            self.harness.loop_devices(),
+            self.harness.lingering_loop_devices(),
             Vec::<String>::new(),
             "{context}: devices left"
         );

@@ -76,6 +76,19 @@ impl DiskHarness {
             .collect()
     }
 
+    /// Loop devices of this harness still there after up to 5 s: the kernel frees a detached
+    /// loop device only when its last opener (udev, a probe) closes it.
+    pub fn lingering_loop_devices(&self) -> Vec<String> {
+        let started = std::time::Instant::now();
+        loop {
+            let left = self.loop_devices();
+            if left.is_empty() || started.elapsed() > std::time::Duration::from_secs(5) {
+                return left;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Mount points whose device is one of this harness's loop devices.
     pub fn mounts(&self) -> Vec<PathBuf> {
         let loops = self.loop_devices();
