@@ -70,6 +70,13 @@ fn rescue_round_trip(live: &LoopFs, dir: &str, fs: &str) {
         "{fs}: {deleted:?}"
     );
     assert_eq!(doc["rescue"]["removed"], true, "{doc}");
+    // What the read-only mount could not replay is said beside what it found.
+    let caveat = doc["rescue"]["unreplayed_writes"].as_str().unwrap_or("");
+    match fs {
+        "ext4" => assert!(caveat.contains("journal was not replayed"), "{doc}"),
+        "xfs" => assert!(caveat.contains("norecovery"), "{doc}"),
+        _ => {}
+    }
 
     let mut args = vec![
         "restore",

@@ -306,6 +306,17 @@ fn step5_while_a_cloud_rescue_disk_is_made() {
 }
 
 #[test]
+fn step5_on_a_rescue_mount_that_could_not_replay_its_journal() {
+    let mut m = picker_model();
+    let caveat = snaprescue::ports::superblock::FsKind::Ext {
+        needs_recovery: true,
+    }
+    .unreplayed_writes();
+    m.picker.as_mut().unwrap().caveat = caveat;
+    insta::assert_snapshot!("picker_unreplayed_journal", render(&m));
+}
+
+#[test]
 fn step6_finish() {
     let mut m = model();
     m.step = Step::Finish;

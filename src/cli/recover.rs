@@ -76,15 +76,43 @@ fn close_rescue(
     watch: &crate::rescue::Watch,
 ) -> Option<Value> {
     let disk = opened.rescue.take()?;
-    let (id, run) = (
-        disk.disk_id().map(str::to_string),
-        disk.run_id().to_string(),
-    );
+    let mut doc = json!({
+        "disk": disk.disk_id(),
+        "run": disk.run_id(),
+        "unreplayed_writes": disk.unreplayed_writes(),
+    });
     drop(opened);
-    Some(match disk.close(watch) {
-        Ok(()) => json!({"disk": id, "run": run, "removed": true}),
-        Err(e) => json!({"disk": id, "run": run, "removed": false, "error": e.to_string()}),
-    })
+    match disk.close(watch) {
+        Ok(()) => doc["removed"] = json!(true),
+        Err(e) => {
+            doc["removed"] = json!(false);
+            doc["error"] = json!(e.to_string());
+        }
+    }
+    Some(doc)
+}
+
+/// Says what became of the rescue disk and what its mount could not show; true when it
+/// was removed (or there was none).
+fn describe_rescue(human: &mut String, rescue: &Option<Value>) -> anyhow::Result<bool> {
+    let Some(r) = rescue else {
+        return Ok(true);
+    };
+    let removed = r["removed"] == true;
+    if let Some(caveat) = r["unreplayed_writes"].as_str() {
+        writeln!(human, "warning: {caveat}")?;
+    }
+    writeln!(
+        human,
+        "rescue disk {}: {}",
+        r["disk"].as_str().unwrap_or("-"),
+        if removed {
+            "detached and deleted"
+        } else {
+            "NOT removed: run `snaprescue cleanup`"
+        }
+    )?;
+    Ok(removed)
 }
 
 pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
@@ -118,6 +146,7 @@ pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Ou
         format_size(lost.bytes, BINARY),
         snapshot.id
     )?;
+    let removed = describe_rescue(&mut human, &rescue)?;
     Ok(Outcome {
         json: json!({
             "path": path_json(&session.path),
@@ -129,7 +158,7 @@ pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Ou
             "rescue": rescue,
         }),
         human,
-        ok: rescue.as_ref().is_none_or(|r| r["removed"] == true),
+        ok: removed,
     })
 }
 
@@ -201,19 +230,7 @@ pub fn restore(
     let mut doc = serde_json::to_value(&report)?;
     doc["snapshot"] = json!(snapshot.id);
     doc["destination"] = path_json(&dest);
-    let removed = rescue.as_ref().is_none_or(|r| r["removed"] == true);
-    if let Some(r) = &rescue {
-        writeln!(
-            human,
-            "rescue disk {}: {}",
-            r["disk"].as_str().unwrap_or("-"),
-            if removed {
-                "detached and deleted"
-            } else {
-                "NOT removed: run `snaprescue cleanup`"
-            }
-        )?;
-    }
+    let removed = describe_rescue(&mut human, &rescue)?;
     doc["rescue"] = json!(rescue);
     Ok(Outcome {
         json: doc,

@@ -19,6 +19,8 @@ pub enum FsKind {
     },
     Btrfs {
         fsid: String,
+        /// A log tree holds fsynced writes newer than the last commit (not replayed here).
+        log_tree: bool,
     },
 }
 
@@ -29,6 +31,31 @@ impl FsKind {
             FsKind::Ext { .. } => "ext4",
             FsKind::Xfs { .. } => "xfs",
             FsKind::Btrfs { .. } => "btrfs",
+        }
+    }
+
+    /// What a read-only rescue mount of this filesystem cannot show: the writes in its
+    /// journal or log, which replaying would need a write to the disk (DESIGN rule 4).
+    pub fn unreplayed_writes(&self) -> Option<String> {
+        let consequence = "files written in the last seconds before the snapshot may be missing \
+             or older here; a writable disk made from the same snapshot and mounted normally \
+             (on another machine) replays them";
+        match self {
+            FsKind::Ext {
+                needs_recovery: true,
+            } => Some(format!(
+                "the snapshot's ext4 journal was not replayed (mounted with noload): {consequence}"
+            )),
+            FsKind::Ext { .. } => None,
+            // XFS keeps no clean flag in its superblock: only replaying the log would tell.
+            FsKind::Xfs { .. } => Some(format!(
+                "XFS log recovery is off on a rescue mount (norecovery), so if the snapshot was \
+                 taken while files were being written, {consequence}"
+            )),
+            FsKind::Btrfs { log_tree: true, .. } => Some(format!(
+                "the snapshot's btrfs log tree was not replayed (nologreplay): {consequence}"
+            )),
+            FsKind::Btrfs { .. } => None,
         }
     }
 }
@@ -66,6 +93,7 @@ pub fn classify(head: &[u8]) -> Option<FsKind> {
     if at(0x10040, 8) == Some(b"_BHRfS_M") {
         return Some(FsKind::Btrfs {
             fsid: uuid(at(0x10020, 16)?),
+            log_tree: at(0x10060, 8)? != [0u8; 8],
         });
     }
     if at(0, 4) == Some(b"XFSB") {
@@ -134,6 +162,7 @@ mod tests {
                 needs_recovery: false
             })
         );
+        assert_eq!(classify(&head).unwrap().unreplayed_writes(), None);
         head[1024 + 0x60] = 0x4 | 0x40;
         assert_eq!(
             classify(&head),
@@ -141,6 +170,8 @@ mod tests {
                 needs_recovery: true
             })
         );
+        let journal = classify(&head).unwrap().unreplayed_writes().unwrap();
+        assert!(journal.contains("noload") && journal.contains("replays them"));
         head[0..4].copy_from_slice(b"XFSB");
         head[32..48].copy_from_slice(&[0xab; 16]);
         assert_eq!(
@@ -149,8 +180,21 @@ mod tests {
                 uuid: "abababab-abab-abab-abab-abababababab".into()
             })
         );
+        assert!(classify(&head).unwrap().unreplayed_writes().is_some());
         head[0x10040..0x10048].copy_from_slice(b"_BHRfS_M");
-        assert!(matches!(classify(&head), Some(FsKind::Btrfs { .. })));
+        let clean = classify(&head).unwrap();
+        assert!(matches!(
+            clean,
+            FsKind::Btrfs {
+                log_tree: false,
+                ..
+            }
+        ));
+        assert_eq!(clean.unreplayed_writes(), None);
+        head[0x10060] = 0x30;
+        let logged = classify(&head).unwrap();
+        assert!(matches!(logged, FsKind::Btrfs { log_tree: true, .. }));
+        assert!(logged.unreplayed_writes().unwrap().contains("log tree"));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct RescueDisk {
     cloud: Arc<dyn RescueCloud>,
     journal: Option<Journal>,
     resources: Resources,
+    /// What the read-only mount cannot show (an unreplayed journal or log), if anything.
+    unreplayed: Option<String>,
 }
 
 /// Seconds to wait for the attached disk to show up here: `SNAPRESCUE_DEVICE_WAIT_SECS`,
@@ -63,6 +65,7 @@ impl RescueDisk {
             cloud,
             journal: Some(journal),
             resources: Resources::default(),
+            unreplayed: None,
         };
         // On an error the half-built disk is dropped here, which tears it down.
         disk.bring_up(snapshot, zone, instance, watch)?;
@@ -78,6 +81,11 @@ impl RescueDisk {
 
     pub fn disk_id(&self) -> Option<&str> {
         self.resources.disk.as_deref()
+    }
+
+    /// Writes in the disk's journal or log that the read-only mount does not show.
+    pub fn unreplayed_writes(&self) -> Option<&str> {
+        self.unreplayed.as_deref()
     }
 
     /// Where the disk's filesystem is mounted (its root).
@@ -163,7 +171,7 @@ impl RescueDisk {
         )?;
         journal.record("device", "done", json!({"device": device}))?;
         let (device, kind) = filesystem_on(&locator, &device)?;
-        if let FsKind::Btrfs { fsid } = &kind
+        if let FsKind::Btrfs { fsid, .. } = &kind
             && let Some(refusal) = superblock::btrfs_clone_refusal(fsid, &locator.sys)
         {
             return Err(RescueError::Refused(refusal));
@@ -187,6 +195,7 @@ impl RescueDisk {
         ));
         crate::ports::mounts::mount_read_only(&device, kind.fs_type(), &options, &dir)?;
         journal.record("mount", "done", json!({}))?;
+        self.unreplayed = kind.unreplayed_writes();
         Ok(())
     }
 

@@ -204,6 +204,7 @@ impl Executor {
                         });
                         match result {
                             Ok((snapshot_dir, tree)) => {
+                                let caveat = snapshot_dir.caveat().map(str::to_string);
                                 if let Ok(mut slot) = opened.lock() {
                                     *slot = Some((id.clone(), snapshot_dir));
                                 }
@@ -214,6 +215,7 @@ impl Executor {
                                     tree,
                                     dest: s.path.clone(),
                                     free_bytes,
+                                    caveat,
                                     elapsed_ms: started.elapsed().as_millis(),
                                 }))
                             }

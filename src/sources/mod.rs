@@ -111,6 +111,14 @@ pub struct OpenedSnapshot {
     pub rescue: Option<crate::rescue::disk::RescueDisk>,
 }
 
+impl OpenedSnapshot {
+    /// Why this copy may lack the newest writes before the snapshot (a rescue mount that
+    /// could not replay the disk's journal), to be shown beside what it holds.
+    pub fn caveat(&self) -> Option<&str> {
+        self.rescue.as_ref()?.unreplayed_writes()
+    }
+}
+
 /// What a rollback did, and how to undo it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RollbackOutcome {

@@ -123,6 +123,40 @@ pub fn popup(frame: &mut Frame, title: &str, text: &str, width: u16, height: u16
 }
 
 /// The top-left `height` rows window that keeps `cursor` visible (page by page).
+/// Rows `text` takes when word-wrapped to `width` columns (as `Wrap { trim: true }` does).
+pub fn wrapped_rows(text: &str, width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let mut rows = 1u16;
+    let mut used = 0usize;
+    for word in text.split_whitespace() {
+        let len = word.chars().count();
+        let need = if used == 0 { len } else { used + 1 + len };
+        if need <= width {
+            used = need;
+            continue;
+        }
+        if used != 0 {
+            rows += 1;
+        }
+        // A word longer than the row is broken over as many rows as it fills.
+        rows += ((len - 1) / width) as u16;
+        used = (len - 1) % width + 1;
+    }
+    rows
+}
+
 pub fn window(cursor: usize, height: usize) -> usize {
     cursor.checked_div(height).map_or(0, |page| page * height)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wrapped_rows_counts_words_that_do_not_fit() {
+        assert_eq!(super::wrapped_rows("", 10), 1);
+        assert_eq!(super::wrapped_rows("aaa bbb", 7), 1);
+        assert_eq!(super::wrapped_rows("aaa bbb ccc", 7), 2);
+        assert_eq!(super::wrapped_rows("aaaaaaaaaa", 4), 3);
+        assert_eq!(super::wrapped_rows("ab aaaaaaaaaa", 4), 4);
+    }
 }

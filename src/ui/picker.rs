@@ -47,8 +47,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
         return;
     };
-    let [head, list, foot] = Layout::vertical([
+    // A rescue mount that could not replay the disk's journal says so above the list.
+    let caveat = p.caveat.as_ref().map(|c| format!("warning: {c}"));
+    let caveat_rows = caveat
+        .as_ref()
+        .map_or(0, |c| super::wrapped_rows(c, area.width));
+    let [head, caveat_area, list, foot] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(caveat_rows),
         Constraint::Min(3),
         Constraint::Length(2),
     ])
@@ -76,6 +82,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .bold(),
         head,
     );
+    if let Some(text) = caveat {
+        frame.render_widget(
+            Paragraph::new(text)
+                .yellow()
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            caveat_area,
+        );
+    }
     let height = list.height.saturating_sub(2) as usize;
     let top = window(p.cursor, height);
     let rows: Vec<Line> = p

@@ -111,6 +111,8 @@ pub struct DiffLoaded {
     pub tree: TreeDiff,
     pub dest: PathBuf,
     pub free_bytes: u64,
+    /// What the snapshot copy may lack (see `OpenedSnapshot::caveat`).
+    pub caveat: Option<String>,
     pub elapsed_ms: u128,
 }
 

@@ -19,6 +19,8 @@ pub struct Picker {
     pub snapshot_id: String,
     pub dest: PathBuf,
     pub free_bytes: u64,
+    /// What the snapshot copy may lack (a rescue mount's unreplayed journal), if anything.
+    pub caveat: Option<String>,
     pub entries: Vec<DiffEntry>,
     nodes: Vec<Node>,
     expanded: Vec<bool>,
@@ -80,6 +82,7 @@ impl Picker {
         }
         let index = super::name_index::NameIndex::new(&entries);
         let mut picker = Self {
+            caveat: None,
             index,
             marked: Vec::new(),
             snapshot_id,

@@ -88,7 +88,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                         .finish
                         .timings
                         .push(("compare snapshot with live tree".into(), d.elapsed_ms));
-                    model.picker = Some(Picker::new(d.snapshot_id, d.tree, d.dest, d.free_bytes));
+                    let mut picker = Picker::new(d.snapshot_id, d.tree, d.dest, d.free_bytes);
+                    picker.caveat = d.caveat;
+                    model.picker = Some(picker);
                 }
                 Err(e) => model.restore.error = Some(e),
             }
