@@ -13,7 +13,10 @@ use common::{LoopFs, privileged};
 /// A live ext4 presented as the instance's data volume, with a snapshot holding `a.pt`,
 /// then changed: `a.pt` deleted and `new.pt` written.
 fn changed_volume(cloud: &Cloud) -> (LoopFs, String, String, Vec<u8>) {
-    let live = LoopFs::new("ext4", 32);
+    changed(cloud, LoopFs::new("ext4", 32))
+}
+
+fn changed(cloud: &Cloud, live: LoopFs) -> (LoopFs, String, String, Vec<u8>) {
     std::fs::create_dir(live.path("ckpt")).unwrap();
     let original: Vec<u8> = (0..1_000_003).map(|_| fastrand::u8(..)).collect();
     std::fs::write(live.path("ckpt/a.pt"), &original).unwrap();
@@ -119,6 +122,51 @@ fn a_data_volume_is_swapped_for_one_from_the_snapshot_and_the_old_one_kept() {
         attached.contains(&snapshot),
         "made from the snapshot: {attached}"
     );
+}
+
+/// A btrfs data volume mounted as a subvolume with its own options comes back the same way:
+/// the top level mounted instead would not even hold PATH.
+#[test]
+fn a_btrfs_subvolume_comes_back_as_the_same_subvolume_with_its_options() {
+    if !privileged() {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let cloud = Cloud::start(&python);
+    let mut live = LoopFs::new("btrfs", 128);
+    common::btrfs(&["subvolume", "create", live.path("data").to_str().unwrap()]);
+    live.unmount();
+    live.mount_with("subvol=data,noatime,nodev");
+    let (live, volume, snapshot, original) = changed(&cloud, live);
+    let path = live.path("ckpt");
+    let mut args = vec![
+        "rollback",
+        path.to_str().unwrap(),
+        "--snapshot",
+        &snapshot,
+        "--confirm",
+        &volume,
+        "--json",
+    ];
+    args.extend(cloud.cloud_args(&volume));
+    let (code, doc, stderr) = cloud.snaprescue(&args, &[]);
+    assert_eq!(code, Some(0), "{doc} {stderr}");
+    assert_eq!(std::fs::read(live.path("ckpt/a.pt")).unwrap(), original);
+    assert!(!live.path("ckpt/new.pt").exists());
+    let table = snaprescue::ports::mounts::MountTable::read().unwrap();
+    let mount = table
+        .entries
+        .iter()
+        .rev()
+        .find(|e| e.mount_point == live.mount)
+        .expect("mounted again");
+    assert_eq!(mount.spec.subvol.as_deref(), Some("/data"), "{mount:?}");
+    for option in ["noatime", "nodev", "rw"] {
+        assert!(
+            mount.spec.options.iter().any(|o| o == option),
+            "{option}: {mount:?}"
+        );
+    }
 }
 
 /// Killed after the old volume was detached, the swap is completed by cleanup; killed after

@@ -10,7 +10,7 @@ pub enum MountError {
     Table(String),
     #[error("no mount holds {0}")]
     NoMount(PathBuf),
-    #[error("mounting {source_dev} read-only on {target} failed: {errno}; run as root")]
+    #[error("mounting {source_dev} on {target} failed: {errno}; run as root")]
     Mount {
         source_dev: String,
         target: PathBuf,
@@ -52,6 +52,69 @@ pub struct MountEntry {
     pub read_only: bool,
     /// For overlay mounts (containers): the writable layer, which lives on another fs.
     pub upper_dir: Option<PathBuf>,
+    /// How it is mounted, to mount a copy of the filesystem the same way.
+    pub spec: MountSpec,
+}
+
+/// The parts of a mount that another mount of a copy of the filesystem must repeat: the
+/// per-mount flags (ro, nosuid, noatime…) and, for btrfs, the subvolume shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MountSpec {
+    pub fs_type: String,
+    pub options: Vec<String>,
+    pub subvol: Option<String>,
+}
+
+impl MountSpec {
+    pub fn flags(&self) -> nix::mount::MsFlags {
+        use nix::mount::MsFlags;
+        self.options
+            .iter()
+            .fold(MsFlags::empty(), |flags, o| match o.as_str() {
+                "ro" => flags | MsFlags::MS_RDONLY,
+                "nosuid" => flags | MsFlags::MS_NOSUID,
+                "nodev" => flags | MsFlags::MS_NODEV,
+                "noexec" => flags | MsFlags::MS_NOEXEC,
+                "sync" => flags | MsFlags::MS_SYNCHRONOUS,
+                "dirsync" => flags | MsFlags::MS_DIRSYNC,
+                "noatime" => flags | MsFlags::MS_NOATIME,
+                "nodiratime" => flags | MsFlags::MS_NODIRATIME,
+                "relatime" => flags | MsFlags::MS_RELATIME,
+                "strictatime" => flags | MsFlags::MS_STRICTATIME,
+                "lazytime" => flags | MsFlags::MS_LAZYTIME,
+                _ => flags,
+            })
+    }
+
+    /// Filesystem data options: the btrfs subvolume, which decides what the mount shows.
+    pub fn data(&self) -> Option<String> {
+        self.subvol
+            .as_ref()
+            .filter(|s| self.fs_type == "btrfs" && s.as_str() != "/")
+            .map(|s| format!("subvol={s}"))
+    }
+}
+
+/// Mounts `device` on `target` as `spec` says (read-write unless it says ro).
+pub fn mount_as(device: &Path, spec: &MountSpec, target: &Path) -> Result<(), MountError> {
+    let data = spec.data();
+    nix::mount::mount(
+        Some(device),
+        target,
+        Some(spec.fs_type.as_str()),
+        spec.flags(),
+        data.as_deref(),
+    )
+    .map_err(|errno| MountError::Mount {
+        source_dev: format!(
+            "{} ({}, {})",
+            device.display(),
+            spec.fs_type,
+            data.as_deref().unwrap_or("-")
+        ),
+        target: target.to_path_buf(),
+        errno,
+    })
 }
 
 /// A snapshot of /proc/self/mountinfo.
@@ -76,6 +139,11 @@ impl MountTable {
                     .flatten()
                     .map(PathBuf::from),
                 read_only: m.mount_options.contains_key("ro"),
+                spec: MountSpec {
+                    fs_type: m.fs_type.clone(),
+                    options: m.mount_options.keys().cloned().collect(),
+                    subvol: m.super_options.get("subvol").cloned().flatten(),
+                },
                 mount_point: m.mount_point,
                 fs_type: m.fs_type,
                 source: m.mount_source.unwrap_or_default(),
@@ -150,7 +218,7 @@ pub fn mount_read_only(
     let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some(device), dir, Some(fs_type), flags, Some(data)).map_err(|errno| {
         MountError::Mount {
-            source_dev: format!("{} ({fs_type}, {data})", device.display()),
+            source_dev: format!("{} read-only ({fs_type}, {data})", device.display()),
             target: dir.to_path_buf(),
             errno,
         }

@@ -8,6 +8,7 @@ use super::aws_disks::Ec2Disks;
 use super::journal::{Journal, RunHeader, journaled};
 use super::{DiskState, RUN_TAG, RescueCloud, RescueError, Watch, cloud_wait, param, wait_until};
 use crate::ports::disk_by_serial::DiskLocator;
+use crate::ports::mounts::MountSpec;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -20,9 +21,12 @@ pub struct Target {
     /// The device name it is attached at (`/dev/sdf`).
     pub device: String,
     pub root: bool,
-    /// Where its filesystem is mounted here, and as what.
+    /// Where its filesystem is mounted here, and how (to mount the new volume the same way).
     pub mount_point: Option<PathBuf>,
-    pub fs_type: Option<String>,
+    pub mounted_as: Option<MountSpec>,
+    /// The partition of the volume that holds the filesystem, when it is partitioned.
+    #[serde(default)]
+    pub partition: Option<u32>,
 }
 
 /// Finds how `volume` is attached and whether it is `instance`'s root volume.
@@ -56,7 +60,10 @@ pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, Res
         device: attachment.device.clone(),
         root: attachment.device == root_device,
         mount_point: mount.as_ref().map(|m| m.mount_point.clone()),
-        fs_type: mount.map(|m| m.fs_type),
+        partition: mount
+            .as_ref()
+            .and_then(|m| partition_number(&DiskLocator::system(), &m.source)),
+        mounted_as: mount.map(|m| m.spec),
     })
 }
 
@@ -198,7 +205,7 @@ pub(super) fn remount(
     volume: &str,
     watch: &Watch,
 ) -> Result<(), RescueError> {
-    let (Some(m), Some(fs)) = (&t.mount_point, &t.fs_type) else {
+    let (Some(m), Some(spec)) = (&t.mount_point, &t.mounted_as) else {
         return Ok(());
     };
     let table = crate::ports::mounts::MountTable::read()?;
@@ -213,23 +220,34 @@ pub(super) fn remount(
         cloud_wait(120),
         "check `lsblk -o +SERIAL`; mount it by hand on the old mount point",
         watch,
-        || Ok(locator.find(&serials)),
+        || {
+            let disk = locator.find(&serials);
+            Ok(match t.partition {
+                None => disk,
+                Some(n) => disk.and_then(|d| {
+                    let parts = locator.partitions(&d);
+                    parts
+                        .into_iter()
+                        .find(|(p, _)| *p == n)
+                        .map(|(_, path)| path)
+                }),
+            })
+        },
     )?;
-    journal.record("mount", "start", json!({"device": device}))?;
-    nix::mount::mount(
-        Some(device.as_path()),
-        m.as_path(),
-        Some(fs.as_str()),
-        nix::mount::MsFlags::empty(),
-        None::<&str>,
-    )
-    .map_err(|errno| crate::ports::mounts::MountError::Mount {
-        source_dev: device.display().to_string(),
-        target: m.clone(),
-        errno,
-    })?;
+    journal.record("mount", "start", json!({"device": device, "as": spec}))?;
+    crate::ports::mounts::mount_as(&device, spec, m)?;
     journal.record("mount", "done", json!({}))?;
     Ok(())
+}
+
+/// The partition number of the block device `source` (`/dev/nvme1n1p2` → 2), if it is one.
+fn partition_number(locator: &DiskLocator, source: &str) -> Option<u32> {
+    let name = Path::new(source).file_name()?;
+    std::fs::read_to_string(locator.sys.join("class/block").join(name).join("partition"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Replaces the root volume with one from `snapshot` (EC2 does it; the instance reboots),
