@@ -65,7 +65,9 @@ fn a_data_volume_is_swapped_for_one_from_the_snapshot_and_the_old_one_kept() {
     assert_eq!(code, Some(0), "{doc} {stderr}");
     let steps = doc["steps"].to_string();
     assert!(
-        steps.contains("unmount") && steps.contains("/dev/sdf"),
+        steps.contains("unmount")
+            && steps.contains("/dev/sdf")
+            && steps.contains("as before (ext4 "),
         "{steps}"
     );
     assert!(

@@ -94,7 +94,18 @@ pub fn plan(t: &Target, snapshot: &str) -> Vec<String> {
             "detach {} from {} and keep it, tagged {RUN_TAG}",
             t.volume, t.instance
         ),
-        format!("attach the new volume at {} and mount it on {at}", t.device),
+        format!(
+            "attach the new volume at {} and mount it on {at}{}",
+            t.device,
+            t.mounted_as
+                .as_ref()
+                .map(|m| {
+                    let mut how = m.options.clone();
+                    how.extend(m.data());
+                    format!(" as before ({} {})", m.fs_type, how.join(","))
+                })
+                .unwrap_or_default()
+        ),
     ]
 }
 
