@@ -61,6 +61,7 @@ fn model() -> Model {
     m.writers.rates.insert(4242, 1_500_000.0);
     m.gpu = Some(GpuStatus::Available {
         driver: "550.54.15".into(),
+        via: "NVML".into(),
         devices: vec![GpuDevice {
             index: 0,
             name: "NVIDIA H200".into(),

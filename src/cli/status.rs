@@ -52,8 +52,13 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     let devices = filesystem_devices(path)?;
     let (first, _) = processes_using(&devices);
     let started = Instant::now();
+    // The GPU is asked while the write rates are measured: its jobs are joined by pid.
+    let gpu = std::thread::spawn(|| Nvml.probe());
     std::thread::sleep(Duration::from_secs_f64(action.interval.clamp(0.0, 60.0)));
     let (mut list, denied) = processes_using(&devices);
+    let gpu = gpu.join().unwrap_or_else(|_| GpuStatus::Unavailable {
+        reason: "the GPU probe failed".into(),
+    });
     let rates = rates(&first, &list, started.elapsed().as_secs_f64());
     let mut actions = Vec::new();
     let mut ok = true;
@@ -110,9 +115,13 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
                 format_size(bytes, BINARY)
             )
         };
+        let gpu_use = gpu
+            .memory_of(p.pid)
+            .map(|m| format!(" GPU {}", format_size(m, BINARY)))
+            .unwrap_or_default();
         writeln!(
             human,
-            "{:>7} {} {:>12} {:<40}{}{deleted}",
+            "{:>7} {} {:>12} {:<40}{}{gpu_use}{deleted}",
             p.pid,
             p.state,
             rate,
@@ -154,22 +163,37 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
         .map(|p| {
             let mut v = serde_json::to_value(p).unwrap_or_default();
             v["write_rate"] = json!(rates.iter().find(|r| r.0 == p.pid).map(|r| r.1));
+            v["gpu_memory"] = json!(gpu.memory_of(p.pid));
             v
         })
         .collect();
     Ok(Outcome {
-        json: json!({ "processes": processes, "unreadable": denied, "actions": actions, "harvest": harvested, "remounted_read_only": remounted }),
+        json: json!({ "processes": processes, "gpu": gpu_summary(&gpu), "unreadable": denied, "actions": actions, "harvest": harvested, "remounted_read_only": remounted }),
         human,
         ok,
     })
+}
+
+/// Where the GPU facts of `writers` came from, or why there are none.
+fn gpu_summary(gpu: &GpuStatus) -> serde_json::Value {
+    match gpu {
+        GpuStatus::Available { via, devices, .. } => {
+            json!({"state": "available", "via": via, "devices": devices.len()})
+        }
+        GpuStatus::Unavailable { reason } => json!({"state": "unavailable", "reason": reason}),
+    }
 }
 
 pub fn gpu() -> Outcome {
     let status = Nvml.probe();
     let human = match &status {
         GpuStatus::Unavailable { reason } => format!("{reason}\n"),
-        GpuStatus::Available { driver, devices } => {
-            let mut text = format!("driver {driver}\n");
+        GpuStatus::Available {
+            driver,
+            devices,
+            via,
+        } => {
+            let mut text = format!("driver {driver} (via {via})\n");
             for d in devices {
                 let _ = writeln!(
                     text,

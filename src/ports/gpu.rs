@@ -31,10 +31,29 @@ pub enum GpuStatus {
     Available {
         driver: String,
         devices: Vec<GpuDevice>,
+        /// Where the facts came from: `NVML`, or `nvidia-smi` with why NVML did not load.
+        via: String,
     },
     Unavailable {
         reason: String,
     },
+}
+
+impl GpuStatus {
+    /// GPU memory used by `pid` over all devices, if it uses any GPU: the join that shows a
+    /// training job's GPU use beside its writes to the disk.
+    pub fn memory_of(&self, pid: i32) -> Option<u64> {
+        let GpuStatus::Available { devices, .. } = self else {
+            return None;
+        };
+        let used: Vec<u64> = devices
+            .iter()
+            .flat_map(|d| &d.processes)
+            .filter(|p| i64::from(p.pid) == i64::from(pid))
+            .map(|p| p.used_memory.unwrap_or(0))
+            .collect();
+        (!used.is_empty()).then(|| used.iter().sum())
+    }
 }
 
 /// Reads the GPU state.
@@ -50,7 +69,7 @@ impl GpuProbe for Nvml {
         let nvml = match nvml_wrapper::Nvml::init() {
             Ok(n) => n,
             Err(e) => {
-                if let Some(status) = super::gpu_smi::probe() {
+                if let Some(status) = super::gpu_smi::probe(&format!("NVML did not load: {e}")) {
                     return status;
                 }
                 return GpuStatus::Unavailable {
@@ -70,7 +89,11 @@ impl GpuProbe for Nvml {
             }
         };
         let devices = (0..count).map(|i| read_device(&nvml, i)).collect();
-        GpuStatus::Available { driver, devices }
+        GpuStatus::Available {
+            driver,
+            devices,
+            via: "NVML".into(),
+        }
     }
 }
 

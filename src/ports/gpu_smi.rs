@@ -11,7 +11,7 @@ fn number<T: std::str::FromStr>(field: &str) -> Option<T> {
 /// Parses `nvidia-smi --query-gpu=index,name,uuid,memory.used,memory.total,utilization.gpu,
 /// temperature.gpu,power.draw,driver_version --format=csv,noheader,nounits` and
 /// `--query-compute-apps=gpu_uuid,pid,used_memory --format=csv,noheader,nounits`.
-pub fn parse(gpus: &str, apps: &str) -> Option<GpuStatus> {
+pub fn parse(gpus: &str, apps: &str, why: &str) -> Option<GpuStatus> {
     let mut driver = String::new();
     let mut devices = Vec::new();
     for line in gpus.lines().filter(|l| !l.trim().is_empty()) {
@@ -49,11 +49,15 @@ pub fn parse(gpus: &str, apps: &str) -> Option<GpuStatus> {
             });
         }
     }
-    (!devices.is_empty()).then_some(GpuStatus::Available { driver, devices })
+    (!devices.is_empty()).then(|| GpuStatus::Available {
+        driver,
+        devices,
+        via: format!("nvidia-smi ({why})"),
+    })
 }
 
-/// Runs nvidia-smi when it is installed.
-pub fn probe() -> Option<GpuStatus> {
+/// Runs nvidia-smi when it is installed; `why` says why NVML was not used.
+pub fn probe(why: &str) -> Option<GpuStatus> {
     if !crate::ports::command::exists("nvidia-smi") {
         return None;
     }
@@ -73,7 +77,7 @@ pub fn probe() -> Option<GpuStatus> {
         ],
     )
     .unwrap_or_default();
-    parse(&gpus, &apps)
+    parse(&gpus, &apps, why)
 }
 
 #[cfg(test)]
@@ -84,10 +88,16 @@ mod tests {
     fn parses_real_nvidia_smi_csv() {
         let gpus = "0, NVIDIA H200, GPU-5f3a1c2e-0000-1111-2222-333344445555, 40321, 143771, 97, 61, 512.34, 550.54.15\n";
         let apps = "GPU-5f3a1c2e-0000-1111-2222-333344445555, 4242, 39012\n";
-        let GpuStatus::Available { driver, devices } = parse(gpus, apps).unwrap() else {
+        let GpuStatus::Available {
+            driver,
+            devices,
+            via,
+        } = parse(gpus, apps, "NVML did not load").unwrap()
+        else {
             panic!()
         };
         assert_eq!(driver, "550.54.15");
+        assert_eq!(via, "nvidia-smi (NVML did not load)");
         assert_eq!(devices[0].name, "NVIDIA H200");
         assert_eq!(devices[0].memory_total, 143771 << 20);
         assert_eq!(devices[0].utilization_percent, Some(97));
@@ -99,11 +109,18 @@ mod tests {
     #[test]
     fn not_supported_fields_are_none_and_garbage_is_rejected() {
         let gpus = "0, Tesla T4, GPU-1, 0, 15360, [N/A], 40, [N/A], 535.1\n";
-        let GpuStatus::Available { devices, .. } = parse(gpus, "").unwrap() else {
+        let GpuStatus::Available { devices, .. } = parse(gpus, "", "-").unwrap() else {
             panic!()
         };
         assert_eq!(devices[0].utilization_percent, None);
         assert_eq!(devices[0].power_watts, None);
-        assert!(parse("NVIDIA-SMI has failed because it couldn't communicate", "").is_none());
+        assert!(
+            parse(
+                "NVIDIA-SMI has failed because it couldn't communicate",
+                "",
+                "-"
+            )
+            .is_none()
+        );
     }
 }

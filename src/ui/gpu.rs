@@ -21,10 +21,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 "That is fine: recovery does not need the GPU. Training jobs still show in step 1.",
             ));
         }
-        Some(GpuStatus::Available { driver, devices }) => {
+        Some(GpuStatus::Available {
+            driver,
+            devices,
+            via,
+        }) => {
             lines.push(
                 Line::from(format!(
-                    "NVIDIA driver {driver}, {} device(s)",
+                    "NVIDIA driver {driver}, {} device(s), via {via}",
                     devices.len()
                 ))
                 .bold(),

@@ -2,7 +2,6 @@
 //! confirmations of freeze, harvest, terminate and remount.
 
 use super::{human, window};
-use crate::ports::gpu::GpuStatus;
 use crate::ports::processes::ProcessUse;
 use crate::wizard::update_writers::{suggestion, unharvested};
 use crate::wizard::{Model, Pending, SignalAction, TERMINATE_GRACE_SECS};
@@ -16,16 +15,7 @@ pub const KEYS: &str = "f/P/F:freeze t/T:thaw h:harvest K:kill R:ro Enter:next";
 
 /// GPU memory used by `pid`, when NVML reports it.
 pub fn gpu_memory(model: &Model, pid: i32) -> Option<u64> {
-    let Some(GpuStatus::Available { devices, .. }) = &model.gpu else {
-        return None;
-    };
-    let used: Vec<u64> = devices
-        .iter()
-        .flat_map(|d| &d.processes)
-        .filter(|p| p.pid as i32 == pid)
-        .map(|p| p.used_memory.unwrap_or(0))
-        .collect();
-    (!used.is_empty()).then(|| used.iter().sum())
+    model.gpu.as_ref()?.memory_of(pid)
 }
 
 /// The command with its program shown by name only (`/usr/bin/python3 x` → `python3 x`),

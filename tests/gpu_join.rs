@@ -1,0 +1,132 @@
+//! Step 2 through the real binary where NVML cannot load (this machine has no driver) but
+//! an `nvidia-smi` exists: a stand-in that answers like the real one (units unless told
+//! `nounits`, refusing unknown queries) reports a real child process as a GPU job, and both
+//! `gpu` and `writers` show it, the latter beside the job's writes to the disk.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// Children of this test, killed by PID on drop (also when an assertion fails).
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+const UUID: &str = "GPU-5f3a1c2e-0000-1111-2222-333344445555";
+
+/// A directory holding an `nvidia-smi` that logs its arguments to `args.log`.
+fn nvidia_smi_stand_in() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        r#"#!/bin/sh
+echo "$*" >> "{log}"
+case "$*" in *--format=csv,noheader,nounits*) unit="" ;; *--format=csv,noheader*) unit=" MiB" ;; *) exit 2 ;; esac
+case "$*" in
+  *--query-gpu=index,name,uuid,memory.used,memory.total,utilization.gpu,temperature.gpu,power.draw,driver_version*)
+    echo "0, NVIDIA H200, {UUID}, 40321$unit, 143771$unit, 97, 61, 512.34, 550.54.15" ;;
+  *--query-compute-apps=gpu_uuid,pid,used_memory*)
+    echo "{UUID}, $SNAPRESCUE_TEST_GPU_PID, 39012$unit" ;;
+  *) echo "Invalid combination of input arguments" >&2; exit 2 ;;
+esac
+"#,
+        log = dir.path().join("args.log").display()
+    );
+    let path = dir.path().join("nvidia-smi");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn run(smi: &std::path::Path, gpu_pid: u32, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let state = tempfile::tempdir().unwrap();
+    let path = format!("{}:{}", smi.display(), std::env::var("PATH").unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args(args)
+        .arg("--json")
+        .env("PATH", path)
+        .env("SNAPRESCUE_STATE_DIR", state.path())
+        .env("SNAPRESCUE_TEST_GPU_PID", gpu_pid.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_gpu_job_shows_its_gpu_memory_beside_its_writes_when_only_nvidia_smi_works() {
+    if !privileged() || std::path::Path::new("/dev/nvidiactl").exists() {
+        return; // on a GPU machine NVML loads: scripts/gpu-check covers that path
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let job = Command::new("sh")
+        .args([
+            "-c",
+            "exec 4>>train.log; while true; do head -c 65536 /dev/zero >&4; sleep 0.05; done",
+        ])
+        .current_dir(&fs.mount)
+        .spawn()
+        .unwrap();
+    let idle = Command::new("sleep")
+        .arg("60")
+        .current_dir(&fs.mount)
+        .spawn()
+        .unwrap();
+    let (job_pid, idle_pid) = (job.id(), idle.id());
+    let _children = Children(vec![job, idle]);
+    std::thread::sleep(Duration::from_millis(300));
+    let smi = nvidia_smi_stand_in();
+
+    let gpu = run(smi.path(), job_pid, args!["gpu"]);
+    assert_eq!(gpu["state"], "available", "{gpu}");
+    assert!(
+        gpu["via"]
+            .as_str()
+            .unwrap()
+            .starts_with("nvidia-smi (NVML did not load"),
+        "{gpu}"
+    );
+    let device = &gpu["devices"][0];
+    assert_eq!(device["name"], "NVIDIA H200");
+    assert_eq!(device["memory_total"], 143771u64 << 20);
+    assert_eq!(device["processes"][0]["pid"], job_pid);
+
+    let doc = run(
+        smi.path(),
+        job_pid,
+        args!["writers", &fs.mount, "--interval", "0.5"],
+    );
+    let listed = |pid: u32| {
+        doc["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pid"] == pid)
+            .unwrap_or_else(|| panic!("{pid} not listed: {doc}"))
+            .clone()
+    };
+    let training = listed(job_pid);
+    assert_eq!(training["gpu_memory"], 39012u64 << 20, "{training}");
+    assert!(training["write_rate"].as_f64().unwrap() > 0.0, "{training}");
+    assert_eq!(listed(idle_pid)["gpu_memory"], serde_json::Value::Null);
+    assert_eq!(doc["gpu"]["state"], "available");
+    let calls = std::fs::read_to_string(smi.path().join("args.log")).unwrap();
+    assert!(
+        calls
+            .lines()
+            .all(|l| l.contains("--format=csv,noheader,nounits")),
+        "{calls}"
+    );
+}
