@@ -48,17 +48,27 @@ fn rates(before: &[ProcessUse], after: &[ProcessUse], secs: f64) -> Vec<(i32, f6
         .collect()
 }
 
+/// How long `writers` waits for the GPU status beyond the measuring interval.
+const GPU_PATIENCE: Duration = Duration::from_secs(10);
+
 pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     let devices = filesystem_devices(path)?;
     let (first, _) = processes_using(&devices);
     let started = Instant::now();
     // The GPU is asked while the write rates are measured: its jobs are joined by pid.
-    let gpu = std::thread::spawn(|| Nvml.probe());
+    let (gpu_tx, gpu_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || gpu_tx.send(Nvml.probe()));
     std::thread::sleep(Duration::from_secs_f64(action.interval.clamp(0.0, 60.0)));
     let (mut list, denied) = processes_using(&devices);
-    let gpu = gpu.join().unwrap_or_else(|_| GpuStatus::Unavailable {
-        reason: "the GPU probe failed".into(),
-    });
+    // A wedged driver must not hold up stopping the writers.
+    let gpu = gpu_rx
+        .recv_timeout(GPU_PATIENCE)
+        .unwrap_or_else(|_| GpuStatus::Unavailable {
+            reason: format!(
+                "the NVIDIA driver did not answer within {} s (a GPU in a bad state?)",
+                GPU_PATIENCE.as_secs()
+            ),
+        });
     let rates = rates(&first, &list, started.elapsed().as_secs_f64());
     let mut actions = Vec::new();
     let mut ok = true;
