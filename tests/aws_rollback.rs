@@ -34,6 +34,28 @@ fn changed(cloud: &Cloud, live: LoopFs) -> (LoopFs, String, String, Vec<u8>) {
     (live, volume, snapshot, original)
 }
 
+/// `rollback PATH --snapshot S --confirm VOLUME` against the moto account, plus `extra`.
+fn confirmed_rollback(
+    cloud: &Cloud,
+    path: &std::path::Path,
+    snapshot: &str,
+    volume: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = ["rollback", path.to_str().unwrap(), "--snapshot", snapshot]
+        .into_iter()
+        .chain(["--confirm", volume])
+        .chain(extra.iter().copied())
+        .map(String::from)
+        .collect();
+    args.extend(cloud.cloud_args(volume).into_iter().map(String::from));
+    args
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 fn tags_of(cloud: &Cloud, volume: &str) -> String {
     cloud.ec2(&[("Action", "DescribeVolumes"), ("VolumeId.1", volume)])
 }
@@ -140,18 +162,8 @@ fn a_btrfs_subvolume_comes_back_as_the_same_subvolume_with_its_options() {
     live.unmount();
     live.mount_with("subvol=data,noatime,nodev");
     let (live, volume, snapshot, original) = changed(&cloud, live);
-    let path = live.path("ckpt");
-    let mut args = vec![
-        "rollback",
-        path.to_str().unwrap(),
-        "--snapshot",
-        &snapshot,
-        "--confirm",
-        &volume,
-        "--json",
-    ];
-    args.extend(cloud.cloud_args(&volume));
-    let (code, doc, stderr) = cloud.snaprescue(&args, &[]);
+    let args = confirmed_rollback(&cloud, &live.path("ckpt"), &snapshot, &volume, &["--json"]);
+    let (code, doc, stderr) = cloud.snaprescue(&strs(&args), &[]);
     assert_eq!(code, Some(0), "{doc} {stderr}");
     assert_eq!(std::fs::read(live.path("ckpt/a.pt")).unwrap(), original);
     assert!(!live.path("ckpt/new.pt").exists());
@@ -182,17 +194,8 @@ fn an_interrupted_swap_is_finished_or_undone_by_cleanup() {
     for (point, rolled_back) in [("detach:done", true), ("unmount:done", false)] {
         let cloud = Cloud::start(&python);
         let (live, volume, snapshot, original) = changed_volume(&cloud);
-        let path = live.path("ckpt");
-        let mut args = vec![
-            "rollback",
-            path.to_str().unwrap(),
-            "--snapshot",
-            &snapshot,
-            "--confirm",
-            &volume,
-        ];
-        args.extend(cloud.cloud_args(&volume));
-        let (code, _, stderr) = cloud.snaprescue(&args, &[("SNAPRESCUE_CRASH_AT", point)]);
+        let args = confirmed_rollback(&cloud, &live.path("ckpt"), &snapshot, &volume, &[]);
+        let (code, _, stderr) = cloud.snaprescue(&strs(&args), &[("SNAPRESCUE_CRASH_AT", point)]);
         assert_eq!(code, None, "{point}: killed ({stderr})");
         let (code, doc, stderr) = cloud.snaprescue(&["cleanup", "--json"], &[]);
         assert_eq!(code, Some(0), "{point}: {doc} {stderr}");
