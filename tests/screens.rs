@@ -73,7 +73,7 @@ fn model() -> Model {
             power_watts: Some(512.0),
             processes: vec![GpuProcess {
                 pid: 4242,
-                used_memory: Some(39 << 30),
+                used_memory: Some(39012 << 20),
                 kind: "compute",
             }],
             error: None,
@@ -175,6 +175,18 @@ fn step1_writers_actions_and_sizes() {
     });
     insta::assert_snapshot!("writers_terminate_blocked", render(&m));
     m.writers.confirm = None;
+    let handles: Vec<_> = m.writers.processes[0]
+        .deleted_open
+        .iter()
+        .map(|d| d.handle.clone())
+        .collect();
+    m.writers.harvested.extend(handles);
+    let screen = render(&m);
+    assert!(
+        screen.contains("1 (3 MiB) ✓"),
+        "a harvested file is marked: {screen}"
+    );
+    m.writers.harvested.clear();
     m.writers.processes.clear();
     insta::assert_snapshot!("writers_empty", render(&m));
     m.writers.processes = (0..200)
@@ -394,7 +406,7 @@ fn overlays() {
 #[test]
 fn gpu_processes_join_the_writers_by_pid() {
     let m = model();
-    assert_eq!(snaprescue::ui::gpu_memory(&m, 4242), Some(39 << 30));
+    assert_eq!(snaprescue::ui::gpu_memory(&m, 4242), Some(39012 << 20));
     assert_eq!(snaprescue::ui::gpu_memory(&m, 977), None);
 }
 

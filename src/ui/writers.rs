@@ -78,7 +78,7 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
                 String::new()
             } else {
                 let bytes: u64 = p.deleted_open.iter().map(|d| d.size).sum();
-                let saved = if unharvested(w, p) == 0 { " saved" } else { "" };
+                let saved = if unharvested(w, p) == 0 { " ✓" } else { "" };
                 format!("{} ({}){saved}", p.deleted_open.len(), human(bytes))
             };
             let state = if p.state == 'T' {
@@ -110,8 +110,8 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
         Constraint::Length(8),
         Constraint::Length(5),
         Constraint::Length(11),
-        Constraint::Length(14),
-        Constraint::Length(8),
+        Constraint::Length(16),
+        Constraint::Length(10),
         Constraint::Min(10),
     ];
     let header = Row::new(vec![
