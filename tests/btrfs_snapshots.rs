@@ -97,6 +97,39 @@ fn lists_every_layout_newest_first_and_recommends_the_last_before_deletion() {
     }
 }
 
+/// A snapshot taken in the same second as the deletion, just after it, holds nothing that was
+/// lost; `btrfs subvolume list` would show it at that whole second, before the deletion
+/// time. Its creation time to the nanosecond keeps it from being recommended.
+#[test]
+fn a_snapshot_in_the_second_of_the_deletion_but_after_it_is_not_recommended() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("btrfs", 128);
+    let data = fs.path("data");
+    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
+    fs::create_dir_all(data.join("ckpt")).unwrap();
+    fs::write(data.join("ckpt/a.pth"), vec![7u8; 4096]).unwrap();
+    snapshot(&data, &fs.path("snaps/before"));
+    next_second();
+    // Start at the top of a second so that the deletion and the snapshot share it.
+    let now = chrono::Utc::now();
+    let into_second = u64::from(now.timestamp_subsec_millis());
+    std::thread::sleep(std::time::Duration::from_millis(1000 - into_second + 20));
+    fs::remove_file(data.join("ckpt/a.pth")).unwrap();
+    snapshot(&data, &fs.path("snaps/same-second"));
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = json(state.path(), args!["snapshots", fs.path("data/ckpt")]);
+    assert_eq!(code, 0, "{err}");
+    let found = ids_by_layout(&doc);
+    assert_eq!(found[0].1, "snaps/same-second", "{doc}");
+    assert!(!found[0].2, "taken after the deletion: {doc}");
+    assert_eq!(found[1].1, "snaps/before");
+    assert!(found[1].2, "{doc}");
+    let created = doc["snapshots"][0]["created"].as_str().unwrap();
+    assert!(created.contains('.'), "sub-second precision: {created}");
+}
+
 #[test]
 fn each_candidate_holds_what_it_held() {
     if !privileged() {

@@ -10,4 +10,5 @@ pub mod gpu_smi;
 pub mod mounts;
 pub mod processes;
 pub mod signals;
+pub mod subvolume_info;
 pub mod superblock;

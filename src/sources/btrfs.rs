@@ -204,7 +204,11 @@ impl BtrfsSource {
             id: record.id.to_string(),
             source: "btrfs".into(),
             name,
-            created: record.otime.unwrap_or_default(),
+            // To the nanosecond where the snapshot can be opened; else the listed second.
+            created: resolve(&record.path)
+                .and_then(|p| crate::ports::subvolume_info::created(&p))
+                .or(record.otime)
+                .unwrap_or_default(),
             status: SnapshotStatus::Completed,
             read_only: true,
             path: record.path.clone(),
