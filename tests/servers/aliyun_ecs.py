@@ -81,6 +81,15 @@ def signature(method, params, secret):
     return base64.b64encode(digest).decode(), to_sign
 
 
+def reply(status, doc, headers=None, raw=None):
+    """An answer to send: status, JSON document, extra headers, or raw (cut) bytes."""
+    return (status, doc, headers, raw)
+
+
+def refusal(status, code, message):
+    return reply(status, {"RequestId": "r-1", "HostId": "ecs.aliyuncs.com", "Code": code, "Message": message, "Recommend": "https://api.aliyun.com"})
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -96,7 +105,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def error(self, status, code, message):
-        self.answer(status, {"RequestId": "r-1", "HostId": "ecs.aliyuncs.com", "Code": code, "Message": message, "Recommend": "https://api.aliyun.com"})
+        self.answer(*refusal(status, code, message))
 
     def do_PUT(self):
         # The metadata service's token API.
@@ -162,24 +171,18 @@ class Handler(BaseHTTPRequestHandler):
             if action in state.get("fail_after", {}):
                 # The action happens, but its answer is an error (a reply lost on the way).
                 status, code = state["fail_after"][action]
-                self.lifecycle(action, p, quiet=True)
-                answer = self.error(status, code, f"{action} answer lost on purpose")
+                self.lifecycle(action, p)
+                answer = refusal(status, code, f"{action} answer lost on purpose")
             else:
                 answer = self.lifecycle(action, p)
             # The state on disk is what the tests inspect afterwards.
             with open(state_path + ".tmp", "w") as f:
                 json.dump(state, f)
             os.replace(state_path + ".tmp", state_path)
-            return answer
+        return self.answer(*answer)
 
-    def lifecycle(self, action, p, quiet=False):
-        if quiet:
-            saved = self.answer
-            self.answer = lambda *a, **k: None
-            try:
-                return self.lifecycle(action, p)
-            finally:
-                self.answer = saved
+    def lifecycle(self, action, p):
+        """Carries out `action` on the state and returns its reply (sent by the caller)."""
         disks_by_id = {d["DiskId"]: d for d in state["disks"]}
         instances = {i["InstanceId"]: i for i in state.get("instances", [])}
         snaps = {s["SnapshotId"]: s for s in state["snapshots"]}
@@ -191,18 +194,18 @@ class Handler(BaseHTTPRequestHandler):
                 wanted = json.loads(p["DiskIds"])
                 disks = [d for d in disks if d["DiskId"] in wanted]
             disks = [advance(d, disk_changed) for d in disks if tags_match(d, p)]
-            return self.answer(200, {"RequestId": "r-2", "TotalCount": len(disks), "Disks": {"Disk": disks}})
+            return reply(200, {"RequestId": "r-2", "TotalCount": len(disks), "Disks": {"Disk": disks}})
         if action == "CreateDisk":
             token = p.get("ClientToken")
             if token in tokens:
-                return self.answer(200, {"RequestId": "r-10", "DiskId": tokens[token]})
+                return reply(200, {"RequestId": "r-10", "DiskId": tokens[token]})
             snap = snaps.get(p.get("SnapshotId"))
             if snap is None:
-                return self.error(404, "InvalidSnapshotId.NotFound", "The specified snapshot does not exist.")
+                return refusal(404, "InvalidSnapshotId.NotFound", "The specified snapshot does not exist.")
             if snap["Status"] != "accomplished":
-                return self.error(403, "InvalidSnapshot.NotReady", "The specified snapshot is not ready.")
+                return refusal(403, "InvalidSnapshot.NotReady", "The specified snapshot is not ready.")
             if not p.get("ZoneId"):
-                return self.error(400, "MissingParameter", "ZoneId is required.")
+                return refusal(400, "MissingParameter", "ZoneId is required.")
             disk_id = f"d-bp1rescue{len(state['disks']):04d}"
             state["disks"].append({"DiskId": disk_id, "Size": snap["SourceDiskSize"], "ZoneId": p["ZoneId"], "Status": "Creating",
                                    "_pending": ["Available"], "Type": "data", "InstanceId": "", "SourceSnapshotId": snap["SnapshotId"],
@@ -210,50 +213,50 @@ class Handler(BaseHTTPRequestHandler):
             if token:
                 tokens[token] = disk_id
             disk_harness.created(disk_id, snap["SnapshotId"])
-            return self.answer(200, {"RequestId": "r-10", "DiskId": disk_id, "OrderId": ""})
+            return reply(200, {"RequestId": "r-10", "DiskId": disk_id, "OrderId": ""})
         if action in ("AttachDisk", "DetachDisk", "DeleteDisk", "ResetDisk"):
             disk = disks_by_id.get(p.get("DiskId"))
             if disk is None:
                 if action == "DeleteDisk":
-                    return self.answer(200, {"RequestId": "r-11"})
-                return self.error(404, "InvalidDiskId.NotFound", "The specified disk does not exist.")
+                    return reply(200, {"RequestId": "r-11"})
+                return refusal(404, "InvalidDiskId.NotFound", "The specified disk does not exist.")
             if action == "AttachDisk":
                 instance = instances.get(p.get("InstanceId"))
                 if instance is None:
-                    return self.error(404, "InvalidInstanceId.NotFound", "The specified instance does not exist.")
+                    return refusal(404, "InvalidInstanceId.NotFound", "The specified instance does not exist.")
                 if disk["Status"] != "Available" or instance["Status"] not in ("Running", "Stopped"):
-                    return self.error(403, "IncorrectDiskStatus", "The current disk status does not support this operation.")
+                    return refusal(403, "IncorrectDiskStatus", "The current disk status does not support this operation.")
                 disk.update(Status="Attaching", _pending=["In_use"], InstanceId=instance["InstanceId"])
             elif action == "DetachDisk":
                 if disk["Status"] != "In_use" or disk["InstanceId"] != p.get("InstanceId"):
-                    return self.error(403, "InvalidDisk.AlreadyDetached", "The disk is not attached to the instance.")
+                    return refusal(403, "InvalidDisk.AlreadyDetached", "The disk is not attached to the instance.")
                 disk.update(Status="Detaching", _pending=["Available"], InstanceId="")
                 disk_harness.detached(disk["DiskId"])
             elif action == "DeleteDisk":
                 if disk["Status"] != "Available":
-                    return self.error(403, "DiskStillAttached" if disk["Status"] == "In_use" else "IncorrectDiskStatus", "The disk cannot be deleted in its state.")
+                    return refusal(403, "DiskStillAttached" if disk["Status"] == "In_use" else "IncorrectDiskStatus", "The disk cannot be deleted in its state.")
                 state["disks"].remove(disk)
                 disk_harness.deleted(disk["DiskId"])
             else:
                 instance = instances.get(disk.get("InstanceId"))
                 snap = snaps.get(p.get("SnapshotId"))
                 if snap is None:
-                    return self.error(404, "InvalidSnapshotId.NotFound", "The specified snapshot does not exist.")
+                    return refusal(404, "InvalidSnapshotId.NotFound", "The specified snapshot does not exist.")
                 if snap["SourceDiskId"] != disk["DiskId"]:
-                    return self.error(403, "InvalidParameter.Mismatch", "The specified snapshot is not created from the specified disk.")
+                    return refusal(403, "InvalidParameter.Mismatch", "The specified snapshot is not created from the specified disk.")
                 if instance is not None and instance["Status"] != "Stopped":
-                    return self.error(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
+                    return refusal(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
                 disk["_reset_to"] = snap["SnapshotId"]
                 if instance is not None:
                     instance["_start_refusals"] = 1
-            return self.answer(200, {"RequestId": "r-12"})
+            return reply(200, {"RequestId": "r-12"})
         if action == "CreateSnapshot":
             disk = disks_by_id.get(p.get("DiskId"))
             if disk is None:
-                return self.error(404, "InvalidDiskId.NotFound", "The specified disk does not exist.")
+                return refusal(404, "InvalidDiskId.NotFound", "The specified disk does not exist.")
             token = p.get("ClientToken")
             if token in tokens:
-                return self.answer(200, {"RequestId": "r-13", "SnapshotId": tokens[token]})
+                return reply(200, {"RequestId": "r-13", "SnapshotId": tokens[token]})
             snap_id = f"s-bp1guard{len(state['snapshots']):04d}"
             state["snapshots"].append({"SnapshotId": snap_id, "SnapshotName": p.get("SnapshotName", ""), "Description": p.get("Description", ""),
                                        "Status": "progressing", "_pending": ["progressing", "accomplished"], "Progress": "0%",
@@ -262,46 +265,46 @@ class Handler(BaseHTTPRequestHandler):
                                        "Encrypted": False, "Tags": request_tags(p)})
             if token:
                 tokens[token] = snap_id
-            return self.answer(200, {"RequestId": "r-13", "SnapshotId": snap_id})
+            return reply(200, {"RequestId": "r-13", "SnapshotId": snap_id})
         if action in ("StopInstance", "StartInstance"):
             instance = instances.get(p.get("InstanceId"))
             if instance is None:
-                return self.error(404, "InvalidInstanceId.NotFound", "The specified instance does not exist.")
+                return refusal(404, "InvalidInstanceId.NotFound", "The specified instance does not exist.")
             if action == "StopInstance":
                 if instance["Status"] != "Running":
-                    return self.error(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
+                    return refusal(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
                 instance.update(Status="Stopping", _pending=["Stopped"])
             else:
                 if instance["Status"] != "Stopped":
-                    return self.error(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
+                    return refusal(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
                 if instance.get("_start_refusals"):
                     instance["_start_refusals"] -= 1
-                    return self.error(403, "IncorrectDiskStatus", "The current status of the disk does not support this operation.")
+                    return refusal(403, "IncorrectDiskStatus", "The current status of the disk does not support this operation.")
                 instance.update(Status="Starting", _pending=["Running"])
-            return self.answer(200, {"RequestId": "r-14"})
+            return reply(200, {"RequestId": "r-14"})
         if action == "DescribeInstanceStatus":
             wanted, n = [], 1
             while f"InstanceId.{n}" in p:
                 wanted.append(p[f"InstanceId.{n}"])
                 n += 1
             found = [advance(i) for i in state.get("instances", []) if not wanted or i["InstanceId"] in wanted]
-            return self.answer(200, {"RequestId": "r-15", "TotalCount": len(found), "InstanceStatuses": {"InstanceStatus": [{"InstanceId": i["InstanceId"], "Status": i["Status"]} for i in found]}})
+            return reply(200, {"RequestId": "r-15", "TotalCount": len(found), "InstanceStatuses": {"InstanceStatus": [{"InstanceId": i["InstanceId"], "Status": i["Status"]} for i in found]}})
         if action == "DescribeSnapshots":
             faults = state.get("faults", [])
             if faults:
                 fault = faults.pop(0)
                 json.dump(state, open(state_path, "w"))
                 if fault == "throttle":
-                    return self.answer(400, {"RequestId": "r-3", "Code": "Throttling.User", "Message": "Request was denied due to user flow control."}, {"x-acs-retry-after": "20"})
+                    return reply(400, {"RequestId": "r-3", "Code": "Throttling.User", "Message": "Request was denied due to user flow control."}, {"x-acs-retry-after": "20"})
                 if fault == "500":
-                    return self.error(500, "InternalError", "The request processing has failed due to some unknown error.")
+                    return refusal(500, "InternalError", "The request processing has failed due to some unknown error.")
                 if fault == "timeout":
                     time.sleep(3)
                 if fault == "truncated":
-                    return self.answer(200, None, raw=b'{"RequestId": "r-4", "Snapshots": {"Snap')
+                    return reply(200, None, raw=b'{"RequestId": "r-4", "Snapshots": {"Snap')
                 if fault == "badtype":
                     snaps = [dict(s, SourceDiskSize="forty") for s in state["snapshots"]]
-                    return self.answer(200, {"RequestId": "r-5", "Snapshots": {"Snapshot": snaps}})
+                    return reply(200, {"RequestId": "r-5", "Snapshots": {"Snapshot": snaps}})
             snaps = [s for s in state["snapshots"] if s["SourceDiskId"] == p.get("DiskId", s["SourceDiskId"])]
             if "SnapshotIds" in p:
                 wanted = json.loads(p["SnapshotIds"])
@@ -312,8 +315,8 @@ class Handler(BaseHTTPRequestHandler):
             page = {"RequestId": "r-6", "Snapshots": {"Snapshot": snaps[start:start + size]}}
             if start + size < len(snaps):
                 page["NextToken"] = str(start + size)
-            return self.answer(200, page)
-        return self.error(404, "InvalidAction.NotFound", f"Specified api {action} is not found.")
+            return reply(200, page)
+        return refusal(404, "InvalidAction.NotFound", f"Specified api {action} is not found.")
 
 
 ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
