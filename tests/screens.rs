@@ -187,6 +187,30 @@ fn step1_writers_actions_and_sizes() {
         "a harvested file is marked: {screen}"
     );
     m.writers.harvested.clear();
+    // Stopped by someone else (Ctrl-Z, a debugger) is not "frozen": the end does not thaw it.
+    let (pid, start) = (
+        m.writers.processes[0].pid,
+        m.writers.processes[0].start_time,
+    );
+    m.writers.processes[0].state = 'T';
+    m.writers.confirm = Some(Pending::Signal(SignalAction::Thaw, vec![(pid, start)]));
+    let screen = render(&m);
+    assert!(screen.contains("T stopped"), "{screen}");
+    assert!(
+        screen.contains("1 of them stopped by someone else (not by snaprescue)"),
+        "{screen}"
+    );
+    m.writers
+        .frozen
+        .push((pid, start, "python train.py".into()));
+    let screen = render(&m);
+    assert!(
+        screen.contains("T frozen") && !screen.contains("someone else"),
+        "{screen}"
+    );
+    m.writers.frozen.clear();
+    m.writers.confirm = None;
+    m.writers.processes[0].state = 'S';
     m.writers.processes.clear();
     insta::assert_snapshot!("writers_empty", render(&m));
     m.writers.processes = (0..200)

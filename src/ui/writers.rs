@@ -58,6 +58,11 @@ fn names(model: &Model, targets: &[(i32, u64)]) -> String {
     }
 }
 
+/// Whether snaprescue froze `p` in this run (else someone else stopped it).
+fn frozen_here(w: &crate::wizard::Writers, p: &ProcessUse) -> bool {
+    w.frozen.iter().any(|f| f.0 == p.pid && f.1 == p.start_time)
+}
+
 fn table(frame: &mut Frame, area: Rect, model: &Model) {
     let w = &model.writers;
     let height = area.height.saturating_sub(3) as usize;
@@ -81,10 +86,11 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
                 let saved = if unharvested(w, p) == 0 { " ✓" } else { "" };
                 format!("{} ({}){saved}", p.deleted_open.len(), human(bytes))
             };
-            let state = if p.state == 'T' {
-                "T frozen".to_string()
-            } else {
-                p.state.to_string()
+            let state = match p.state {
+                'T' if frozen_here(w, p) => "T frozen".to_string(),
+                // Stopped by someone else (a debugger, Ctrl-Z): not thawed at the end.
+                'T' => "T stopped".to_string(),
+                other => other.to_string(),
             };
             let row = Row::new(vec![
                 p.pid.to_string(),
@@ -107,7 +113,7 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
         });
     let widths = [
         Constraint::Length(7),
-        Constraint::Length(8),
+        Constraint::Length(9),
         Constraint::Length(5),
         Constraint::Length(11),
         Constraint::Length(16),
@@ -204,6 +210,20 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             }
         };
         lines.push(Line::from(text).yellow().bold());
+        if let Pending::Signal(SignalAction::Thaw, t) = pending {
+            let others = t
+                .iter()
+                .filter(|(pid, start)| !w.frozen.iter().any(|f| f.0 == *pid && f.1 == *start))
+                .count();
+            if others > 0 {
+                lines.push(
+                    Line::from(format!(
+                        "{others} of them stopped by someone else (not by snaprescue)"
+                    ))
+                    .yellow(),
+                );
+            }
+        }
     } else if w.working {
         lines.push(Line::from("working…").yellow());
     } else if w.loaded && !w.processes.is_empty() {
