@@ -3,6 +3,7 @@
 //! carries out. `update` does no I/O, so every step can be tested by comparing effects.
 
 mod keys;
+mod message;
 mod model;
 pub mod name_index;
 pub mod picker;
@@ -12,6 +13,7 @@ mod update_steps;
 pub mod update_writers;
 
 pub use keys::Key;
+pub use message::*;
 pub use model::*;
 pub use update::{init, update};
 pub use update_finish::{created, finish_report, torch_summary};

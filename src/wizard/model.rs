@@ -1,8 +1,8 @@
-//! The wizard's state, its messages and its effects.
+//! The wizard's state: the step it is at and what each step has learned.
 
 use super::picker::Picker;
-use crate::engine::diff::{LostCounts, TreeDiff};
-use crate::engine::harvest::{HarvestReport, HarvestTarget};
+use crate::engine::diff::LostCounts;
+use crate::engine::harvest::HarvestReport;
 pub use crate::engine::newer::NewerFiles;
 use crate::engine::restore::{Progress, RestoreReport};
 use crate::engine::restore_plan::ConflictPolicy;
@@ -103,136 +103,6 @@ impl SnapshotListing {
     pub fn worth_counting(&self, index: usize, snapshot: &Snapshot) -> bool {
         snapshot.cloud.is_none() && (index < COUNTED_SNAPSHOTS || self.recommended == Some(index))
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct DiffLoaded {
-    pub snapshot_id: String,
-    pub tree: TreeDiff,
-    pub dest: PathBuf,
-    pub free_bytes: u64,
-    /// What the snapshot copy may lack (see `OpenedSnapshot::caveat`).
-    pub caveat: Option<String>,
-    pub elapsed_ms: u128,
-}
-
-#[derive(Debug, Clone)]
-pub enum Msg {
-    Key(super::Key),
-    Tick,
-    WritersScanned {
-        processes: Vec<ProcessUse>,
-        unreadable: usize,
-        elapsed_secs: f64,
-    },
-    Signalled {
-        action: SignalAction,
-        results: Vec<(i32, Result<(), String>)>,
-    },
-    Harvested(Result<HarvestReport, String>),
-    Remounted(Result<String, String>),
-    GpuProbed(GpuStatus),
-    SnapshotsListed(Result<SnapshotListing, String>),
-    LostCounted {
-        id: String,
-        lost: Result<LostCounts, String>,
-    },
-    NewerScanned(Result<NewerFiles, String>),
-    DiffReady(Result<DiffLoaded, String>),
-    /// Entries compared so far while the snapshot is compared with the live tree.
-    DiffProgress {
-        scanned: u64,
-        first_deleted: Vec<PathBuf>,
-        /// What opening the snapshot is doing (creating a cloud rescue disk…), if anything.
-        stage: String,
-    },
-    RestoreProgress(Progress),
-    RestoreRefused(String),
-    RestoreDone {
-        report: RestoreReport,
-        elapsed_ms: u128,
-    },
-    VerifyProgress {
-        done: usize,
-        total: usize,
-    },
-    Verified {
-        verdicts: Vec<Verdict>,
-        elapsed_ms: u128,
-    },
-    TorchChecked(TorchReport),
-    RollbackDone(Result<RollbackOutcome, String>),
-    /// What a running rollback is doing now.
-    RollbackStage(String),
-    ReportWritten(Result<PathBuf, String>),
-}
-
-/// The summary written at the end.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct FinishReport {
-    pub path: String,
-    pub snapshot: Option<String>,
-    pub deleted_at: Option<String>,
-    pub restored: usize,
-    pub restored_bytes: u64,
-    pub skipped: Vec<String>,
-    pub failed: Vec<String>,
-    pub rollback: Option<String>,
-    pub frozen: Vec<i32>,
-    /// "OK"/"FAIL path: detail" per restored file.
-    pub verdicts: Vec<String>,
-    /// The torch check: versions and GPUs, or the diagnosis.
-    pub torch: Option<String>,
-    /// (step, milliseconds).
-    pub timings: Vec<(String, u128)>,
-    /// What this run left on disk on purpose (harvested files, rollback guard).
-    pub created: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    ScanWriters,
-    Signal {
-        action: SignalAction,
-        targets: Vec<(i32, u64)>,
-    },
-    Harvest {
-        targets: Vec<HarvestTarget>,
-        dir: PathBuf,
-    },
-    RemountReadOnly,
-    ProbeGpu,
-    ListSnapshots,
-    CountLost {
-        id: String,
-    },
-    ScanNewer {
-        id: String,
-    },
-    LoadDiff {
-        id: String,
-    },
-    Restore {
-        id: String,
-        selection: Vec<PathBuf>,
-        policy: ConflictPolicy,
-    },
-    Cancel,
-    Rollback {
-        id: String,
-        confirm: String,
-    },
-    Verify {
-        files: Vec<PathBuf>,
-        recorded: HashMap<PathBuf, String>,
-    },
-    /// The job's interpreter (None: python3) and the checkpoints to load.
-    TorchCheck {
-        python: Option<PathBuf>,
-        checkpoints: Vec<PathBuf>,
-    },
-    WriteReport(Box<FinishReport>),
-    Quit,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,7 @@
 //! `update`: messages in, model changed, effects out. No I/O here.
 
 use super::keys::Key;
+use super::message::*;
 use super::model::*;
 use super::picker::Picker;
 use super::{update_finish, update_steps, update_writers};

@@ -1,6 +1,7 @@
 //! Step 6: after a restore or a rollback, verify what came back and run the torch check with
 //! the job's own interpreter, then write the report.
 
+use super::message::*;
 use super::model::*;
 use crate::engine::diff::EntryKind;
 use crate::engine::restore::RestoreReport;

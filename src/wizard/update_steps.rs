@@ -1,6 +1,7 @@
 //! Keys of each step.
 
 use super::keys::{Key, moved};
+use super::message::*;
 use super::model::*;
 
 pub fn on_step_key(model: &mut Model, key: Key) -> Vec<Effect> {

@@ -2,6 +2,7 @@
 //! optionally, terminate (blocked while a deleted file would be lost) or remount read-only.
 
 use super::keys::{Key, moved};
+use super::message::*;
 use super::model::*;
 use crate::engine::harvest::HarvestTarget;
 use crate::ports::processes::ProcessUse;
