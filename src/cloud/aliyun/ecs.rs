@@ -1,9 +1,10 @@
-//! The ECS 2014-05-26 API client: signed POSTs, JSON answers, retries on throttling and 5xx
-//! (honouring `x-acs-retry-after`), errors turned into advice. The endpoint comes from
+//! The ECS 2014-05-26 API client: snapshots, disks and instances as typed values over the
+//! RPC call in `rpc.rs` (signing, retries, advice). The endpoint comes from
 //! `--endpoint`, `SNAPRESCUE_ALIYUN_ECS_ENDPOINT`, the profile, else the regional one.
 
 use super::creds::AliyunCredentials;
-use crate::cloud::{Answer, CloudError, Retry, RetryPolicy, send_with_retries};
+use super::rpc::{Api, rpc_call};
+use crate::cloud::CloudError;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
@@ -38,51 +39,6 @@ pub struct EcsDisk {
     pub status: String,
     pub kind: String,
     pub instance_id: String,
-}
-
-fn is_throttling(code: &str) -> bool {
-    code.starts_with("Throttling")
-        || code == "Rejected.Throttling"
-        || code.starts_with("ServiceUnavailable")
-}
-
-pub fn advice(code: &str, action: &str, creds: &str) -> String {
-    match code {
-        "InvalidAccessKeyId.NotFound"
-        | "SignatureDoesNotMatch"
-        | "IncompleteSignature"
-        | "InvalidAccessKeySecret" => {
-            format!("The AccessKey or its secret is wrong (credentials from {creds}); check them")
-        }
-        c if c.starts_with("Forbidden") => format!(
-            "These credentials may not call {action}: grant ecs:{action} to the RAM user or role ({creds})"
-        ),
-        "IllegalTimestamp" => "The system clock is off: fix it (chronyc makestep) and retry".into(),
-        "InvalidRegionId.NotFound" | "InvalidRegion.NotFound" => {
-            "That region does not exist: check --region".into()
-        }
-        "InvalidDiskId.NotFound" | "InvalidInstanceId.NotFound" => {
-            "It does not exist in this region: check --region, --instance and --disk".into()
-        }
-        c if is_throttling(c) => {
-            "Alibaba Cloud is throttling these API calls: wait a minute and run again".into()
-        }
-        _ => format!("See the ECS API error codes for {code}"),
-    }
-}
-
-fn classify(answer: &Answer) -> Retry {
-    if (200..300).contains(&answer.status) {
-        return Retry::Never;
-    }
-    let code = serde_json::from_str::<Value>(&answer.body)
-        .ok()
-        .and_then(|v| v["Code"].as_str().map(str::to_string));
-    match code {
-        Some(c) if is_throttling(&c) => Retry::Throttled,
-        _ if answer.status >= 500 => Retry::Transient,
-        _ => Retry::Never,
-    }
 }
 
 /// A field that should be a number but may arrive as a string (`"40"`), as the SDK models
@@ -253,98 +209,6 @@ impl EcsClient {
     }
 }
 
-/// Which RPC API a call goes to.
-pub struct Api<'a> {
-    pub service: &'static str,
-    pub endpoint: &'a str,
-    pub version: &'a str,
-    /// Sent as `RegionId` when the API wants it.
-    pub region: Option<&'a str>,
-}
-
-/// One signed RPC call (POST, form body, JSON answer) with retries; the JSON of a success,
-/// or the API error with advice.
-pub fn rpc_call(
-    http: &reqwest::blocking::Client,
-    api: &Api,
-    creds: &AliyunCredentials,
-    action: &str,
-    params: &[(String, String)],
-) -> Result<Value, CloudError> {
-    let answer = send_with_retries(
-        api.service,
-        api.endpoint,
-        RetryPolicy::default(),
-        || {
-            let mut all: Vec<(String, String)> = vec![
-                ("Action".into(), action.into()),
-                ("Version".into(), api.version.into()),
-                ("Format".into(), "JSON".into()),
-                ("AccessKeyId".into(), creds.access_key_id.clone()),
-                ("SignatureMethod".into(), "HMAC-SHA1".into()),
-                ("SignatureVersion".into(), "1.0".into()),
-                (
-                    "SignatureNonce".into(),
-                    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
-                ),
-                (
-                    "Timestamp".into(),
-                    Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                ),
-            ];
-            if let Some(region) = api.region {
-                all.push(("RegionId".into(), region.into()));
-            }
-            if let Some(t) = &creds.security_token {
-                all.push(("SecurityToken".into(), t.expose().to_string()));
-            }
-            all.extend(params.iter().cloned());
-            let signature = super::sign::signature("POST", &all, creds.access_key_secret.expose());
-            all.push(("Signature".into(), signature));
-            let body = all
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}={}",
-                        super::sign::percent_encode(k),
-                        super::sign::percent_encode(v)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            Ok(http
-                .post(format!("{}/", api.endpoint))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body))
-        },
-        classify,
-    )?;
-    let doc: Value = serde_json::from_str(&answer.body).map_err(|e| CloudError::Malformed {
-        service: api.service,
-        reason: format!("not JSON ({e})"),
-        head: crate::cloud::head(&answer.body),
-    })?;
-    if (200..300).contains(&answer.status) {
-        return Ok(doc);
-    }
-    let code = doc["Code"]
-        .as_str()
-        .or(doc["code"].as_str())
-        .unwrap_or("Unknown")
-        .to_string();
-    let message = doc["Message"]
-        .as_str()
-        .or(doc["message"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    Err(CloudError::Api {
-        service: api.service,
-        advice: advice(&code, action, &creds.origin),
-        code,
-        message,
-    })
-}
-
 /// A disk serial (virtio or NVMe) → the ECS disk id (`bp1…` → `d-bp1…`).
 pub fn disk_id_from_serial(serial: &str, model: Option<&str>) -> Option<String> {
     let s = serial.trim();
@@ -376,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn serials_and_retries() {
+    fn serials_name_ecs_disks() {
         assert_eq!(
             disk_id_from_serial("bp1abcdefghijklmnop\n", None).as_deref(),
             Some("d-bp1abcdefghijklmnop")
@@ -392,24 +256,6 @@ mod tests {
         assert_eq!(
             disk_id_from_serial("vol0123456789abcdef0", Some("Amazon Elastic Block Store")),
             None
-        );
-        let a = |status, body: &str| Answer {
-            status,
-            body: body.into(),
-            retry_after: None,
-        };
-        assert_eq!(
-            classify(&a(400, r#"{"Code":"Throttling.User","Message":"m"}"#)),
-            Retry::Throttled
-        );
-        assert_eq!(
-            classify(&a(503, r#"{"Code":"ServiceUnavailable"}"#)),
-            Retry::Throttled
-        );
-        assert_eq!(classify(&a(500, "oops")), Retry::Transient);
-        assert_eq!(
-            classify(&a(404, r#"{"Code":"InvalidDiskId.NotFound"}"#)),
-            Retry::Never
         );
     }
 }

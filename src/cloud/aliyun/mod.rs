@@ -4,5 +4,6 @@
 pub mod creds;
 pub mod ecs;
 pub mod metadata;
+pub mod rpc;
 pub mod sign;
 pub mod sts;

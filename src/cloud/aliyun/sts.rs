@@ -3,7 +3,7 @@
 //! `SNAPRESCUE_ALIYUN_STS_ENDPOINT`, else `https://sts.aliyuncs.com`.
 
 use super::creds::AliyunCredentials;
-use super::ecs::{Api, rpc_call};
+use super::rpc::{Api, rpc_call};
 use crate::cloud::CloudError;
 use crate::cloud::aws::creds::Secret;
 use std::time::Duration;
