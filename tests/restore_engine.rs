@@ -1,5 +1,8 @@
 //! The restore engine on plain directories: cancel leaves no partial file, a source that
-//! vanishes mid-restore fails alone, conflicts are never overwritten.
+//! vanishes mid-restore fails alone, a disk that fills up mid-restore fails that file alone,
+//! conflicts are never overwritten.
+
+mod common;
 
 use snaprescue::engine::restore::execute;
 use snaprescue::engine::restore_plan::{ConflictPolicy, plan};
@@ -132,5 +135,60 @@ fn selecting_a_missing_entry_is_a_clear_error() {
     assert!(
         err.to_string().contains("nope is not in the snapshot"),
         "{err}"
+    );
+}
+
+/// Space checked when planning can be gone when copying (another writer): the file that no
+/// longer fits fails with the kernel's reason, leaves nothing behind, and the rest goes on.
+#[test]
+fn a_disk_that_fills_up_mid_restore_fails_that_file_alone() {
+    if !common::privileged() {
+        return;
+    }
+    let (snap, _) = tree();
+    let dest = tempfile::tempdir().unwrap();
+    let mounted = nix::mount::mount(
+        Some("tmpfs"),
+        dest.path(),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=12m"),
+    );
+    assert!(mounted.is_ok(), "{mounted:?}");
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _unmount = Unmount(dest.path());
+    let planned = plan(
+        snap.path(),
+        dest.path(),
+        &[PathBuf::from("ckpt")],
+        ConflictPolicy::Skip,
+        "t",
+    )
+    .expect("8 MiB fits in 12 MiB when planned");
+    // Someone else takes 6 MiB before the copy starts.
+    fs::write(dest.path().join("other-writer.bin"), vec![1u8; 6 << 20]).unwrap();
+    let report = execute(&planned, &AtomicBool::new(false), &mut |_| {});
+    let failed: Vec<_> = report.failed.iter().map(|f| f.path.clone()).collect();
+    assert_eq!(failed, [PathBuf::from("ckpt/big.pth")], "{report:?}");
+    assert!(
+        report.failed[0].reason.contains("No space left on device"),
+        "{}",
+        report.failed[0].reason
+    );
+    assert_eq!(
+        fs::read(dest.path().join("ckpt/small.txt")).unwrap(),
+        b"small"
+    );
+    let mut left = names(dest.path());
+    left.sort();
+    assert_eq!(
+        left,
+        ["ckpt", "ckpt/small.txt", "other-writer.bin"],
+        "no partial or temporary file"
     );
 }
