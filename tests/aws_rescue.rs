@@ -49,14 +49,7 @@ fn rescue_round_trip(live: &LoopFs, dir: &str, fs: &str) {
     }
 
     let path = live.path(dir);
-    let mut args = vec![
-        "deleted",
-        path.to_str().unwrap(),
-        "--snapshot",
-        &snapshot,
-        "--json",
-    ];
-    args.extend(cloud.cloud_args(&volume));
+    let args = cloud.args("deleted", &path, &snapshot, &volume, &[]);
     let (code, doc, stderr) = cloud.snaprescue(&args, &[]);
     assert_eq!(code, Some(0), "{fs}: {doc} {stderr}");
     let deleted: Vec<&str> = doc["deleted"]
@@ -78,14 +71,7 @@ fn rescue_round_trip(live: &LoopFs, dir: &str, fs: &str) {
         _ => {}
     }
 
-    let mut args = vec![
-        "restore",
-        path.to_str().unwrap(),
-        "--snapshot",
-        &snapshot,
-        "--json",
-    ];
-    args.extend(cloud.cloud_args(&volume));
+    let args = cloud.args("restore", &path, &snapshot, &volume, &[]);
     let (code, doc, stderr) = cloud.snaprescue(&args, &[]);
     assert_eq!(code, Some(0), "{fs}: {doc} {stderr}");
     assert!(
@@ -171,15 +157,7 @@ fn a_device_that_never_appears_times_out_clearly_and_the_volume_is_removed() {
     files(&live, "ckpt");
     let (volume, snapshot) = cloud.volume_with_snapshot(&live);
     std::fs::write(cloud.harness.path().join("no-device"), "").unwrap();
-    let path = live.path("ckpt");
-    let mut args = vec![
-        "restore",
-        path.to_str().unwrap(),
-        "--snapshot",
-        &snapshot,
-        "--json",
-    ];
-    args.extend(cloud.cloud_args(&volume));
+    let args = cloud.args("restore", &live.path("ckpt"), &snapshot, &volume, &[]);
     let (code, doc, _) = cloud.snaprescue(&args, &[("SNAPRESCUE_DEVICE_WAIT_SECS", "2")]);
     assert_eq!(code, Some(1));
     let message = doc["error"].as_str().unwrap();
@@ -202,15 +180,7 @@ fn an_interrupt_cancels_the_wait_and_removes_the_volume() {
     files(&live, "ckpt");
     let (volume, snapshot) = cloud.volume_with_snapshot(&live);
     std::fs::write(cloud.harness.path().join("no-device"), "").unwrap();
-    let path = live.path("ckpt");
-    let mut args = vec![
-        "restore",
-        path.to_str().unwrap(),
-        "--snapshot",
-        &snapshot,
-        "--json",
-    ];
-    args.extend(cloud.cloud_args(&volume));
+    let args = cloud.args("restore", &live.path("ckpt"), &snapshot, &volume, &[]);
     let mut cmd = cloud.command(&args, &[("SNAPRESCUE_DEVICE_WAIT_SECS", "60")]);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -262,17 +232,14 @@ fn every_crash_point_is_cleaned_up() {
     let path = live.path("ckpt");
 
     for point in common::RESCUE_JOURNAL_POINTS {
-        let mut args = vec![
-            "restore",
-            path.to_str().unwrap(),
-            "--snapshot",
-            &snapshot,
-            "--json",
-            "--to",
-        ];
         let to = tempfile::tempdir().unwrap();
-        args.push(to.path().to_str().unwrap());
-        args.extend(cloud.cloud_args(&volume));
+        let args = cloud.args(
+            "restore",
+            &path,
+            &snapshot,
+            &volume,
+            &["--to", to.path().to_str().unwrap()],
+        );
         let (code, _, stderr) = cloud.snaprescue(&args, &[("SNAPRESCUE_CRASH_AT", point)]);
         assert_eq!(
             code, None,

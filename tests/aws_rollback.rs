@@ -34,28 +34,6 @@ fn changed(cloud: &Cloud, live: LoopFs) -> (LoopFs, String, String, Vec<u8>) {
     (live, volume, snapshot, original)
 }
 
-/// `rollback PATH --snapshot S --confirm VOLUME` against the moto account, plus `extra`.
-fn confirmed_rollback(
-    cloud: &Cloud,
-    path: &std::path::Path,
-    snapshot: &str,
-    volume: &str,
-    extra: &[&str],
-) -> Vec<String> {
-    let mut args: Vec<String> = ["rollback", path.to_str().unwrap(), "--snapshot", snapshot]
-        .into_iter()
-        .chain(["--confirm", volume])
-        .chain(extra.iter().copied())
-        .map(String::from)
-        .collect();
-    args.extend(cloud.cloud_args(volume).into_iter().map(String::from));
-    args
-}
-
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}
-
 fn tags_of(cloud: &Cloud, volume: &str) -> String {
     cloud.ec2(&[("Action", "DescribeVolumes"), ("VolumeId.1", volume)])
 }
@@ -69,21 +47,9 @@ fn a_data_volume_is_swapped_for_one_from_the_snapshot_and_the_old_one_kept() {
     let cloud = Cloud::start(&python);
     let (live, volume, snapshot, original) = changed_volume(&cloud);
     let path = live.path("ckpt");
-    let base = |extra: &[&'static str]| {
-        let mut args = vec![
-            "rollback",
-            path.to_str().unwrap(),
-            "--snapshot",
-            &snapshot,
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        args
-    };
+    let rollback = |extra: &[&str]| cloud.args("rollback", &path, &snapshot, &volume, extra);
 
-    let mut args = base(&["--dry-run"]);
-    args.extend(cloud.cloud_args(&volume));
-    let (code, doc, stderr) = cloud.snaprescue(&args, &[]);
+    let (code, doc, stderr) = cloud.snaprescue(&rollback(&["--dry-run"]), &[]);
     assert_eq!(code, Some(0), "{doc} {stderr}");
     let steps = doc["steps"].to_string();
     assert!(
@@ -98,9 +64,7 @@ fn a_data_volume_is_swapped_for_one_from_the_snapshot_and_the_old_one_kept() {
     );
     assert_eq!(cloud.tagged_volumes(), Vec::<String>::new());
 
-    let mut args = base(&["--confirm", "vol-wrong"]);
-    args.extend(cloud.cloud_args(&volume));
-    let (code, doc, _) = cloud.snaprescue(&args, &[]);
+    let (code, doc, _) = cloud.snaprescue(&rollback(&["--confirm", "vol-wrong"]), &[]);
     assert_eq!(code, Some(1));
     assert!(
         doc["error"]
@@ -110,10 +74,7 @@ fn a_data_volume_is_swapped_for_one_from_the_snapshot_and_the_old_one_kept() {
         "{doc}"
     );
 
-    let mut args = base(&[]);
-    args.extend(["--confirm", &volume]);
-    args.extend(cloud.cloud_args(&volume));
-    let (code, doc, stderr) = cloud.snaprescue(&args, &[]);
+    let (code, doc, stderr) = cloud.snaprescue(&rollback(&["--confirm", &volume]), &[]);
     assert_eq!(code, Some(0), "{doc} {stderr}");
     assert_eq!(
         std::fs::read(live.path("ckpt/a.pt")).unwrap(),
@@ -162,8 +123,9 @@ fn a_btrfs_subvolume_comes_back_as_the_same_subvolume_with_its_options() {
     live.unmount();
     live.mount_with("subvol=data,noatime,nodev");
     let (live, volume, snapshot, original) = changed(&cloud, live);
-    let args = confirmed_rollback(&cloud, &live.path("ckpt"), &snapshot, &volume, &["--json"]);
-    let (code, doc, stderr) = cloud.snaprescue(&strs(&args), &[]);
+    let confirm = ["--confirm", volume.as_str()];
+    let args = cloud.args("rollback", &live.path("ckpt"), &snapshot, &volume, &confirm);
+    let (code, doc, stderr) = cloud.snaprescue(&args, &[]);
     assert_eq!(code, Some(0), "{doc} {stderr}");
     assert_eq!(std::fs::read(live.path("ckpt/a.pt")).unwrap(), original);
     assert!(!live.path("ckpt/new.pt").exists());
@@ -194,8 +156,9 @@ fn an_interrupted_swap_is_finished_or_undone_by_cleanup() {
     for (point, rolled_back) in [("detach:done", true), ("unmount:done", false)] {
         let cloud = Cloud::start(&python);
         let (live, volume, snapshot, original) = changed_volume(&cloud);
-        let args = confirmed_rollback(&cloud, &live.path("ckpt"), &snapshot, &volume, &[]);
-        let (code, _, stderr) = cloud.snaprescue(&strs(&args), &[("SNAPRESCUE_CRASH_AT", point)]);
+        let confirm = ["--confirm", volume.as_str()];
+        let args = cloud.args("rollback", &live.path("ckpt"), &snapshot, &volume, &confirm);
+        let (code, _, stderr) = cloud.snaprescue(&args, &[("SNAPRESCUE_CRASH_AT", point)]);
         assert_eq!(code, None, "{point}: killed ({stderr})");
         let (code, doc, stderr) = cloud.snaprescue(&["cleanup", "--json"], &[]);
         assert_eq!(code, Some(0), "{point}: {doc} {stderr}");

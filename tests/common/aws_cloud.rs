@@ -82,7 +82,11 @@ impl Cloud {
     }
 
     /// The binary with moto's endpoint, the key, and the harness's by-id directory.
-    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    pub fn command<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        args: &[S],
+        env: &[(&str, &str)],
+    ) -> std::process::Command {
         let mut cmd = super::isolated(self.home.path());
         cmd.args(args)
             .env("AWS_ENDPOINT_URL", &self.moto.url)
@@ -95,7 +99,11 @@ impl Cloud {
         cmd
     }
 
-    pub fn snaprescue(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
+    pub fn snaprescue<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        args: &[S],
+        env: &[(&str, &str)],
+    ) -> (Option<i32>, Value, String) {
         let out = self.command(args, env).output().unwrap();
         let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         (
@@ -118,6 +126,25 @@ impl Cloud {
             "--attach-to",
             &self.instance,
         ]
+    }
+
+    /// `VERB PATH --snapshot SNAPSHOT --json EXTRA…` with this account's cloud flags for
+    /// `volume`.
+    pub fn args(
+        &self,
+        verb: &str,
+        path: &std::path::Path,
+        snapshot: &str,
+        volume: &str,
+        extra: &[&str],
+    ) -> Vec<String> {
+        let path = path.to_str().unwrap();
+        [verb, path, "--snapshot", snapshot, "--json"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .chain(self.cloud_args(volume))
+            .map(String::from)
+            .collect()
     }
 
     /// Volumes carrying snaprescue's run tag (rescue volumes left behind).
