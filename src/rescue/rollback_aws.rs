@@ -53,12 +53,26 @@ pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, Res
         "rootDeviceName",
     )?;
     let mount = crate::ports::mounts::mount_of(path).ok().map(|(m, _)| m);
+    let root = attachment.device == root_device;
+    let sys = DiskLocator::system().sys;
+    if let Some(m) = mount
+        .as_ref()
+        .filter(|m| !root && on_device_mapper(&sys, &m.source))
+    {
+        return Err(RescueError::Refused(format!(
+            "{} is on {}, a device-mapper device (LVM or LUKS) over {volume}: swapping the volume \
+             under it needs the volume group or the encryption reopened, which snaprescue does not \
+             do. Restore files through a rescue volume instead (snaprescue restore … --source aws)",
+            m.mount_point.display(),
+            m.source
+        )));
+    }
     Ok(Target {
         volume: volume.to_string(),
         instance: attachment.instance.clone(),
         zone: v.zone.clone(),
         device: attachment.device.clone(),
-        root: attachment.device == root_device,
+        root,
         mount_point: mount.as_ref().map(|m| m.mount_point.clone()),
         partition: mount
             .as_ref()
@@ -251,6 +265,15 @@ pub(super) fn remount(
     Ok(())
 }
 
+/// Whether `source` (`/dev/mapper/vg-data` → `/dev/dm-0`) is a device-mapper device, as
+/// `sys` (`/sys`) tells.
+fn on_device_mapper(sys: &Path, source: &str) -> bool {
+    std::fs::canonicalize(source)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_os_string()))
+        .is_some_and(|name| sys.join("class/block").join(name).join("dm").exists())
+}
+
 /// The partition number of the block device `source` (`/dev/nvme1n1p2` → 2), if it is one.
 fn partition_number(locator: &DiskLocator, source: &str) -> Option<u32> {
     let name = Path::new(source).file_name()?;
@@ -329,4 +352,24 @@ pub(super) fn replace_root(
     )?;
     journal.record("replaced", "done", json!({}))?;
     Ok(task)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn device_mapper_is_told_by_sysfs_through_the_mapper_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sys, dev) = (dir.path().join("sys"), dir.path().join("dev"));
+        std::fs::create_dir_all(sys.join("class/block/dm-3/dm")).unwrap();
+        std::fs::create_dir_all(sys.join("class/block/nvme1n1")).unwrap();
+        std::fs::create_dir_all(dev.join("mapper")).unwrap();
+        std::fs::write(dev.join("dm-3"), "").unwrap();
+        std::fs::write(dev.join("nvme1n1"), "").unwrap();
+        std::os::unix::fs::symlink("../dm-3", dev.join("mapper/vg-data")).unwrap();
+        let on = |p: &str| super::on_device_mapper(&sys, dev.join(p).to_str().unwrap());
+        assert!(on("mapper/vg-data"));
+        assert!(on("dm-3"));
+        assert!(!on("nvme1n1"));
+        assert!(!on("missing"));
+    }
 }
