@@ -1,159 +1,19 @@
 //! Every screen rendered at 80x24 (the size of a plain SSH session) on TestBackend,
 //! compared with the committed snapshots in tests/snapshots/.
 
+mod common;
+
 use chrono::{TimeZone, Utc};
-use ratatui::{Terminal, backend::TestBackend};
+use common::screen_models::{model, picker_model, render, trainer};
 use snaprescue::engine::copy::CopyMethod;
-use snaprescue::engine::diff::{DiffEntry, EntryKind, EntryStatus, LostCounts, TreeDiff};
+use snaprescue::engine::diff::EntryKind;
 use snaprescue::engine::restore::{
     FailedItem, Progress, RestoreReport, RestoredItem, Verification,
 };
-use snaprescue::ports::gpu::{GpuDevice, GpuProcess, GpuStatus};
-use snaprescue::ports::processes::{DeletedOpen, ProcessUse, Usage};
-use snaprescue::sources::{RollbackOutcome, Snapshot, SnapshotStatus};
-use snaprescue::wizard::picker::Picker;
+use snaprescue::ports::gpu::GpuStatus;
+use snaprescue::sources::RollbackOutcome;
 use snaprescue::wizard::*;
 use std::path::PathBuf;
-
-fn render(model: &Model) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    terminal.draw(|f| snaprescue::ui::draw(f, model)).unwrap();
-    terminal.backend().to_string()
-}
-
-fn trainer() -> ProcessUse {
-    ProcessUse {
-        pid: 4242,
-        start_time: 1,
-        uid: 0,
-        command: "python train.py --epochs 90".into(),
-        state: 'S',
-        exe: Some("/usr/bin/python3".into()),
-        usages: vec![
-            Usage::Cwd,
-            Usage::Open {
-                path: "/data/run/logs/train.log".into(),
-                writing: true,
-            },
-        ],
-        deleted_open: vec![DeletedOpen {
-            path: "/data/run/ckpt/epoch_30.pth".into(),
-            handle: "/proc/4242/fd/7".into(),
-            size: 3 << 20,
-        }],
-        write_bytes: Some(10 << 20),
-        ppid: 1,
-        cgroup: Some("/system.slice/train.service".into()),
-        container: None,
-        python_env: vec![("CONDA_PREFIX".into(), "/opt/conda/envs/train".into())],
-    }
-}
-
-fn model() -> Model {
-    let mut m = Model::new("/data/run/ckpt".into());
-    let mut shell = trainer();
-    shell.pid = 977;
-    shell.command = "-bash".into();
-    shell.usages = vec![Usage::Cwd];
-    shell.deleted_open.clear();
-    m.writers.loaded = true;
-    m.writers.processes = vec![trainer(), shell];
-    m.writers.rates.insert(4242, 1_500_000.0);
-    m.gpu = Some(GpuStatus::Available {
-        driver: "550.54.15".into(),
-        via: "NVML".into(),
-        devices: vec![GpuDevice {
-            index: 0,
-            name: "NVIDIA H200".into(),
-            uuid: "GPU-1".into(),
-            memory_used: 40 << 30,
-            memory_total: 141 << 30,
-            utilization_percent: Some(97),
-            temperature_c: Some(61),
-            power_watts: Some(512.0),
-            processes: vec![GpuProcess {
-                pid: 4242,
-                used_memory: Some(39012 << 20),
-                kind: "compute",
-            }],
-            error: None,
-        }],
-    });
-    let snap = |id: &str, h: u32, name: &str| Snapshot {
-        id: id.into(),
-        source: "btrfs".into(),
-        name: name.into(),
-        created: Utc.with_ymd_and_hms(2026, 11, 28, h, 0, 0).unwrap(),
-        status: SnapshotStatus::Completed,
-        read_only: true,
-        path: format!("data/.snapshots/{id}/snapshot").into(),
-        layout: "snapper".into(),
-        description: None,
-        cloud: None,
-    };
-    m.snapshots.listing = Some(SnapshotListing {
-        source: "btrfs subvolume data (id 256) on /dev/loop3".into(),
-        rollback_targets: vec![("btrfs".into(), "data".into())],
-        snapshots: vec![
-            snap("259", 9, "snapper #2: daily-backup"),
-            snap("258", 2, "snapper #1: timeline"),
-        ],
-        deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 11, 30, 0).unwrap()),
-        recommended: Some(0),
-    });
-    m.snapshots.lost.insert(
-        "259".into(),
-        Ok(LostCounts {
-            entries: 4,
-            bytes: 3 << 20,
-        }),
-    );
-    m.snapshots.chosen = Some("259".into());
-    m
-}
-
-fn picker_model() -> Model {
-    let mut m = model();
-    m.step = Step::Restore;
-    let e = |p: &str, kind, size, status| DiffEntry {
-        path: p.into(),
-        kind,
-        size,
-        mtime: 0,
-        status,
-    };
-    let tree = TreeDiff {
-        entries: vec![
-            e(
-                "epoch_10.pth",
-                EntryKind::File,
-                1 << 20,
-                EntryStatus::Deleted,
-            ),
-            e(
-                "epoch_20.pth",
-                EntryKind::File,
-                1 << 20,
-                EntryStatus::Deleted,
-            ),
-            e("old", EntryKind::Dir, 0, EntryStatus::Deleted),
-            e(
-                "old/epoch_5.pth",
-                EntryKind::File,
-                512 << 10,
-                EntryStatus::Deleted,
-            ),
-            e("notes.txt", EntryKind::File, 12, EntryStatus::Changed),
-        ],
-        unreadable: vec![],
-    };
-    let mut p = Picker::new("259".into(), tree, "/data/run/ckpt".into(), 400 << 20);
-    p.move_cursor(2);
-    p.set_expanded(true);
-    p.toggle_selected();
-    m.picker = Some(p);
-    m
-}
 
 #[test]
 fn step1_writers() {

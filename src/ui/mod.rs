@@ -22,11 +22,22 @@ pub fn human(bytes: u64) -> String {
 }
 
 pub fn draw(frame: &mut Frame, model: &Model) {
+    let hints = match model.step {
+        Step::Writers => writers::KEYS,
+        Step::Gpu => gpu::KEYS,
+        Step::Snapshots => snapshots::KEYS,
+        Step::Recovery => recovery::KEYS,
+        Step::Restore => picker::KEYS,
+        Step::Finish => finish::KEYS,
+    };
+    let hints = format!("{hints} ?:help q:quit");
+    // On a narrow terminal the key hints wrap rather than lose `?:help q:quit` at the end.
+    let hint_rows = wrapped_rows(&hints, frame.area().width).min(3);
     let [bar, body, notice, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(hint_rows),
     ])
     .areas(frame.area());
     frame.render_widget(step_bar(model), bar);
@@ -41,16 +52,10 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     if let Some(text) = &model.notice {
         frame.render_widget(Paragraph::new(text.as_str()).yellow(), notice);
     }
-    let hints = match model.step {
-        Step::Writers => writers::KEYS,
-        Step::Gpu => gpu::KEYS,
-        Step::Snapshots => snapshots::KEYS,
-        Step::Recovery => recovery::KEYS,
-        Step::Restore => picker::KEYS,
-        Step::Finish => finish::KEYS,
-    };
     frame.render_widget(
-        Paragraph::new(format!("{hints} ?:help q:quit")).dark_gray(),
+        Paragraph::new(hints)
+            .dark_gray()
+            .wrap(ratatui::widgets::Wrap { trim: true }),
         keys,
     );
     match model.overlay {

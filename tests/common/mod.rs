@@ -6,6 +6,7 @@ pub mod aws_cloud;
 pub mod disk_harness;
 pub mod ecs_stand_in;
 pub mod moto;
+pub mod screen_models;
 pub mod wizard;
 
 use std::path::{Path, PathBuf};
