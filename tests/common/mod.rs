@@ -200,3 +200,6 @@ pub fn isolated(home: &Path) -> Command {
         .env("SNAPRESCUE_FAST_RETRIES", "1");
     cmd
 }
+
+// After `args!`, which it uses (macros are in scope from their definition on).
+pub mod restore_lab;
