@@ -48,7 +48,7 @@ fn rates(before: &[ProcessUse], after: &[ProcessUse], secs: f64) -> Vec<(i32, f6
         .collect()
 }
 
-/// How long `writers` waits for the GPU status beyond the measuring interval.
+/// How long `writers` waits for the GPU status once its actions are done.
 const GPU_PATIENCE: Duration = Duration::from_secs(10);
 
 pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
@@ -60,15 +60,6 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     std::thread::spawn(move || gpu_tx.send(Nvml.probe()));
     std::thread::sleep(Duration::from_secs_f64(action.interval.clamp(0.0, 60.0)));
     let (mut list, denied) = processes_using(&devices);
-    // A wedged driver must not hold up stopping the writers.
-    let gpu = gpu_rx
-        .recv_timeout(GPU_PATIENCE)
-        .unwrap_or_else(|_| GpuStatus::Unavailable {
-            reason: format!(
-                "the NVIDIA driver did not answer within {} s (a GPU in a bad state?)",
-                GPU_PATIENCE.as_secs()
-            ),
-        });
     let rates = rates(&first, &list, started.elapsed().as_secs_f64());
     let mut actions = Vec::new();
     let mut ok = true;
@@ -105,6 +96,15 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     if action.remount_ro {
         remounted = Some(crate::ports::mounts::remount_read_only_holding(path)?);
     }
+    // Only now, after the actions: a wedged driver must not hold up stopping the writers.
+    let gpu = gpu_rx
+        .recv_timeout(GPU_PATIENCE)
+        .unwrap_or_else(|_| GpuStatus::Unavailable {
+            reason: format!(
+                "the NVIDIA driver did not answer within {} s (a GPU in a bad state?)",
+                GPU_PATIENCE.as_secs()
+            ),
+        });
     let mut human = String::new();
     if let Some(m) = &remounted {
         writeln!(human, "{} is now read-only", m.display())?;

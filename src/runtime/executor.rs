@@ -27,6 +27,8 @@ pub struct Executor {
     pub opened: Arc<Mutex<Option<(String, OpenedSnapshot)>>>,
     pub cancel: Arc<AtomicBool>,
     pub last_scan: Arc<Mutex<Instant>>,
+    /// A GPU probe is running.
+    pub probing: Arc<AtomicBool>,
 }
 
 impl Executor {
@@ -106,8 +108,16 @@ impl Executor {
                 });
             }
             Effect::ProbeGpu => {
-                let gpu = self.gpu.clone();
-                self.blocking(move || Msg::GpuProbed(gpu.probe()));
+                // One probe at a time: a wedged driver must not pile up a thread per tick.
+                if self.probing.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                let (gpu, probing) = (self.gpu.clone(), self.probing.clone());
+                self.blocking(move || {
+                    let status = gpu.probe();
+                    probing.store(false, Ordering::Release);
+                    Msg::GpuProbed(status)
+                });
             }
             Effect::ListSnapshots => {
                 let (path, cloud) = (self.path.clone(), self.cloud.clone());
@@ -329,3 +339,7 @@ impl Executor {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "executor_tests.rs"]
+mod tests;

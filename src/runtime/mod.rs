@@ -50,6 +50,7 @@ async fn wizard_loop(
         opened: Arc::default(),
         cancel: Arc::default(),
         last_scan: Arc::new(Mutex::new(Instant::now())),
+        probing: Arc::default(),
     };
     let mut terminal = ratatui::try_init()?;
     let stop = Arc::new(AtomicBool::new(false));
