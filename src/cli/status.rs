@@ -48,16 +48,31 @@ fn rates(before: &[ProcessUse], after: &[ProcessUse], secs: f64) -> Vec<(i32, f6
         .collect()
 }
 
-/// How long `writers` waits for the GPU status once its actions are done.
+/// How long the commands wait for the GPU status (once `writers` has done its actions).
 const GPU_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Asks the GPU on a thread of its own; calling the result gives the answer, or says the
+/// driver did not answer within [`GPU_PATIENCE`].
+fn ask_gpu() -> impl FnOnce() -> GpuStatus {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(Nvml.probe()));
+    move || {
+        rx.recv_timeout(GPU_PATIENCE)
+            .unwrap_or_else(|_| GpuStatus::Unavailable {
+                reason: format!(
+                    "the NVIDIA driver did not answer within {} s (a GPU in a bad state?)",
+                    GPU_PATIENCE.as_secs()
+                ),
+            })
+    }
+}
 
 pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     let devices = filesystem_devices(path)?;
     let (first, _) = processes_using(&devices);
     let started = Instant::now();
     // The GPU is asked while the write rates are measured: its jobs are joined by pid.
-    let (gpu_tx, gpu_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || gpu_tx.send(Nvml.probe()));
+    let gpu = ask_gpu();
     std::thread::sleep(Duration::from_secs_f64(action.interval.clamp(0.0, 60.0)));
     let (mut list, denied) = processes_using(&devices);
     let rates = rates(&first, &list, started.elapsed().as_secs_f64());
@@ -97,14 +112,7 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
         remounted = Some(crate::ports::mounts::remount_read_only_holding(path)?);
     }
     // Only now, after the actions: a wedged driver must not hold up stopping the writers.
-    let gpu = gpu_rx
-        .recv_timeout(GPU_PATIENCE)
-        .unwrap_or_else(|_| GpuStatus::Unavailable {
-            reason: format!(
-                "the NVIDIA driver did not answer within {} s (a GPU in a bad state?)",
-                GPU_PATIENCE.as_secs()
-            ),
-        });
+    let gpu = gpu();
     let mut human = String::new();
     if let Some(m) = &remounted {
         writeln!(human, "{} is now read-only", m.display())?;
@@ -195,7 +203,7 @@ fn gpu_summary(gpu: &GpuStatus) -> serde_json::Value {
 }
 
 pub fn gpu() -> Outcome {
-    let status = Nvml.probe();
+    let status = ask_gpu()();
     let human = match &status {
         GpuStatus::Unavailable { reason } => format!("{reason}\n"),
         GpuStatus::Available {
