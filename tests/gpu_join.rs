@@ -8,18 +8,6 @@ use common::*;
 use std::process::Command;
 use std::time::Duration;
 
-/// Children of this test, killed by PID on drop (also when an assertion fails).
-struct Children(Vec<std::process::Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 const UUID: &str = "GPU-5f3a1c2e-0000-1111-2222-333344445555";
 
 /// A directory holding an `nvidia-smi` that logs its arguments to `args.log`.

@@ -90,6 +90,15 @@ fn step2_gpu() {
     let mut m = model();
     m.step = Step::Gpu;
     insta::assert_snapshot!("gpu", render(&m));
+    if let Some(GpuStatus::Available { devices, .. }) = &mut m.gpu {
+        let mut lost = devices[0].clone();
+        lost.index = 1;
+        lost.name.clear();
+        lost.processes.clear();
+        lost.error = Some("device 1 unreadable: device fell off the bus".into());
+        devices.push(lost);
+    }
+    insta::assert_snapshot!("gpu_lost_device", render(&m));
     m.gpu = Some(GpuStatus::Unavailable {
         reason: "NVIDIA driver library not loaded (libnvidia-ml.so.1: not found)".into(),
     });

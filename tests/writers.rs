@@ -8,18 +8,6 @@ use std::fs;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-/// Children of this test, killed (by PID, SIGKILL works on frozen ones too) on drop.
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn spawn_sh(dir: &std::path::Path, script: &str) -> Child {
     Command::new("sh")
         .arg("-c")

@@ -213,15 +213,23 @@ pub fn gpu() -> Outcome {
         } => {
             let mut text = format!("driver {driver} (via {via})\n");
             for d in devices {
+                if let Some(error) = d.error.as_ref().filter(|_| d.name.is_empty()) {
+                    let _ = writeln!(text, "GPU {}: {error}", d.index);
+                    continue;
+                }
                 let _ = writeln!(
                     text,
-                    "GPU {} {} {}/{} {}% {} processes",
+                    "GPU {} {} {}/{} {}% {} processes{}",
                     d.index,
                     d.name,
                     format_size(d.memory_used, BINARY),
                     format_size(d.memory_total, BINARY),
                     d.utilization_percent.unwrap_or(0),
-                    d.processes.len()
+                    d.processes.len(),
+                    d.error
+                        .as_ref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
                 );
             }
             text

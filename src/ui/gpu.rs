@@ -34,6 +34,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 .bold(),
             );
             for d in devices {
+                if let Some(e) = d.error.as_ref().filter(|_| d.name.is_empty()) {
+                    // Not even its name could be read: only the problem is worth a line.
+                    lines.push(Line::from(format!("GPU {}: {e}", d.index)).red());
+                    continue;
+                }
                 let util = d
                     .utilization_percent
                     .map(|u| format!("{u}%"))

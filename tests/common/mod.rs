@@ -12,6 +12,19 @@ pub mod wizard;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Children of a test, killed by PID on drop, also when an assertion fails (SIGKILL ends
+/// frozen ones too).
+pub struct Children(pub Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// True when the test may touch loop devices. Without root it skips, unless
 /// `SNAPRESCUE_REQUIRE_PRIVILEGED` is set (scripts/test sets it when run as root), where a
 /// skip would hide a failure.
