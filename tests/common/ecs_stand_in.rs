@@ -5,7 +5,6 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 pub struct EcsStandIn {
     child: Child,
@@ -30,41 +29,27 @@ impl EcsStandIn {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state.json");
         std::fs::write(&state, initial.to_string()).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut command = Command::new(python);
         if let Some(harness) = harness {
             command
                 .env("SNAPRESCUE_HARNESS_DIR", harness)
                 .stderr(std::fs::File::create(harness.join("server.log")).unwrap());
         }
-        let child = command
+        let mut child = command
             .args([
                 concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/aliyun_ecs.py"),
-                &port.to_string(),
                 state.to_str().unwrap(),
             ])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .ok()?;
-        let server = Self {
+        let port = super::announced_port(&mut child, "the ECS stand-in");
+        Some(Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
             state,
             _dir: dir,
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the ECS stand-in did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(server)
+        })
     }
 
     /// The server's state as it stands.

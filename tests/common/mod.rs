@@ -25,6 +25,28 @@ impl Drop for Children {
     }
 }
 
+/// The port a test server we started announces on its first line of stdout. The server
+/// binds port 0 itself: a port chosen here and bound there later could be taken meanwhile
+/// by another test's server. The rest of its stdout is drained.
+pub fn announced_port(child: &mut std::process::Child, what: &str) -> u16 {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("the server's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} did not start within 60 s"));
+    line.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{what} did not start (its first line: {line:?}; see its log)"))
+}
+
 /// True when the test may touch loop devices. Without root it skips, unless
 /// `SNAPRESCUE_REQUIRE_PRIVILEGED` is set (scripts/test sets it when run as root), where a
 /// skip would hide a failure.

@@ -7,7 +7,7 @@ use snaprescue::cloud::aws::ec2::form_urlencoded;
 use snaprescue::cloud::aws::sign::{Unsigned, sign};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 /// The moto server of this test, killed (by PID) on drop.
 pub struct Moto {
@@ -40,21 +40,16 @@ pub fn start_moto(python: &str) -> Moto {
 }
 
 pub fn start_moto_with(python: &str, harness: Option<&Path>) -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/moto_ec2.py");
     let mut command = Command::new(python);
     if let Some(dir) = harness {
         command.env("SNAPRESCUE_HARNESS_DIR", dir);
     }
-    let child = command
-        .args([script, &port.to_string()])
+    let mut child = command
+        .arg(script)
         .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
         .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(match harness {
             Some(dir) => std::fs::File::create(dir.join("server.log"))
                 .unwrap()
@@ -63,19 +58,11 @@ pub fn start_moto_with(python: &str, harness: Option<&Path>) -> Moto {
         })
         .spawn()
         .unwrap();
-    let moto = Moto {
+    let port = super::announced_port(&mut child, "moto");
+    Moto {
         child,
         url: format!("http://127.0.0.1:{port}"),
-    };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
-    moto
 }
 
 pub fn creds(id: &str, secret: &str) -> AwsCredentials {

@@ -1,7 +1,7 @@
 """An Alibaba Cloud ECS API stand-in on 127.0.0.1 for the tests: it checks every request's
 RPC signature (HMAC-SHA1, its own implementation of the documented algorithm), the
 timestamp and the nonce, answers DescribeDisks / DescribeSnapshots in the real JSON shape
-with NextToken paging, and injects faults on demand. Usage: aliyun_ecs.py PORT STATE.json
+with NextToken paging, and injects faults on demand. Usage: aliyun_ecs.py STATE.json (prints the port it listens on)
 STATE: access_key_id, secret, disks[], snapshots[], instances[], page_size, faults[] (applied
 in order to DescribeSnapshots: throttle, 500, timeout, truncated, badtype), fail{Action:
 [http status, code]} (every call of that action fails), fail_after{Action: [status, code]} (the action is done
@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import disk_harness
 
-port, state_path = int(sys.argv[1]), sys.argv[2]
+state_path = sys.argv[1]
 state = json.load(open(state_path))
 seen_nonces = set()
 # Temporary keys issued by AssumeRole: id -> (secret, security token).
@@ -319,4 +319,7 @@ class Handler(BaseHTTPRequestHandler):
         return refusal(404, "InvalidAction.NotFound", f"Specified api {action} is not found.")
 
 
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+# Port 0: the kernel picks a free one, announced on stdout for the test that started us.
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_port, flush=True)
+server.serve_forever()

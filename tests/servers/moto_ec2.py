@@ -1,10 +1,11 @@
 """moto's EC2 server on 127.0.0.1, with DescribeSnapshots paginated the way real EC2 does
 (moto returns everything at once and never a NextToken), the replace-root-volume task moto
 lacks, and the disk harness (disk_harness.py) presenting attached volumes as loop devices by
-NVMe serial. Usage: moto_ec2.py PORT. Signature checking is turned on by
+NVMe serial. Usage: moto_ec2.py (prints the port it listens on). Signature checking is turned on by
 INITIAL_NO_AUTH_ACTION_COUNT in the environment."""
 import datetime
 import sys
+import threading
 import uuid
 
 import disk_harness
@@ -94,6 +95,11 @@ def describe_replace_root_volume_tasks(self):
 ElasticBlockStore.create_replace_root_volume_task = create_replace_root_volume_task
 ElasticBlockStore.describe_replace_root_volume_tasks = describe_replace_root_volume_tasks
 
-from moto.server import main  # noqa: E402
+from moto.server import ThreadedMotoServer  # noqa: E402
 
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+# The server picks a free port itself and says which on stdout: a port chosen by the test
+# and bound later could be taken meanwhile by another test's server.
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+threading.Event().wait()
