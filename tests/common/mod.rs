@@ -149,7 +149,18 @@ impl LoopFs {
 impl Drop for LoopFs {
     fn drop(&mut self) {
         self.unmount();
-        let _ = Command::new("losetup").args(["-d", &self.device]).output();
+        // Detach by image, not by the device name: a test that stood the device in for a
+        // cloud volume may have seen it detached, and the name reused by another test's
+        // device meanwhile (detaching that one by name broke a parallel test with EIO).
+        let image = self.image.to_str().unwrap();
+        let ours = Command::new("losetup")
+            .args(["--noheadings", "--output", "NAME", "--associated", image])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for device in ours.split_whitespace() {
+            let _ = Command::new("losetup").args(["-d", device]).output();
+        }
     }
 }
 
