@@ -136,10 +136,10 @@ fn a_btrfs_subvolume_comes_back_as_the_same_subvolume_with_its_options() {
         .rev()
         .find(|e| e.mount_point == live.mount)
         .expect("mounted again");
-    assert_eq!(mount.spec.subvol.as_deref(), Some("/data"), "{mount:?}");
+    assert_eq!(mount.spec().subvol.as_deref(), Some("/data"), "{mount:?}");
     for option in ["noatime", "nodev", "rw"] {
         assert!(
-            mount.spec.options.iter().any(|o| o == option),
+            mount.spec().options.iter().any(|o| o == option),
             "{option}: {mount:?}"
         );
     }

@@ -36,16 +36,7 @@ fn only_deleted_restores_byte_identical_and_leaves_newer_files_alone() {
         .expect("non-UTF-8 entry");
     assert_eq!(odd["path"]["hex"], "636166e92d012e62696e");
 
-    let (code, report, err) = json(
-        state.path(),
-        args![
-            "restore",
-            lab.live(),
-            "--snapshot",
-            lab.snap_id,
-            "--only-deleted"
-        ],
-    );
+    let (code, report, err) = lab.restore(args!["--only-deleted"]);
     assert_eq!(code, 0, "{err} {report}");
     assert!(report["failed"].as_array().unwrap().is_empty(), "{report}");
     for f in [
@@ -151,20 +142,7 @@ fn restore_elsewhere_copies_verifies_and_keeps_both_on_conflict() {
     let dest = ext4.path("rescued");
     fs::create_dir(&dest).unwrap();
     fs::write(dest.join("keep.txt"), "someone else's file").unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let (code, report, err) = json(
-        state.path(),
-        args![
-            "restore",
-            lab.live(),
-            "--snapshot",
-            lab.snap_id,
-            "--to",
-            dest,
-            "--conflict",
-            "keep-both"
-        ],
-    );
+    let (code, report, err) = lab.restore(args!["--to", dest, "--conflict", "keep-both"]);
     assert_eq!(code, 0, "{err} {report}");
     assert_eq!(
         fs::read_to_string(dest.join("keep.txt")).unwrap(),
@@ -197,17 +175,7 @@ fn restore_elsewhere_copies_verifies_and_keeps_both_on_conflict() {
     );
 
     // Skip is the default: a second run restores nothing over what is there.
-    let (code, again, _) = json(
-        state.path(),
-        args![
-            "restore",
-            lab.live(),
-            "--snapshot",
-            lab.snap_id,
-            "--to",
-            dest
-        ],
-    );
+    let (code, again, _) = lab.restore(args!["--to", dest]);
     assert_eq!(code, 0);
     assert!(
         again["restored"]

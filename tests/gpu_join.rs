@@ -55,18 +55,11 @@ fn run(smi: &std::path::Path, gpu_pid: u32, args: &[&std::ffi::OsStr]) -> serde_
 
 #[test]
 fn a_gpu_job_shows_its_gpu_memory_beside_its_writes_when_only_nvidia_smi_works() {
-    if !privileged() || std::path::Path::new("/dev/nvidiactl").exists() {
-        return; // on a GPU machine NVML loads: scripts/gpu-check covers that path
+    if !privileged() || nvidia_driver_here() {
+        return;
     }
     let fs = LoopFs::new("ext4", 32);
-    let job = Command::new("sh")
-        .args([
-            "-c",
-            "exec 4>>train.log; while true; do head -c 65536 /dev/zero >&4; sleep 0.05; done",
-        ])
-        .current_dir(&fs.mount)
-        .spawn()
-        .unwrap();
+    let job = training_job(&fs.mount);
     let idle = Command::new("sleep")
         .arg("60")
         .current_dir(&fs.mount)
@@ -96,15 +89,8 @@ fn a_gpu_job_shows_its_gpu_memory_beside_its_writes_when_only_nvidia_smi_works()
         job_pid,
         args!["writers", &fs.mount, "--interval", "0.5"],
     );
-    let listed = |pid: u32| {
-        doc["processes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["pid"] == pid)
-            .unwrap_or_else(|| panic!("{pid} not listed: {doc}"))
-            .clone()
-    };
+    let listed =
+        |pid: u32| process_in(&doc, pid).unwrap_or_else(|| panic!("{pid} not listed: {doc}"));
     let training = listed(job_pid);
     assert_eq!(training["gpu_memory"], 39012u64 << 20, "{training}");
     assert!(training["write_rate"].as_f64().unwrap() > 0.0, "{training}");

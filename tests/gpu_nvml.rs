@@ -48,14 +48,10 @@ fn run(
     )
 }
 
-fn no_real_driver() -> bool {
-    !Path::new("/dev/nvidiactl").exists()
-}
-
 #[test]
 fn nvml_devices_processes_and_a_lost_gpu_are_read_through_the_library() {
-    if !no_real_driver() {
-        return; // the real library would be found first: scripts/gpu-check covers it
+    if nvidia_driver_here() {
+        return; // the real library would be found first
     }
     let library = stand_in_library();
     let (code, out, err) = run(
@@ -94,19 +90,12 @@ fn nvml_devices_processes_and_a_lost_gpu_are_read_through_the_library() {
 
 #[test]
 fn writers_shows_a_training_job_with_its_nvml_gpu_memory_and_its_writes() {
-    if !privileged() || !no_real_driver() {
+    if !privileged() || nvidia_driver_here() {
         return;
     }
     let library = stand_in_library();
     let fs = LoopFs::new("ext4", 32);
-    let job = Command::new("sh")
-        .args([
-            "-c",
-            "exec 4>>train.log; while true; do head -c 65536 /dev/zero >&4; sleep 0.05; done",
-        ])
-        .current_dir(&fs.mount)
-        .spawn()
-        .unwrap();
+    let job = training_job(&fs.mount);
     let pid = job.id();
     let _children = Children(vec![job]);
     std::thread::sleep(Duration::from_millis(300));
@@ -117,12 +106,7 @@ fn writers_shows_a_training_job_with_its_nvml_gpu_memory_and_its_writes() {
     );
     assert_eq!(code, Some(0), "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
-    let training = doc["processes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["pid"] == pid)
-        .unwrap_or_else(|| panic!("job {pid} not listed: {doc}"));
+    let training = process_in(&doc, pid).unwrap_or_else(|| panic!("job {pid} not listed: {doc}"));
     assert_eq!(training["gpu_memory"], 39012 * MIB, "{training}");
     assert!(training["write_rate"].as_f64().unwrap() > 0.0, "{training}");
     assert_eq!(doc["gpu"]["via"], "NVML");
@@ -130,7 +114,7 @@ fn writers_shows_a_training_job_with_its_nvml_gpu_memory_and_its_writes() {
 
 #[test]
 fn a_wedged_driver_is_a_one_line_reason_not_a_hang() {
-    if !no_real_driver() {
+    if nvidia_driver_here() {
         return;
     }
     let library = stand_in_library();

@@ -55,18 +55,7 @@ fn a_read_only_destination_is_refused() {
     fs::create_dir(ro.path("out")).unwrap();
     ro.unmount();
     ro.mount_with("ro");
-    let state = tempfile::tempdir().unwrap();
-    let (code, doc, _) = json(
-        state.path(),
-        args![
-            "restore",
-            lab.live(),
-            "--snapshot",
-            lab.snap_id,
-            "--to",
-            ro.path("out")
-        ],
-    );
+    let (code, doc, _) = lab.restore(args!["--to", ro.path("out")]);
     assert_eq!(code, 1);
     assert!(
         doc["error"]
@@ -87,18 +76,7 @@ fn failures_are_listed_and_the_rest_goes_on() {
     let dest = ext4.path("out");
     fs::create_dir_all(dest.join("ckpt")).unwrap();
     sh("chattr", &["+i", dest.join("ckpt").to_str().unwrap()]);
-    let state = tempfile::tempdir().unwrap();
-    let (code, report, _) = json(
-        state.path(),
-        args![
-            "restore",
-            lab.live(),
-            "--snapshot",
-            lab.snap_id,
-            "--to",
-            dest
-        ],
-    );
+    let (code, report, _) = lab.restore(args!["--to", dest]);
     sh("chattr", &["-i", dest.join("ckpt").to_str().unwrap()]);
     assert_eq!(code, 1, "failures make the exit status 1");
     let failed: Vec<&str> = report["failed"]

@@ -305,7 +305,7 @@ fn gpu_processes_join_the_writers_by_pid() {
 
 #[test]
 fn gpu_command_without_a_driver_is_one_line_and_success() {
-    if std::path::Path::new("/dev/nvidiactl").exists() {
+    if common::nvidia_driver_here() {
         return; // a real GPU machine: scripts/gpu-check covers it
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_snaprescue"))

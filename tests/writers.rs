@@ -17,14 +17,6 @@ fn spawn_sh(dir: &std::path::Path, script: &str) -> Child {
         .unwrap()
 }
 
-fn processes(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
-    doc["processes"].as_array().unwrap()
-}
-
-fn find(doc: &serde_json::Value, pid: u32) -> Option<&serde_json::Value> {
-    processes(doc).iter().find(|p| p["pid"] == pid)
-}
-
 fn kinds(p: &serde_json::Value) -> Vec<String> {
     p["usages"]
         .as_array()
@@ -73,7 +65,7 @@ fn lists_writers_freezes_thaws_and_harvests() {
     let state = tempfile::tempdir().unwrap();
     let (code, doc, err) = json(state.path(), args!["writers", dir, "--interval", "1"]);
     assert_eq!(code, 0, "{err}");
-    let writer = find(&doc, pids[0]).expect("writer listed");
+    let writer = process_in(&doc, pids[0]).expect("writer listed");
     assert!(kinds(writer).contains(&"cwd".to_string()));
     assert!(
         writer["usages"]
@@ -84,27 +76,30 @@ fn lists_writers_freezes_thaws_and_harvests() {
         "{writer}"
     );
     assert!(writer["write_rate"].as_f64().unwrap() > 0.0, "{writer}");
-    let holder = find(&doc, pids[1]).expect("holder listed");
+    let holder = process_in(&doc, pids[1]).expect("holder listed");
     let deleted = &holder["deleted_open"][0];
     assert!(
         deleted["path"].as_str().unwrap().ends_with("run/held.bin"),
         "{holder}"
     );
     assert_eq!(deleted["size"], held.len());
-    let idle = find(&doc, pids[2]).expect("cwd-only process listed");
+    let idle = process_in(&doc, pids[2]).expect("cwd-only process listed");
     assert_eq!(kinds(idle), ["cwd"]);
     assert!(
-        find(&doc, pids[3]).is_none(),
+        process_in(&doc, pids[3]).is_none(),
         "a process on another filesystem is not listed"
     );
-    assert!(find(&doc, std::process::id()).is_none(), "never ourselves");
+    assert!(
+        process_in(&doc, std::process::id()).is_none(),
+        "never ourselves"
+    );
 
     let (_, frozen, _) = json(
         state.path(),
         args!["writers", dir, "--freeze", "--interval", "0"],
     );
     for pid in &pids[..3] {
-        assert_eq!(find(&frozen, *pid).unwrap()["state"], "T", "{frozen}");
+        assert_eq!(process_in(&frozen, *pid).unwrap()["state"], "T", "{frozen}");
     }
     assert_ne!(
         fs::read_to_string(format!("/proc/{}/stat", pids[3]))
@@ -168,7 +163,7 @@ fn lists_writers_freezes_thaws_and_harvests() {
         args!["writers", dir, "--thaw", "--interval", "0"],
     );
     for pid in &pids[..3] {
-        assert_ne!(find(&thawed, *pid).unwrap()["state"], "T", "{thawed}");
+        assert_ne!(process_in(&thawed, *pid).unwrap()["state"], "T", "{thawed}");
     }
 }
 
@@ -191,7 +186,7 @@ fn a_path_that_no_longer_exists_uses_its_surviving_ancestor() {
         args!["writers", fs.path("gone/deeper"), "--interval", "0"],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(find(&doc, kids.0[0].id()).is_some());
+    assert!(process_in(&doc, kids.0[0].id()).is_some());
     kids.0[0].kill().unwrap();
 }
 
@@ -274,7 +269,7 @@ fn a_container_writing_through_an_overlay_on_this_filesystem_is_listed() {
     let (code, doc, err) = json(state.path(), args!["writers", fs.mount, "--interval", "0"]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        find(&doc, kids.0[0].id()).is_some(),
+        process_in(&doc, kids.0[0].id()).is_some(),
         "overlay user not listed: {doc}"
     );
 }

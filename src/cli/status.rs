@@ -213,7 +213,7 @@ pub fn gpu() -> Outcome {
         } => {
             let mut text = format!("driver {driver} (via {via})\n");
             for d in devices {
-                if let Some(error) = d.error.as_ref().filter(|_| d.name.is_empty()) {
+                if let Some(error) = d.unreadable() {
                     let _ = writeln!(text, "GPU {}: {error}", d.index);
                     continue;
                 }

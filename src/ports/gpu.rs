@@ -39,6 +39,13 @@ pub enum GpuStatus {
     },
 }
 
+impl GpuDevice {
+    /// Why nothing at all could be read from it (not even its name), if so.
+    pub fn unreadable(&self) -> Option<&str> {
+        self.error.as_deref().filter(|_| self.name.is_empty())
+    }
+}
+
 impl GpuStatus {
     /// GPU memory used by `pid` over all devices, if it uses any GPU: the join that shows a
     /// training job's GPU use beside its writes to the disk.

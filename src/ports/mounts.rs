@@ -52,8 +52,21 @@ pub struct MountEntry {
     pub read_only: bool,
     /// For overlay mounts (containers): the writable layer, which lives on another fs.
     pub upper_dir: Option<PathBuf>,
+    /// Per-mount options as mountinfo lists them (`rw`, `nosuid`, `noatime`…).
+    pub options: Vec<String>,
+    /// The btrfs subvolume shown at the mount point (`subvol=` of the superblock options).
+    pub subvol: Option<String>,
+}
+
+impl MountEntry {
     /// How it is mounted, to mount a copy of the filesystem the same way.
-    pub spec: MountSpec,
+    pub fn spec(&self) -> MountSpec {
+        MountSpec {
+            fs_type: self.fs_type.clone(),
+            options: self.options.clone(),
+            subvol: self.subvol.clone(),
+        }
+    }
 }
 
 /// The parts of a mount that another mount of a copy of the filesystem must repeat: the
@@ -139,11 +152,8 @@ impl MountTable {
                     .flatten()
                     .map(PathBuf::from),
                 read_only: m.mount_options.contains_key("ro"),
-                spec: MountSpec {
-                    fs_type: m.fs_type.clone(),
-                    options: m.mount_options.keys().cloned().collect(),
-                    subvol: m.super_options.get("subvol").cloned().flatten(),
-                },
+                options: m.mount_options.keys().cloned().collect(),
+                subvol: m.super_options.get("subvol").cloned().flatten(),
                 mount_point: m.mount_point,
                 fs_type: m.fs_type,
                 source: m.mount_source.unwrap_or_default(),

@@ -76,8 +76,8 @@ pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, Res
         mount_point: mount.as_ref().map(|m| m.mount_point.clone()),
         partition: mount
             .as_ref()
-            .and_then(|m| partition_number(&DiskLocator::system(), &m.source)),
-        mounted_as: mount.map(|m| m.spec),
+            .and_then(|m| partition_number(&sys, &m.source)),
+        mounted_as: mount.map(|m| m.spec()),
     })
 }
 
@@ -265,19 +265,21 @@ pub(super) fn remount(
     Ok(())
 }
 
-/// Whether `source` (`/dev/mapper/vg-data` → `/dev/dm-0`) is a device-mapper device, as
-/// `sys` (`/sys`) tells.
+/// The sysfs directory (`sys/class/block/NAME`) of the block device a mount names as its
+/// source, links followed (`/dev/mapper/vg-data` → `dm-0`).
+fn sysfs_block(sys: &Path, source: &str) -> Option<PathBuf> {
+    let device = std::fs::canonicalize(source).ok()?;
+    Some(sys.join("class/block").join(device.file_name()?))
+}
+
+/// Whether `source` is a device-mapper device (LVM, LUKS).
 fn on_device_mapper(sys: &Path, source: &str) -> bool {
-    std::fs::canonicalize(source)
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_os_string()))
-        .is_some_and(|name| sys.join("class/block").join(name).join("dm").exists())
+    sysfs_block(sys, source).is_some_and(|dir| dir.join("dm").exists())
 }
 
 /// The partition number of the block device `source` (`/dev/nvme1n1p2` → 2), if it is one.
-fn partition_number(locator: &DiskLocator, source: &str) -> Option<u32> {
-    let name = Path::new(source).file_name()?;
-    std::fs::read_to_string(locator.sys.join("class/block").join(name).join("partition"))
+fn partition_number(sys: &Path, source: &str) -> Option<u32> {
+    std::fs::read_to_string(sysfs_block(sys, source)?.join("partition"))
         .ok()?
         .trim()
         .parse()

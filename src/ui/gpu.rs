@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 .bold(),
             );
             for d in devices {
-                if let Some(e) = d.error.as_ref().filter(|_| d.name.is_empty()) {
+                if let Some(e) = d.unreadable() {
                     // Not even its name could be read: only the problem is worth a line.
                     lines.push(Line::from(format!("GPU {}: {e}", d.index)).red());
                     continue;

@@ -127,7 +127,6 @@ pub fn popup(frame: &mut Frame, title: &str, text: &str, width: u16, height: u16
     );
 }
 
-/// The top-left `height` rows window that keeps `cursor` visible (page by page).
 /// Rows `text` takes when word-wrapped to `width` columns (as `Wrap { trim: true }` does).
 pub fn wrapped_rows(text: &str, width: u16) -> u16 {
     let width = usize::from(width.max(1));
@@ -150,6 +149,7 @@ pub fn wrapped_rows(text: &str, width: u16) -> u16 {
     rows
 }
 
+/// The top-left `height` rows window that keeps `cursor` visible (page by page).
 pub fn window(cursor: usize, height: usize) -> usize {
     cursor.checked_div(height).map_or(0, |page| page * height)
 }

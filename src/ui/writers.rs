@@ -58,11 +58,6 @@ fn names(model: &Model, targets: &[(i32, u64)]) -> String {
     }
 }
 
-/// Whether snaprescue froze `p` in this run (else someone else stopped it).
-fn frozen_here(w: &crate::wizard::Writers, p: &ProcessUse) -> bool {
-    w.frozen.iter().any(|f| f.0 == p.pid && f.1 == p.start_time)
-}
-
 fn table(frame: &mut Frame, area: Rect, model: &Model) {
     let w = &model.writers;
     let height = area.height.saturating_sub(3) as usize;
@@ -87,7 +82,7 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
                 format!("{} ({}){saved}", p.deleted_open.len(), human(bytes))
             };
             let state = match p.state {
-                'T' if frozen_here(w, p) => "T frozen".to_string(),
+                'T' if w.froze(p.pid, p.start_time) => "T frozen".to_string(),
                 // Stopped by someone else (a debugger, Ctrl-Z): not thawed at the end.
                 'T' => "T stopped".to_string(),
                 other => other.to_string(),
@@ -213,7 +208,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         if let Pending::Signal(SignalAction::Thaw, t) = pending {
             let others = t
                 .iter()
-                .filter(|(pid, start)| !w.frozen.iter().any(|f| f.0 == *pid && f.1 == *start))
+                .filter(|(pid, start)| !w.froze(*pid, *start))
                 .count();
             if others > 0 {
                 lines.push(

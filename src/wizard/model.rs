@@ -124,6 +124,13 @@ pub struct Writers {
     pub working: bool,
 }
 
+impl Writers {
+    /// Whether this run froze the process (else someone else stopped it: not ours to thaw).
+    pub fn froze(&self, pid: i32, start_time: u64) -> bool {
+        self.frozen.iter().any(|f| f.0 == pid && f.1 == start_time)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Snapshots {
     pub listing: Option<SnapshotListing>,

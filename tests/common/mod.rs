@@ -25,6 +25,32 @@ impl Drop for Children {
     }
 }
 
+/// The process `pid` in the JSON of `writers`, if it is listed.
+pub fn process_in(doc: &serde_json::Value, pid: u32) -> Option<&serde_json::Value> {
+    doc["processes"]
+        .as_array()?
+        .iter()
+        .find(|p| p["pid"] == pid)
+}
+
+/// A training job's stand-in: appends 64 KiB to `dir/train.log` every 50 ms.
+pub fn training_job(dir: &Path) -> std::process::Child {
+    Command::new("sh")
+        .args([
+            "-c",
+            "exec 4>>train.log; while true; do head -c 65536 /dev/zero >&4; sleep 0.05; done",
+        ])
+        .current_dir(dir)
+        .spawn()
+        .unwrap()
+}
+
+/// Whether this machine has a real NVIDIA driver (then NVML loads for real and the GPU
+/// stand-ins are not used; scripts/gpu-check covers that machine).
+pub fn nvidia_driver_here() -> bool {
+    Path::new("/dev/nvidiactl").exists()
+}
+
 /// The port a test server we started announces on its first line of stdout. The server
 /// binds port 0 itself: a port chosen here and bound there later could be taken meanwhile
 /// by another test's server. The rest of its stdout is drained.

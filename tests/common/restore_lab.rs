@@ -21,6 +21,20 @@ impl Lab {
     pub fn snap(&self) -> PathBuf {
         self.fs.path("snaps/s1/proj")
     }
+
+    /// `restore LIVE --snapshot S1 EXTRA… --json` with a state directory of its own.
+    pub fn restore(&self, extra: &[&std::ffi::OsStr]) -> (i32, serde_json::Value, String) {
+        let state = tempfile::tempdir().unwrap();
+        let live = self.live();
+        let mut all: Vec<&OsStr> = vec![
+            "restore".as_ref(),
+            live.as_os_str(),
+            "--snapshot".as_ref(),
+            self.snap_id.as_ref(),
+        ];
+        all.extend_from_slice(extra);
+        json(state.path(), &all)
+    }
 }
 
 /// A name that is not UTF-8 (and holds a control character).
