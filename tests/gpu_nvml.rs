@@ -110,6 +110,7 @@ fn writers_shows_a_training_job_with_its_nvml_gpu_memory_and_its_writes() {
     assert_eq!(training["gpu_memory"], 39012 * MIB, "{training}");
     assert!(training["write_rate"].as_f64().unwrap() > 0.0, "{training}");
     assert_eq!(doc["gpu"]["via"], "NVML");
+    assert_eq!(doc["gpu"]["pids"], "ours", "the host's PID namespace");
 }
 
 #[test]
@@ -135,4 +136,136 @@ fn a_wedged_driver_is_a_one_line_reason_not_a_hang() {
         "{doc}"
     );
     assert!(started.elapsed() < Duration::from_secs(60), "it gave up");
+}
+
+/// A character device node like the driver's `/dev/nvidiaN` (major 195), made in `dir`.
+fn nvidia_node(dir: &Path, name: &str, minor: u64) -> std::path::PathBuf {
+    let node = dir.join(name);
+    let made = Command::new("mknod")
+        .arg(&node)
+        .args(["c", "195", &minor.to_string()])
+        .status()
+        .unwrap();
+    assert!(made.success(), "mknod {}", node.display());
+    node
+}
+
+/// A job that holds GPU device files (O_PATH: there is no driver to open them for real) and
+/// appends to `train.log` in its working directory, as a CUDA training job does.
+const GPU_JOB: &str = r#"
+import os, sys, time
+held = [os.open(node, os.O_PATH) for node in sys.argv[1:]]
+with open("train.log", "ab") as log:
+    while True:
+        log.write(b"x" * 65536); log.flush(); time.sleep(0.05)
+"#;
+
+#[test]
+fn a_process_holding_a_gpu_device_file_is_a_gpu_job_even_without_a_driver() {
+    if !privileged() || nvidia_driver_here() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let nodes = tempfile::tempdir().unwrap();
+    let gpu = nvidia_node(nodes.path(), "nvidia3", 3);
+    let control = nvidia_node(nodes.path(), "nvidiactl", 255);
+    let job = Command::new("python3")
+        .args(["-c", GPU_JOB])
+        .args([&gpu, &control])
+        .current_dir(&fs.mount)
+        .spawn()
+        .unwrap();
+    let pid = job.id();
+    let _children = Children(vec![job]);
+    std::thread::sleep(Duration::from_millis(500));
+    let no_library = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(
+        no_library.path(),
+        &[],
+        args!["writers", &fs.mount, "--interval", "0.3", "--json"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["gpu"]["state"], "unavailable", "{doc}");
+    let p = process_in(&doc, pid).unwrap_or_else(|| panic!("job {pid} not listed: {doc}"));
+    // The GPU, not the control file every NVML client (nvidia-smi too) holds.
+    assert_eq!(p["gpu_files"], serde_json::json!([gpu]), "{p}");
+    assert_eq!(p["gpu_memory"], Value::Null);
+    let (_, human, _) = run(no_library.path(), &[], args!["writers", &fs.mount]);
+    let line = human
+        .lines()
+        .find(|l| l.trim_start().starts_with(&pid.to_string()))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(line.contains("GPU in use"), "{line}");
+}
+
+/// In a container (its own PID namespace) the driver still reports host PIDs. Here the
+/// driver's PID equals the job's PID inside the namespace, as a host PID may by chance:
+/// joining by PID would give the job another process's GPU memory. It is known as a GPU
+/// job by its device file instead, and both commands say why memory is not shown.
+#[test]
+fn in_a_container_the_drivers_host_pids_are_not_joined_by_number() {
+    if !privileged() || nvidia_driver_here() {
+        return;
+    }
+    let library = stand_in_library();
+    let fs = LoopFs::new("ext4", 32);
+    let nodes = tempfile::tempdir().unwrap();
+    let gpu = nvidia_node(nodes.path(), "nvidia0", 0);
+    // PID 1 of the new namespace starts the job, then asks snaprescue with the driver
+    // reporting the job's (namespace) PID; its exit ends every process in the namespace.
+    let container = r#"
+import os, subprocess, sys, time
+gpu_job, node, mount, binary = sys.argv[1:5]
+job = subprocess.Popen([sys.executable, "-c", gpu_job, node], cwd=mount)
+time.sleep(0.5)
+env = dict(os.environ, FAKE_NVML_PID=str(job.pid))
+print(job.pid)
+for args in (["writers", mount, "--interval", "0.3", "--json"], ["gpu"]):
+    print(subprocess.run([binary, *args], env=env, capture_output=True, text=True).stdout)
+    print("--")
+job.kill()
+"#;
+    let state = tempfile::tempdir().unwrap();
+    let out = Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "python3",
+            "-c",
+            container,
+            GPU_JOB,
+        ])
+        .arg(&gpu)
+        .arg(&fs.mount)
+        .arg(env!("CARGO_BIN_EXE_snaprescue"))
+        .env("LD_LIBRARY_PATH", library.path())
+        .env("SNAPRESCUE_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut parts = text.split("\n--\n");
+    let (pid, writers) = parts.next().unwrap().split_once('\n').unwrap();
+    let doc: Value = serde_json::from_str(writers).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(doc["gpu"]["via"], "NVML", "{doc}");
+    assert_eq!(doc["gpu"]["pids"], "host", "{doc}");
+    let p = process_in(&doc, pid.trim().parse().unwrap()).unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(
+        p["gpu_memory"],
+        Value::Null,
+        "joined a host PID by number: {p}"
+    );
+    assert_eq!(p["gpu_files"], serde_json::json!([gpu]), "{p}");
+    assert!(p["write_rate"].as_f64().unwrap() > 0.0, "{p}");
+    let gpu_text = parts.next().unwrap();
+    assert!(
+        gpu_text.contains("the driver reports host PIDs"),
+        "{gpu_text}"
+    );
 }

@@ -10,7 +10,7 @@ use snaprescue::engine::diff::EntryKind;
 use snaprescue::engine::restore::{
     FailedItem, Progress, RestoreReport, RestoredItem, Verification,
 };
-use snaprescue::ports::gpu::GpuStatus;
+use snaprescue::ports::gpu::{DriverPids, GpuStatus};
 use snaprescue::sources::RollbackOutcome;
 use snaprescue::wizard::*;
 use std::path::PathBuf;
@@ -299,8 +299,40 @@ fn overlays() {
 #[test]
 fn gpu_processes_join_the_writers_by_pid() {
     let m = model();
-    assert_eq!(snaprescue::ui::gpu_memory(&m, 4242), Some(39012 << 20));
-    assert_eq!(snaprescue::ui::gpu_memory(&m, 977), None);
+    let [trainer, shell] = &m.writers.processes[..] else {
+        panic!()
+    };
+    assert_eq!(
+        snaprescue::ui::gpu_use(&m, trainer).as_deref(),
+        Some("38.10 GiB")
+    );
+    assert_eq!(snaprescue::ui::gpu_use(&m, shell), None);
+}
+
+/// Inside a container the driver's PIDs are the host's: one equal to a PID here is a
+/// coincidence, so no memory is joined; a process holding /dev/nvidiaN is still a GPU job.
+#[test]
+fn in_a_container_gpu_jobs_are_known_by_their_device_files_not_by_pid() {
+    let mut m = model();
+    if let Some(GpuStatus::Available { pids, .. }) = &mut m.gpu {
+        *pids = DriverPids::Host;
+    }
+    // The driver's pid 977 is some host process, not this container's shell 977.
+    if let Some(GpuStatus::Available { devices, .. }) = &mut m.gpu {
+        devices[0].processes[0].pid = 977;
+    }
+    let [trainer, shell] = &m.writers.processes[..] else {
+        panic!()
+    };
+    assert_eq!(
+        snaprescue::ui::gpu_use(&m, trainer).as_deref(),
+        Some("in use")
+    );
+    assert_eq!(snaprescue::ui::gpu_use(&m, shell), None);
+    m.step = Step::Gpu;
+    insta::assert_snapshot!("gpu_in_a_container", render(&m));
+    m.step = Step::Writers;
+    insta::assert_snapshot!("writers_in_a_container", render(&m));
 }
 
 #[test]

@@ -133,10 +133,11 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
                 format_size(bytes, BINARY)
             )
         };
-        let gpu_use = gpu
-            .memory_of(p.pid)
-            .map(|m| format!(" GPU {}", format_size(m, BINARY)))
-            .unwrap_or_default();
+        let gpu_use = match gpu.memory_of(p.pid) {
+            Some(m) => format!(" GPU {}", format_size(m, BINARY)),
+            None if p.uses_gpu() => " GPU in use".into(),
+            None => String::new(),
+        };
         writeln!(
             human,
             "{:>7} {} {:>12} {:<40}{}{gpu_use}{deleted}",
@@ -149,6 +150,9 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     }
     if list.is_empty() {
         writeln!(human, "no process uses this filesystem")?;
+    }
+    if let Some(caveat) = gpu.pid_caveat() {
+        writeln!(human, "GPU: {caveat}")?;
     }
     if denied > 0 {
         writeln!(
@@ -195,8 +199,10 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
 /// Where the GPU facts of `writers` came from, or why there are none.
 fn gpu_summary(gpu: &GpuStatus) -> serde_json::Value {
     match gpu {
-        GpuStatus::Available { via, devices, .. } => {
-            json!({"state": "available", "via": via, "devices": devices.len()})
+        GpuStatus::Available {
+            via, devices, pids, ..
+        } => {
+            json!({"state": "available", "via": via, "devices": devices.len(), "pids": pids})
         }
         GpuStatus::Unavailable { reason } => json!({"state": "unavailable", "reason": reason}),
     }
@@ -210,8 +216,12 @@ pub fn gpu() -> Outcome {
             driver,
             devices,
             via,
+            ..
         } => {
             let mut text = format!("driver {driver} (via {via})\n");
+            if let Some(caveat) = status.pid_caveat() {
+                let _ = writeln!(text, "{caveat}");
+            }
             for d in devices {
                 if let Some(error) = d.unreadable() {
                     let _ = writeln!(text, "GPU {}: {error}", d.index);

@@ -25,6 +25,29 @@ pub struct GpuDevice {
     pub error: Option<String>,
 }
 
+/// Whose PIDs the driver's process lists hold. The NVIDIA driver does not know PID
+/// namespaces: it always reports host PIDs, which are ours only outside a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverPids {
+    /// This process runs in the host's PID namespace: the driver's PIDs are those in /proc.
+    Ours,
+    /// This process runs in a container: the driver's PIDs belong to the host, and a match
+    /// with a PID here would be a coincidence.
+    Host,
+}
+
+impl DriverPids {
+    /// What the driver's PIDs are, seen from this process.
+    pub fn here() -> Self {
+        if super::processes::in_host_pid_namespace() {
+            DriverPids::Ours
+        } else {
+            DriverPids::Host
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum GpuStatus {
@@ -33,6 +56,8 @@ pub enum GpuStatus {
         devices: Vec<GpuDevice>,
         /// Where the facts came from: `NVML`, or `nvidia-smi` with why NVML did not load.
         via: String,
+        /// Whether the processes' PIDs can be joined with ours.
+        pids: DriverPids,
     },
     Unavailable {
         reason: String,
@@ -49,8 +74,15 @@ impl GpuDevice {
 impl GpuStatus {
     /// GPU memory used by `pid` over all devices, if it uses any GPU: the join that shows a
     /// training job's GPU use beside its writes to the disk.
+    /// None from inside a container: the driver's PIDs are the host's (see
+    /// [`GpuStatus::pid_caveat`]).
     pub fn memory_of(&self, pid: i32) -> Option<u64> {
-        let GpuStatus::Available { devices, .. } = self else {
+        let GpuStatus::Available {
+            devices,
+            pids: DriverPids::Ours,
+            ..
+        } = self
+        else {
             return None;
         };
         let used: Vec<u64> = devices
@@ -60,6 +92,21 @@ impl GpuStatus {
             .map(|p| p.used_memory.unwrap_or(0))
             .collect();
         (!used.is_empty()).then(|| used.iter().sum())
+    }
+
+    /// Why GPU memory is not shown per process, when the driver's PIDs are the host's.
+    pub fn pid_caveat(&self) -> Option<&'static str> {
+        matches!(
+            self,
+            GpuStatus::Available {
+                pids: DriverPids::Host,
+                ..
+            }
+        )
+        .then_some(
+            "this runs in a container: the driver reports host PIDs, so GPU memory cannot be \
+             matched to processes here; GPU jobs are those holding /dev/nvidiaN open",
+        )
     }
 }
 
@@ -100,6 +147,7 @@ impl GpuProbe for Nvml {
             driver,
             devices,
             via: "NVML".into(),
+            pids: DriverPids::here(),
         }
     }
 }

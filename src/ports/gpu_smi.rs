@@ -2,7 +2,7 @@
 //! (a library path problem, a container without the library mounted), its CSV output gives
 //! the same facts.
 
-use super::gpu::{GpuDevice, GpuProcess, GpuStatus};
+use super::gpu::{DriverPids, GpuDevice, GpuProcess, GpuStatus};
 
 fn number<T: std::str::FromStr>(field: &str) -> Option<T> {
     field.trim().parse().ok()
@@ -11,7 +11,7 @@ fn number<T: std::str::FromStr>(field: &str) -> Option<T> {
 /// Parses `nvidia-smi --query-gpu=index,name,uuid,memory.used,memory.total,utilization.gpu,
 /// temperature.gpu,power.draw,driver_version --format=csv,noheader,nounits` and
 /// `--query-compute-apps=gpu_uuid,pid,used_memory --format=csv,noheader,nounits`.
-pub fn parse(gpus: &str, apps: &str, why: &str) -> Option<GpuStatus> {
+pub fn parse(gpus: &str, apps: &str, why: &str, pids: DriverPids) -> Option<GpuStatus> {
     let mut driver = String::new();
     let mut devices = Vec::new();
     for line in gpus.lines().filter(|l| !l.trim().is_empty()) {
@@ -53,6 +53,7 @@ pub fn parse(gpus: &str, apps: &str, why: &str) -> Option<GpuStatus> {
         driver,
         devices,
         via: format!("nvidia-smi ({why})"),
+        pids,
     })
 }
 
@@ -77,7 +78,7 @@ pub fn probe(why: &str) -> Option<GpuStatus> {
         ],
     )
     .unwrap_or_default();
-    parse(&gpus, &apps, why)
+    parse(&gpus, &apps, why, DriverPids::here())
 }
 
 #[cfg(test)]
@@ -92,7 +93,8 @@ mod tests {
             driver,
             devices,
             via,
-        } = parse(gpus, apps, "NVML did not load").unwrap()
+            ..
+        } = parse(gpus, apps, "NVML did not load", DriverPids::Ours).unwrap()
         else {
             panic!()
         };
@@ -109,7 +111,8 @@ mod tests {
     #[test]
     fn not_supported_fields_are_none_and_garbage_is_rejected() {
         let gpus = "0, Tesla T4, GPU-1, 0, 15360, [N/A], 40, [N/A], 535.1\n";
-        let GpuStatus::Available { devices, .. } = parse(gpus, "", "-").unwrap() else {
+        let GpuStatus::Available { devices, .. } = parse(gpus, "", "-", DriverPids::Ours).unwrap()
+        else {
             panic!()
         };
         assert_eq!(devices[0].utilization_percent, None);
@@ -118,7 +121,8 @@ mod tests {
             parse(
                 "NVIDIA-SMI has failed because it couldn't communicate",
                 "",
-                "-"
+                "-",
+                DriverPids::Ours
             )
             .is_none()
         );

@@ -47,6 +47,9 @@ pub struct ProcessUse {
     pub container: Option<String>,
     /// CONDA_PREFIX / VIRTUAL_ENV from the environment: where the job's Python lives.
     pub python_env: Vec<(String, String)>,
+    /// NVIDIA GPU device files it holds open (`/dev/nvidia0`…): a GPU job, known without
+    /// the driver's help, and inside a container where the driver's PIDs are the host's.
+    pub gpu_files: Vec<PathBuf>,
 }
 
 impl ProcessUse {
@@ -55,6 +58,27 @@ impl ProcessUse {
             .iter()
             .any(|u| matches!(u, Usage::Open { writing: true, .. }))
     }
+
+    pub fn uses_gpu(&self) -> bool {
+        !self.gpu_files.is_empty()
+    }
+}
+
+/// Whether this process sees the host's PIDs: the initial PID namespace has a fixed inode
+/// number (the kernel's PROC_PID_INIT_INO); a container's has another.
+pub fn in_host_pid_namespace() -> bool {
+    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+    std::fs::metadata("/proc/self/ns/pid").map_or(true, |m| m.ino() == PROC_PID_INIT_INO)
+}
+
+/// Whether an open file is an NVIDIA GPU: character major 195, minor 0–253 (254 and 255
+/// are nvidia-modeset and nvidiactl, which monitors like nvidia-smi hold too).
+pub fn is_gpu_file(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    const NVIDIA_MAJOR: u32 = 195;
+    meta.file_type().is_char_device()
+        && libc::major(meta.rdev()) == NVIDIA_MAJOR
+        && libc::minor(meta.rdev()) < 254
 }
 
 /// Every process (other than this one and its parent) with a cwd, root, exe, open file or
@@ -101,6 +125,7 @@ fn inspect(
     let base = PathBuf::from(format!("/proc/{}", process.pid));
     let mut usages = Vec::new();
     let mut deleted_open = Vec::new();
+    let mut gpu_files = Vec::new();
     for (link, usage) in [
         ("cwd", Usage::Cwd),
         ("root", Usage::Root),
@@ -118,6 +143,9 @@ fn inspect(
         let Ok(meta) = std::fs::metadata(&handle) else {
             continue;
         };
+        if is_gpu_file(&meta) && !gpu_files.contains(target) {
+            gpu_files.push(target.clone());
+        }
         if !devices.contains(&meta.dev()) {
             continue;
         }
@@ -197,6 +225,7 @@ fn inspect(
         container: cgroup.as_deref().and_then(container_of),
         cgroup,
         python_env,
+        gpu_files,
         pid: process.pid,
         start_time: stat.starttime,
         uid: process.uid().unwrap_or(u32::MAX),

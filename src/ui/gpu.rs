@@ -1,7 +1,7 @@
 //! Step 2: GPUs, their memory and processes, joined with the processes of step 1.
 
-use super::{human, writers::gpu_memory};
-use crate::ports::gpu::GpuStatus;
+use super::{human, writers::gpu_use};
+use crate::ports::gpu::{DriverPids, GpuStatus};
 use crate::wizard::Model;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -25,6 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             driver,
             devices,
             via,
+            pids,
         }) => {
             lines.push(
                 Line::from(format!(
@@ -33,6 +34,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 ))
                 .bold(),
             );
+            if let Some(caveat) = model.gpu.as_ref().and_then(GpuStatus::pid_caveat) {
+                lines.push(Line::from(caveat.to_string()).yellow());
+            }
             for d in devices {
                 if let Some(e) = d.unreadable() {
                     // Not even its name could be read: only the problem is worth a line.
@@ -66,10 +70,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                         .writers
                         .processes
                         .iter()
-                        .find(|w| w.pid == p.pid as i32);
+                        .find(|w| w.pid == p.pid as i32)
+                        .filter(|_| *pids == DriverPids::Ours);
                     let note = match writer {
                         Some(w) if w.writes() => format!("writes to this disk: {}", w.command),
                         Some(w) => format!("uses this disk: {}", w.command),
+                        None if *pids == DriverPids::Host => "host PID".into(),
                         None => "not on this disk".into(),
                     };
                     let mem = p.used_memory.map(human).unwrap_or_else(|| "?".into());
@@ -85,7 +91,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .writers
         .processes
         .iter()
-        .filter(|p| gpu_memory(model, p.pid).is_some())
+        .filter(|p| gpu_use(model, p).is_some())
         .map(|p| p.pid.to_string())
         .collect();
     if !on_disk.is_empty() {

@@ -15,7 +15,7 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-pub use writers::gpu_memory;
+pub use writers::gpu_use;
 
 pub fn human(bytes: u64) -> String {
     humansize::format_size(bytes, humansize::BINARY)

@@ -13,9 +13,13 @@ use ratatui::widgets::{Block, Paragraph, Row, Table};
 
 pub const KEYS: &str = "f/P/F:freeze t/T:thaw h:harvest K:kill R:ro Enter:next";
 
-/// GPU memory used by `pid`, when NVML reports it.
-pub fn gpu_memory(model: &Model, pid: i32) -> Option<u64> {
-    model.gpu.as_ref()?.memory_of(pid)
+/// How a process uses the GPUs: its GPU memory when the driver reports it for this PID,
+/// else `in use` when it holds a GPU device open (inside a container, or without NVML).
+pub fn gpu_use(model: &Model, p: &ProcessUse) -> Option<String> {
+    let memory = model.gpu.as_ref().and_then(|g| g.memory_of(p.pid));
+    memory
+        .map(human)
+        .or_else(|| p.uses_gpu().then(|| "in use".into()))
 }
 
 /// The command with its program shown by name only (`/usr/bin/python3 x` → `python3 x`),
@@ -97,7 +101,7 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
                 },
                 rate,
                 deleted,
-                gpu_memory(model, p.pid).map(human).unwrap_or_default(),
+                gpu_use(model, p).unwrap_or_default(),
                 short_command(p),
             ]);
             if i == w.selected {

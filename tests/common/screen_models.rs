@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Utc};
 use ratatui::{Terminal, backend::TestBackend};
 use snaprescue::engine::diff::{DiffEntry, EntryKind, EntryStatus, LostCounts, TreeDiff};
-use snaprescue::ports::gpu::{GpuDevice, GpuProcess, GpuStatus};
+use snaprescue::ports::gpu::{DriverPids, GpuDevice, GpuProcess, GpuStatus};
 use snaprescue::ports::processes::{DeletedOpen, ProcessUse, Usage};
 use snaprescue::sources::{Snapshot, SnapshotStatus};
 use snaprescue::wizard::picker::Picker;
@@ -47,6 +47,7 @@ pub fn trainer() -> ProcessUse {
         cgroup: Some("/system.slice/train.service".into()),
         container: None,
         python_env: vec![("CONDA_PREFIX".into(), "/opt/conda/envs/train".into())],
+        gpu_files: vec!["/dev/nvidia0".into()],
     }
 }
 
@@ -58,12 +59,14 @@ pub fn model() -> Model {
     shell.command = "-bash".into();
     shell.usages = vec![Usage::Cwd];
     shell.deleted_open.clear();
+    shell.gpu_files.clear();
     m.writers.loaded = true;
     m.writers.processes = vec![trainer(), shell];
     m.writers.rates.insert(4242, 1_500_000.0);
     m.gpu = Some(GpuStatus::Available {
         driver: "550.54.15".into(),
         via: "NVML".into(),
+        pids: DriverPids::Ours,
         devices: vec![GpuDevice {
             index: 0,
             name: "NVIDIA H200".into(),

@@ -19,6 +19,7 @@ pub fn process(pid: i32) -> ProcessUse {
         cgroup: None,
         container: None,
         python_env: vec![],
+        gpu_files: vec![],
     }
 }
 
