@@ -264,6 +264,8 @@ fn step6_finish() {
         },
     ]);
     m.finish.torch = Some(snaprescue::engine::torch_check::TorchReport {
+        container_of: None,
+        not_loaded: vec![],
         interpreter: "/opt/conda/envs/train/bin/python3".into(),
         facts: snaprescue::engine::torch_check::TorchFacts {
             torch: Some("2.5.1".into()),
@@ -277,6 +279,12 @@ fn step6_finish() {
         elapsed_ms: 2100,
     });
     insta::assert_snapshot!("finish", render(&m));
+    if let Some(t) = &mut m.finish.torch {
+        // The job ran in a container: checked there, one checkpoint not at that path in it.
+        t.container_of = Some(4242);
+        t.not_loaded = vec!["/data/run/ckpt/epoch_20.pth".into()];
+    }
+    insta::assert_snapshot!("finish_job_in_a_container", render(&m));
     m.restore.report = None;
     m.recovery.outcome = Some(Ok(RollbackOutcome {
         replaced: "/mnt/data".into(),

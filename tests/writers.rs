@@ -319,3 +319,61 @@ fn kernel_threads_are_never_listed_even_on_the_root_filesystem() {
     // kthreadd (pid 2) has / as cwd and root, like every kernel thread.
     assert!(found.iter().all(|p| p.pid != 2), "kthreadd listed");
 }
+
+/// The torch check must run in the job's own environment. A venv's `bin/python` is a
+/// symlink, so `/proc/PID/exe` names the base interpreter, which lacks the venv's packages;
+/// the job's interpreter is recorded as Python itself names it (`sys.executable`), both for
+/// an activated venv (`python` found through the job's PATH) and one started by its path.
+#[test]
+fn a_venv_job_is_recorded_with_its_venv_python_not_the_base_interpreter() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let venv = tempfile::tempdir().unwrap();
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(venv.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bin = venv.path().join("bin");
+    let job = "import sys, time\nopen(sys.argv[1], 'w').write(sys.executable)\ntime.sleep(60)";
+    let activated = Command::new("python")
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .args(["-c", job, "activated.txt"])
+        .current_dir(&fs.mount)
+        .spawn()
+        .unwrap();
+    let by_path = Command::new(bin.join("python3"))
+        .args(["-c", job, "by-path.txt"])
+        .current_dir(&fs.mount)
+        .spawn()
+        .unwrap();
+    let pids = [activated.id(), by_path.id()];
+    let _kids = Children(vec![activated, by_path]);
+    let written = |name: &str| fs::read_to_string(fs.path(name)).unwrap_or_default();
+    for _ in 0..100 {
+        if !written("activated.txt").is_empty() && !written("by-path.txt").is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = json(
+        state.path(),
+        args!["writers", &fs.mount, "--interval", "0.1"],
+    );
+    assert_eq!(code, 0, "{err}");
+    for (pid, file) in pids.into_iter().zip(["activated.txt", "by-path.txt"]) {
+        let p = process_in(&doc, pid).unwrap_or_else(|| panic!("{pid} not listed: {doc}"));
+        assert_eq!(p["python"], written(file), "{p}");
+        assert!(
+            p["python"]
+                .as_str()
+                .unwrap()
+                .starts_with(&*bin.to_string_lossy())
+        );
+        assert_ne!(p["python"], p["exe"], "exe is the base interpreter: {p}");
+    }
+}

@@ -2,8 +2,10 @@
 //! build, whether the GPU is usable, and optionally loading each restored checkpoint with
 //! `weights_only=True`. Each way it can fail gets its own plain diagnosis.
 
+use crate::ports::job_container::JobContainer;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -78,6 +80,10 @@ pub struct TorchFacts {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TorchReport {
     pub interpreter: PathBuf,
+    /// The job whose container the check ran in, when it runs in one.
+    pub container_of: Option<i32>,
+    /// Checkpoints torch did not load: the job's container does not see them at that path.
+    pub not_loaded: Vec<PathBuf>,
     pub facts: TorchFacts,
     /// None when torch works with CUDA; else what is wrong and what to do.
     pub diagnosis: Option<String>,
@@ -88,6 +94,15 @@ impl TorchReport {
     pub fn gpu_ok(&self) -> bool {
         self.diagnosis.is_none()
     }
+}
+
+/// The training job's interpreter, as the job names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPython {
+    pub path: PathBuf,
+    /// The job (pid, start time) when it sees other mounts than ours (a container): the
+    /// check then runs in its namespaces with its environment.
+    pub container: Option<(i32, u64)>,
 }
 
 /// The job's interpreter when step 1 found one, else `--python`, else `python3`.
@@ -124,23 +139,64 @@ fn diagnose(python: &Path, facts: &TorchFacts) -> Option<String> {
 
 /// Runs the check with `python`, loading `checkpoints` too; gives up after `timeout`.
 pub fn torch_check(python: &Path, checkpoints: &[PathBuf], timeout: Duration) -> TorchReport {
+    run_check(Command::new(python), python, checkpoints, timeout)
+}
+
+/// Runs the check with the job's interpreter: inside its container when it runs in one,
+/// loading the checkpoints that the container sees at the same paths.
+pub fn torch_check_job(job: &JobPython, checkpoints: &[PathBuf], timeout: Duration) -> TorchReport {
+    let Some((pid, start_time)) = job.container else {
+        return torch_check(&job.path, checkpoints, timeout);
+    };
+    let container = match JobContainer::of(pid, start_time) {
+        Ok(c) => c,
+        Err(e) => {
+            return TorchReport {
+                interpreter: job.path.clone(),
+                container_of: Some(pid),
+                not_loaded: checkpoints.to_vec(),
+                facts: TorchFacts::default(),
+                diagnosis: Some(e.to_string()),
+                elapsed_ms: 0,
+            };
+        }
+    };
+    let (seen, not_loaded): (Vec<PathBuf>, Vec<PathBuf>) = checkpoints
+        .iter()
+        .cloned()
+        .partition(|c| container.sees_same_file(c));
+    let mut report = run_check(container.command(&job.path), &job.path, &seen, timeout);
+    report.container_of = Some(container.pid());
+    report.not_loaded = not_loaded;
+    report
+}
+
+/// Runs `command` (an interpreter, maybe behind nsenter) on the check script.
+fn run_check(
+    mut command: Command,
+    python: &Path,
+    checkpoints: &[PathBuf],
+    timeout: Duration,
+) -> TorchReport {
     let started = Instant::now();
     let report = |facts: TorchFacts, diagnosis: Option<String>| TorchReport {
         interpreter: python.to_path_buf(),
+        container_of: None,
+        not_loaded: Vec::new(),
         facts,
         diagnosis,
         elapsed_ms: started.elapsed().as_millis(),
     };
-    let spawn = || {
-        Command::new(python)
-            .arg("-c")
-            .arg(SCRIPT)
-            .args(checkpoints)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-    };
+    command
+        .arg("-c")
+        .arg(SCRIPT)
+        .args(checkpoints)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: a timeout ends nsenter's child too.
+        .process_group(0);
+    let mut spawn = || command.spawn();
     // ETXTBSY: the interpreter file is still open for writing somewhere (a script just
     // written while another thread forked); it clears in moments.
     let mut child = spawn();
@@ -184,7 +240,8 @@ pub fn torch_check(python: &Path, checkpoints: &[PathBuf], timeout: Duration) ->
                 std::thread::sleep(Duration::from_millis(50))
             }
             _ => {
-                let _ = child.kill();
+                let group = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
                 let _ = child.wait();
                 break None;
             }

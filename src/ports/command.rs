@@ -74,7 +74,12 @@ pub fn run<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<String, Command
 
 /// True when `program` can be found on PATH.
 pub fn exists(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
+    locate(program).is_some()
+}
+
+/// Where `program` is on PATH.
+pub fn locate(program: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }

@@ -1,6 +1,7 @@
 //! Which processes use a filesystem (as `fuser -m` sees it), and signals sent through pidfd
 //! so that a recycled PID is never hit.
 
+use super::job_python;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -47,6 +48,13 @@ pub struct ProcessUse {
     pub container: Option<String>,
     /// CONDA_PREFIX / VIRTUAL_ENV from the environment: where the job's Python lives.
     pub python_env: Vec<(String, String)>,
+    /// For a Python process, its interpreter as it invoked it (its `sys.executable`, a
+    /// venv's `bin/python` rather than the base interpreter exe points to), as the process
+    /// sees its paths.
+    pub python: Option<PathBuf>,
+    /// It sees another mount table than ours (a container): its paths, `python` among them,
+    /// are not ours.
+    pub separate_mounts: bool,
     /// NVIDIA GPU device files it holds open (`/dev/nvidia0`…): a GPU job, known without
     /// the driver's help, and inside a container where the driver's PIDs are the host's.
     pub gpu_files: Vec<PathBuf>,
@@ -69,6 +77,15 @@ impl ProcessUse {
 pub fn in_host_pid_namespace() -> bool {
     const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
     std::fs::metadata("/proc/self/ns/pid").map_or(true, |m| m.ino() == PROC_PID_INIT_INO)
+}
+
+/// Whether `pid` lives in another mount namespace than this process.
+fn separate_mounts(pid: i32) -> bool {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/mnt")).ok();
+    match (ns("self"), ns(&pid.to_string())) {
+        (Some(ours), Some(theirs)) => ours != theirs,
+        _ => false,
+    }
 }
 
 /// Whether an open file is an NVIDIA GPU: character major 195, minor 0–253 (254 and 255
@@ -197,41 +214,55 @@ fn inspect(
         return Ok(None);
     }
     let stat = process.stat()?;
-    let command = process
-        .cmdline()
-        .ok()
+    let argv = process.cmdline().unwrap_or_default();
+    let command = Some(argv.join(" "))
         .filter(|c| !c.is_empty())
-        .map(|c| c.join(" "))
         .unwrap_or_else(|| format!("[{}]", stat.comm));
     let cgroup = process
         .cgroups()
         .ok()
         .and_then(|c| c.0.into_iter().next())
         .map(|c| c.pathname);
-    let python_env = process
-        .environ()
-        .map(|env| {
-            ["CONDA_PREFIX", "VIRTUAL_ENV"]
-                .iter()
-                .filter_map(|k| {
-                    env.get(std::ffi::OsStr::new(k))
-                        .map(|v| (k.to_string(), v.to_string_lossy().into_owned()))
-                })
-                .collect()
+    let environ = process.environ().unwrap_or_default();
+    let python_env = ["CONDA_PREFIX", "VIRTUAL_ENV"]
+        .iter()
+        .filter_map(|k| {
+            environ
+                .get(std::ffi::OsStr::new(k))
+                .map(|v| (k.to_string(), v.to_string_lossy().into_owned()))
         })
-        .unwrap_or_default();
+        .collect();
+    let exe = process.exe().ok();
+    let python = exe
+        .as_deref()
+        .filter(|e| job_python::is_python(e))
+        .map(|e| {
+            let cwd = process.cwd().ok();
+            let job = job_python::Invocation {
+                argv0: argv.first().map(String::as_str).unwrap_or_default(),
+                cwd: cwd.as_deref(),
+                path_var: environ
+                    .get(std::ffi::OsStr::new("PATH"))
+                    .map(|p| p.as_os_str()),
+                root: &base.join("root"),
+                exe: &base.join("exe"),
+            };
+            job_python::invoked_interpreter(&job).unwrap_or_else(|| e.to_path_buf())
+        });
     Ok(Some(ProcessUse {
         ppid: stat.ppid,
         container: cgroup.as_deref().and_then(container_of),
         cgroup,
         python_env,
+        python,
+        separate_mounts: separate_mounts(process.pid),
         gpu_files,
         pid: process.pid,
         start_time: stat.starttime,
         uid: process.uid().unwrap_or(u32::MAX),
         command,
         state: stat.state,
-        exe: process.exe().ok(),
+        exe,
         usages,
         deleted_open,
         write_bytes: process.io().ok().map(|io| io.write_bytes),

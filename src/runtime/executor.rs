@@ -297,10 +297,13 @@ impl Executor {
                 python,
                 checkpoints,
             } => self.blocking(move || {
-                let interpreter =
-                    crate::engine::torch_check::choose_python(None, python.as_deref());
-                Msg::TorchChecked(crate::engine::torch_check::torch_check(
-                    &interpreter,
+                use crate::engine::torch_check::{JobPython, choose_python, torch_check_job};
+                let job = python.unwrap_or_else(|| JobPython {
+                    path: choose_python(None, None),
+                    container: None,
+                });
+                Msg::TorchChecked(torch_check_job(
+                    &job,
                     &checkpoints,
                     Duration::from_secs(120),
                 ))

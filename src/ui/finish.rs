@@ -99,8 +99,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     }
     match &model.finish.torch {
         Some(t) => {
+            let place = t
+                .container_of
+                .map(|pid| format!(" in the container of pid {pid}"))
+                .unwrap_or_default();
             let text = format!(
-                "torch.cuda ({}): {}",
+                "torch.cuda ({}{place}): {}",
                 t.interpreter.display(),
                 crate::wizard::torch_summary(t)
             );
@@ -117,6 +121,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                         l.error.as_deref().unwrap_or("")
                     ))
                     .red(),
+                );
+            }
+            if !t.not_loaded.is_empty() {
+                lines.push(
+                    Line::from(format!(
+                        "  {} checkpoint(s) not loaded by torch: the job's container does not see them at that path",
+                        t.not_loaded.len()
+                    ))
+                    .yellow(),
                 );
             }
         }

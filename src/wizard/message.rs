@@ -7,7 +7,7 @@ use crate::engine::harvest::{HarvestReport, HarvestTarget};
 use crate::engine::newer::NewerFiles;
 use crate::engine::restore::{Progress, RestoreReport};
 use crate::engine::restore_plan::ConflictPolicy;
-use crate::engine::torch_check::TorchReport;
+use crate::engine::torch_check::{JobPython, TorchReport};
 use crate::engine::verify::Verdict;
 use crate::ports::gpu::GpuStatus;
 use crate::ports::processes::ProcessUse;
@@ -138,7 +138,7 @@ pub enum Effect {
     },
     /// The job's interpreter (None: python3) and the checkpoints to load.
     TorchCheck {
-        python: Option<PathBuf>,
+        python: Option<JobPython>,
         checkpoints: Vec<PathBuf>,
     },
     WriteReport(Box<FinishReport>),

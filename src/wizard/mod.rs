@@ -16,4 +16,4 @@ pub use keys::Key;
 pub use message::*;
 pub use model::*;
 pub use update::{init, update};
-pub use update_finish::{created, finish_report, torch_summary};
+pub use update_finish::{created, finish_report, job_python, torch_summary};

@@ -5,28 +5,31 @@ use super::message::*;
 use super::model::*;
 use crate::engine::diff::EntryKind;
 use crate::engine::restore::RestoreReport;
-use crate::engine::torch_check::TorchReport;
+use crate::engine::torch_check::{JobPython, TorchReport};
 use crate::engine::verify::Verdict;
 use crate::sources::RollbackOutcome;
 use std::path::PathBuf;
 
-/// The interpreter of the training job seen in step 1: a python process, preferring one
-/// with a conda or virtualenv environment.
-pub fn job_python(model: &Model) -> Option<PathBuf> {
-    let pythons = model.writers.processes.iter().filter(|p| {
-        p.exe
-            .as_ref()
-            .and_then(|e| e.file_name())
-            .is_some_and(|n| n.to_string_lossy().starts_with("python"))
-    });
-    let mut best = None;
-    for p in pythons {
-        if !p.python_env.is_empty() {
-            return p.exe.clone();
-        }
-        best = best.or(p.exe.clone());
-    }
-    best
+/// The interpreter of the training job seen in step 1, as the job invoked it: of the Python
+/// processes, one using a GPU first (a training job, not a notebook or TensorBoard), then
+/// one with a conda or virtualenv environment. A job in a container is checked in it.
+pub fn job_python(model: &Model) -> Option<JobPython> {
+    let job = model
+        .writers
+        .processes
+        .iter()
+        .filter(|p| p.python.is_some())
+        .max_by_key(|p| {
+            (
+                p.uses_gpu(),
+                !p.python_env.is_empty(),
+                std::cmp::Reverse(p.pid),
+            )
+        })?;
+    Some(JobPython {
+        path: job.python.clone()?,
+        container: job.separate_mounts.then_some((job.pid, job.start_time)),
+    })
 }
 
 pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u128) -> Vec<Effect> {

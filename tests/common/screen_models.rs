@@ -48,6 +48,8 @@ pub fn trainer() -> ProcessUse {
         container: None,
         python_env: vec![("CONDA_PREFIX".into(), "/opt/conda/envs/train".into())],
         gpu_files: vec!["/dev/nvidia0".into()],
+        python: Some("/opt/conda/envs/train/bin/python".into()),
+        separate_mounts: false,
     }
 }
 

@@ -20,6 +20,8 @@ pub fn process(pid: i32) -> ProcessUse {
         container: None,
         python_env: vec![],
         gpu_files: vec![],
+        python: None,
+        separate_mounts: false,
     }
 }
 
