@@ -111,8 +111,36 @@ fn a_containerised_jobs_torch_check_runs_in_its_container_with_its_environment()
         .iter()
         .map(|l| (l.path.clone(), l.ok))
         .collect();
-    assert_eq!(loaded, vec![(shared, true)]);
+    assert_eq!(loaded, vec![(shared.clone(), true)]);
     assert_eq!(report.not_loaded, vec![hidden]);
+
+    // The same through the command: `verify --job PID`.
+    let state = tempfile::tempdir().unwrap();
+    let pid = job.pid.to_string();
+    let (code, doc, err) = json(
+        state.path(),
+        args!["verify", &shared, "--torch", "--job", &pid],
+    );
+    assert_eq!(code, 0, "{err} {doc}");
+    assert_eq!(doc["torch"]["container_of"], job.pid, "{doc}");
+    assert_eq!(doc["torch"]["facts"]["names"][0], "stand-in GPU 3", "{doc}");
+    assert_eq!(doc["torch"]["facts"]["loads"][0]["ok"], true, "{doc}");
+    let me = std::process::id().to_string();
+    let (code, doc, _) = json(state.path(), args!["verify", &shared, "--job", &me]);
+    assert_eq!(code, 1);
+    assert!(
+        doc["error"].as_str().unwrap().contains("not Python"),
+        "{doc}"
+    );
+    let (code, doc, _) = json(state.path(), args!["verify", &shared, "--job", "4194304"]);
+    assert_eq!(code, 1);
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("no process 4194304"),
+        "{doc}"
+    );
 
     // A job that has gone is named, not checked with whatever lives at that path here.
     let gone = torch_check_job(

@@ -121,6 +121,10 @@ pub enum Command {
         /// The training job's interpreter (default: python3).
         #[arg(long, value_name = "EXE")]
         python: Option<PathBuf>,
+        /// Check with the interpreter of this running training job, as it names it (its
+        /// venv), inside its container when it runs in one.
+        #[arg(long, value_name = "PID", conflicts_with = "python")]
+        job: Option<i32>,
         /// Seconds before the interpreter is considered hung.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
@@ -241,12 +245,16 @@ pub fn main() -> i32 {
             paths,
             torch,
             python,
+            job,
             timeout,
             json,
-        }) => emit(
-            Ok(verify::verify(&paths, torch, python.as_deref(), timeout)),
-            json,
-        ),
+        }) => {
+            let interpreter = match job {
+                Some(pid) => verify::Interpreter::Job(pid),
+                None => verify::Interpreter::Path(python.as_deref()),
+            };
+            emit(verify::verify(&paths, torch, interpreter, timeout), json)
+        }
         Some(Command::Snapshots { path, cloud, json }) => {
             emit(recover::snapshots(&path, &cloud.into()), json)
         }

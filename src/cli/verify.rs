@@ -1,15 +1,41 @@
 //! `verify` without a terminal: every file's verdict, then the torch check.
 
 use super::Outcome;
-use crate::engine::torch_check::{choose_python, torch_check};
+use crate::engine::torch_check::{JobPython, choose_python, torch_check_job};
 use crate::engine::verify::{files_under, verify_all};
+use crate::ports::job_python::python_job;
 use serde_json::json;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub fn verify(paths: &[PathBuf], load: bool, python: Option<&Path>, timeout: u64) -> Outcome {
+/// Which interpreter checks torch: `--job PID`'s (inside its container when it runs in
+/// one), else `--python`, else python3.
+pub enum Interpreter<'a> {
+    Job(i32),
+    Path(Option<&'a Path>),
+}
+
+pub fn verify(
+    paths: &[PathBuf],
+    load: bool,
+    interpreter: Interpreter,
+    timeout: u64,
+) -> anyhow::Result<Outcome> {
+    let job = match interpreter {
+        Interpreter::Job(pid) => {
+            let job = python_job(pid)?;
+            JobPython {
+                path: job.python,
+                container: job.separate_mounts.then_some((pid, job.start_time)),
+            }
+        }
+        Interpreter::Path(python) => JobPython {
+            path: choose_python(python, None),
+            container: None,
+        },
+    };
     let files = files_under(paths);
     let verdicts = verify_all(&files, &HashMap::new(), &|done, total| {
         if total > 20 && (done % 20 == 0 || done == total) {
@@ -25,8 +51,7 @@ pub fn verify(paths: &[PathBuf], load: bool, python: Option<&Path>, timeout: u64
     } else {
         vec![]
     };
-    let interpreter = choose_python(python, None);
-    let torch = torch_check(&interpreter, &checkpoints, Duration::from_secs(timeout));
+    let torch = torch_check_job(&job, &checkpoints, Duration::from_secs(timeout));
     let mut human = String::new();
     for v in &verdicts {
         let _ = writeln!(
@@ -42,10 +67,14 @@ pub fn verify(paths: &[PathBuf], load: bool, python: Option<&Path>, timeout: u64
         None => {
             let _ = writeln!(
                 human,
-                "torch {} (CUDA {}) on {}: {} GPU(s) {}",
+                "torch {} (CUDA {}) on {}{}: {} GPU(s) {}",
                 f.torch.as_deref().unwrap_or("?"),
                 f.cuda_build.as_deref().unwrap_or("?"),
                 torch.interpreter.display(),
+                torch
+                    .container_of
+                    .map(|pid| format!(" in the container of pid {pid}"))
+                    .unwrap_or_default(),
                 f.count,
                 f.names.join(", ")
             );
@@ -62,12 +91,19 @@ pub fn verify(paths: &[PathBuf], load: bool, python: Option<&Path>, timeout: u64
             l.error.as_deref().unwrap_or("")
         );
     }
+    for path in &torch.not_loaded {
+        let _ = writeln!(
+            human,
+            "not loaded by torch (the job's container does not see it at this path): {}",
+            path.display()
+        );
+    }
     let files_ok = verdicts.iter().all(|v| v.ok);
     let loads_ok = f.loads.iter().all(|l| l.ok)
         && (!load || torch.facts.import_error.is_none() && torch.facts.torch.is_some());
-    Outcome {
+    Ok(Outcome {
         json: json!({ "files": verdicts, "torch": torch }),
         human,
         ok: files_ok && loads_ok,
-    }
+    })
 }

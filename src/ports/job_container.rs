@@ -73,3 +73,12 @@ impl JobContainer {
         command
     }
 }
+
+/// Whether `pid` lives in another mount namespace than this process.
+pub fn separate_mounts(pid: i32) -> bool {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/mnt")).ok();
+    match (ns("self"), ns(&pid.to_string())) {
+        (Some(ours), Some(theirs)) => ours != theirs,
+        _ => false,
+    }
+}

@@ -4,7 +4,8 @@
 //! packages (torch among them). Python finds its environment from how it was invoked
 //! (`sys.executable`: argv[0], searched in PATH when it is a bare name), and so do we.
 
-use std::ffi::OsStr;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,71 @@ pub fn invoked_interpreter(job: &Invocation) -> Option<PathBuf> {
         .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(argv0))
         .find(|candidate| same_file(candidate))
+}
+
+/// A Python process's interpreter as it invoked it, else its exe; None for other programs.
+pub fn interpreter_of(
+    process: &procfs::process::Process,
+    argv: &[String],
+    environ: &HashMap<OsString, OsString>,
+) -> Option<PathBuf> {
+    let exe = process.exe().ok().filter(|e| is_python(e))?;
+    let base = PathBuf::from(format!("/proc/{}", process.pid));
+    let cwd = process.cwd().ok();
+    let job = Invocation {
+        argv0: argv.first().map(String::as_str).unwrap_or_default(),
+        cwd: cwd.as_deref(),
+        path_var: environ.get(OsStr::new("PATH")).map(OsString::as_os_str),
+        root: &base.join("root"),
+        exe: &base.join("exe"),
+    };
+    Some(invoked_interpreter(&job).unwrap_or(exe))
+}
+
+/// A running training job named by the user (`verify --job PID`).
+#[derive(Debug)]
+pub struct PythonJob {
+    pub pid: i32,
+    pub start_time: u64,
+    pub python: PathBuf,
+    /// It runs in a container (other mounts than ours).
+    pub separate_mounts: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("no process {0} (it may have exited): give the PID of the running training job")]
+    Missing(i32),
+    #[error("process {0} cannot be inspected ({1}): run as root")]
+    Unreadable(i32, String),
+    #[error("process {pid} runs {exe}, not Python: give the training job's PID, or --python")]
+    NotPython { pid: i32, exe: String },
+}
+
+/// The interpreter of the running process `pid`, which must be a Python.
+pub fn python_job(pid: i32) -> Result<PythonJob, JobError> {
+    use procfs::ProcError;
+    let failed = |e: ProcError| match e {
+        ProcError::NotFound(_) => JobError::Missing(pid),
+        other => JobError::Unreadable(pid, other.to_string()),
+    };
+    let process = procfs::process::Process::new(pid).map_err(failed)?;
+    let stat = process.stat().map_err(failed)?;
+    let argv = process.cmdline().map_err(failed)?;
+    let environ = process.environ().map_err(failed)?;
+    let python = interpreter_of(&process, &argv, &environ).ok_or_else(|| JobError::NotPython {
+        pid,
+        exe: process
+            .exe()
+            .map(|e| e.display().to_string())
+            .unwrap_or_else(|_| stat.comm.clone()),
+    })?;
+    Ok(PythonJob {
+        pid,
+        start_time: stat.starttime,
+        python,
+        separate_mounts: super::job_container::separate_mounts(pid),
+    })
 }
 
 #[cfg(test)]

@@ -79,15 +79,6 @@ pub fn in_host_pid_namespace() -> bool {
     std::fs::metadata("/proc/self/ns/pid").map_or(true, |m| m.ino() == PROC_PID_INIT_INO)
 }
 
-/// Whether `pid` lives in another mount namespace than this process.
-fn separate_mounts(pid: i32) -> bool {
-    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/mnt")).ok();
-    match (ns("self"), ns(&pid.to_string())) {
-        (Some(ours), Some(theirs)) => ours != theirs,
-        _ => false,
-    }
-}
-
 /// Whether an open file is an NVIDIA GPU: character major 195, minor 0–253 (254 and 255
 /// are nvidia-modeset and nvidiactl, which monitors like nvidia-smi hold too).
 pub fn is_gpu_file(meta: &std::fs::Metadata) -> bool {
@@ -233,29 +224,14 @@ fn inspect(
         })
         .collect();
     let exe = process.exe().ok();
-    let python = exe
-        .as_deref()
-        .filter(|e| job_python::is_python(e))
-        .map(|e| {
-            let cwd = process.cwd().ok();
-            let job = job_python::Invocation {
-                argv0: argv.first().map(String::as_str).unwrap_or_default(),
-                cwd: cwd.as_deref(),
-                path_var: environ
-                    .get(std::ffi::OsStr::new("PATH"))
-                    .map(|p| p.as_os_str()),
-                root: &base.join("root"),
-                exe: &base.join("exe"),
-            };
-            job_python::invoked_interpreter(&job).unwrap_or_else(|| e.to_path_buf())
-        });
+    let python = job_python::interpreter_of(process, &argv, &environ);
     Ok(Some(ProcessUse {
         ppid: stat.ppid,
         container: cgroup.as_deref().and_then(container_of),
         cgroup,
         python_env,
         python,
-        separate_mounts: separate_mounts(process.pid),
+        separate_mounts: super::job_container::separate_mounts(process.pid),
         gpu_files,
         pid: process.pid,
         start_time: stat.starttime,
