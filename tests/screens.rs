@@ -285,6 +285,10 @@ fn step6_finish() {
         t.not_loaded = vec!["/data/run/ckpt/epoch_20.pth".into()];
     }
     insta::assert_snapshot!("finish_job_in_a_container", render(&m));
+    if let Some(t) = &mut m.finish.torch {
+        t.container_of = None;
+        t.not_loaded.clear();
+    }
     m.restore.report = None;
     m.recovery.outcome = Some(Ok(RollbackOutcome {
         replaced: "/mnt/data".into(),
