@@ -208,6 +208,26 @@ fn hidden_snapshots_are_reached_through_a_private_read_only_mount() {
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(deleted["deleted"].as_array().unwrap().len(), 2);
+    // Snapper's snapshots below the mounted subvolume: btrfs lists them relative to it
+    // unless asked for full paths; they are named from the top level like the others.
+    let snapper = doc["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["layout"] == "snapper")
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(snapper["path"], "data/.snapshots/1/snapshot", "{snapper}");
+    let (code, deleted, err) = json(
+        state.path(),
+        args![
+            "deleted",
+            fs.path("run/ckpt"),
+            "--snapshot",
+            snapper["id"].as_str().unwrap()
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(deleted["deleted"][0]["path"], "a.pth", "{deleted}");
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
         !mountinfo.contains("snaprescue-mnt-"),

@@ -181,7 +181,7 @@ impl MountTable {
     }
 }
 
-/// A read-only mount on a private temporary directory, unmounted and removed on drop.
+/// A mount on a private temporary directory, unmounted and removed on drop.
 #[derive(Debug)]
 pub struct TempMount {
     dir: tempfile::TempDir,
@@ -197,6 +197,41 @@ impl TempMount {
             .tempdir()
             .map_err(MountError::MountPoint)?;
         mount_read_only(Path::new(device), fs_type, data, dir.path())?;
+        Ok(Self { dir, mounted: true })
+    }
+
+    /// Mounts `device` read-write (nosuid, nodev, noexec) on a fresh private directory: a
+    /// view of the btrfs top level in which subvolumes can be renamed.
+    pub fn read_write(device: &str, fs_type: &str, data: &str) -> Result<Self, MountError> {
+        let dir = tempfile::Builder::new()
+            .prefix("snaprescue-mnt-")
+            .tempdir()
+            .map_err(MountError::MountPoint)?;
+        let spec = MountSpec {
+            fs_type: fs_type.into(),
+            options: vec!["nosuid".into(), "nodev".into(), "noexec".into()],
+            subvol: None,
+        };
+        let device = Path::new(device);
+        nix::mount::mount(
+            Some(device),
+            dir.path(),
+            Some(fs_type),
+            spec.flags(),
+            Some(data),
+        )
+        .map_err(|errno| MountError::Mount {
+            source_dev: format!("{} ({fs_type}, {data})", device.display()),
+            target: dir.path().to_path_buf(),
+            errno,
+        })?;
+        let _ = nix::mount::mount(
+            None::<&str>,
+            dir.path(),
+            None::<&str>,
+            nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        );
         Ok(Self { dir, mounted: true })
     }
 

@@ -63,6 +63,9 @@ impl BtrfsSource {
             &[
                 Path::new("subvolume"),
                 Path::new("list"),
+                // -a: every path from the top level. Without it, subvolumes below a
+                // directly mounted subvolume are listed relative to that subvolume.
+                Path::new("-a"),
                 Path::new("-u"),
                 Path::new("-q"),
                 &mount.mount_point,
@@ -119,6 +122,19 @@ impl BtrfsSource {
             .find(|p| p.exists())
     }
 
+    /// Where `top_path` shows inside a writable mount (below its mount point, not as the
+    /// mount itself): there it can be renamed.
+    pub(crate) fn shown_inside(&self, table: &MountTable, top_path: &Path) -> Option<PathBuf> {
+        table
+            .of_filesystem(&self.mount.majmin)
+            .filter(|m| !m.read_only)
+            .filter_map(|m| {
+                let rest = top_path.strip_prefix(top_relative(&m.root)).ok()?;
+                (!rest.as_os_str().is_empty()).then(|| m.mount_point.join(rest))
+            })
+            .find(|p| p.exists())
+    }
+
     /// A private read-only mount of the top-level subvolume.
     fn mount_top_level(&self) -> Result<TempMount, SourceError> {
         Ok(TempMount::read_only(
@@ -152,6 +168,7 @@ impl BtrfsSource {
             &[
                 Path::new("subvolume"),
                 Path::new("list"),
+                Path::new("-a"),
                 Path::new("-r"),
                 Path::new("-s"),
                 Path::new("-u"),
@@ -320,22 +337,7 @@ impl SnapshotSource for BtrfsSource {
         snapshot: &Snapshot,
         keep_guard: bool,
     ) -> Result<Vec<String>, SourceError> {
-        let live = self.subvolume.path.display();
-        Ok(vec![
-            format!("refuse if processes still use subvolume {live}"),
-            if keep_guard {
-                format!(
-                    "rename {live} aside to {live}.pre-rollback-<time> and make it read-only (the guard)"
-                )
-            } else {
-                format!("rename {live} aside, then delete it (--no-guard)")
-            },
-            format!(
-                "put a writable snapshot of {} at {live}",
-                snapshot.path.display()
-            ),
-            "move nested subvolumes into the new one".into(),
-        ])
+        super::btrfs_rollback::plan(self, snapshot, keep_guard)
     }
 
     fn rollback(

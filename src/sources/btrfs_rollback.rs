@@ -1,10 +1,12 @@
 //! Btrfs rollback: the live subvolume is renamed aside and made read-only (the guard), and a
-//! writable snapshot of the chosen snapshot takes its place. Refused while processes use the
-//! subvolume, or when it is a mount root (that needs a remount, which we explain instead).
+//! writable snapshot of the chosen snapshot takes its place; where the subvolume is mounted
+//! directly, the new one is mounted there instead (btrfs_remount). Refused while processes
+//! use the subvolume, and for the root filesystem.
 
 use super::btrfs::BtrfsSource;
-use super::{RollbackOutcome, Snapshot, SnapshotSource, SourceError};
+use super::{RollbackOutcome, Snapshot, SnapshotSource, SourceError, btrfs_remount};
 use crate::ports::command;
+use crate::ports::mounts::{MountTable, TempMount};
 use crate::ports::processes::processes_using;
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -34,27 +36,27 @@ pub fn rollback(
                 .into(),
         ));
     }
-    let live = source.visible(&subvolume.path).ok_or_else(|| {
-        SourceError::Refused(format!(
-            "subvolume {} is not reachable through a mount; mount the top level (subvolid=5) \
-             and run again from there",
-            subvolume.path.display()
-        ))
-    })?;
-    let is_mount_root = crate::ports::mounts::MountTable::read()?
-        .entries
-        .iter()
-        .any(|m| m.mount_point == live);
-    if is_mount_root {
-        return Err(SourceError::Refused(format!(
-            "subvolume {} is mounted directly at {}; a live rollback would need a remount. \
-             Either restore the files instead, or boot/remount with \
-             `btrfs subvolume set-default` pointing at a writable snapshot of {}",
-            subvolume.path.display(),
-            live.display(),
-            snapshot.path.display()
-        )));
+    let table = MountTable::read()?;
+    let direct = btrfs_remount::direct_mounts(&table, &source.mount.majmin, &subvolume.path);
+    if let Some(why) = btrfs_remount::refusal(&table, &direct, &btrfs_remount::fstab_text()) {
+        return Err(SourceError::Refused(why));
     }
+    // Where the subvolume can be renamed: a writable mount showing it from above, else a
+    // private read-write mount of the top level.
+    let above = source.shown_inside(&table, &subvolume.path);
+    let top = match above {
+        Some(_) => None,
+        None => Some(TempMount::read_write(
+            &source.mount.source,
+            "btrfs",
+            "subvolid=5",
+        )?),
+    };
+    let live = match (&above, &top) {
+        (Some(path), _) => path.clone(),
+        (None, Some(top)) => top.path().join(&subvolume.path),
+        (None, None) => unreachable!("one of the two views exists"),
+    };
     let device = crate::ports::fs_meta::device_of(&live)
         .map_err(SourceError::io(format!("cannot stat {}", live.display())))?;
     let (users, _) = processes_using(&HashSet::from([device]));
@@ -63,28 +65,38 @@ pub fn rollback(
             .iter()
             .map(|p| format!("{} ({})", p.pid, p.command))
             .collect();
+        let shown = direct.first().map_or(&live, |m| &m.mount_point);
         return Err(SourceError::Refused(format!(
             "processes still use {}: {}; stop them first (step 1: freeze, then end them), then \
              roll back",
-            live.display(),
+            shown.display(),
             names.join(", ")
         )));
     }
-    let opened = source.open(snapshot, &crate::rescue::quiet_watch())?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let mut guard_name: OsString = live.file_name().unwrap_or_default().to_os_string();
     guard_name.push(format!(".pre-rollback-{stamp}"));
-    let guard = live.with_file_name(guard_name);
+    let guard = live.with_file_name(&guard_name);
+    // The snapshot as seen once the live subvolume has moved to the guard (a snapshot
+    // nested in it, like snapper's .snapshots, moves with it).
+    let from = match &top {
+        Some(top) => match snapshot.path.strip_prefix(&subvolume.path) {
+            Ok(inside) => guard.join(inside),
+            Err(_) => top.path().join(&snapshot.path),
+        },
+        None => {
+            let opened = source.open(snapshot, &crate::rescue::quiet_watch())?;
+            match opened.root.strip_prefix(&live) {
+                Ok(inside) => guard.join(inside),
+                Err(_) => opened.root.clone(),
+            }
+        }
+    };
     std::fs::rename(&live, &guard).map_err(SourceError::io(format!(
         "cannot move {} aside to {}",
         live.display(),
         guard.display()
     )))?;
-    // A snapshot nested in the subvolume (snapper's .snapshots) moved with it.
-    let from = match opened.root.strip_prefix(&live) {
-        Ok(inside) => guard.join(inside),
-        Err(_) => opened.root.clone(),
-    };
     if let Err(e) = command::run(
         "btrfs",
         &[Path::new("subvolume"), Path::new("snapshot"), &from, &live],
@@ -94,6 +106,9 @@ pub fn rollback(
         return Err(e.into());
     }
     move_nested_subvolumes(source, &guard, &live);
+    if let Err(failed) = btrfs_remount::remount(&direct) {
+        return Err(undo_swap(source, &live, &guard, failed));
+    }
     command::run(
         "btrfs",
         &[
@@ -105,13 +120,8 @@ pub fn rollback(
             Path::new("true"),
         ],
     )?;
-    let undo = format!(
-        "mv {live} {live}.rolled-back && btrfs property set -ts {guard} ro false && mv {guard} {live}",
-        live = live.display(),
-        guard = guard.display()
-    );
     let kept = if keep_guard {
-        Some(guard)
+        Some(guard.clone())
     } else {
         command::run(
             "btrfs",
@@ -119,17 +129,116 @@ pub fn rollback(
         )?;
         None
     };
-    tracing::info!(live = %live.display(), snapshot = %snapshot.id, "rolled back");
+    let replaced = direct
+        .first()
+        .map_or(live.clone(), |m| m.mount_point.clone());
+    tracing::info!(live = %replaced.display(), snapshot = %snapshot.id, "rolled back");
+    let undo = match (&top, keep_guard) {
+        (_, false) => "none: the previous state was deleted at your request (--no-guard)".into(),
+        (None, true) => format!(
+            "mv {live} {live}.rolled-back && btrfs property set -ts {guard} ro false && mv {guard} {live}{remount}",
+            live = live.display(),
+            guard = guard.display(),
+            remount = remount_hint(&direct),
+        ),
+        (Some(_), true) => format!(
+            "mount -o subvolid=5 {dev} /mnt && mv /mnt/{s} /mnt/{s}.rolled-back && btrfs property set -ts /mnt/{g} ro false && mv /mnt/{g} /mnt/{s} && umount /mnt{remount}",
+            dev = source.mount.source,
+            s = subvolume.path.display(),
+            g = subvolume.path.with_file_name(&guard_name).display(),
+            remount = remount_hint(&direct),
+        ),
+    };
     Ok(RollbackOutcome {
-        replaced: live,
+        replaced,
         snapshot: snapshot.id.clone(),
-        guard: kept,
-        undo: if keep_guard {
-            undo
-        } else {
-            "none: the previous state was deleted at your request (--no-guard)".into()
-        },
+        // In a private view of the top level, the guard is named as `btrfs subvolume list`
+        // names it.
+        guard: kept.map(|g| match &top {
+            Some(_) => subvolume.path.with_file_name(&guard_name),
+            None => g,
+        }),
+        undo,
     })
+}
+
+/// What a rollback to `snapshot` would do, step by step; refused up front when it would be.
+pub fn plan(
+    source: &BtrfsSource,
+    snapshot: &Snapshot,
+    keep_guard: bool,
+) -> Result<Vec<String>, SourceError> {
+    let table = MountTable::read()?;
+    let direct = btrfs_remount::direct_mounts(&table, &source.mount.majmin, &source.subvolume.path);
+    let fstab = btrfs_remount::fstab_text();
+    if let Some(why) = btrfs_remount::refusal(&table, &direct, &fstab) {
+        return Err(SourceError::Refused(why));
+    }
+    let live = source.subvolume.path.display();
+    let remounts = direct.iter().map(|m| {
+        format!(
+            "unmount {} and mount the new subvolume there as before (btrfs {})",
+            m.mount_point.display(),
+            m.options.join(",")
+        )
+    });
+    Ok(vec![
+        format!("refuse if processes still use subvolume {live}"),
+        if keep_guard {
+            format!(
+                "rename {live} aside to {live}.pre-rollback-<time> and make it read-only (the guard)"
+            )
+        } else {
+            format!("rename {live} aside, then delete it (--no-guard)")
+        },
+        format!(
+            "put a writable snapshot of {} at {live}",
+            snapshot.path.display()
+        ),
+        "move nested subvolumes into the new one".into(),
+    ]
+    .into_iter()
+    .chain(remounts)
+    .collect())
+}
+
+/// The end of the undo command: mount each direct mount again on the restored subvolume.
+fn remount_hint(direct: &[crate::ports::mounts::MountEntry]) -> String {
+    direct
+        .iter()
+        .map(|m| format!(" && umount {p} && mount {p}", p = m.mount_point.display()))
+        .collect()
+}
+
+/// A remount failed after the swap: put the old subvolume back under its name and mount it
+/// where it was, so that nothing changed.
+fn undo_swap(
+    source: &BtrfsSource,
+    live: &Path,
+    guard: &Path,
+    failed: btrfs_remount::RemountFailed,
+) -> SourceError {
+    btrfs_remount::unmount_new(&failed.touched);
+    move_nested_subvolumes(source, live, guard);
+    let deleted = command::run(
+        "btrfs",
+        &[Path::new("subvolume"), Path::new("delete"), live],
+    );
+    let renamed = deleted.is_ok() && std::fs::rename(guard, live).is_ok();
+    let not_back = btrfs_remount::mount_back(&failed.touched);
+    let state = if renamed && not_back.is_empty() {
+        "nothing was changed".to_string()
+    } else {
+        format!(
+            "undoing it was incomplete (old state at {}{}): mount it by hand",
+            guard.display(),
+            not_back
+                .iter()
+                .map(|e| format!("; {e}"))
+                .collect::<String>()
+        )
+    };
+    SourceError::Refused(format!("rollback stopped: {} — {state}", failed.error))
 }
 
 /// Subvolumes nested directly in the old subvolume (snapper's `.snapshots`, for one) are not

@@ -5,6 +5,7 @@ pub mod aliyun;
 pub mod aws;
 pub mod btrfs;
 pub mod btrfs_list;
+pub mod btrfs_remount;
 pub mod btrfs_rollback;
 pub mod cloud_disk;
 

@@ -1,0 +1,176 @@
+//! A btrfs subvolume that is itself mounted (`subvol=/data` on /data) keeps showing the old
+//! subvolume after it is renamed: a mount holds the subvolume, not its name. A rollback
+//! therefore mounts the new subvolume where each such mount was, with its options; and it
+//! first refuses what a remount cannot do safely: the root filesystem, filesystems mounted
+//! inside, and an fstab line naming the old subvolume by id (the next boot would bring the
+//! old state back).
+
+use super::btrfs::top_relative;
+use crate::ports::mounts::{MountEntry, MountError, MountTable, mount_as};
+use std::path::{Path, PathBuf};
+
+/// The mounts of the filesystem `majmin` that show `subvolume` (top-relative) itself.
+pub fn direct_mounts(table: &MountTable, majmin: &str, subvolume: &Path) -> Vec<MountEntry> {
+    table
+        .of_filesystem(majmin)
+        .filter(|m| top_relative(&m.root) == subvolume)
+        .cloned()
+        .collect()
+}
+
+/// The fstab that decides what the next boot mounts (`SNAPRESCUE_FSTAB` in tests).
+pub fn fstab_text() -> String {
+    let path = std::env::var_os("SNAPRESCUE_FSTAB").unwrap_or_else(|| "/etc/fstab".into());
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// fstab escapes spaces and tabs in paths as octal (`\040`).
+fn fstab_path(field: &str) -> PathBuf {
+    PathBuf::from(
+        field
+            .replace("\\040", " ")
+            .replace("\\011", "\t")
+            .replace("\\134", "\\"),
+    )
+}
+
+/// Why the mounts in `direct` cannot be moved to a new subvolume, if they cannot.
+pub fn refusal(table: &MountTable, direct: &[MountEntry], fstab: &str) -> Option<String> {
+    for mount in direct {
+        let point = &mount.mount_point;
+        if point == Path::new("/") {
+            return Some(
+                "the subvolume is the root filesystem (/), which cannot be swapped while the \
+                 system runs; restore the files instead, or make a writable snapshot of the \
+                 chosen one, point `btrfs subvolume set-default` (or the bootloader's \
+                 rootflags=subvol=) at it and reboot"
+                    .into(),
+            );
+        }
+        let inside: Vec<String> = table
+            .entries
+            .iter()
+            .filter(|m| m.mount_point != *point && m.mount_point.starts_with(point))
+            .map(|m| m.mount_point.display().to_string())
+            .collect();
+        if !inside.is_empty() {
+            return Some(format!(
+                "other filesystems are mounted inside {} ({}); unmount them first, or restore \
+                 the files instead",
+                point.display(),
+                inside.join(", ")
+            ));
+        }
+        let by_id = fstab
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| {
+                f.len() >= 4
+                    && fstab_path(f[1]) == *point
+                    && f[3].split(',').any(|o| o.starts_with("subvolid="))
+            });
+        if let Some(fields) = by_id {
+            return Some(format!(
+                "/etc/fstab mounts {} by subvolume id ({}): after a rollback the next boot \
+                 would mount the old state again. Change it to subvol=/{} first, or restore \
+                 the files instead",
+                point.display(),
+                fields[3],
+                top_relative(&mount.root).display()
+            ));
+        }
+    }
+    None
+}
+
+/// A remount that did not happen, and the mounts it had already unmounted (some of them
+/// mounted again on the new subvolume).
+pub struct RemountFailed {
+    pub error: MountError,
+    pub touched: Vec<MountEntry>,
+}
+
+/// Mounts what is now at each mount's subvolume path where it was, as it was. Stops at the
+/// first failure.
+pub fn remount(mounts: &[MountEntry]) -> Result<(), RemountFailed> {
+    for (done, mount) in mounts.iter().enumerate() {
+        if let Err(errno) = nix::mount::umount2(&mount.mount_point, nix::mount::MntFlags::empty()) {
+            return Err(RemountFailed {
+                error: MountError::Unmount {
+                    target: mount.mount_point.clone(),
+                    errno,
+                },
+                touched: mounts[..done].to_vec(),
+            });
+        }
+        if let Err(error) = mount_as(Path::new(&mount.source), &mount.spec(), &mount.mount_point) {
+            return Err(RemountFailed {
+                error,
+                touched: mounts[..=done].to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Unmounts the touched mounts that show the new subvolume (before the swap is undone).
+pub fn unmount_new(touched: &[MountEntry]) {
+    for m in touched {
+        let _ = nix::mount::umount2(&m.mount_point, nix::mount::MntFlags::empty());
+    }
+}
+
+/// Mounts `mounts` back as they were (once the old subvolume has its name again); says
+/// which could not be.
+pub fn mount_back(mounts: &[MountEntry]) -> Vec<String> {
+    mounts
+        .iter()
+        .filter_map(|m| {
+            mount_as(Path::new(&m.source), &m.spec(), &m.mount_point)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount(root: &str, point: &str) -> MountEntry {
+        MountEntry {
+            root: root.into(),
+            mount_point: point.into(),
+            fs_type: "btrfs".into(),
+            source: "/dev/nvme0n1p2".into(),
+            majmin: "0:31".into(),
+            read_only: false,
+            upper_dir: None,
+            options: vec!["rw".into(), "noatime".into()],
+            subvol: Some(root.into()),
+        }
+    }
+
+    #[test]
+    fn the_root_filesystem_and_an_fstab_line_by_id_are_refused() {
+        let root = mount("/@", "/");
+        let home = mount("/@home", "/srv/my data");
+        let table = MountTable {
+            entries: vec![root.clone(), home.clone()],
+        };
+        assert_eq!(
+            direct_mounts(&table, "0:31", Path::new("@home")),
+            vec![home.clone()]
+        );
+        let why = refusal(&table, &[root], "").unwrap();
+        assert!(why.contains("set-default"), "{why}");
+        let fstab = "# comment /srv/my\\040data subvolid=1\n\
+                     UUID=1 /srv/my\\040data btrfs rw,subvolid=258 0 0\n";
+        let why = refusal(&table, std::slice::from_ref(&home), fstab).unwrap();
+        assert!(why.contains("subvol=/@home"), "{why}");
+        let by_name = "UUID=1 /srv/my\\040data btrfs subvol=/@home 0 0\n";
+        assert_eq!(refusal(&table, &[home], by_name), None);
+    }
+}
