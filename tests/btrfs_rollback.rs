@@ -350,3 +350,46 @@ fn a_direct_mount_named_by_id_in_fstab_or_with_mounts_inside_is_refused() {
         "version 2"
     );
 }
+
+/// The shell that started snaprescue is never listed as a user, but its working directory
+/// keeps the mount busy: the remount fails after the swap, which is then undone.
+#[test]
+fn a_mount_that_cannot_be_unmounted_undoes_the_swap() {
+    if !privileged() {
+        return;
+    }
+    let (mut fs, id) = volume();
+    fs.unmount();
+    fs.mount_with("subvol=data");
+    let state = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("sh")
+        .current_dir(&fs.mount)
+        .args([
+            "-c",
+            "\"$0\" rollback \"$1\" --snapshot \"$2\" --confirm data --json; true",
+            env!("CARGO_BIN_EXE_snaprescue"),
+            fs.path("run").to_str().unwrap(),
+            &id,
+        ])
+        .env("SNAPRESCUE_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = doc["error"].as_str().unwrap_or_else(|| panic!("{doc}"));
+    assert!(error.contains("unmounting"), "{error}");
+    assert!(error.contains("nothing was changed"), "{error}");
+    assert_eq!(
+        fs::read_to_string(fs.path("run/a.txt")).unwrap(),
+        "version 2"
+    );
+    assert!(fs.path(".snapshots/1/snapshot/run/a.txt").exists());
+    let listing = btrfs(&["subvolume", "list", "-a", fs.mount.to_str().unwrap()]);
+    assert!(!listing.contains("pre-rollback"), "{listing}");
+    assert_eq!(
+        listing.lines().count(),
+        3,
+        "data, .snapshots, one snapshot: {listing}"
+    );
+    // Still writable, as it was mounted.
+    fs::write(fs.path("run/after.txt"), "ok").unwrap();
+}
