@@ -351,8 +351,19 @@ fn a_direct_mount_named_by_id_in_fstab_or_with_mounts_inside_is_refused() {
     );
 }
 
-/// The shell that started snaprescue is never listed as a user, but its working directory
-/// keeps the mount busy: the remount fails after the swap, which is then undone.
+/// A loop device attached to a file on a mount keeps it busy, and no process holds it.
+struct LoopOnFile(String);
+
+impl Drop for LoopOnFile {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.0])
+            .status();
+    }
+}
+
+/// What nothing can see in advance keeps the mount busy (a loop device on a file in it,
+/// like a swap file would): the remount fails after the swap, which is then undone.
 #[test]
 fn a_mount_that_cannot_be_unmounted_undoes_the_swap() {
     if !privileged() {
@@ -361,21 +372,27 @@ fn a_mount_that_cannot_be_unmounted_undoes_the_swap() {
     let (mut fs, id) = volume();
     fs.unmount();
     fs.mount_with("subvol=data");
+    let backing = fs.path("run/disk.img");
+    fs::write(&backing, vec![0u8; 1 << 20]).unwrap();
+    let _busy = LoopOnFile(
+        sh("losetup", &["--find", "--show", backing.to_str().unwrap()])
+            .trim()
+            .to_string(),
+    );
     let state = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new("sh")
-        .current_dir(&fs.mount)
-        .args([
-            "-c",
-            "\"$0\" rollback \"$1\" --snapshot \"$2\" --confirm data --json; true",
-            env!("CARGO_BIN_EXE_snaprescue"),
-            fs.path("run").to_str().unwrap(),
-            &id,
-        ])
-        .env("SNAPRESCUE_STATE_DIR", state.path())
-        .output()
-        .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let error = doc["error"].as_str().unwrap_or_else(|| panic!("{doc}"));
+    let (code, doc, _) = json(
+        state.path(),
+        args![
+            "rollback",
+            fs.path("run"),
+            "--snapshot",
+            id,
+            "--confirm",
+            "data"
+        ],
+    );
+    assert_eq!(code, 1, "{doc}");
+    let error = doc["error"].as_str().unwrap();
     assert!(error.contains("unmounting"), "{error}");
     assert!(error.contains("nothing was changed"), "{error}");
     assert_eq!(
@@ -392,4 +409,39 @@ fn a_mount_that_cannot_be_unmounted_undoes_the_swap() {
     );
     // Still writable, as it was mounted.
     fs::write(fs.path("run/after.txt"), "ok").unwrap();
+}
+
+/// The shell that started snaprescue is never listed as a user, but its working directory
+/// inside the mount would keep it busy: refused before anything changes, saying `cd /`.
+#[test]
+fn the_starting_shells_working_directory_inside_the_mount_is_refused_up_front() {
+    if !privileged() {
+        return;
+    }
+    let (mut fs, id) = volume();
+    fs.unmount();
+    fs.mount_with("subvol=data");
+    let state = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("sh")
+        .current_dir(fs.path("run"))
+        .args([
+            "-c",
+            // snaprescue itself runs from /; its parent, this shell, stays inside.
+            "(cd / && exec \"$0\" rollback \"$1\" --snapshot \"$2\" --confirm data --json); true",
+            env!("CARGO_BIN_EXE_snaprescue"),
+            fs.path("run").to_str().unwrap(),
+            &id,
+        ])
+        .env("SNAPRESCUE_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = doc["error"].as_str().unwrap_or_else(|| panic!("{doc}"));
+    assert!(
+        error.contains("the shell that started snaprescue"),
+        "{error}"
+    );
+    assert!(error.contains("`cd /`"), "{error}");
+    let listing = btrfs(&["subvolume", "list", "-a", fs.mount.to_str().unwrap()]);
+    assert!(!listing.contains("pre-rollback"), "{listing}");
 }

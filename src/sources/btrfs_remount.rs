@@ -34,8 +34,29 @@ fn fstab_path(field: &str) -> PathBuf {
     )
 }
 
+/// The working directories of this process and of the shell that started it: neither is
+/// ever listed as a user of the filesystem, but either inside a mount keeps it busy.
+pub fn own_working_dirs() -> Vec<(&'static str, PathBuf)> {
+    let parent = nix::unistd::getppid();
+    [
+        ("snaprescue", "/proc/self/cwd".to_string()),
+        (
+            "the shell that started snaprescue",
+            format!("/proc/{parent}/cwd"),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(who, link)| Some((who, std::fs::read_link(link).ok()?)))
+    .collect()
+}
+
 /// Why the mounts in `direct` cannot be moved to a new subvolume, if they cannot.
-pub fn refusal(table: &MountTable, direct: &[MountEntry], fstab: &str) -> Option<String> {
+pub fn refusal(
+    table: &MountTable,
+    direct: &[MountEntry],
+    fstab: &str,
+    own_dirs: &[(&str, PathBuf)],
+) -> Option<String> {
     for mount in direct {
         let point = &mount.mount_point;
         if point == Path::new("/") {
@@ -46,6 +67,14 @@ pub fn refusal(table: &MountTable, direct: &[MountEntry], fstab: &str) -> Option
                  rootflags=subvol=) at it and reboot"
                     .into(),
             );
+        }
+        if let Some((who, dir)) = own_dirs.iter().find(|(_, d)| d.starts_with(point)) {
+            return Some(format!(
+                "the working directory of {who} ({}) is inside {}, which the rollback must \
+                 unmount: `cd /` and run it again",
+                dir.display(),
+                point.display()
+            ));
         }
         let inside: Vec<String> = table
             .entries
@@ -164,13 +193,19 @@ mod tests {
             direct_mounts(&table, "0:31", Path::new("@home")),
             vec![home.clone()]
         );
-        let why = refusal(&table, &[root], "").unwrap();
+        let why = refusal(&table, &[root], "", &[]).unwrap();
         assert!(why.contains("set-default"), "{why}");
         let fstab = "# comment /srv/my\\040data subvolid=1\n\
                      UUID=1 /srv/my\\040data btrfs rw,subvolid=258 0 0\n";
-        let why = refusal(&table, std::slice::from_ref(&home), fstab).unwrap();
+        let why = refusal(&table, std::slice::from_ref(&home), fstab, &[]).unwrap();
         assert!(why.contains("subvol=/@home"), "{why}");
         let by_name = "UUID=1 /srv/my\\040data btrfs subvol=/@home 0 0\n";
-        assert_eq!(refusal(&table, &[home], by_name), None);
+        assert_eq!(
+            refusal(&table, std::slice::from_ref(&home), by_name, &[]),
+            None
+        );
+        let shell = [("the shell", PathBuf::from("/srv/my data/run"))];
+        let why = refusal(&table, &[home], by_name, &shell).unwrap();
+        assert!(why.contains("`cd /`"), "{why}");
     }
 }

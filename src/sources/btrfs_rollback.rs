@@ -38,7 +38,12 @@ pub fn rollback(
     }
     let table = MountTable::read()?;
     let direct = btrfs_remount::direct_mounts(&table, &source.mount.majmin, &subvolume.path);
-    if let Some(why) = btrfs_remount::refusal(&table, &direct, &btrfs_remount::fstab_text()) {
+    if let Some(why) = btrfs_remount::refusal(
+        &table,
+        &direct,
+        &btrfs_remount::fstab_text(),
+        &btrfs_remount::own_working_dirs(),
+    ) {
         return Err(SourceError::Refused(why));
     }
     // Where the subvolume can be renamed: a writable mount showing it from above, else a
@@ -171,7 +176,8 @@ pub fn plan(
     let table = MountTable::read()?;
     let direct = btrfs_remount::direct_mounts(&table, &source.mount.majmin, &source.subvolume.path);
     let fstab = btrfs_remount::fstab_text();
-    if let Some(why) = btrfs_remount::refusal(&table, &direct, &fstab) {
+    let own_dirs = btrfs_remount::own_working_dirs();
+    if let Some(why) = btrfs_remount::refusal(&table, &direct, &fstab, &own_dirs) {
         return Err(SourceError::Refused(why));
     }
     let live = source.subvolume.path.display();
