@@ -445,3 +445,51 @@ fn the_starting_shells_working_directory_inside_the_mount_is_refused_up_front() 
     let listing = btrfs(&["subvolume", "list", "-a", fs.mount.to_str().unwrap()]);
     assert!(!listing.contains("pre-rollback"), "{listing}");
 }
+
+/// The subvolume is visible inside a mounted parent subvolume, its snapshot only through
+/// the top level (not mounted): the snapshot is read through a private read-only mount,
+/// which must outlive the copy.
+#[test]
+fn a_snapshot_reachable_only_through_the_top_level_is_rolled_back_to() {
+    if !privileged() {
+        return;
+    }
+    let mut fs = LoopFs::new("btrfs", 300);
+    btrfs(&["subvolume", "create", fs.path("outer").to_str().unwrap()]);
+    let data = fs.path("outer/data");
+    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
+    fs::create_dir_all(data.join("run")).unwrap();
+    fs::write(data.join("run/a.txt"), "version 1").unwrap();
+    snapshot(&data, &fs.path("snaps/1"));
+    next_second();
+    fs::write(data.join("run/a.txt"), "version 2").unwrap();
+    fs.unmount();
+    fs.mount_with("subvol=outer");
+    let state = tempfile::tempdir().unwrap();
+    let (_, listing, err) = json(state.path(), args!["snapshots", fs.path("data/run")]);
+    let id = listing["snapshots"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{err} {listing}"))
+        .to_string();
+    let (code, doc, err) = json(
+        state.path(),
+        args![
+            "rollback",
+            fs.path("data/run"),
+            "--snapshot",
+            id,
+            "--confirm",
+            "outer/data"
+        ],
+    );
+    assert_eq!(code, 0, "{err} {doc}");
+    assert_eq!(
+        fs::read_to_string(fs.path("data/run/a.txt")).unwrap(),
+        "version 1"
+    );
+    let guard = std::path::PathBuf::from(doc["guard"].as_str().unwrap());
+    assert_eq!(
+        fs::read_to_string(guard.join("run/a.txt")).unwrap(),
+        "version 2"
+    );
+}

@@ -48,19 +48,12 @@ pub fn rollback(
     }
     // Where the subvolume can be renamed: a writable mount showing it from above, else a
     // private read-write mount of the top level.
-    let above = source.shown_inside(&table, &subvolume.path);
-    let top = match above {
-        Some(_) => None,
-        None => Some(TempMount::read_write(
-            &source.mount.source,
-            "btrfs",
-            "subvolid=5",
-        )?),
-    };
-    let live = match (&above, &top) {
-        (Some(path), _) => path.clone(),
-        (None, Some(top)) => top.path().join(&subvolume.path),
-        (None, None) => unreachable!("one of the two views exists"),
+    let (live, top) = match source.shown_inside(&table, &subvolume.path) {
+        Some(above) => (above, None),
+        None => {
+            let top = TempMount::read_write(&source.mount.source, "btrfs", "subvolid=5")?;
+            (top.path().join(&subvolume.path), Some(top))
+        }
     };
     let device = crate::ports::fs_meta::device_of(&live)
         .map_err(SourceError::io(format!("cannot stat {}", live.display())))?;
@@ -84,17 +77,22 @@ pub fn rollback(
     let guard = live.with_file_name(&guard_name);
     // The snapshot as seen once the live subvolume has moved to the guard (a snapshot
     // nested in it, like snapper's .snapshots, moves with it).
-    let from = match &top {
-        Some(top) => match snapshot.path.strip_prefix(&subvolume.path) {
-            Ok(inside) => guard.join(inside),
-            Err(_) => top.path().join(&snapshot.path),
-        },
+    // `reading` may hold a private mount the snapshot is read through: kept until copied.
+    let (from, reading) = match &top {
+        Some(top) => {
+            let from = match snapshot.path.strip_prefix(&subvolume.path) {
+                Ok(inside) => guard.join(inside),
+                Err(_) => top.path().join(&snapshot.path),
+            };
+            (from, None)
+        }
         None => {
             let opened = source.open(snapshot, &crate::rescue::quiet_watch())?;
-            match opened.root.strip_prefix(&live) {
+            let from = match opened.root.strip_prefix(&live) {
                 Ok(inside) => guard.join(inside),
                 Err(_) => opened.root.clone(),
-            }
+            };
+            (from, Some(opened))
         }
     };
     std::fs::rename(&live, &guard).map_err(SourceError::io(format!(
@@ -110,6 +108,7 @@ pub fn rollback(
         let _ = std::fs::rename(&guard, &live);
         return Err(e.into());
     }
+    drop(reading);
     move_nested_subvolumes(source, &guard, &live);
     if let Err(failed) = btrfs_remount::remount(&direct) {
         return Err(undo_swap(source, &live, &guard, failed));
