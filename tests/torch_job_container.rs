@@ -9,15 +9,16 @@ use common::*;
 use snaprescue::engine::torch_check::{JobPython, torch_check, torch_check_job};
 use snaprescue::ports::processes::{filesystem_devices, processes_using};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// PID 1 of the container: hides `private` under a tmpfs, makes a venv there with a
-/// stand-in torch, starts the job from it in `mount` with its own environment, says ready.
+/// PID 1 of the container: hides `private` under a tmpfs, makes a venv there with the
+/// stand-in torch (tests/fixtures/stand-in-torch), starts the job from it in `mount` with
+/// its own environment, says ready.
 const CONTAINER: &str = r#"
-import os, subprocess, sys, time
-private, mount = sys.argv[1:3]
+import os, shutil, subprocess, sys, time
+private, mount, stand_in = sys.argv[1:4]
 subprocess.run(["mount", "-t", "tmpfs", "tmpfs", private], check=True)
 venv = os.path.join(private, "venv")
 subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
@@ -25,21 +26,7 @@ python = os.path.join(venv, "bin", "python")
 site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                       capture_output=True, text=True, check=True).stdout.strip()
 os.makedirs(os.path.join(site, "torch"))
-with open(os.path.join(site, "torch", "__init__.py"), "w") as f:
-    f.write('''
-import os, types
-__version__ = "2.5.0+stand-in"
-version = types.SimpleNamespace(cuda="12.4")
-def _name(i):
-    return "stand-in GPU " + os.environ.get("CUDA_VISIBLE_DEVICES", "?")
-cuda = types.SimpleNamespace(is_available=lambda: True, device_count=lambda: 1,
-                             get_device_name=_name, init=lambda: None)
-def load(path, map_location=None, weights_only=False):
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\\x03\\x04":
-            raise RuntimeError("not a zip checkpoint")
-    return {}
-''')
+shutil.copy(stand_in, os.path.join(site, "torch", "__init__.py"))
 env = {"PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": "3"}
 job = subprocess.Popen([python, "-c", "import time; time.sleep(300)"], cwd=mount, env=env)
 print("ready", flush=True)
@@ -52,8 +39,8 @@ fn a_containerised_jobs_torch_check_runs_in_its_container_with_its_environment()
         return;
     }
     let fs = LoopFs::new("ext4", 32);
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/checkpoints/good/epoch_10.pth");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/checkpoints/good/epoch_10.pth");
     let shared = fs.path("epoch_10.pth");
     std::fs::copy(&fixture, &shared).unwrap();
     let private = tempfile::tempdir().unwrap();
@@ -65,6 +52,10 @@ fn a_containerised_jobs_torch_check_runs_in_its_container_with_its_environment()
         .args(["python3", "-c", CONTAINER])
         .arg(private.path())
         .arg(&fs.mount)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/stand-in-torch/torch/__init__.py"),
+        )
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

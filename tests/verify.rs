@@ -166,3 +166,45 @@ fn real_torch_loads_good_checkpoints_and_rejects_damaged_ones() {
         );
     }
 }
+
+/// An interpreter whose torch is the stand-in (tests/fixtures/stand-in-torch), with `env`.
+fn with_stand_in_torch(dir: &Path, env: &str) -> std::path::PathBuf {
+    let stand_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stand-in-torch");
+    let script = dir.join("python-with-stand-in-torch");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nPYTHONPATH='{}' {env} exec python3 \"$@\"\n",
+            stand_in.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script
+}
+
+/// `torch.cuda.is_available()` only asks the driver: the check runs a kernel too, so a
+/// torch build without the GPU's architecture is caught, with the reason.
+#[test]
+fn a_gpu_that_torch_sees_but_cannot_run_a_kernel_on_is_diagnosed() {
+    let dir = tempfile::tempdir().unwrap();
+    let works = torch_check(
+        &with_stand_in_torch(dir.path(), ""),
+        &[],
+        Duration::from_secs(30),
+    );
+    assert_eq!(works.diagnosis, None, "{works:?}");
+    assert_eq!(works.facts.kernel_ok, Some(true));
+    assert_eq!(works.facts.cudnn, Some(90100));
+    let broken = torch_check(
+        &with_stand_in_torch(dir.path(), "STAND_IN_TORCH_KERNEL=fail"),
+        &[],
+        Duration::from_secs(30),
+    );
+    let d = broken.diagnosis.unwrap();
+    assert!(
+        d.contains("sees stand-in GPU 0 but cannot run a kernel"),
+        "{d}"
+    );
+    assert!(d.contains("no kernel image is available"), "{d}");
+}

@@ -67,7 +67,7 @@ pub fn verify(
         None => {
             let _ = writeln!(
                 human,
-                "torch {} (CUDA {}) on {}{}: {} GPU(s) {}",
+                "torch {} (CUDA {}) on {}{}: {} GPU(s) {}{}",
                 f.torch.as_deref().unwrap_or("?"),
                 f.cuda_build.as_deref().unwrap_or("?"),
                 torch.interpreter.display(),
@@ -76,7 +76,8 @@ pub fn verify(
                     .map(|pid| format!(" in the container of pid {pid}"))
                     .unwrap_or_default(),
                 f.count,
-                f.names.join(", ")
+                f.names.join(", "),
+                f.proven()
             );
         }
         Some(d) => {

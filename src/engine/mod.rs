@@ -10,6 +10,7 @@ pub mod newer;
 pub mod restore;
 pub mod restore_plan;
 pub mod torch_check;
+pub mod torch_probe;
 pub mod verify;
 
 /// Paths in JSON: the lossless UTF-8 text when there is one, else the bytes in hex too.

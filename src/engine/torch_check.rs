@@ -1,81 +1,16 @@
-//! The `torch.cuda` check, run with the training job's own interpreter: torch version, CUDA
-//! build, whether the GPU is usable, and optionally loading each restored checkpoint with
-//! `weights_only=True`. Each way it can fail gets its own plain diagnosis.
+//! The `torch.cuda` check, run with the training job's own interpreter (inside its
+//! container when it runs in one), with a timeout; torch_probe says what is asked and what
+//! the answers mean.
 
+pub use super::torch_probe::{CheckpointLoad, TorchFacts};
+use super::torch_probe::{SCRIPT, diagnose};
 use crate::ports::job_container::JobContainer;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const SCRIPT: &str = r#"
-import json, sys
-out = {"python": sys.version.split()[0]}
-try:
-    import torch
-except Exception as e:
-    out["import_error"] = f"{type(e).__name__}: {e}"
-    print(json.dumps(out)); sys.exit(0)
-out["torch"] = torch.__version__
-out["cuda_build"] = torch.version.cuda
-try:
-    out["available"] = bool(torch.cuda.is_available())
-    out["count"] = torch.cuda.device_count() if out["available"] else 0
-    out["names"] = [torch.cuda.get_device_name(i) for i in range(out["count"])]
-    if not out["available"] and torch.version.cuda:
-        try:
-            torch.cuda.init()
-        except Exception as e:
-            out["cuda_error"] = str(e)
-except Exception as e:
-    out["cuda_error"] = str(e)
-loads = []
-for p in sys.argv[1:]:
-    try:
-        if p.endswith(".safetensors"):
-            from safetensors.torch import load_file
-            load_file(p, device="cpu")
-        else:
-            torch.load(p, map_location="cpu", weights_only=True)
-        loads.append({"path": p, "ok": True})
-    except Exception as e:
-        loads.append({"path": p, "ok": False, "error": f"{type(e).__name__}: {e}"[:300]})
-out["loads"] = loads
-print(json.dumps(out))
-"#;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CheckpointLoad {
-    pub path: PathBuf,
-    pub ok: bool,
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-/// What the interpreter said, as it printed it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TorchFacts {
-    #[serde(default)]
-    pub python: Option<String>,
-    #[serde(default)]
-    pub import_error: Option<String>,
-    #[serde(default)]
-    pub torch: Option<String>,
-    #[serde(default)]
-    pub cuda_build: Option<String>,
-    #[serde(default)]
-    pub available: Option<bool>,
-    #[serde(default)]
-    pub count: u32,
-    #[serde(default)]
-    pub names: Vec<String>,
-    #[serde(default)]
-    pub cuda_error: Option<String>,
-    #[serde(default)]
-    pub loads: Vec<CheckpointLoad>,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TorchReport {
@@ -110,31 +45,6 @@ pub fn choose_python(flag: Option<&Path>, job: Option<&Path>) -> PathBuf {
     flag.or(job)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("python3"))
-}
-
-fn diagnose(python: &Path, facts: &TorchFacts) -> Option<String> {
-    let exe = python.display();
-    if let Some(e) = &facts.import_error {
-        return Some(format!(
-            "torch is not installed for {exe} ({e}); run the check with the training job's own interpreter (--python) or install torch there"
-        ));
-    }
-    let version = facts.torch.as_deref().unwrap_or("?");
-    let Some(cuda) = &facts.cuda_build else {
-        return Some(format!(
-            "torch {version} is a CPU-only build: install a CUDA build of torch to train on the GPU"
-        ));
-    };
-    if facts.available != Some(true) {
-        let why = facts
-            .cuda_error
-            .clone()
-            .unwrap_or_else(|| "no usable NVIDIA driver or device".into());
-        return Some(format!(
-            "torch {version} is built for CUDA {cuda} but cannot use the GPU ({why}); check that `nvidia-smi` works and that the driver supports CUDA {cuda}"
-        ));
-    }
-    None
 }
 
 /// Runs the check with `python`, loading `checkpoints` too; gives up after `timeout`.
@@ -293,33 +203,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_failure_has_its_own_diagnosis() {
-        let py = Path::new("/env/bin/python");
-        let cpu = TorchFacts {
-            torch: Some("2.5.0+cpu".into()),
-            available: Some(false),
-            ..Default::default()
-        };
-        assert!(diagnose(py, &cpu).unwrap().contains("CPU-only build"));
-        let mismatch = TorchFacts {
-            torch: Some("2.5.0".into()),
-            cuda_build: Some("12.4".into()),
-            available: Some(false),
-            cuda_error: Some(
-                "The NVIDIA driver on your system is too old (found version 11040)".into(),
-            ),
-            ..Default::default()
-        };
-        let d = diagnose(py, &mismatch).unwrap();
-        assert!(d.contains("CUDA 12.4") && d.contains("too old"), "{d}");
-        let ok = TorchFacts {
-            torch: Some("2.5.0".into()),
-            cuda_build: Some("12.4".into()),
-            available: Some(true),
-            count: 1,
-            ..Default::default()
-        };
-        assert_eq!(diagnose(py, &ok), None);
+    fn the_flag_wins_over_the_job_and_python3_is_the_last_resort() {
         assert_eq!(
             choose_python(None, Some(Path::new("/job/python"))),
             PathBuf::from("/job/python")
@@ -328,5 +212,6 @@ mod tests {
             choose_python(Some(Path::new("/flag")), Some(Path::new("/job"))),
             PathBuf::from("/flag")
         );
+        assert_eq!(choose_python(None, None), PathBuf::from("python3"));
     }
 }

@@ -110,11 +110,12 @@ pub fn torch_summary(report: &TorchReport) -> String {
     let f = &report.facts;
     match &report.diagnosis {
         None => format!(
-            "torch {} (CUDA {}) sees {} GPU(s): {}",
+            "torch {} (CUDA {}) sees {} GPU(s): {}{}",
             f.torch.as_deref().unwrap_or("?"),
             f.cuda_build.as_deref().unwrap_or("?"),
             f.count,
-            f.names.join(", ")
+            f.names.join(", "),
+            f.proven()
         ),
         Some(d) => d.clone(),
     }
