@@ -275,3 +275,4 @@ pub fn isolated(home: &Path) -> Command {
 
 // After `args!`, which it uses (macros are in scope from their definition on).
 pub mod restore_lab;
+pub mod rollback_lab;
