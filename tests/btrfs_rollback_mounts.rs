@@ -6,6 +6,23 @@ mod common;
 use common::rollback_lab::volume;
 use common::*;
 use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The lab volume with `data` mounted directly with `options` (the top level nowhere).
+fn data_mounted_directly(options: &str) -> (LoopFs, String) {
+    let (mut fs, id) = volume();
+    fs.unmount();
+    fs.mount_with(options);
+    (fs, id)
+}
+
+/// `rollback PATH --snapshot ID --confirm data --json`.
+fn roll_back(state: &Path, path: PathBuf, id: &str) -> (i32, serde_json::Value, String) {
+    json(
+        state,
+        args!["rollback", path, "--snapshot", id, "--confirm", "data"],
+    )
+}
 
 /// Another mount of the test volume, unmounted at the end even when the test fails.
 struct ExtraMount(tempfile::TempDir);
@@ -44,9 +61,7 @@ fn a_subvolume_mounted_directly_is_swapped_and_mounted_again_as_before() {
     if !privileged() {
         return;
     }
-    let (mut fs, id) = volume();
-    fs.unmount();
-    fs.mount_with("subvol=data,noatime,nodev");
+    let (fs, id) = data_mounted_directly("subvol=data,noatime,nodev");
     let state = tempfile::tempdir().unwrap();
     let (code, plan, err) = json(
         state.path(),
@@ -55,17 +70,7 @@ fn a_subvolume_mounted_directly_is_swapped_and_mounted_again_as_before() {
     assert_eq!(code, 0, "{err}");
     let unmount = format!("unmount {} and mount the new subvolume", fs.mount.display());
     assert!(plan["steps"].to_string().contains(&unmount), "{plan}");
-    let (code, doc, err) = json(
-        state.path(),
-        args![
-            "rollback",
-            fs.path("run"),
-            "--snapshot",
-            id,
-            "--confirm",
-            "data"
-        ],
-    );
+    let (code, doc, err) = roll_back(state.path(), fs.path("run"), &id);
     assert_eq!(code, 0, "{err} {doc}");
     assert_eq!(
         fs::read_to_string(fs.path("run/a.txt")).unwrap(),
@@ -112,17 +117,7 @@ fn a_subvolume_also_mounted_elsewhere_shows_the_rollback_there_too() {
     let (fs, id) = volume();
     let direct = ExtraMount::new(&fs.device, "subvol=data");
     let state = tempfile::tempdir().unwrap();
-    let (code, doc, err) = json(
-        state.path(),
-        args![
-            "rollback",
-            fs.path("data/run"),
-            "--snapshot",
-            id,
-            "--confirm",
-            "data"
-        ],
-    );
+    let (code, doc, err) = roll_back(state.path(), fs.path("data/run"), &id);
     assert_eq!(code, 0, "{err} {doc}");
     for seen in [fs.path("data/run/a.txt"), direct.0.path().join("run/a.txt")] {
         assert_eq!(
@@ -142,9 +137,7 @@ fn a_direct_mount_named_by_id_in_fstab_or_with_mounts_inside_is_refused() {
     if !privileged() {
         return;
     }
-    let (mut fs, id) = volume();
-    fs.unmount();
-    fs.mount_with("subvol=data");
+    let (fs, id) = data_mounted_directly("subvol=data");
     let state = tempfile::tempdir().unwrap();
     let fstab = state.path().join("fstab");
     fs::write(
@@ -223,9 +216,7 @@ fn a_mount_that_cannot_be_unmounted_undoes_the_swap() {
     if !privileged() {
         return;
     }
-    let (mut fs, id) = volume();
-    fs.unmount();
-    fs.mount_with("subvol=data");
+    let (fs, id) = data_mounted_directly("subvol=data");
     let backing = fs.path("run/disk.img");
     fs::write(&backing, vec![0u8; 1 << 20]).unwrap();
     let _busy = LoopOnFile(
@@ -234,17 +225,7 @@ fn a_mount_that_cannot_be_unmounted_undoes_the_swap() {
             .to_string(),
     );
     let state = tempfile::tempdir().unwrap();
-    let (code, doc, _) = json(
-        state.path(),
-        args![
-            "rollback",
-            fs.path("run"),
-            "--snapshot",
-            id,
-            "--confirm",
-            "data"
-        ],
-    );
+    let (code, doc, _) = roll_back(state.path(), fs.path("run"), &id);
     assert_eq!(code, 1, "{doc}");
     let error = doc["error"].as_str().unwrap();
     assert!(error.contains("unmounting"), "{error}");
@@ -272,9 +253,7 @@ fn the_starting_shells_working_directory_inside_the_mount_is_refused_up_front() 
     if !privileged() {
         return;
     }
-    let (mut fs, id) = volume();
-    fs.unmount();
-    fs.mount_with("subvol=data");
+    let (fs, id) = data_mounted_directly("subvol=data");
     let state = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("sh")
         .current_dir(fs.path("run"))

@@ -191,43 +191,40 @@ fn hidden_snapshots_are_reached_through_a_private_read_only_mount() {
     let (code, doc, err) = json(state.path(), args!["snapshots", fs.path("run/ckpt")]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(doc["snapshots"].as_array().unwrap().len(), 4);
-    let manual = doc["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["path"] == "snaps/manual-2")
-        .unwrap();
-    let (code, deleted, err) = json(
-        state.path(),
-        args![
-            "deleted",
-            fs.path("run/ckpt"),
-            "--snapshot",
-            manual["id"].as_str().unwrap()
-        ],
+    let listed = |key: &str, value: &str| {
+        doc["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s[key] == value)
+            .unwrap_or_else(|| panic!("no {key} {value}: {doc}"))
+            .clone()
+    };
+    let deleted_in = |snapshot: &serde_json::Value| {
+        let (code, deleted, err) = json(
+            state.path(),
+            args![
+                "deleted",
+                fs.path("run/ckpt"),
+                "--snapshot",
+                snapshot["id"].as_str().unwrap()
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        deleted["deleted"].clone()
+    };
+    assert_eq!(
+        deleted_in(&listed("path", "snaps/manual-2"))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
     );
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(deleted["deleted"].as_array().unwrap().len(), 2);
     // Snapper's snapshots below the mounted subvolume: btrfs lists them relative to it
     // unless asked for full paths; they are named from the top level like the others.
-    let snapper = doc["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["layout"] == "snapper")
-        .unwrap_or_else(|| panic!("{doc}"));
+    let snapper = listed("layout", "snapper");
     assert_eq!(snapper["path"], "data/.snapshots/1/snapshot", "{snapper}");
-    let (code, deleted, err) = json(
-        state.path(),
-        args![
-            "deleted",
-            fs.path("run/ckpt"),
-            "--snapshot",
-            snapper["id"].as_str().unwrap()
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(deleted["deleted"][0]["path"], "a.pth", "{deleted}");
+    assert_eq!(deleted_in(&snapper)[0]["path"], "a.pth");
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
         !mountinfo.contains("snaprescue-mnt-"),
