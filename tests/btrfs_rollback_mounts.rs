@@ -131,9 +131,10 @@ fn a_subvolume_also_mounted_elsewhere_shows_the_rollback_there_too() {
 }
 
 /// Refusals that change nothing: an fstab line that mounts the subvolume by id (the next
-/// boot would bring the old state back), and a filesystem mounted inside it.
+/// boot would bring the old state back), a filesystem mounted inside it, and a bind mount of
+/// a directory in it (it would keep showing the old subvolume).
 #[test]
-fn a_direct_mount_named_by_id_in_fstab_or_with_mounts_inside_is_refused() {
+fn what_a_remount_cannot_carry_over_is_refused_and_nothing_changes() {
     if !privileged() {
         return;
     }
@@ -192,6 +193,11 @@ fn a_direct_mount_named_by_id_in_fstab_or_with_mounts_inside_is_refused() {
     let _ = nix::mount::umount2(&inside, nix::mount::MntFlags::MNT_DETACH);
     assert_eq!(code, Some(1));
     assert!(error.contains("mounted inside"), "{error}");
+    let bound = ExtraMount::new(fs.path("run").to_str().unwrap(), "bind");
+    let (code, error) = rollback(&fstab);
+    assert_eq!(code, Some(1));
+    assert!(error.contains("shows a part of the subvolume"), "{error}");
+    assert!(error.contains(bound.0.path().to_str().unwrap()), "{error}");
     assert_eq!(
         fs::read_to_string(fs.path("run/a.txt")).unwrap(),
         "version 2"

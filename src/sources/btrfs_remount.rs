@@ -5,7 +5,7 @@
 //! inside, and an fstab line naming the old subvolume by id (the next boot would bring the
 //! old state back).
 
-use super::btrfs::top_relative;
+use super::btrfs::{BtrfsSource, top_relative};
 use crate::ports::mounts::{MountEntry, MountError, MountTable, mount_as};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,53 @@ pub fn direct_mounts(table: &MountTable, majmin: &str, subvolume: &Path) -> Vec<
         .filter(|m| top_relative(&m.root) == subvolume)
         .cloned()
         .collect()
+}
+
+/// Mounts that show a part of `subvolume` (a bind mount of a directory in it): they would
+/// keep showing the old subvolume, and cannot be moved to the new one as they are.
+/// Directories of nested subvolumes (`nested`, top-relative) belong to those, not to it.
+pub fn partial_mounts(
+    table: &MountTable,
+    majmin: &str,
+    subvolume: &Path,
+    nested: &[PathBuf],
+) -> Vec<MountEntry> {
+    table
+        .of_filesystem(majmin)
+        .filter(|m| {
+            let root = top_relative(&m.root);
+            root != subvolume
+                && root.starts_with(subvolume)
+                && !nested.iter().any(|n| root.starts_with(n))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The mounts a rollback of `source`'s subvolume must move to the new one, or why it
+/// cannot be done (nothing is changed then).
+pub fn mounts_to_move(source: &BtrfsSource, table: &MountTable) -> Result<Vec<MountEntry>, String> {
+    let subvolume = &source.subvolume.path;
+    let majmin = &source.mount.majmin;
+    let nested: Vec<PathBuf> = source
+        .all
+        .iter()
+        .filter(|r| r.path != *subvolume && r.path.starts_with(subvolume))
+        .map(|r| r.path.clone())
+        .collect();
+    if let Some(part) = partial_mounts(table, majmin, subvolume, &nested).first() {
+        return Err(format!(
+            "{} shows a part of the subvolume ({}, a bind mount) and would keep showing the \
+             old state; unmount it first, or restore the files instead",
+            part.mount_point.display(),
+            part.root.display()
+        ));
+    }
+    let direct = direct_mounts(table, majmin, subvolume);
+    match refusal(table, &direct, &fstab_text(), &own_working_dirs()) {
+        Some(why) => Err(why),
+        None => Ok(direct),
+    }
 }
 
 /// The fstab that decides what the next boot mounts (`SNAPRESCUE_FSTAB` in tests).
@@ -183,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn the_root_filesystem_and_an_fstab_line_by_id_are_refused() {
+    fn the_root_an_fstab_line_by_id_and_bind_mounts_of_a_part_are_found() {
         let root = mount("/@", "/");
         let home = mount("/@home", "/srv/my data");
         let table = MountTable {
@@ -200,6 +247,17 @@ mod tests {
         let why = refusal(&table, std::slice::from_ref(&home), fstab, &[]).unwrap();
         assert!(why.contains("subvol=/@home"), "{why}");
         let by_name = "UUID=1 /srv/my\\040data btrfs subvol=/@home 0 0\n";
+        // A bind mount of a directory of @home, and one of its nested .snapshots.
+        let part = mount("/@home/alice/runs", "/workspace");
+        let snaps = mount("/@home/.snapshots/1/snapshot", "/mnt/snap");
+        let table = MountTable {
+            entries: vec![home.clone(), part.clone(), snaps],
+        };
+        let nested = [PathBuf::from("@home/.snapshots")];
+        assert_eq!(
+            partial_mounts(&table, "0:31", Path::new("@home"), &nested),
+            vec![part]
+        );
         assert_eq!(
             refusal(&table, std::slice::from_ref(&home), by_name, &[]),
             None

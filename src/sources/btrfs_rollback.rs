@@ -37,15 +37,7 @@ pub fn rollback(
         ));
     }
     let table = MountTable::read()?;
-    let direct = btrfs_remount::direct_mounts(&table, &source.mount.majmin, &subvolume.path);
-    if let Some(why) = btrfs_remount::refusal(
-        &table,
-        &direct,
-        &btrfs_remount::fstab_text(),
-        &btrfs_remount::own_working_dirs(),
-    ) {
-        return Err(SourceError::Refused(why));
-    }
+    let direct = btrfs_remount::mounts_to_move(source, &table).map_err(SourceError::Refused)?;
     // Where the subvolume can be renamed: a writable mount showing it from above, else a
     // private read-write mount of the top level.
     let (live, top) = match source.shown_inside(&table, &subvolume.path) {
@@ -173,12 +165,7 @@ pub fn plan(
     keep_guard: bool,
 ) -> Result<Vec<String>, SourceError> {
     let table = MountTable::read()?;
-    let direct = btrfs_remount::direct_mounts(&table, &source.mount.majmin, &source.subvolume.path);
-    let fstab = btrfs_remount::fstab_text();
-    let own_dirs = btrfs_remount::own_working_dirs();
-    if let Some(why) = btrfs_remount::refusal(&table, &direct, &fstab, &own_dirs) {
-        return Err(SourceError::Refused(why));
-    }
+    let direct = btrfs_remount::mounts_to_move(source, &table).map_err(SourceError::Refused)?;
     let live = source.subvolume.path.display();
     let remounts = direct.iter().map(|m| {
         format!(
