@@ -2,8 +2,9 @@
 //! subvolume after it is renamed: a mount holds the subvolume, not its name. A rollback
 //! therefore mounts the new subvolume where each such mount was, with its options; and it
 //! first refuses what a remount cannot do safely: the root filesystem, filesystems mounted
-//! inside, and an fstab line naming the old subvolume by id (the next boot would bring the
-//! old state back).
+//! inside, bind mounts of a part of it, our own or our shell's working directory inside it,
+//! and an fstab line naming the old subvolume by id (the next boot would bring the old
+//! state back).
 
 use super::btrfs::{BtrfsSource, top_relative};
 use crate::ports::mounts::{MountEntry, MountError, MountTable, mount_as};
