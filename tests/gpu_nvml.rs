@@ -269,3 +269,30 @@ job.kill()
         "{gpu_text}"
     );
 }
+
+/// On a GPU split into MIG instances the parent handle lists a process without its
+/// memory; the instance it runs on knows it. The memory shown is the instance's.
+#[test]
+fn on_a_mig_gpu_memory_comes_from_the_instance_the_process_runs_on() {
+    if nvidia_driver_here() {
+        return;
+    }
+    let library = stand_in_library();
+    let (code, out, err) = run(
+        library.path(),
+        &[("FAKE_NVML_MIG", "1"), ("FAKE_NVML_PID", "4242")],
+        args!["gpu", "--json"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        doc["devices"][0]["processes"],
+        serde_json::json!([{
+            "pid": 4242,
+            "used_memory": 9000 * MIB,
+            "kind": "compute",
+            "mig_instance": 2
+        }]),
+        "{doc}"
+    );
+}

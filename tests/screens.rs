@@ -319,6 +319,15 @@ fn gpu_processes_join_the_writers_by_pid() {
         Some("38.10 GiB")
     );
     assert_eq!(snaprescue::ui::gpu_use(&m, shell), None);
+    // On a MIG GPU the instance is named beside the process.
+    let mut m = m.clone();
+    if let Some(GpuStatus::Available { devices, .. }) = &mut m.gpu {
+        devices[0].processes[0].mig_instance = Some(2);
+    }
+    m.step = Step::Gpu;
+    let screen = render(&m);
+    let line = screen.lines().find(|l| l.contains("pid    4242")).unwrap();
+    assert!(line.contains("MIG 2"), "{screen}");
 }
 
 /// Inside a container the driver's PIDs are the host's: one equal to a PID here is a

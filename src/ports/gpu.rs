@@ -8,6 +8,8 @@ pub struct GpuProcess {
     pub pid: u32,
     pub used_memory: Option<u64>,
     pub kind: &'static str,
+    /// The MIG instance it runs on, when the GPU is split into MIG instances.
+    pub mig_instance: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -154,7 +156,6 @@ impl GpuProbe for Nvml {
 
 fn read_device(nvml: &nvml_wrapper::Nvml, index: u32) -> GpuDevice {
     use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
-    use nvml_wrapper::enums::device::UsedGpuMemory;
     let mut gpu = GpuDevice {
         index,
         name: String::new(),
@@ -186,10 +187,6 @@ fn read_device(nvml: &nvml_wrapper::Nvml, index: u32) -> GpuDevice {
     gpu.utilization_percent = device.utilization_rates().ok().map(|u| u.gpu);
     gpu.temperature_c = device.temperature(TemperatureSensor::Gpu).ok();
     gpu.power_watts = device.power_usage().ok().map(|mw| mw as f64 / 1000.0);
-    let used = |m: UsedGpuMemory| match m {
-        UsedGpuMemory::Used(b) => Some(b),
-        UsedGpuMemory::Unavailable => None,
-    };
     for (kind, list) in [
         ("compute", device.running_compute_processes()),
         ("graphics", device.running_graphics_processes()),
@@ -199,10 +196,51 @@ fn read_device(nvml: &nvml_wrapper::Nvml, index: u32) -> GpuDevice {
                 pid: p.pid,
                 used_memory: used(p.used_gpu_memory),
                 kind,
+                mig_instance: None,
             });
         }
     }
+    // A GPU split into MIG instances tells per-process memory only per instance: those
+    // answers replace the parent's entries without memory.
+    for p in mig_processes(&device) {
+        gpu.processes
+            .retain(|q| !(q.pid == p.pid && q.used_memory.is_none()));
+        gpu.processes.push(p);
+    }
     gpu
+}
+
+/// Bytes of GPU memory a process uses, when NVML knows.
+fn used(memory: nvml_wrapper::enums::device::UsedGpuMemory) -> Option<u64> {
+    use nvml_wrapper::enums::device::UsedGpuMemory;
+    match memory {
+        UsedGpuMemory::Used(b) => Some(b),
+        UsedGpuMemory::Unavailable => None,
+    }
+}
+
+/// The compute processes of each MIG instance of `device`, if MIG is enabled on it.
+fn mig_processes(device: &nvml_wrapper::Device) -> Vec<GpuProcess> {
+    const MIG_ENABLED: u32 = 1;
+    if !device.mig_mode().is_ok_and(|m| m.current == MIG_ENABLED) {
+        return Vec::new();
+    }
+    let count = device.mig_device_count().unwrap_or(0);
+    // Instances that do not exist answer NotFound: skipped.
+    (0..count)
+        .filter_map(|i| Some((i, device.mig_device_by_index(i).ok()?)))
+        .flat_map(|(i, mig)| {
+            mig.running_compute_processes()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |p| GpuProcess {
+                    pid: p.pid,
+                    used_memory: used(p.used_gpu_memory),
+                    kind: "compute",
+                    mig_instance: Some(i),
+                })
+        })
+        .collect()
 }
 
 /// A fixed answer, for tests and for screens rendered without hardware.

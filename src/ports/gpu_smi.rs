@@ -46,6 +46,7 @@ pub fn parse(gpus: &str, apps: &str, why: &str, pids: DriverPids) -> Option<GpuS
                 pid,
                 used_memory: number::<u64>(f[2]).map(|m| m << 20),
                 kind: "compute",
+                mig_instance: None,
             });
         }
     }

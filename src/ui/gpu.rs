@@ -79,8 +79,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                         None => "not on this disk".into(),
                     };
                     let mem = p.used_memory.map(human).unwrap_or_else(|| "?".into());
+                    let mig = p
+                        .mig_instance
+                        .map(|i| format!("MIG {i} "))
+                        .unwrap_or_default();
                     lines.push(Line::from(format!(
-                        "  pid {:>7} {:<8} {mem:>10}  {note}",
+                        "  pid {:>7} {:<8}{mig} {mem:>10}  {note}",
                         p.pid, p.kind
                     )));
                 }

@@ -82,6 +82,7 @@ pub fn model() -> Model {
                 pid: 4242,
                 used_memory: Some(39012 << 20),
                 kind: "compute",
+                mig_instance: None,
             }],
             error: None,
         }],
