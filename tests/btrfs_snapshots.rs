@@ -8,14 +8,8 @@ use std::fs;
 /// data subvolume with a snapper snapshot, a custom one, a timeshift one, a snapshot taken
 /// after the deletion, and an unrelated subvolume's snapshot.
 fn layouts() -> LoopFs {
-    let fs = LoopFs::new("btrfs", 300);
+    let fs = btrfs_with_data_subvolume();
     let data = fs.path("data");
-    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
-    btrfs(&[
-        "subvolume",
-        "create",
-        fs.path("data/.snapshots").to_str().unwrap(),
-    ]);
     btrfs(&["subvolume", "create", fs.path("other").to_str().unwrap()]);
     fs::create_dir_all(data.join("run/ckpt")).unwrap();
     fs::write(data.join("run/ckpt/a.pth"), vec![7u8; 4096]).unwrap();

@@ -3,7 +3,6 @@
 use super::Outcome;
 use crate::engine::torch_check::{JobPython, choose_python, torch_check_job};
 use crate::engine::verify::{files_under, verify_all};
-use crate::ports::job_python::python_job;
 use serde_json::json;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -24,13 +23,7 @@ pub fn verify(
     timeout: u64,
 ) -> anyhow::Result<Outcome> {
     let job = match interpreter {
-        Interpreter::Job(pid) => {
-            let job = python_job(pid)?;
-            JobPython {
-                path: job.python,
-                container: job.separate_mounts.then_some((pid, job.start_time)),
-            }
-        }
+        Interpreter::Job(pid) => JobPython::running(pid)?,
         Interpreter::Path(python) => JobPython {
             path: choose_python(python, None),
             container: None,
@@ -67,14 +60,10 @@ pub fn verify(
         None => {
             let _ = writeln!(
                 human,
-                "torch {} (CUDA {}) on {}{}: {} GPU(s) {}{}",
+                "torch {} (CUDA {}) on {}: {} GPU(s) {}{}",
                 f.torch.as_deref().unwrap_or("?"),
                 f.cuda_build.as_deref().unwrap_or("?"),
-                torch.interpreter.display(),
-                torch
-                    .container_of
-                    .map(|pid| format!(" in the container of pid {pid}"))
-                    .unwrap_or_default(),
+                torch.place(),
                 f.count,
                 f.names.join(", "),
                 f.proven()

@@ -5,6 +5,7 @@
 pub use super::torch_probe::{CheckpointLoad, TorchFacts};
 use super::torch_probe::{SCRIPT, diagnose};
 use crate::ports::job_container::JobContainer;
+pub use crate::ports::job_python::JobPython;
 use serde::Serialize;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -26,18 +27,20 @@ pub struct TorchReport {
 }
 
 impl TorchReport {
+    /// The interpreter, and the container it ran in when it did.
+    pub fn place(&self) -> String {
+        match self.container_of {
+            Some(pid) => format!(
+                "{} in the container of pid {pid}",
+                self.interpreter.display()
+            ),
+            None => self.interpreter.display().to_string(),
+        }
+    }
+
     pub fn gpu_ok(&self) -> bool {
         self.diagnosis.is_none()
     }
-}
-
-/// The training job's interpreter, as the job names it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobPython {
-    pub path: PathBuf,
-    /// The job (pid, start time) when it sees other mounts than ours (a container): the
-    /// check then runs in its namespaces with its environment.
-    pub container: Option<(i32, u64)>,
 }
 
 /// The job's interpreter when step 1 found one, else `--python`, else `python3`.

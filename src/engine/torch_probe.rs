@@ -65,32 +65,21 @@ pub struct CheckpointLoad {
 
 /// What the interpreter said, as it printed it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TorchFacts {
-    #[serde(default)]
     pub python: Option<String>,
-    #[serde(default)]
     pub import_error: Option<String>,
-    #[serde(default)]
     pub torch: Option<String>,
-    #[serde(default)]
     pub cuda_build: Option<String>,
-    #[serde(default)]
     pub available: Option<bool>,
-    #[serde(default)]
     pub count: u32,
-    #[serde(default)]
     pub names: Vec<String>,
-    #[serde(default)]
     pub cuda_error: Option<String>,
     /// A matrix product on the GPU gave the right answer (None: not tried).
-    #[serde(default)]
     pub kernel_ok: Option<bool>,
     /// Why no kernel could run although torch sees the GPU.
-    #[serde(default)]
     pub kernel_error: Option<String>,
-    #[serde(default)]
     pub cudnn: Option<u32>,
-    #[serde(default)]
     pub loads: Vec<CheckpointLoad>,
 }
 

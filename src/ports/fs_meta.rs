@@ -1,5 +1,5 @@
 //! Small filesystem facts the engine needs: the nearest surviving ancestor of a lost path,
-//! free space, and whether two paths share a filesystem.
+//! free space, whether two paths share a filesystem or name the same file.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,19 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
 /// `st_dev` of a path (each btrfs subvolume has its own).
 pub fn device_of(path: &Path) -> std::io::Result<u64> {
     Ok(std::fs::symlink_metadata(path)?.dev())
+}
+
+/// Whether both paths name the very same file (device and inode, links followed).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// `path`, as a process whose root is `root` (`/proc/PID/root`) names it, seen from here.
+pub fn under_root(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
 /// Both paths (or their surviving ancestors) on one filesystem: the same superblock in the

@@ -4,7 +4,7 @@
 //! namespaces (`nsenter`, argv only), with the job's own environment (CUDA_VISIBLE_DEVICES,
 //! LD_LIBRARY_PATH), on the checkpoints the container sees at the same paths.
 
-use std::os::unix::fs::MetadataExt;
+use crate::ports::fs_meta::{same_file, under_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,14 +47,8 @@ impl JobContainer {
 
     /// Whether the container sees this very file (same device and inode) at the same path.
     pub fn sees_same_file(&self, path: &Path) -> bool {
-        let inside = Path::new("/proc")
-            .join(self.pid.to_string())
-            .join("root")
-            .join(path.strip_prefix("/").unwrap_or(path));
-        match (std::fs::metadata(path), std::fs::metadata(inside)) {
-            (Ok(here), Ok(there)) => here.dev() == there.dev() && here.ino() == there.ino(),
-            _ => false,
-        }
+        let root = PathBuf::from(format!("/proc/{}/root", self.pid));
+        same_file(path, &under_root(&root, path))
     }
 
     /// A command running `program` (a path as the job sees it) in the job's mount and PID
@@ -74,10 +68,15 @@ impl JobContainer {
     }
 }
 
-/// Whether `pid` lives in another mount namespace than this process.
-pub fn separate_mounts(pid: i32) -> bool {
-    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/mnt")).ok();
-    match (ns("self"), ns(&pid.to_string())) {
+/// The mount namespace of `pid` (`self` for this process), as /proc names it.
+pub fn mount_namespace(pid: &str) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()
+}
+
+/// Whether `pid` lives in another mount namespace than `ours` (this process's, read once
+/// by the caller); unknown counts as the same.
+pub fn separate_mounts(pid: i32, ours: Option<&Path>) -> bool {
+    match (ours, mount_namespace(&pid.to_string())) {
         (Some(ours), Some(theirs)) => ours != theirs,
         _ => false,
     }

@@ -4,9 +4,11 @@
 //! packages (torch among them). Python finds its environment from how it was invoked
 //! (`sys.executable`: argv[0], searched in PATH when it is a bare name), and so do we.
 
+use super::fs_meta::{same_file, under_root};
+use super::job_container::{mount_namespace, separate_mounts};
+use super::processes::ProcessUse;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// What is known of a process, with paths as the process sees them (its own root).
@@ -22,7 +24,7 @@ pub struct Invocation<'a> {
 }
 
 /// Whether an executable's file name says it is a Python interpreter.
-pub fn is_python(exe: &Path) -> bool {
+fn is_python(exe: &Path) -> bool {
     exe.file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with("python"))
 }
@@ -30,15 +32,7 @@ pub fn is_python(exe: &Path) -> bool {
 /// The interpreter as the job invoked it, when that names the same file as its exe; else
 /// None (then exe is the best there is).
 pub fn invoked_interpreter(job: &Invocation) -> Option<PathBuf> {
-    let same_file = |candidate: &Path| -> bool {
-        let seen = job
-            .root
-            .join(candidate.strip_prefix("/").unwrap_or(candidate));
-        match (std::fs::metadata(seen), std::fs::metadata(job.exe)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        }
-    };
+    let is_exe = |candidate: &Path| same_file(&under_root(job.root, candidate), job.exe);
     let argv0 = Path::new(job.argv0);
     if job.argv0.contains('/') {
         let absolute = if argv0.is_absolute() {
@@ -46,21 +40,24 @@ pub fn invoked_interpreter(job: &Invocation) -> Option<PathBuf> {
         } else {
             job.cwd?.join(argv0)
         };
-        return same_file(&absolute).then_some(absolute);
+        return is_exe(&absolute).then_some(absolute);
     }
     std::env::split_paths(job.path_var?)
         .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(argv0))
-        .find(|candidate| same_file(candidate))
+        .find(|candidate| is_exe(candidate))
 }
 
 /// A Python process's interpreter as it invoked it, else its exe; None for other programs.
 pub fn interpreter_of(
     process: &procfs::process::Process,
+    exe: &Path,
     argv: &[String],
     environ: &HashMap<OsString, OsString>,
 ) -> Option<PathBuf> {
-    let exe = process.exe().ok().filter(|e| is_python(e))?;
+    if !is_python(exe) {
+        return None;
+    }
     let base = PathBuf::from(format!("/proc/{}", process.pid));
     let cwd = process.cwd().ok();
     let job = Invocation {
@@ -70,17 +67,16 @@ pub fn interpreter_of(
         root: &base.join("root"),
         exe: &base.join("exe"),
     };
-    Some(invoked_interpreter(&job).unwrap_or(exe))
+    Some(invoked_interpreter(&job).unwrap_or_else(|| exe.to_path_buf()))
 }
 
-/// A running training job named by the user (`verify --job PID`).
-#[derive(Debug)]
-pub struct PythonJob {
-    pub pid: i32,
-    pub start_time: u64,
-    pub python: PathBuf,
-    /// It runs in a container (other mounts than ours).
-    pub separate_mounts: bool,
+/// The training job's interpreter, as the job names it, and where to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPython {
+    pub path: PathBuf,
+    /// The job (pid, start time) when it sees other mounts than ours (a container): the
+    /// check then runs in its namespaces with its environment.
+    pub container: Option<(i32, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,30 +89,39 @@ pub enum JobError {
     NotPython { pid: i32, exe: String },
 }
 
-/// The interpreter of the running process `pid`, which must be a Python.
-pub fn python_job(pid: i32) -> Result<PythonJob, JobError> {
-    use procfs::ProcError;
-    let failed = |e: ProcError| match e {
-        ProcError::NotFound(_) => JobError::Missing(pid),
-        other => JobError::Unreadable(pid, other.to_string()),
-    };
-    let process = procfs::process::Process::new(pid).map_err(failed)?;
-    let stat = process.stat().map_err(failed)?;
-    let argv = process.cmdline().map_err(failed)?;
-    let environ = process.environ().map_err(failed)?;
-    let python = interpreter_of(&process, &argv, &environ).ok_or_else(|| JobError::NotPython {
-        pid,
-        exe: process
-            .exe()
-            .map(|e| e.display().to_string())
-            .unwrap_or_else(|_| stat.comm.clone()),
-    })?;
-    Ok(PythonJob {
-        pid,
-        start_time: stat.starttime,
-        python,
-        separate_mounts: super::job_container::separate_mounts(pid),
-    })
+impl JobPython {
+    /// The interpreter of a Python process step 1 listed, if it is one.
+    pub fn of(p: &ProcessUse) -> Option<Self> {
+        Some(JobPython {
+            path: p.python.clone()?,
+            container: p.separate_mounts.then_some((p.pid, p.start_time)),
+        })
+    }
+
+    /// The interpreter of the running process `pid` (`verify --job`), which must be a
+    /// Python.
+    pub fn running(pid: i32) -> Result<Self, JobError> {
+        use procfs::ProcError;
+        let failed = |e: ProcError| match e {
+            ProcError::NotFound(_) => JobError::Missing(pid),
+            other => JobError::Unreadable(pid, other.to_string()),
+        };
+        let process = procfs::process::Process::new(pid).map_err(failed)?;
+        let stat = process.stat().map_err(failed)?;
+        let exe = process.exe().map_err(failed)?;
+        let argv = process.cmdline().map_err(failed)?;
+        let environ = process.environ().map_err(failed)?;
+        let path =
+            interpreter_of(&process, &exe, &argv, &environ).ok_or_else(|| JobError::NotPython {
+                pid,
+                exe: exe.display().to_string(),
+            })?;
+        let ours = mount_namespace("self");
+        Ok(JobPython {
+            path,
+            container: separate_mounts(pid, ours.as_deref()).then_some((pid, stat.starttime)),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -192,46 +192,23 @@ impl TempMount {
     /// Mounts `device` (with filesystem `fs_type` and extra `data` options) read-only,
     /// nosuid, nodev, noexec on a fresh private directory.
     pub fn read_only(device: &str, fs_type: &str, data: &str) -> Result<Self, MountError> {
-        let dir = tempfile::Builder::new()
-            .prefix("snaprescue-mnt-")
-            .tempdir()
-            .map_err(MountError::MountPoint)?;
-        mount_read_only(Path::new(device), fs_type, data, dir.path())?;
-        Ok(Self { dir, mounted: true })
+        Self::new(|dir| mount_read_only(Path::new(device), fs_type, data, dir))
     }
 
     /// Mounts `device` read-write (nosuid, nodev, noexec) on a fresh private directory: a
     /// view of the btrfs top level in which subvolumes can be renamed.
     pub fn read_write(device: &str, fs_type: &str, data: &str) -> Result<Self, MountError> {
+        use nix::mount::MsFlags;
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        Self::new(|dir| mount_private(Path::new(device), fs_type, flags, data, dir))
+    }
+
+    fn new(mount: impl FnOnce(&Path) -> Result<(), MountError>) -> Result<Self, MountError> {
         let dir = tempfile::Builder::new()
             .prefix("snaprescue-mnt-")
             .tempdir()
             .map_err(MountError::MountPoint)?;
-        let spec = MountSpec {
-            fs_type: fs_type.into(),
-            options: vec!["nosuid".into(), "nodev".into(), "noexec".into()],
-            subvol: None,
-        };
-        let device = Path::new(device);
-        nix::mount::mount(
-            Some(device),
-            dir.path(),
-            Some(fs_type),
-            spec.flags(),
-            Some(data),
-        )
-        .map_err(|errno| MountError::Mount {
-            source_dev: format!("{} ({fs_type}, {data})", device.display()),
-            target: dir.path().to_path_buf(),
-            errno,
-        })?;
-        let _ = nix::mount::mount(
-            None::<&str>,
-            dir.path(),
-            None::<&str>,
-            nix::mount::MsFlags::MS_PRIVATE,
-            None::<&str>,
-        );
+        mount(dir.path())?;
         Ok(Self { dir, mounted: true })
     }
 
@@ -259,11 +236,31 @@ pub fn mount_read_only(
     data: &str,
     dir: &Path,
 ) -> Result<(), MountError> {
-    use nix::mount::{MsFlags, mount};
+    use nix::mount::MsFlags;
     let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount_private(device, fs_type, flags, data, dir)?;
+    tracing::info!(device = %device.display(), dir = %dir.display(), data, "read-only mount");
+    Ok(())
+}
+
+/// Mounts `device` on `dir` with `flags` and makes the mount private (not propagated to
+/// other namespaces).
+fn mount_private(
+    device: &Path,
+    fs_type: &str,
+    flags: nix::mount::MsFlags,
+    data: &str,
+    dir: &Path,
+) -> Result<(), MountError> {
+    use nix::mount::{MsFlags, mount};
+    let how = if flags.contains(MsFlags::MS_RDONLY) {
+        " read-only"
+    } else {
+        ""
+    };
     mount(Some(device), dir, Some(fs_type), flags, Some(data)).map_err(|errno| {
         MountError::Mount {
-            source_dev: format!("{} read-only ({fs_type}, {data})", device.display()),
+            source_dev: format!("{}{how} ({fs_type}, {data})", device.display()),
             target: dir.to_path_buf(),
             errno,
         }
@@ -275,7 +272,6 @@ pub fn mount_read_only(
         MsFlags::MS_PRIVATE,
         None::<&str>,
     );
-    tracing::info!(device = %device.display(), dir = %dir.display(), data, "read-only mount");
     Ok(())
 }
 

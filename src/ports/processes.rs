@@ -81,7 +81,7 @@ pub fn in_host_pid_namespace() -> bool {
 
 /// Whether an open file is an NVIDIA GPU: character major 195, minor 0–253 (254 and 255
 /// are nvidia-modeset and nvidiactl, which monitors like nvidia-smi hold too).
-pub fn is_gpu_file(meta: &std::fs::Metadata) -> bool {
+fn is_gpu_file(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::FileTypeExt;
     const NVIDIA_MAJOR: u32 = 195;
     meta.file_type().is_char_device()
@@ -94,6 +94,7 @@ pub fn is_gpu_file(meta: &std::fs::Metadata) -> bool {
 /// ones are counted in the second value.
 pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
     let me = std::process::id() as i32;
+    let own_mounts = super::job_container::mount_namespace("self");
     let parent = nix::unistd::getppid().as_raw();
     let mut found = Vec::new();
     let mut denied = 0;
@@ -104,7 +105,7 @@ pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
         if process.pid == me || process.pid == parent {
             continue;
         }
-        match inspect(&process, devices) {
+        match inspect(&process, devices, own_mounts.as_deref()) {
             Ok(Some(usage)) => found.push(usage),
             Ok(None) => {}
             Err(procfs::ProcError::PermissionDenied(_)) => denied += 1,
@@ -124,6 +125,7 @@ fn on_devices(path: &std::path::Path, devices: &HashSet<u64>) -> bool {
 fn inspect(
     process: &procfs::process::Process,
     devices: &HashSet<u64>,
+    own_mounts: Option<&Path>,
 ) -> procfs::ProcResult<Option<ProcessUse>> {
     // Kernel threads (PF_KTHREAD) have / as cwd and root but hold no user files, and
     // ignore SIGSTOP: listing them would bury the real writers of a root filesystem.
@@ -224,14 +226,16 @@ fn inspect(
         })
         .collect();
     let exe = process.exe().ok();
-    let python = job_python::interpreter_of(process, &argv, &environ);
+    let python = exe
+        .as_deref()
+        .and_then(|e| job_python::interpreter_of(process, e, &argv, &environ));
     Ok(Some(ProcessUse {
         ppid: stat.ppid,
         container: cgroup.as_deref().and_then(container_of),
         cgroup,
         python_env,
         python,
-        separate_mounts: super::job_container::separate_mounts(process.pid),
+        separate_mounts: super::job_container::separate_mounts(process.pid, own_mounts),
         gpu_files,
         pid: process.pid,
         start_time: stat.starttime,

@@ -11,7 +11,7 @@ use crate::ports::mounts::{MountEntry, MountError, MountTable, mount_as};
 use std::path::{Path, PathBuf};
 
 /// The mounts of the filesystem `majmin` that show `subvolume` (top-relative) itself.
-pub fn direct_mounts(table: &MountTable, majmin: &str, subvolume: &Path) -> Vec<MountEntry> {
+fn direct_mounts(table: &MountTable, majmin: &str, subvolume: &Path) -> Vec<MountEntry> {
     table
         .of_filesystem(majmin)
         .filter(|m| top_relative(&m.root) == subvolume)
@@ -22,7 +22,7 @@ pub fn direct_mounts(table: &MountTable, majmin: &str, subvolume: &Path) -> Vec<
 /// Mounts that show a part of `subvolume` (a bind mount of a directory in it): they would
 /// keep showing the old subvolume, and cannot be moved to the new one as they are.
 /// Directories of nested subvolumes (`nested`, top-relative) belong to those, not to it.
-pub fn partial_mounts(
+fn partial_mounts(
     table: &MountTable,
     majmin: &str,
     subvolume: &Path,
@@ -67,7 +67,7 @@ pub fn mounts_to_move(source: &BtrfsSource, table: &MountTable) -> Result<Vec<Mo
 }
 
 /// The fstab that decides what the next boot mounts (`SNAPRESCUE_FSTAB` in tests).
-pub fn fstab_text() -> String {
+fn fstab_text() -> String {
     let path = std::env::var_os("SNAPRESCUE_FSTAB").unwrap_or_else(|| "/etc/fstab".into());
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -84,7 +84,7 @@ fn fstab_path(field: &str) -> PathBuf {
 
 /// The working directories of this process and of the shell that started it: neither is
 /// ever listed as a user of the filesystem, but either inside a mount keeps it busy.
-pub fn own_working_dirs() -> Vec<(&'static str, PathBuf)> {
+fn own_working_dirs() -> Vec<(&'static str, PathBuf)> {
     let parent = nix::unistd::getppid();
     [
         ("snaprescue", "/proc/self/cwd".to_string()),
@@ -99,7 +99,7 @@ pub fn own_working_dirs() -> Vec<(&'static str, PathBuf)> {
 }
 
 /// Why the mounts in `direct` cannot be moved to a new subvolume, if they cannot.
-pub fn refusal(
+fn refusal(
     table: &MountTable,
     direct: &[MountEntry],
     fstab: &str,
@@ -162,6 +162,11 @@ pub fn refusal(
     None
 }
 
+/// Mounts what `mount` names (its source, subvolume path and options) where it was.
+fn mount_again(mount: &MountEntry) -> Result<(), MountError> {
+    mount_as(Path::new(&mount.source), &mount.spec(), &mount.mount_point)
+}
+
 /// A remount that did not happen, and the mounts it had already unmounted (some of them
 /// mounted again on the new subvolume).
 pub struct RemountFailed {
@@ -182,7 +187,7 @@ pub fn remount(mounts: &[MountEntry]) -> Result<(), RemountFailed> {
                 touched: mounts[..done].to_vec(),
             });
         }
-        if let Err(error) = mount_as(Path::new(&mount.source), &mount.spec(), &mount.mount_point) {
+        if let Err(error) = mount_again(mount) {
             return Err(RemountFailed {
                 error,
                 touched: mounts[..=done].to_vec(),
@@ -204,11 +209,7 @@ pub fn unmount_new(touched: &[MountEntry]) {
 pub fn mount_back(mounts: &[MountEntry]) -> Vec<String> {
     mounts
         .iter()
-        .filter_map(|m| {
-            mount_as(Path::new(&m.source), &m.spec(), &m.mount_point)
-                .err()
-                .map(|e| e.to_string())
-        })
+        .filter_map(|m| mount_again(m).err().map(|e| e.to_string()))
         .collect()
 }
 

@@ -99,13 +99,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     }
     match &model.finish.torch {
         Some(t) => {
-            let place = t
-                .container_of
-                .map(|pid| format!(" in the container of pid {pid}"))
-                .unwrap_or_default();
             let text = format!(
-                "torch.cuda ({}{place}): {}",
-                t.interpreter.display(),
+                "torch.cuda ({}): {}",
+                t.place(),
                 crate::wizard::torch_summary(t)
             );
             lines.push(if t.gpu_ok() {

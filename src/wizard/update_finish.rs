@@ -26,10 +26,7 @@ pub fn job_python(model: &Model) -> Option<JobPython> {
                 std::cmp::Reverse(p.pid),
             )
         })?;
-    Some(JobPython {
-        path: job.python.clone()?,
-        container: job.separate_mounts.then_some((job.pid, job.start_time)),
-    })
+    JobPython::of(job)
 }
 
 pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u128) -> Vec<Effect> {

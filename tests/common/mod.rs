@@ -194,6 +194,18 @@ pub fn btrfs(args: &[&str]) -> String {
     sh("btrfs", args)
 }
 
+/// A btrfs test volume with subvolume `data` and snapper's `data/.snapshots` nested in it.
+pub fn btrfs_with_data_subvolume() -> LoopFs {
+    let fs = LoopFs::new("btrfs", 300);
+    btrfs(&["subvolume", "create", fs.path("data").to_str().unwrap()]);
+    btrfs(&[
+        "subvolume",
+        "create",
+        fs.path("data/.snapshots").to_str().unwrap(),
+    ]);
+    fs
+}
+
 /// A read-only snapshot of `subvol` at `dest` (parents created).
 pub fn snapshot(subvol: &Path, dest: &Path) {
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();

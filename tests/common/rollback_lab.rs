@@ -6,14 +6,8 @@ use super::*;
 use std::fs;
 
 pub fn volume() -> (LoopFs, String) {
-    let fs = LoopFs::new("btrfs", 300);
+    let fs = btrfs_with_data_subvolume();
     let data = fs.path("data");
-    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
-    btrfs(&[
-        "subvolume",
-        "create",
-        fs.path("data/.snapshots").to_str().unwrap(),
-    ]);
     fs::create_dir_all(data.join("run")).unwrap();
     fs::write(data.join("run/a.txt"), "version 1").unwrap();
     snapshot(&data, &fs.path("data/.snapshots/1/snapshot"));
