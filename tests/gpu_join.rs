@@ -1,47 +1,25 @@
 //! Step 2 through the real binary where NVML cannot load (this machine has no driver) but
-//! an `nvidia-smi` exists: a stand-in that answers like the real one (units unless told
-//! `nounits`, refusing unknown queries) reports a real child process as a GPU job, and both
-//! `gpu` and `writers` show it, the latter beside the job's writes to the disk.
+//! an `nvidia-smi` exists: a stand-in that answers like the real one
+//! (tests/fixtures/fake-nvml/nvidia-smi: units unless told `nounits`, refusing unknown
+//! queries) reports a real child process as a GPU job, and both `gpu` and `writers` show it,
+//! the latter beside the job's writes to the disk.
 
 mod common;
 use common::*;
 use std::process::Command;
 use std::time::Duration;
 
-const UUID: &str = "GPU-5f3a1c2e-0000-1111-2222-333344445555";
-
-/// A directory holding an `nvidia-smi` that logs its arguments to `args.log`.
-fn nvidia_smi_stand_in() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let script = format!(
-        r#"#!/bin/sh
-echo "$*" >> "{log}"
-case "$*" in *--format=csv,noheader,nounits*) unit="" ;; *--format=csv,noheader*) unit=" MiB" ;; *) exit 2 ;; esac
-case "$*" in
-  *--query-gpu=index,name,uuid,memory.used,memory.total,utilization.gpu,temperature.gpu,power.draw,driver_version*)
-    echo "0, NVIDIA H200, {UUID}, 40321$unit, 143771$unit, 97, 61, 512.34, 550.54.15" ;;
-  *--query-compute-apps=gpu_uuid,pid,used_memory*)
-    echo "{UUID}, $SNAPRESCUE_TEST_GPU_PID, 39012$unit" ;;
-  *) echo "Invalid combination of input arguments" >&2; exit 2 ;;
-esac
-"#,
-        log = dir.path().join("args.log").display()
-    );
-    let path = dir.path().join("nvidia-smi");
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    dir
-}
-
-fn run(smi: &std::path::Path, gpu_pid: u32, args: &[&std::ffi::OsStr]) -> serde_json::Value {
-    let state = tempfile::tempdir().unwrap();
+/// Runs the binary with the stand-in first on PATH; its calls are logged to `state/smi.log`.
+fn run(state: &std::path::Path, gpu_pid: u32, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let smi = gpu_stand_ins::nvidia_smi_dir();
     let path = format!("{}:{}", smi.display(), std::env::var("PATH").unwrap());
     let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
         .args(args)
         .arg("--json")
         .env("PATH", path)
-        .env("SNAPRESCUE_STATE_DIR", state.path())
-        .env("SNAPRESCUE_TEST_GPU_PID", gpu_pid.to_string())
+        .env("SNAPRESCUE_STATE_DIR", state)
+        .env("FAKE_NVML_PID", gpu_pid.to_string())
+        .env("FAKE_SMI_LOG", state.join("smi.log"))
         .output()
         .unwrap();
     assert_eq!(
@@ -68,9 +46,9 @@ fn a_gpu_job_shows_its_gpu_memory_beside_its_writes_when_only_nvidia_smi_works()
     let (job_pid, idle_pid) = (job.id(), idle.id());
     let _children = Children(vec![job, idle]);
     std::thread::sleep(Duration::from_millis(300));
-    let smi = nvidia_smi_stand_in();
+    let state = tempfile::tempdir().unwrap();
 
-    let gpu = run(smi.path(), job_pid, args!["gpu"]);
+    let gpu = run(state.path(), job_pid, args!["gpu"]);
     assert_eq!(gpu["state"], "available", "{gpu}");
     assert!(
         gpu["via"]
@@ -85,7 +63,7 @@ fn a_gpu_job_shows_its_gpu_memory_beside_its_writes_when_only_nvidia_smi_works()
     assert_eq!(device["processes"][0]["pid"], job_pid);
 
     let doc = run(
-        smi.path(),
+        state.path(),
         job_pid,
         args!["writers", &fs.mount, "--interval", "0.5"],
     );
@@ -96,7 +74,7 @@ fn a_gpu_job_shows_its_gpu_memory_beside_its_writes_when_only_nvidia_smi_works()
     assert!(training["write_rate"].as_f64().unwrap() > 0.0, "{training}");
     assert_eq!(listed(idle_pid)["gpu_memory"], serde_json::Value::Null);
     assert_eq!(doc["gpu"]["state"], "available");
-    let calls = std::fs::read_to_string(smi.path().join("args.log")).unwrap();
+    let calls = std::fs::read_to_string(state.path().join("smi.log")).unwrap();
     assert!(
         calls
             .lines()

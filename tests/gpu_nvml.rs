@@ -5,6 +5,7 @@
 //! the same paths against the real library with scripts/gpu-check.
 
 mod common;
+use common::gpu_stand_ins::{nvidia_node, stand_in_library};
 use common::*;
 use serde_json::Value;
 use std::path::Path;
@@ -12,20 +13,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1 << 20;
-
-/// A directory holding the stand-in `libnvidia-ml.so.1`, compiled from its source.
-fn stand_in_library() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-nvml/fake_nvml.c");
-    let built = Command::new("cc")
-        .args(["-Wall", "-Werror", "-shared", "-fPIC", "-o"])
-        .arg(dir.path().join("libnvidia-ml.so.1"))
-        .arg(source)
-        .status()
-        .expect("cc (the C compiler Rust links with) builds the NVML stand-in");
-    assert!(built.success());
-    dir
-}
 
 /// Runs the binary with the stand-in library on the loader's path.
 fn run(
@@ -136,18 +123,6 @@ fn a_wedged_driver_is_a_one_line_reason_not_a_hang() {
         "{doc}"
     );
     assert!(started.elapsed() < Duration::from_secs(60), "it gave up");
-}
-
-/// A character device node like the driver's `/dev/nvidiaN` (major 195), made in `dir`.
-fn nvidia_node(dir: &Path, name: &str, minor: u64) -> std::path::PathBuf {
-    let node = dir.join(name);
-    let made = Command::new("mknod")
-        .arg(&node)
-        .args(["c", "195", &minor.to_string()])
-        .status()
-        .unwrap();
-    assert!(made.success(), "mknod {}", node.display());
-    node
 }
 
 /// A job that holds GPU device files (O_PATH: there is no driver to open them for real) and

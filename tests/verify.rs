@@ -208,3 +208,30 @@ fn a_gpu_that_torch_sees_but_cannot_run_a_kernel_on_is_diagnosed() {
     );
     assert!(d.contains("no kernel image is available"), "{d}");
 }
+
+/// An interpreter without safetensors cannot load `.safetensors` files with torch: they are
+/// reported as not loaded, with the reason, and do not fail the check (their headers and
+/// shards were verified); every torch checkpoint, zip and legacy, is loaded.
+#[test]
+fn safetensors_files_are_skipped_not_failed_where_safetensors_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = with_stand_in_torch(dir.path(), "");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args(["verify", fixture("good").to_str().unwrap(), "--torch"])
+        .arg("--python")
+        .arg(&python)
+        .args(["--json", "--timeout", "30"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    let loads = doc["torch"]["facts"]["loads"].as_array().unwrap();
+    let (skipped, loaded): (Vec<_>, Vec<_>) = loads.iter().partition(|l| l["skipped"].is_string());
+    assert_eq!(skipped.len(), 3, "{doc}");
+    assert!(skipped.iter().all(|l| {
+        l["path"].as_str().unwrap().ends_with(".safetensors")
+            && l["skipped"] == "safetensors is not installed for this interpreter"
+    }));
+    assert_eq!(loaded.len(), 4, "{doc}");
+    assert!(loaded.iter().all(|l| l["ok"] == true), "{doc}");
+}

@@ -1,7 +1,7 @@
 //! `verify` without a terminal: every file's verdict, then the torch check.
 
 use super::Outcome;
-use crate::engine::torch_check::{JobPython, choose_python, torch_check_job};
+use crate::engine::torch_check::{CheckpointLoad, JobPython, choose_python, torch_check_job};
 use crate::engine::verify::{files_under, verify_all};
 use serde_json::json;
 use std::collections::HashMap;
@@ -73,13 +73,17 @@ pub fn verify(
             let _ = writeln!(human, "torch check: {d}");
         }
     }
-    for l in f.loads.iter().filter(|l| !l.ok) {
-        let _ = writeln!(
-            human,
-            "FAIL torch.load {}: {}",
-            l.path.display(),
-            l.error.as_deref().unwrap_or("")
-        );
+    for l in &f.loads {
+        if let Some(why) = &l.skipped {
+            let _ = writeln!(human, "not loaded by torch ({why}): {}", l.path.display());
+        } else if !l.ok {
+            let _ = writeln!(
+                human,
+                "FAIL torch.load {}: {}",
+                l.path.display(),
+                l.error.as_deref().unwrap_or("")
+            );
+        }
     }
     for path in &torch.not_loaded {
         let _ = writeln!(
@@ -89,7 +93,7 @@ pub fn verify(
         );
     }
     let files_ok = verdicts.iter().all(|v| v.ok);
-    let loads_ok = f.loads.iter().all(|l| l.ok)
+    let loads_ok = !f.loads.iter().any(CheckpointLoad::failed)
         && (!load || torch.facts.import_error.is_none() && torch.facts.torch.is_some());
     Ok(Outcome {
         json: json!({ "files": verdicts, "torch": torch }),

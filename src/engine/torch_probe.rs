@@ -44,7 +44,11 @@ loads = []
 for p in sys.argv[1:]:
     try:
         if p.endswith(".safetensors"):
-            from safetensors.torch import load_file
+            try:
+                from safetensors.torch import load_file
+            except ImportError:
+                loads.append({"path": p, "ok": False, "skipped": "safetensors is not installed for this interpreter"})
+                continue
             load_file(p, device="cpu")
         else:
             torch.load(p, map_location="cpu", weights_only=True)
@@ -58,9 +62,21 @@ print(json.dumps(out))
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointLoad {
     pub path: PathBuf,
+    /// torch (or safetensors) loaded it.
     pub ok: bool,
     #[serde(default)]
     pub error: Option<String>,
+    /// Why it was not tried (the interpreter lacks the library that reads it): not a fault
+    /// of the file, whose header the file check has read already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+impl CheckpointLoad {
+    /// Loading was tried and failed.
+    pub fn failed(&self) -> bool {
+        !self.ok && self.skipped.is_none()
+    }
 }
 
 /// What the interpreter said, as it printed it.

@@ -109,7 +109,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             } else {
                 Line::from(text).yellow()
             });
-            for l in t.facts.loads.iter().filter(|l| !l.ok).take(3) {
+            for l in t.facts.loads.iter().filter(|l| l.failed()).take(3) {
                 lines.push(
                     Line::from(format!(
                         "  torch.load failed for {}: {}",
@@ -117,6 +117,21 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                         l.error.as_deref().unwrap_or("")
                     ))
                     .red(),
+                );
+            }
+            let skipped: Vec<&str> = t
+                .facts
+                .loads
+                .iter()
+                .filter_map(|l| l.skipped.as_deref())
+                .collect();
+            if let Some(why) = skipped.first() {
+                lines.push(
+                    Line::from(format!(
+                        "  {} checkpoint(s) not loaded by torch: {why}",
+                        skipped.len()
+                    ))
+                    .yellow(),
                 );
             }
             if !t.not_loaded.is_empty() {
