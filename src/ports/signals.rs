@@ -1,5 +1,6 @@
 //! Signals sent through a pidfd: the pidfd pins the process, then its start time is checked
-//! against the one we listed, so a recycled PID is never hit. Terminate waits on the pidfd.
+//! against the one we listed, so a recycled PID is never hit, and a process that exited
+//! since the scan (a zombie included) is reported gone. Terminate waits on the pidfd.
 
 use nix::sys::signal::Signal;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -40,6 +41,12 @@ impl Pidfd {
             .map_err(|_| ProcessError::Gone { pid })?;
         if current.starttime != start_time {
             return Err(ProcessError::Recycled { pid });
+        }
+        // A zombie has exited; only its parent has not reaped it. A signal to it "succeeds"
+        // and does nothing, so freezing it would be reported done. (A leader that exited
+        // while its threads run is a zombie too, and they still take the signal.)
+        if current.state == 'X' || current.state == 'Z' && current.num_threads <= 1 {
+            return Err(ProcessError::Gone { pid });
         }
         Ok(Self { pid, fd })
     }

@@ -1,0 +1,159 @@
+//! Step 1 where the machine is not tidy: a process that exits between the scan and the
+//! freeze (a zombie until its parent reaps it), a process reaching the filesystem only
+//! through a bind mount, and snaprescue run without root, which cannot read other users'
+//! /proc entries and must say so rather than show a short list as if it were whole.
+
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn start_time(pid: u32) -> u64 {
+    procfs::process::Process::new(pid as i32)
+        .unwrap()
+        .stat()
+        .unwrap()
+        .starttime
+}
+
+#[test]
+fn a_process_that_became_a_zombie_since_the_scan_is_reported_gone_not_frozen() {
+    use nix::sys::signal::Signal;
+    use snaprescue::ports::signals::{ProcessError, signal};
+    let mut child = Command::new("sleep").arg("0.2").spawn().unwrap();
+    let pid = child.id();
+    let start = start_time(pid); // the scan saw it running
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while snaprescue::ports::processes::state_of(pid as i32) != Some('Z') {
+        assert!(Instant::now() < deadline, "sleep 0.2 did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Not reaped yet: the PID and its start time still match the scan.
+    let frozen = signal(pid as i32, start, Signal::SIGSTOP);
+    assert!(
+        matches!(frozen, Err(ProcessError::Gone { .. })),
+        "{frozen:?}"
+    );
+    assert!(frozen.unwrap_err().to_string().contains("has exited"));
+    child.wait().unwrap();
+}
+
+/// Unmounts (lazily) on drop, also when an assertion fails.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn a_process_inside_a_bind_mount_of_the_filesystem_is_listed() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    std::fs::create_dir(fs.path("run")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    sh(
+        "mount",
+        &[
+            "--bind",
+            fs.path("run").to_str().unwrap(),
+            elsewhere.path().to_str().unwrap(),
+        ],
+    );
+    let _unmount = Unmount(elsewhere.path().to_path_buf());
+    let kids = Children(vec![
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(elsewhere.path())
+            .spawn()
+            .unwrap(),
+    ]);
+    let pid = kids.0[0].id();
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = json(state.path(), args!["writers", fs.mount, "--interval", "0"]);
+    assert_eq!(code, 0, "{err}");
+    let p = process_in(&doc, pid).unwrap_or_else(|| panic!("bind-mount user not listed: {doc}"));
+    assert_eq!(p["usages"][0]["kind"], "cwd", "{p}");
+}
+
+/// A copy of the binary that an unprivileged user can run, in a directory it can reach.
+fn binary_for_everyone(dir: &Path) -> PathBuf {
+    let bin = dir.join("snaprescue");
+    std::fs::copy(env!("CARGO_BIN_EXE_snaprescue"), &bin).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+const NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+#[test]
+fn without_root_the_unreadable_processes_are_counted_and_root_is_suggested() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let shared = fs.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    for dir in [fs.dir.path(), &fs.mount, &shared] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let kids = Children(vec![
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(&shared)
+            .spawn()
+            .unwrap(),
+        Command::new("setpriv")
+            .args(NOBODY)
+            .args(["sleep", "60"])
+            .current_dir(&shared)
+            .spawn()
+            .unwrap(),
+    ]);
+    let (root_job, own_job) = (kids.0[0].id(), kids.0[1].id());
+    let place = tempfile::tempdir().unwrap();
+    let bin = binary_for_everyone(place.path());
+    let state = fs.path("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let run = |extra: &[&str]| {
+        let out = Command::new("setpriv")
+            .args(NOBODY)
+            .arg(&bin)
+            .arg("writers")
+            .arg(&shared)
+            .args(["--interval", "0"])
+            .args(extra)
+            .env("SNAPRESCUE_STATE_DIR", &state)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let doc: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    assert!(doc["unreadable"].as_u64().unwrap() >= 1, "{doc}");
+    assert!(
+        process_in(&doc, own_job).is_some(),
+        "its own process: {doc}"
+    );
+    assert!(
+        process_in(&doc, root_job).is_none(),
+        "root's process cannot be seen: {doc}"
+    );
+    let human = run(&[]);
+    assert!(
+        human.contains("could not be inspected (permission denied): run as root"),
+        "{human}"
+    );
+}
