@@ -157,3 +157,45 @@ fn without_root_the_unreadable_processes_are_counted_and_root_is_suggested() {
         "{human}"
     );
 }
+
+/// `sudo snaprescue` from a shell in the directory: the shell is the grandparent. Neither it
+/// nor `sudo` may be listed (and so frozen): it would hang the user's own session.
+#[test]
+fn the_shells_that_started_snaprescue_are_never_listed() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let dir = fs.path("run");
+    std::fs::create_dir(&dir).unwrap();
+    let kids = Children(vec![
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(&dir)
+            .spawn()
+            .unwrap(),
+    ]);
+    // `; true` keeps each shell from exec-ing its last command.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            r#"echo $$ > outer.pid; sh -c 'echo $$ > inner.pid; "$0" writers "$1" --interval 0 --json; true' "$0" "$1"; true"#,
+        )
+        .arg(env!("CARGO_BIN_EXE_snaprescue"))
+        .arg(&dir)
+        .current_dir(&dir)
+        .env("SNAPRESCUE_STATE_DIR", fs.dir.path())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(process_in(&doc, kids.0[0].id()).is_some(), "{doc}");
+    for shell in ["outer.pid", "inner.pid"] {
+        let pid: u32 = std::fs::read_to_string(dir.join(shell))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(process_in(&doc, pid).is_none(), "{shell} {pid}: {doc}");
+    }
+}

@@ -89,20 +89,36 @@ fn is_gpu_file(meta: &std::fs::Metadata) -> bool {
         && libc::minor(meta.rdev()) < 254
 }
 
-/// Every process (other than this one and its parent) with a cwd, root, exe, open file or
-/// mapping on a device in `devices`. Processes that vanish mid-scan are skipped; unreadable
-/// ones are counted in the second value.
+/// This process's ancestors, parent first: the shell that started snaprescue, `sudo`, the
+/// SSH session, a tmux server, init. Each waits on what it started, and some carry the
+/// user's terminal: freezing one would hang the session the user is rescuing from.
+pub fn ancestors() -> Vec<i32> {
+    let mut chain = Vec::new();
+    let mut pid = nix::unistd::getppid().as_raw();
+    while pid > 0 && !chain.contains(&pid) {
+        chain.push(pid);
+        pid = match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
+            Ok(stat) => stat.ppid,
+            Err(_) => break,
+        };
+    }
+    chain
+}
+
+/// Every process (other than this one and its ancestors) with a cwd, root, exe, open file
+/// or mapping on a device in `devices`. Processes that vanish mid-scan are skipped;
+/// unreadable ones are counted in the second value.
 pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
     let me = std::process::id() as i32;
     let own_mounts = super::job_container::mount_namespace("self");
-    let parent = nix::unistd::getppid().as_raw();
+    let ancestors = ancestors();
     let mut found = Vec::new();
     let mut denied = 0;
     let Ok(all) = procfs::process::all_processes() else {
         return (found, denied);
     };
     for process in all.flatten() {
-        if process.pid == me || process.pid == parent {
+        if process.pid == me || ancestors.contains(&process.pid) {
             continue;
         }
         match inspect(&process, devices, own_mounts.as_deref()) {

@@ -82,20 +82,24 @@ fn fstab_path(field: &str) -> PathBuf {
     )
 }
 
-/// The working directories of this process and of the shell that started it: neither is
-/// ever listed as a user of the filesystem, but either inside a mount keeps it busy.
-fn own_working_dirs() -> Vec<(&'static str, PathBuf)> {
-    let parent = nix::unistd::getppid();
-    [
-        ("snaprescue", "/proc/self/cwd".to_string()),
-        (
-            "the shell that started snaprescue",
-            format!("/proc/{parent}/cwd"),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(who, link)| Some((who, std::fs::read_link(link).ok()?)))
-    .collect()
+/// The working directories of this process and of its ancestors (the shell that started
+/// it, `sudo`, …): none is ever listed as a user of the filesystem, but any of them inside
+/// a mount keeps it busy.
+fn own_working_dirs() -> Vec<(String, PathBuf)> {
+    let ancestors = crate::ports::processes::ancestors();
+    let mut dirs: Vec<(String, String)> = vec![("snaprescue".into(), "/proc/self/cwd".into())];
+    for (i, pid) in ancestors.iter().enumerate() {
+        let who = if i == 0 {
+            "the shell that started snaprescue".to_string()
+        } else {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("`{}` (pid {pid}), which started snaprescue", name.trim())
+        };
+        dirs.push((who, format!("/proc/{pid}/cwd")));
+    }
+    dirs.into_iter()
+        .filter_map(|(who, link)| Some((who, std::fs::read_link(link).ok()?)))
+        .collect()
 }
 
 /// Why the mounts in `direct` cannot be moved to a new subvolume, if they cannot.
@@ -103,7 +107,7 @@ fn refusal(
     table: &MountTable,
     direct: &[MountEntry],
     fstab: &str,
-    own_dirs: &[(&str, PathBuf)],
+    own_dirs: &[(String, PathBuf)],
 ) -> Option<String> {
     for mount in direct {
         let point = &mount.mount_point;
@@ -264,7 +268,7 @@ mod tests {
             refusal(&table, std::slice::from_ref(&home), by_name, &[]),
             None
         );
-        let shell = [("the shell", PathBuf::from("/srv/my data/run"))];
+        let shell = [("the shell".to_string(), PathBuf::from("/srv/my data/run"))];
         let why = refusal(&table, &[home], by_name, &shell).unwrap();
         assert!(why.contains("`cd /`"), "{why}");
     }
