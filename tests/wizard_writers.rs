@@ -216,3 +216,64 @@ fn freezing_a_tree_takes_the_listed_descendants() {
         ))
     );
 }
+
+/// On a root filesystem the SSH daemon and the system logger are "users" of the disk too:
+/// freezing all (or a tree) leaves them running and says so; freezing one of them alone is
+/// possible, under a warning.
+#[test]
+fn freezing_all_leaves_the_ssh_daemon_and_system_services_running() {
+    let mut m = Model::new("/".into());
+    let job = process(10);
+    let mut sshd = process(20);
+    sshd.command = "sshd: root@pts/0".into();
+    sshd.exe = Some("/usr/sbin/sshd".into());
+    let mut shell = process(21);
+    shell.ppid = 20;
+    shell.command = "-bash".into();
+    let mut journald = process(30);
+    journald.command = "/usr/lib/systemd/systemd-journald".into();
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![job, sshd, shell, journald],
+            unreadable: 0,
+            elapsed_secs: 1.0,
+        },
+    );
+    keys(&mut m, &[Key::Char('F')]);
+    assert_eq!(
+        m.writers.confirm,
+        Some(Pending::Signal(
+            SignalAction::Freeze,
+            vec![(10, 1010), (21, 1021)]
+        ))
+    );
+    let screen = common::screen_models::render(&m);
+    assert!(
+        screen.contains("left running (freezing them can cut you off or hang logins"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("sshd: root@pts/0, 30 systemd-journald"),
+        "{screen}"
+    );
+    keys(&mut m, &[Key::Char('n'), Key::Char('j'), Key::Char('P')]);
+    assert_eq!(
+        m.writers.confirm,
+        Some(Pending::Signal(
+            SignalAction::Freeze,
+            vec![(20, 1020), (21, 1021)]
+        )),
+        "the tree of the selected daemon: chosen by hand"
+    );
+    keys(&mut m, &[Key::Char('n'), Key::Char('f')]);
+    assert_eq!(
+        m.writers.confirm,
+        Some(Pending::Signal(SignalAction::Freeze, vec![(20, 1020)]))
+    );
+    let screen = common::screen_models::render(&m);
+    assert!(
+        screen.contains("20 sshd: root@pts/0: serves SSH logins: freezing it can cut you off"),
+        "{screen}"
+    );
+}

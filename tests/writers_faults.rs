@@ -1,7 +1,8 @@
 //! Step 1 where the machine is not tidy: a process that exits between the scan and the
 //! freeze (a zombie until its parent reaps it), a process reaching the filesystem only
-//! through a bind mount, and snaprescue run without root, which cannot read other users'
-//! /proc entries and must say so rather than show a short list as if it were whole.
+//! through a bind mount, snaprescue run without root, which cannot read other users' /proc
+//! entries and must say so rather than show a short list as if it were whole, the shells
+//! that started snaprescue, and an SSH daemon on the filesystem, which "freeze all" spares.
 
 mod common;
 use common::*;
@@ -198,4 +199,62 @@ fn the_shells_that_started_snaprescue_are_never_listed() {
             .unwrap();
         assert!(process_in(&doc, pid).is_none(), "{shell} {pid}: {doc}");
     }
+}
+
+/// `writers --freeze` on a filesystem the SSH daemon uses (every root filesystem): the
+/// daemon is left running and the answer says why; the job beside it is frozen.
+#[test]
+fn freeze_all_leaves_an_ssh_daemon_running_and_says_why() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let dir = fs.path("run");
+    std::fs::create_dir(&dir).unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let sshd = bin.path().join("sshd");
+    std::fs::copy(sh("sh", &["-c", "command -v sleep"]).trim(), &sshd).unwrap();
+    let kids = Children(vec![
+        Command::new(&sshd)
+            .arg("60")
+            .current_dir(&dir)
+            .spawn()
+            .unwrap(),
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(&dir)
+            .spawn()
+            .unwrap(),
+    ]);
+    let (daemon, job) = (kids.0[0].id(), kids.0[1].id());
+    std::thread::sleep(Duration::from_millis(100));
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = json(
+        state.path(),
+        args!["writers", dir, "--freeze", "--interval", "0"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(process_in(&doc, job).unwrap()["state"], "T", "{doc}");
+    assert_ne!(process_in(&doc, daemon).unwrap()["state"], "T", "{doc}");
+    let skipped = doc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["pid"] == daemon)
+        .unwrap();
+    assert!(
+        skipped["skipped"].as_str().unwrap().contains("SSH"),
+        "{skipped}"
+    );
+    let out = snaprescue(
+        state.path(),
+        args!["writers", dir, "--thaw", "--interval", "0"],
+    );
+    assert!(out.status.success());
+    let human = snaprescue(
+        state.path(),
+        args!["writers", dir, "--freeze", "--interval", "0"],
+    );
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains(&format!("left running: {daemon} ")), "{text}");
 }

@@ -2,6 +2,7 @@
 
 use super::Outcome;
 use crate::engine::harvest::{HarvestTarget, harvest};
+use crate::engine::keep_running::keep_running;
 use crate::ports::gpu::{GpuProbe, GpuStatus, Nvml};
 use crate::ports::processes::{ProcessUse, filesystem_devices, processes_using, state_of};
 use crate::ports::signals::signal;
@@ -92,6 +93,10 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
             Signal::SIGCONT
         };
         for p in list.iter().filter(|p| p.state != 'Z') {
+            if let Some(why) = keep_running(p).filter(|_| action.freeze) {
+                actions.push(json!({ "pid": p.pid, "action": "freeze", "skipped": why }));
+                continue;
+            }
             let result = signal(p.pid, p.start_time, sig);
             ok &= result.is_ok();
             actions.push(json!({
@@ -153,6 +158,16 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     }
     if let Some(caveat) = gpu.pid_caveat() {
         writeln!(human, "GPU: {caveat}")?;
+    }
+    for a in actions.iter().filter(|a| a["skipped"].is_string()) {
+        let pid = a["pid"].as_i64().unwrap_or_default();
+        let command = list.iter().find(|p| i64::from(p.pid) == pid);
+        writeln!(
+            human,
+            "left running: {pid} {} ({}); the wizard can freeze it alone",
+            command.map_or("", |p| p.command.as_str()),
+            a["skipped"].as_str().unwrap_or_default()
+        )?;
     }
     if denied > 0 {
         writeln!(

@@ -6,6 +6,7 @@ pub mod copy;
 pub mod diff;
 pub mod extents;
 pub mod harvest;
+pub mod keep_running;
 pub mod newer;
 pub mod restore;
 pub mod restore_plan;

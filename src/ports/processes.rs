@@ -28,7 +28,7 @@ pub struct DeletedOpen {
 }
 
 /// One process touching the filesystem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ProcessUse {
     pub pid: i32,
     /// Start time in clock ticks since boot: identifies the process across PID reuse.

@@ -2,6 +2,7 @@
 //! confirmations of freeze, harvest, terminate and remount.
 
 use super::{human, window};
+use crate::engine::keep_running::keep_running;
 use crate::ports::processes::ProcessUse;
 use crate::wizard::update_writers::{suggestion, unharvested};
 use crate::wizard::{Model, Pending, SignalAction, TERMINATE_GRACE_SECS};
@@ -37,6 +38,31 @@ fn short_command(p: &ProcessUse) -> String {
     } else {
         format!("{container}{name} {rest}")
     }
+}
+
+/// Under a freeze confirmation: a warning for each target that should keep running, and
+/// one line naming the processes a freeze of several leaves running.
+fn kept_running_lines(model: &Model, targets: &[(i32, u64)]) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut left = Vec::new();
+    for p in &model.writers.processes {
+        let Some(why) = keep_running(p) else { continue };
+        if targets.iter().any(|(pid, _)| *pid == p.pid) {
+            lines.push(Line::from(format!("{} {}: {why}", p.pid, short_command(p))).red());
+        } else if targets.len() > 1 {
+            left.push(format!("{} {}", p.pid, short_command(p)));
+        }
+    }
+    if !left.is_empty() {
+        lines.push(
+            Line::from(format!(
+                "left running (freezing them can cut you off or hang logins; f freezes one): {}",
+                left.join(", ")
+            ))
+            .dark_gray(),
+        );
+    }
+    lines
 }
 
 fn names(model: &Model, targets: &[(i32, u64)]) -> String {
@@ -209,6 +235,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             }
         };
         lines.push(Line::from(text).yellow().bold());
+        if let Pending::Signal(SignalAction::Freeze, t) = pending {
+            lines.extend(kept_running_lines(model, t));
+        }
         if let Pending::Signal(SignalAction::Thaw, t) = pending {
             let others = t
                 .iter()

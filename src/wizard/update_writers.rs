@@ -5,6 +5,7 @@ use super::keys::{Key, moved};
 use super::message::*;
 use super::model::*;
 use crate::engine::harvest::HarvestTarget;
+use crate::engine::keep_running::freezable;
 use crate::ports::processes::ProcessUse;
 
 /// Deleted files the process holds that were not harvested yet.
@@ -15,7 +16,8 @@ pub fn unharvested(w: &Writers, p: &ProcessUse) -> usize {
         .count()
 }
 
-/// The selected process and every listed process descending from it.
+/// The selected process and every listed process descending from it, less those to keep
+/// running (an SSH daemon's tree holds every login).
 fn tree(w: &Writers, root: &ProcessUse) -> Vec<(i32, u64)> {
     let mut pids = vec![root.pid];
     let mut i = 0;
@@ -30,9 +32,12 @@ fn tree(w: &Writers, root: &ProcessUse) -> Vec<(i32, u64)> {
         pids.extend(children);
         i += 1;
     }
-    w.processes
+    let descendants = w
+        .processes
         .iter()
-        .filter(|p| pids.contains(&p.pid))
+        .filter(|p| p.pid != root.pid && pids.contains(&p.pid));
+    std::iter::once(root)
+        .chain(freezable(descendants))
         .map(|p| (p.pid, p.start_time))
         .collect()
 }
@@ -97,10 +102,8 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
         };
     }
     let current = w.processes.get(w.selected).cloned();
-    let alive: Vec<(i32, u64)> = w
-        .processes
+    let alive: Vec<(i32, u64)> = freezable(&w.processes)
         .iter()
-        .filter(|p| p.state != 'Z')
         .map(|p| (p.pid, p.start_time))
         .collect();
     match key {
