@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::Unmount;
 use snaprescue::engine::restore::execute;
 use snaprescue::engine::restore_plan::{ConflictPolicy, plan};
 use std::fs;
@@ -155,13 +156,7 @@ fn a_disk_that_fills_up_mid_restore_fails_that_file_alone() {
         Some("size=12m"),
     );
     assert!(mounted.is_ok(), "{mounted:?}");
-    struct Unmount<'a>(&'a std::path::Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(self.0, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-    let _unmount = Unmount(dest.path());
+    let _unmount = Unmount(dest.path().to_path_buf());
     let planned = plan(
         snap.path(),
         dest.path(),

@@ -251,12 +251,6 @@ fn a_container_writing_through_an_overlay_on_this_filesystem_is_listed() {
             merged.path().to_str().unwrap(),
         ],
     );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
     let _unmount = Unmount(merged.path().to_path_buf());
     let kids = Children(vec![
         Command::new("sleep")

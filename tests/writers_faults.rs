@@ -41,15 +41,6 @@ fn a_process_that_became_a_zombie_since_the_scan_is_reported_gone_not_frozen() {
     child.wait().unwrap();
 }
 
-/// Unmounts (lazily) on drop, also when an assertion fails.
-struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-    }
-}
-
 #[test]
 fn a_process_inside_a_bind_mount_of_the_filesystem_is_listed() {
     if !privileged() {

@@ -26,6 +26,15 @@ impl Drop for Children {
     }
 }
 
+/// A mount the test made, detached (lazily) on drop, also when an assertion fails.
+pub struct Unmount(pub PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 /// The process `pid` in the JSON of `writers`, if it is listed.
 pub fn process_in(doc: &serde_json::Value, pid: u32) -> Option<&serde_json::Value> {
     doc["processes"]
