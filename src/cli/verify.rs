@@ -1,7 +1,7 @@
 //! `verify` without a terminal: every file's verdict, then the torch check.
 
 use super::Outcome;
-use crate::engine::torch_check::{CheckpointLoad, JobPython, choose_python, torch_check_job};
+use crate::engine::torch_check::{CheckpointLoad, JobPython, torch_check_job};
 use crate::engine::verify::{files_under, verify_all};
 use serde_json::json;
 use std::collections::HashMap;
@@ -24,10 +24,7 @@ pub fn verify(
 ) -> anyhow::Result<Outcome> {
     let job = match interpreter {
         Interpreter::Job(pid) => JobPython::running(pid)?,
-        Interpreter::Path(python) => JobPython {
-            path: choose_python(python, None),
-            container: None,
-        },
+        Interpreter::Path(python) => JobPython::here(python),
     };
     let files = files_under(paths);
     let verdicts = verify_all(&files, &HashMap::new(), &|done, total| {

@@ -43,13 +43,6 @@ impl TorchReport {
     }
 }
 
-/// The job's interpreter when step 1 found one, else `--python`, else `python3`.
-pub fn choose_python(flag: Option<&Path>, job: Option<&Path>) -> PathBuf {
-    flag.or(job)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("python3"))
-}
-
 /// Runs the check with `python`, loading `checkpoints` too; gives up after `timeout`.
 pub fn torch_check(python: &Path, checkpoints: &[PathBuf], timeout: Duration) -> TorchReport {
     run_check(Command::new(python), python, checkpoints, timeout)
@@ -198,23 +191,5 @@ fn run_check(
                 )),
             )
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_flag_wins_over_the_job_and_python3_is_the_last_resort() {
-        assert_eq!(
-            choose_python(None, Some(Path::new("/job/python"))),
-            PathBuf::from("/job/python")
-        );
-        assert_eq!(
-            choose_python(Some(Path::new("/flag")), Some(Path::new("/job"))),
-            PathBuf::from("/flag")
-        );
-        assert_eq!(choose_python(None, None), PathBuf::from("python3"));
     }
 }

@@ -90,6 +90,14 @@ pub enum JobError {
 }
 
 impl JobPython {
+    /// An interpreter of ours (`--python`), or `python3` from PATH.
+    pub fn here(python: Option<&Path>) -> Self {
+        JobPython {
+            path: python.map_or_else(|| PathBuf::from("python3"), Path::to_path_buf),
+            container: None,
+        }
+    }
+
     /// The interpreter of a Python process step 1 listed, if it is one.
     pub fn of(p: &ProcessUse) -> Option<Self> {
         Some(JobPython {
@@ -134,6 +142,14 @@ mod tests {
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         symlink(base, dir.join("bin/python")).unwrap();
         dir.join("bin/python")
+    }
+
+    #[test]
+    fn without_a_job_the_flag_is_used_and_python3_is_the_last_resort() {
+        let given = JobPython::here(Some(Path::new("/env/bin/python")));
+        assert_eq!(given.path, PathBuf::from("/env/bin/python"));
+        assert_eq!(given.container, None);
+        assert_eq!(JobPython::here(None).path, PathBuf::from("python3"));
     }
 
     #[test]

@@ -297,11 +297,8 @@ impl Executor {
                 python,
                 checkpoints,
             } => self.blocking(move || {
-                use crate::engine::torch_check::{JobPython, choose_python, torch_check_job};
-                let job = python.unwrap_or_else(|| JobPython {
-                    path: choose_python(None, None),
-                    container: None,
-                });
+                use crate::engine::torch_check::{JobPython, torch_check_job};
+                let job = python.unwrap_or_else(|| JobPython::here(None));
                 Msg::TorchChecked(torch_check_job(
                     &job,
                     &checkpoints,
