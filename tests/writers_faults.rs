@@ -249,3 +249,40 @@ fn freeze_all_leaves_an_ssh_daemon_running_and_says_why() {
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(text.contains(&format!("left running: {daemon} ")), "{text}");
 }
+
+/// `snaprescue writers . --freeze --json | jq` typed in the directory: jq is part of the
+/// user's own command. Frozen, it would never read the answer and the command would hang.
+#[test]
+fn the_other_commands_of_its_pipeline_are_never_listed() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 32);
+    let dir = fs.path("run");
+    std::fs::create_dir(&dir).unwrap();
+    let kids = Children(vec![
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(&dir)
+            .spawn()
+            .unwrap(),
+    ]);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#""$0" writers "$1" --interval 0.3 --json | sh -c 'echo $$ > reader.pid; exec cat'"#)
+        .arg(env!("CARGO_BIN_EXE_snaprescue"))
+        .arg(&dir)
+        .current_dir(&dir)
+        .env("SNAPRESCUE_STATE_DIR", fs.dir.path())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(process_in(&doc, kids.0[0].id()).is_some(), "{doc}");
+    let reader: u32 = std::fs::read_to_string(dir.join("reader.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_in(&doc, reader).is_none(), "reader {reader}: {doc}");
+}

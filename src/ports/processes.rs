@@ -105,13 +105,43 @@ pub fn ancestors() -> Vec<i32> {
     chain
 }
 
-/// Every process (other than this one and its ancestors) with a cwd, root, exe, open file
-/// or mapping on a device in `devices`. Processes that vanish mid-scan are skipped;
-/// unreadable ones are counted in the second value.
+/// The inode of the pipe a `/proc/PID/fd/N` link points to, if it is a pipe.
+fn pipe_inode(link: &Path) -> Option<u64> {
+    let target = std::fs::read_link(link).ok()?;
+    target
+        .to_str()?
+        .strip_prefix("pipe:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// The pipes on this process's stdin, stdout and stderr: in `snaprescue writers --json |
+/// jq`, jq is part of the user's own command, and frozen it would hang that command.
+fn own_pipes() -> HashSet<u64> {
+    (0..3)
+        .filter_map(|fd| pipe_inode(Path::new(&format!("/proc/self/fd/{fd}"))))
+        .collect()
+}
+
+/// Whether `pid` holds one of `pipes`.
+fn holds_pipe(pid: i32, pipes: &HashSet<u64>) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| pipe_inode(&fd.path()).is_some_and(|inode| pipes.contains(&inode)))
+}
+
+/// Every process (other than this one, its ancestors and the other commands of its
+/// pipeline) with a cwd, root, exe, open file or mapping on a device in `devices`.
+/// Processes that vanish mid-scan are skipped; unreadable ones are counted in the second
+/// value.
 pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
     let me = std::process::id() as i32;
     let own_mounts = super::job_container::mount_namespace("self");
     let ancestors = ancestors();
+    let pipes = own_pipes();
     let mut found = Vec::new();
     let mut denied = 0;
     let Ok(all) = procfs::process::all_processes() else {
@@ -122,8 +152,10 @@ pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
             continue;
         }
         match inspect(&process, devices, own_mounts.as_deref()) {
-            Ok(Some(usage)) => found.push(usage),
-            Ok(None) => {}
+            Ok(Some(usage)) if pipes.is_empty() || !holds_pipe(usage.pid, &pipes) => {
+                found.push(usage)
+            }
+            Ok(_) => {}
             Err(procfs::ProcError::PermissionDenied(_)) => denied += 1,
             Err(_) => {}
         }
