@@ -71,7 +71,7 @@ fn a_containerised_jobs_torch_check_runs_in_its_container_with_its_environment()
         .iter()
         .find(|p| p.python.is_some() && p.command.contains("sleep(300)"))
         .unwrap_or_else(|| panic!("the job is not listed: {processes:?}"));
-    assert!(job.separate_mounts, "{job:?}");
+    assert!(job.other_root, "{job:?}");
     let python = job.python.clone().unwrap();
     assert_eq!(python, private.path().join("venv/bin/python"));
     assert!(

@@ -324,7 +324,7 @@ fn the_torch_check_uses_the_gpu_jobs_python_not_tensorboards() {
     board.python_env = vec![("VIRTUAL_ENV".into(), "/srv/venv".into())];
     let mut trainer = python(30, "/opt/conda/envs/train/bin/python");
     trainer.gpu_files = vec!["/dev/nvidia0".into()];
-    trainer.separate_mounts = true;
+    trainer.other_root = true;
     let shell = process(5);
     m.writers.processes = vec![
         shell,

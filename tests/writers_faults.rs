@@ -269,7 +269,12 @@ fn the_other_commands_of_its_pipeline_are_never_listed() {
     ]);
     let out = Command::new("sh")
         .arg("-c")
-        .arg(r#""$0" writers "$1" --interval 0.3 --json | sh -c 'echo $$ > reader.pid; exec cat'"#)
+        .arg(concat!(
+            // A job started beside it writes to the same pipe: it is not part of the
+            // pipeline's other end, and stays listed.
+            r#"(sleep 60 & echo $! > job.pid; "$0" writers "$1" --interval 0.3 --json; kill $!)"#,
+            r#" | sh -c 'echo $$ > reader.pid; exec cat'"#
+        ))
         .arg(env!("CARGO_BIN_EXE_snaprescue"))
         .arg(&dir)
         .current_dir(&dir)
@@ -285,4 +290,10 @@ fn the_other_commands_of_its_pipeline_are_never_listed() {
         .parse()
         .unwrap();
     assert!(process_in(&doc, reader).is_none(), "reader {reader}: {doc}");
+    let job: u32 = std::fs::read_to_string(dir.join("job.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_in(&doc, job).is_some(), "job {job}: {doc}");
 }

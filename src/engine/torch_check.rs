@@ -48,8 +48,9 @@ pub fn torch_check(python: &Path, checkpoints: &[PathBuf], timeout: Duration) ->
     run_check(Command::new(python), python, checkpoints, timeout)
 }
 
-/// Runs the check with the job's interpreter: inside its container when it runs in one,
-/// loading the checkpoints that the container sees at the same paths.
+/// Runs the check with the job's interpreter: inside its container (or chroot) when it runs
+/// in one, loading the checkpoints the job sees, under the paths it knows them by; the
+/// report names them by ours.
 pub fn torch_check_job(job: &JobPython, checkpoints: &[PathBuf], timeout: Duration) -> TorchReport {
     let Some((pid, start_time)) = job.container else {
         return torch_check(&job.path, checkpoints, timeout);
@@ -67,11 +68,22 @@ pub fn torch_check_job(job: &JobPython, checkpoints: &[PathBuf], timeout: Durati
             };
         }
     };
-    let (seen, not_loaded): (Vec<PathBuf>, Vec<PathBuf>) = checkpoints
-        .iter()
-        .cloned()
-        .partition(|c| container.sees_same_file(c));
-    let mut report = run_check(container.command(&job.path), &job.path, &seen, timeout);
+    // (ours, as the job names it) for each checkpoint the job sees.
+    let mut seen: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut not_loaded = Vec::new();
+    for ours in checkpoints {
+        match container.path_seen(ours) {
+            Some(theirs) => seen.push((ours.clone(), theirs)),
+            None => not_loaded.push(ours.clone()),
+        }
+    }
+    let theirs: Vec<PathBuf> = seen.iter().map(|(_, t)| t.clone()).collect();
+    let mut report = run_check(container.command(&job.path), &job.path, &theirs, timeout);
+    for load in &mut report.facts.loads {
+        if let Some((ours, _)) = seen.iter().find(|(_, t)| *t == load.path) {
+            load.path = ours.clone();
+        }
+    }
     report.container_of = Some(container.pid());
     report.not_loaded = not_loaded;
     report

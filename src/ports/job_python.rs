@@ -5,7 +5,7 @@
 //! (`sys.executable`: argv[0], searched in PATH when it is a bare name), and so do we.
 
 use super::fs_meta::{same_file, under_root};
-use super::job_container::{mount_namespace, separate_mounts};
+use super::job_container::{as_seen_from, mount_namespace, other_root};
 use super::processes::ProcessUse;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -59,7 +59,15 @@ pub fn interpreter_of(
         return None;
     }
     let base = PathBuf::from(format!("/proc/{}", process.pid));
-    let cwd = process.cwd().ok();
+    // In a chroot, /proc names the cwd and exe from our root: name them from the job's.
+    let chroot = process.root().ok();
+    let inside = |path: PathBuf| {
+        chroot
+            .as_deref()
+            .and_then(|root| as_seen_from(root, &path))
+            .unwrap_or(path)
+    };
+    let cwd = process.cwd().ok().map(inside);
     let job = Invocation {
         argv0: argv.first().map(String::as_str).unwrap_or_default(),
         cwd: cwd.as_deref(),
@@ -67,15 +75,15 @@ pub fn interpreter_of(
         root: &base.join("root"),
         exe: &base.join("exe"),
     };
-    Some(invoked_interpreter(&job).unwrap_or_else(|| exe.to_path_buf()))
+    Some(invoked_interpreter(&job).unwrap_or_else(|| inside(exe.to_path_buf())))
 }
 
 /// The training job's interpreter, as the job names it, and where to run it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobPython {
     pub path: PathBuf,
-    /// The job (pid, start time) when it sees other mounts than ours (a container): the
-    /// check then runs in its namespaces with its environment.
+    /// The job (pid, start time) when it sees another root than ours (a container, a
+    /// chroot): the check then runs in its namespaces and root with its environment.
     pub container: Option<(i32, u64)>,
 }
 
@@ -102,7 +110,7 @@ impl JobPython {
     pub fn of(p: &ProcessUse) -> Option<Self> {
         Some(JobPython {
             path: p.python.clone()?,
-            container: p.separate_mounts.then_some((p.pid, p.start_time)),
+            container: p.other_root.then_some((p.pid, p.start_time)),
         })
     }
 
@@ -127,7 +135,7 @@ impl JobPython {
         let ours = mount_namespace("self");
         Ok(JobPython {
             path,
-            container: separate_mounts(pid, ours.as_deref()).then_some((pid, stat.starttime)),
+            container: other_root(pid, ours.as_deref()).then_some((pid, stat.starttime)),
         })
     }
 }

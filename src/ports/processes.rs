@@ -3,7 +3,7 @@
 
 use super::job_python;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -52,9 +52,9 @@ pub struct ProcessUse {
     /// venv's `bin/python` rather than the base interpreter exe points to), as the process
     /// sees its paths.
     pub python: Option<PathBuf>,
-    /// It sees another mount table than ours (a container): its paths, `python` among them,
-    /// are not ours.
-    pub separate_mounts: bool,
+    /// It sees the filesystem from another root than ours (a container's mounts, a chroot):
+    /// its paths, `python` among them, are not ours.
+    pub other_root: bool,
     /// NVIDIA GPU device files it holds open (`/dev/nvidia0`…): a GPU job, known without
     /// the driver's help, and inside a container where the driver's PIDs are the host's.
     pub gpu_files: Vec<PathBuf>,
@@ -116,21 +116,31 @@ fn pipe_inode(link: &Path) -> Option<u64> {
         .ok()
 }
 
-/// The pipes on this process's stdin, stdout and stderr: in `snaprescue writers --json |
-/// jq`, jq is part of the user's own command, and frozen it would hang that command.
-fn own_pipes() -> HashSet<u64> {
+/// The pipes on this process's stdin, stdout and stderr, each with whether we write to it:
+/// in `snaprescue writers --json | jq`, jq is part of the user's own command, and frozen it
+/// would hang that command.
+fn own_pipes() -> HashMap<u64, bool> {
     (0..3)
-        .filter_map(|fd| pipe_inode(Path::new(&format!("/proc/self/fd/{fd}"))))
+        .filter_map(|fd| {
+            let inode = pipe_inode(Path::new(&format!("/proc/self/fd/{fd}")))?;
+            Some((inode, fd != 0))
+        })
         .collect()
 }
 
-/// Whether `pid` holds one of `pipes`.
-fn holds_pipe(pid: i32, pipes: &HashSet<u64>) -> bool {
+/// Whether `pid` is at the other end of one of our `pipes`: it reads what we write, or
+/// writes what we read. (A job that inherited our stdout writes to it as we do: not one.)
+fn at_other_end(pid: i32, pipes: &HashMap<u64, bool>) -> bool {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
-    fds.flatten()
-        .any(|fd| pipe_inode(&fd.path()).is_some_and(|inode| pipes.contains(&inode)))
+    fds.flatten().any(|fd| {
+        let Some(&we_write) = pipe_inode(&fd.path()).and_then(|inode| pipes.get(&inode)) else {
+            return false;
+        };
+        let number = fd.file_name().to_string_lossy().parse().unwrap_or(-1);
+        fd_writing(pid, number) != we_write
+    })
 }
 
 /// Every process (other than this one, its ancestors and the other commands of its
@@ -152,7 +162,7 @@ pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
             continue;
         }
         match inspect(&process, devices, own_mounts.as_deref()) {
-            Ok(Some(usage)) if pipes.is_empty() || !holds_pipe(usage.pid, &pipes) => {
+            Ok(Some(usage)) if pipes.is_empty() || !at_other_end(usage.pid, &pipes) => {
                 found.push(usage)
             }
             Ok(_) => {}
@@ -283,7 +293,7 @@ fn inspect(
         cgroup,
         python_env,
         python,
-        separate_mounts: super::job_container::separate_mounts(process.pid, own_mounts),
+        other_root: super::job_container::other_root(process.pid, own_mounts),
         gpu_files,
         pid: process.pid,
         start_time: stat.starttime,

@@ -49,7 +49,7 @@ pub fn trainer() -> ProcessUse {
         python_env: vec![("CONDA_PREFIX".into(), "/opt/conda/envs/train".into())],
         gpu_files: vec!["/dev/nvidia0".into()],
         python: Some("/opt/conda/envs/train/bin/python".into()),
-        separate_mounts: false,
+        other_root: false,
     }
 }
 

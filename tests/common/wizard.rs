@@ -21,7 +21,7 @@ pub fn process(pid: i32) -> ProcessUse {
         python_env: vec![],
         gpu_files: vec![],
         python: None,
-        separate_mounts: false,
+        other_root: false,
     }
 }
 
