@@ -157,37 +157,15 @@ fn the_shells_that_started_snaprescue_are_never_listed() {
     if !privileged() {
         return;
     }
-    let fs = LoopFs::new("ext4", 32);
-    let dir = fs.path("run");
-    std::fs::create_dir(&dir).unwrap();
-    let kids = Children(vec![
-        Command::new("sleep")
-            .arg("60")
-            .current_dir(&dir)
-            .spawn()
-            .unwrap(),
-    ]);
+    let (fs, dir, idle) = idle_in_a_run_directory();
     // `; true` keeps each shell from exec-ing its last command.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(
-            r#"echo $$ > outer.pid; sh -c 'echo $$ > inner.pid; "$0" writers "$1" --interval 0 --json; true' "$0" "$1"; true"#,
-        )
-        .arg(env!("CARGO_BIN_EXE_snaprescue"))
-        .arg(&dir)
-        .current_dir(&dir)
-        .env("SNAPRESCUE_STATE_DIR", fs.dir.path())
-        .output()
-        .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
-    assert!(process_in(&doc, kids.0[0].id()).is_some(), "{doc}");
+    let doc = json_through_shell(
+        &fs,
+        r#"echo $$ > outer.pid; sh -c 'echo $$ > inner.pid; "$0" writers "$1" --interval 0 --json; true' "$0" "$1"; true"#,
+    );
+    assert!(process_in(&doc, idle.0[0].id()).is_some(), "{doc}");
     for shell in ["outer.pid", "inner.pid"] {
-        let pid: u32 = std::fs::read_to_string(dir.join(shell))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = pid_written(&dir, shell);
         assert!(process_in(&doc, pid).is_none(), "{shell} {pid}: {doc}");
     }
 }
@@ -257,43 +235,55 @@ fn the_other_commands_of_its_pipeline_are_never_listed() {
     if !privileged() {
         return;
     }
-    let fs = LoopFs::new("ext4", 32);
-    let dir = fs.path("run");
-    std::fs::create_dir(&dir).unwrap();
-    let kids = Children(vec![
-        Command::new("sleep")
-            .arg("60")
-            .current_dir(&dir)
-            .spawn()
-            .unwrap(),
-    ]);
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(concat!(
+    let (fs, dir, idle) = idle_in_a_run_directory();
+    let doc = json_through_shell(
+        &fs,
+        concat!(
             // A job started beside it writes to the same pipe: it is not part of the
             // pipeline's other end, and stays listed.
             r#"(sleep 60 & echo $! > job.pid; "$0" writers "$1" --interval 0.3 --json; kill $!)"#,
             r#" | sh -c 'echo $$ > reader.pid; exec cat'"#
-        ))
+        ),
+    );
+    assert!(process_in(&doc, idle.0[0].id()).is_some(), "{doc}");
+    let reader = pid_written(&dir, "reader.pid");
+    assert!(process_in(&doc, reader).is_none(), "reader {reader}: {doc}");
+    let job = pid_written(&dir, "job.pid");
+    assert!(process_in(&doc, job).is_some(), "job {job}: {doc}");
+}
+
+/// A loop-mounted ext4 with a directory `run` and a process idle in it.
+fn idle_in_a_run_directory() -> (LoopFs, PathBuf, Children) {
+    let fs = LoopFs::new("ext4", 32);
+    let dir = fs.path("run");
+    std::fs::create_dir(&dir).unwrap();
+    let idle = Command::new("sleep")
+        .arg("60")
+        .current_dir(&dir)
+        .spawn()
+        .unwrap();
+    (fs, dir, Children(vec![idle]))
+}
+
+/// Runs `script` with sh in `fs`'s `run` directory ($0: the binary, $1: that directory)
+/// and parses the JSON it prints.
+fn json_through_shell(fs: &LoopFs, script: &str) -> serde_json::Value {
+    let dir = fs.path("run");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
         .arg(env!("CARGO_BIN_EXE_snaprescue"))
         .arg(&dir)
         .current_dir(&dir)
         .env("SNAPRESCUE_STATE_DIR", fs.dir.path())
         .output()
         .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
-    assert!(process_in(&doc, kids.0[0].id()).is_some(), "{doc}");
-    let reader: u32 = std::fs::read_to_string(dir.join("reader.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(process_in(&doc, reader).is_none(), "reader {reader}: {doc}");
-    let job: u32 = std::fs::read_to_string(dir.join("job.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(process_in(&doc, job).is_some(), "job {job}: {doc}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The pid a shell wrote to `dir/name`.
+fn pid_written(dir: &Path, name: &str) -> u32 {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
+    text.trim().parse().unwrap()
 }
