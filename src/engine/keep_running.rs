@@ -1,6 +1,8 @@
 //! Processes that "freeze all" leaves running. On a root filesystem every daemon is a user
 //! of the disk, and freezing the SSH daemon, a terminal multiplexer or the system logger cuts
-//! the user off from the machine or hangs every login: worse than the few writes it stops.
+//! the user off from the machine or hangs every login, and freezing the GPU driver's daemons
+//! (NVML and CUDA clients talk to nvidia-persistenced's socket; NVSwitch machines need
+//! the fabric manager) stalls the GPU checks: worse than the few writes it stops.
 //! They are still listed, and can be frozen one at a time, with the reason shown.
 
 use crate::ports::processes::ProcessUse;
@@ -15,6 +17,9 @@ pub fn keep_running(p: &ProcessUse) -> Option<&'static str> {
         "tmux" | "screen" | "zellij" => {
             Some("a terminal multiplexer: your terminal may run inside it")
         }
+        "nvidia-persistenced" | "nv-fabricmanager" => Some(
+            "a GPU driver daemon: while it is frozen, NVML, nvidia-smi and CUDA start-up can hang",
+        ),
         "systemd" | "init" | "systemd-journald" | "systemd-logind" | "systemd-udevd"
         | "dbus-daemon" | "dbus-broker" | "rsyslogd" | "syslog-ng" => {
             Some("a system service: freezing it can hang logins and logging")
@@ -71,6 +76,11 @@ mod tests {
         // Another user's process: its exe link cannot be read, the command line can.
         let journald = process(None, "/usr/lib/systemd/systemd-journald");
         assert!(keep_running(&journald).unwrap().contains("logins"));
+        let persistenced = process(
+            Some("/usr/bin/nvidia-persistenced"),
+            "/usr/bin/nvidia-persistenced --user nvidia-persistenced",
+        );
+        assert!(keep_running(&persistenced).unwrap().contains("CUDA"));
         let job = process(Some("/usr/bin/python3.11"), "python train.py");
         assert_eq!(keep_running(&job), None);
         // A training script named like a daemon is judged by its interpreter.
