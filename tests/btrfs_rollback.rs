@@ -178,3 +178,36 @@ fn a_snapshot_reachable_only_through_the_top_level_is_rolled_back_to() {
         "version 2"
     );
 }
+
+/// `snaprescue` is usually started from inside what was lost: its shell is not a reason to
+/// refuse, but after the swap it sits in the kept previous state, and the answer says so.
+#[test]
+fn a_shell_inside_the_subvolume_is_told_it_now_sees_the_previous_state() {
+    if !privileged() {
+        return;
+    }
+    let (fs, id) = volume();
+    let state = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"echo $$ > "$3/shell.pid"; "$0" rollback "$1" --snapshot "$2" --confirm data --json; true"#)
+        .arg(env!("CARGO_BIN_EXE_snaprescue"))
+        .arg(fs.path("data/run"))
+        .arg(&id)
+        .arg(state.path())
+        .current_dir(fs.path("data/run"))
+        .env("SNAPRESCUE_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        fs::read_to_string(fs.path("data/run/a.txt")).unwrap(),
+        "version 1",
+        "{doc}"
+    );
+    let shell = fs::read_to_string(state.path().join("shell.pid")).unwrap();
+    let note = doc["notes"][0].as_str().unwrap_or_else(|| panic!("{doc}"));
+    assert!(note.contains(&format!("(pid {})", shell.trim())), "{note}");
+    assert!(note.contains("previous state"), "{note}");
+}

@@ -295,6 +295,9 @@ fn step6_finish() {
         snapshot: "259".into(),
         guard: Some("/mnt/data.pre-rollback-20261128T120000Z".into()),
         undo: "mv /mnt/data /mnt/data.rolled-back && …".into(),
+        notes: vec![
+            "the working directory of `bash` (pid 812) is in the previous state now: `cd \"$PWD\"` there to see the rolled-back files".into(),
+        ],
     }));
     insta::assert_snapshot!("finish_rollback", render(&m));
 }

@@ -278,7 +278,7 @@ pub fn rollback(
     };
     let watch = super::cloud_runs::interruptible();
     let outcome = source.rollback(&snapshot, confirm, keep_guard, &watch)?;
-    let human = format!(
+    let mut human = format!(
         "rolled back {} to snapshot {}\nprevious state kept at: {}\nto undo: {}\n",
         outcome.replaced.display(),
         snapshot.id,
@@ -289,6 +289,9 @@ pub fn rollback(
             .unwrap_or_else(|| "(not kept)".into()),
         outcome.undo
     );
+    for note in &outcome.notes {
+        human.push_str(&format!("note: {note}\n"));
+    }
     Ok(Outcome {
         json: serde_json::to_value(&outcome)?,
         human,

@@ -234,6 +234,7 @@ impl SnapshotSource for AliyunSource {
                 }
             },
             guard: guard.map(PathBuf::from),
+            notes: Vec::new(),
         })
     }
 }

@@ -203,6 +203,7 @@ impl SnapshotSource for AwsSource {
                      root volume again from a snapshot of it to go back",
                     t.instance, t.volume
                 ),
+                notes: Vec::new(),
             });
         }
         let new = rollback_aws::data_volume(&self.disks, &t, &snapshot.id, watch)?;
@@ -217,6 +218,7 @@ impl SnapshotSource for AwsSource {
                 "unmount, detach {new}, attach the kept volume {} at {} on {}, mount it again",
                 t.volume, t.device, t.instance
             ),
+            notes: Vec::new(),
         })
     }
 }

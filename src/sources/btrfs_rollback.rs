@@ -63,6 +63,9 @@ pub fn rollback(
             names.join(", ")
         )));
     }
+    // Shells are never refused (`snaprescue` is usually started from inside PATH), but
+    // the swap leaves them in the kept previous state.
+    let notes = shells_left_behind(device);
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let mut guard_name: OsString = live.file_name().unwrap_or_default().to_os_string();
     guard_name.push(format!(".pre-rollback-{stamp}"));
@@ -155,7 +158,29 @@ pub fn rollback(
             None => g,
         }),
         undo,
+        notes,
     })
+}
+
+/// A note for each process that started snaprescue (its shell, `sudo`, …) whose working
+/// directory is in the subvolume on `device`: once it is swapped, they are in the kept
+/// previous state and see none of the rollback until they change directory.
+fn shells_left_behind(device: u64) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    crate::ports::processes::ancestors()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/cwd")).is_ok_and(|m| m.dev() == device)
+        })
+        .map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!(
+                "the working directory of `{}` (pid {pid}) is in the previous state now: \
+                 `cd \"$PWD\"` there to see the rolled-back files",
+                name.trim()
+            )
+        })
+        .collect()
 }
 
 /// What a rollback to `snapshot` would do, step by step; refused up front when it would be.

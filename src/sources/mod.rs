@@ -128,6 +128,9 @@ pub struct RollbackOutcome {
     /// Where the previous state is kept (read-only), unless the user opted out.
     pub guard: Option<PathBuf>,
     pub undo: String,
+    /// What the user should know now, e.g. that their shell still sits in the old state.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Error)]

@@ -96,6 +96,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             )));
         }
         lines.push(Line::from(format!("To undo: {}", o.undo)));
+        for note in &o.notes {
+            lines.push(Line::from(format!("Note: {note}")).yellow());
+        }
     }
     match &model.finish.torch {
         Some(t) => {
