@@ -5,6 +5,7 @@
 mod common;
 
 use common::wizard::{keys, process};
+use snaprescue::ports::processes::ProcessUse;
 use snaprescue::wizard::*;
 use std::path::PathBuf;
 
@@ -275,5 +276,62 @@ fn freezing_all_leaves_the_ssh_daemon_and_system_services_running() {
     assert!(
         screen.contains("20 sshd: root@pts/0: serves SSH logins: freezing it can cut you off"),
         "{screen}"
+    );
+}
+
+/// A process that started snaprescue (listed only for its deleted-but-open files) is never
+/// frozen or ended from the wizard: it would hang the session. Once the others are frozen,
+/// the suggestion moves on to saving its files.
+#[test]
+fn a_launcher_is_never_frozen_or_ended_and_does_not_hold_up_the_suggestion() {
+    let mut m = Model::new("/x".into());
+    let job = process(10);
+    let mut kernel = process(20);
+    kernel.launcher = true;
+    kernel.command = "python -m ipykernel_launcher".into();
+    kernel.deleted_open = vec![snaprescue::ports::processes::DeletedOpen {
+        path: "/x/epoch_10.pth".into(),
+        handle: "/proc/20/fd/3".into(),
+        size: 10,
+    }];
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![job.clone(), kernel.clone()],
+            unreadable: 0,
+            elapsed_secs: 1.0,
+        },
+    );
+    keys(&mut m, &[Key::Char('F')]);
+    assert_eq!(
+        m.writers.confirm,
+        Some(Pending::Signal(SignalAction::Freeze, vec![(10, 1010)]))
+    );
+    keys(&mut m, &[Key::Char('n'), Key::Char('j')]);
+    for key in ['f', 'P', 'K'] {
+        assert!(keys(&mut m, &[Key::Char(key)]).is_empty());
+        assert_eq!(m.writers.confirm, None, "{key}");
+        assert!(
+            m.notice
+                .as_deref()
+                .unwrap()
+                .contains("20 started snaprescue"),
+            "{key}: {:?}",
+            m.notice
+        );
+    }
+    let frozen_job = ProcessUse { state: 'T', ..job };
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![frozen_job, kernel],
+            unreadable: 0,
+            elapsed_secs: 1.0,
+        },
+    );
+    assert!(
+        snaprescue::wizard::update_writers::suggestion(&m.writers).starts_with("Next: h saves"),
+        "{}",
+        snaprescue::wizard::update_writers::suggestion(&m.writers)
     );
 }

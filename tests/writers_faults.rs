@@ -170,6 +170,49 @@ fn the_shells_that_started_snaprescue_are_never_listed() {
     }
 }
 
+/// A notebook kernel that ran `!snaprescue writers … --freeze --rescue-open DIR` while it
+/// holds a deleted checkpoint: it started snaprescue, so it is never frozen (that would hang
+/// the notebook), but its deleted file is listed and saved.
+#[test]
+fn a_launcher_holding_a_deleted_file_is_listed_for_harvest_and_never_frozen() {
+    if !privileged() {
+        return;
+    }
+    let (fs, dir, _idle) = idle_in_a_run_directory();
+    let held: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("held.pth"), &held).unwrap();
+    let saved = tempfile::tempdir_in("/dev/shm").unwrap();
+    let script = format!(
+        // fd 3 is closed for snaprescue (`3<&-`): only the launcher holds the file.
+        r#"exec 3<held.pth; rm held.pth; echo $$ > launcher.pid; "$0" writers "$1" --freeze --rescue-open {} --interval 0 --json 3<&-; true"#,
+        saved.path().display()
+    );
+    let doc = json_through_shell(&fs, &script);
+    let launcher = pid_written(&dir, "launcher.pid");
+    let listed = process_in(&doc, launcher).unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(listed["launcher"], true, "{listed}");
+    assert_ne!(listed["state"], "T", "{listed}");
+    let action = doc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["pid"] == launcher)
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert!(
+        action["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("started snaprescue"),
+        "{action}"
+    );
+    let file = &doc["harvest"]["saved"][0];
+    assert_eq!(file["pid"], launcher, "{doc}");
+    assert_eq!(
+        std::fs::read(file["saved_to"].as_str().unwrap()).unwrap(),
+        held
+    );
+}
+
 /// `writers --freeze` on a filesystem the SSH daemon uses (every root filesystem): the
 /// daemon is left running and the answer says why; the job beside it is frozen.
 #[test]

@@ -10,6 +10,9 @@ use std::path::Path;
 
 /// Why freezing `p` along with the others would do more harm than good, if it would.
 pub fn keep_running(p: &ProcessUse) -> Option<&'static str> {
+    if p.launcher {
+        return Some("it started snaprescue: freezing it would hang this session");
+    }
     match program(p).as_str() {
         "sshd" | "sshd-session" | "sshd-auth" | "dropbear" | "mosh-server" => {
             Some("serves SSH logins: freezing it can cut you off")

@@ -52,6 +52,9 @@ pub struct ProcessUse {
     /// venv's `bin/python` rather than the base interpreter exe points to), as the process
     /// sees its paths.
     pub python: Option<PathBuf>,
+    /// It started snaprescue (an ancestor: a notebook kernel, a Python REPL). Listed only
+    /// for the deleted-but-open files it holds, to harvest them; never signalled.
+    pub launcher: bool,
     /// It sees the filesystem from another root than ours (a container's mounts, a chroot):
     /// its paths, `python` among them, are not ours.
     pub other_root: bool,
@@ -143,10 +146,11 @@ fn at_other_end(pid: i32, pipes: &HashMap<u64, bool>) -> bool {
     })
 }
 
-/// Every process (other than this one, its ancestors and the other commands of its
-/// pipeline) with a cwd, root, exe, open file or mapping on a device in `devices`.
-/// Processes that vanish mid-scan are skipped; unreadable ones are counted in the second
-/// value.
+/// Every process (other than this one and the other commands of its pipeline) with a cwd,
+/// root, exe, open file or mapping on a device in `devices`. A process that started this
+/// one (its shell, `sudo`, a notebook kernel) is listed only when it holds deleted-but-open
+/// files there, marked `launcher`. Processes that vanish mid-scan are skipped; unreadable
+/// ones are counted in the second value.
 pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
     let me = std::process::id() as i32;
     let own_mounts = super::job_container::mount_namespace("self");
@@ -158,10 +162,16 @@ pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
         return (found, denied);
     };
     for process in all.flatten() {
-        if process.pid == me || ancestors.contains(&process.pid) {
+        if process.pid == me {
             continue;
         }
+        let launcher = ancestors.contains(&process.pid);
         match inspect(&process, devices, own_mounts.as_deref()) {
+            Ok(Some(usage)) if launcher => {
+                if !usage.deleted_open.is_empty() {
+                    found.push(ProcessUse { launcher, ..usage })
+                }
+            }
             Ok(Some(usage)) if pipes.is_empty() || !at_other_end(usage.pid, &pipes) => {
                 found.push(usage)
             }
@@ -294,6 +304,7 @@ fn inspect(
         python_env,
         python,
         other_root: super::job_container::other_root(process.pid, own_mounts),
+        launcher: false,
         gpu_files,
         pid: process.pid,
         start_time: stat.starttime,

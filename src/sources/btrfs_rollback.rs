@@ -49,7 +49,9 @@ pub fn rollback(
     };
     let device = crate::ports::fs_meta::device_of(&live)
         .map_err(SourceError::io(format!("cannot stat {}", live.display())))?;
-    let (users, _) = processes_using(&HashSet::from([device]));
+    let (mut users, _) = processes_using(&HashSet::from([device]));
+    // What started snaprescue is told where it stands afterwards (see `notes`).
+    users.retain(|p| !p.launcher);
     if !users.is_empty() {
         let names: Vec<String> = users
             .iter()

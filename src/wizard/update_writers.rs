@@ -44,7 +44,8 @@ fn tree(w: &Writers, root: &ProcessUse) -> Vec<(i32, u64)> {
 
 /// What to do next, in the order that saves the most.
 pub fn suggestion(w: &Writers) -> &'static str {
-    let running = w.processes.iter().any(|p| p.state != 'T' && p.state != 'Z');
+    // Those left running on purpose (daemons, launchers) do not count.
+    let running = freezable(&w.processes).iter().any(|p| p.state != 'T');
     let holding = w.processes.iter().any(|p| unharvested(w, p) > 0);
     match (running, holding) {
         (true, _) => "Next: freeze the writers (f one, P its tree, F all).",
@@ -106,6 +107,16 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
         .iter()
         .map(|p| (p.pid, p.start_time))
         .collect();
+    if let Some(p) = current.as_ref().filter(|p| p.launcher)
+        && matches!(key, Key::Char('f' | 'P' | 'K'))
+    {
+        model.notice = Some(format!(
+            "{} started snaprescue: it is never frozen or ended from here (this session would \
+             hang); h saves its deleted-but-open files",
+            p.pid
+        ));
+        return vec![];
+    }
     match key {
         k if k.movement().is_some() => {
             w.selected = moved(w.selected, k.movement().unwrap_or(0), w.processes.len());

@@ -50,6 +50,7 @@ pub fn trainer() -> ProcessUse {
         gpu_files: vec!["/dev/nvidia0".into()],
         python: Some("/opt/conda/envs/train/bin/python".into()),
         other_root: false,
+        launcher: false,
     }
 }
 

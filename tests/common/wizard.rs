@@ -22,6 +22,7 @@ pub fn process(pid: i32) -> ProcessUse {
         gpu_files: vec![],
         python: None,
         other_root: false,
+        launcher: false,
     }
 }
 
