@@ -307,6 +307,11 @@ fn a_launcher_is_never_frozen_or_ended_and_does_not_hold_up_the_suggestion() {
         m.writers.confirm,
         Some(Pending::Signal(SignalAction::Freeze, vec![(10, 1010)]))
     );
+    let screen = common::screen_models::render(&m);
+    assert!(
+        screen.contains("20 started snaprescue: listed to save its deleted-but-open files"),
+        "{screen}"
+    );
     keys(&mut m, &[Key::Char('n'), Key::Char('j')]);
     for key in ['f', 'P', 'K'] {
         assert!(keys(&mut m, &[Key::Char(key)]).is_empty());

@@ -257,6 +257,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     } else if w.loaded && !w.processes.is_empty() {
         lines.push(Line::from(suggestion(w)).cyan());
     }
+    for p in w.processes.iter().filter(|p| p.launcher) {
+        lines.push(
+            Line::from(format!(
+                "{} started snaprescue: listed to save its deleted-but-open files; never frozen or ended.",
+                p.pid
+            ))
+            .dark_gray(),
+        );
+    }
     if w.unreadable > 0 {
         lines.push(
             Line::from(format!(
