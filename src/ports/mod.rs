@@ -7,6 +7,7 @@ pub mod disk_by_serial;
 pub mod fs_meta;
 pub mod gpu;
 pub mod gpu_smi;
+pub mod invocation;
 pub mod job_container;
 pub mod job_python;
 pub mod mounts;

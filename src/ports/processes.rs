@@ -3,7 +3,7 @@
 
 use super::job_python;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -92,60 +92,6 @@ fn is_gpu_file(meta: &std::fs::Metadata) -> bool {
         && libc::minor(meta.rdev()) < 254
 }
 
-/// This process's ancestors, parent first: the shell that started snaprescue, `sudo`, the
-/// SSH session, a tmux server, init. Each waits on what it started, and some carry the
-/// user's terminal: freezing one would hang the session the user is rescuing from.
-pub fn ancestors() -> Vec<i32> {
-    let mut chain = Vec::new();
-    let mut pid = nix::unistd::getppid().as_raw();
-    while pid > 0 && !chain.contains(&pid) {
-        chain.push(pid);
-        pid = match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
-            Ok(stat) => stat.ppid,
-            Err(_) => break,
-        };
-    }
-    chain
-}
-
-/// The inode of the pipe a `/proc/PID/fd/N` link points to, if it is a pipe.
-fn pipe_inode(link: &Path) -> Option<u64> {
-    let target = std::fs::read_link(link).ok()?;
-    target
-        .to_str()?
-        .strip_prefix("pipe:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
-}
-
-/// The pipes on this process's stdin, stdout and stderr, each with whether we write to it:
-/// in `snaprescue writers --json | jq`, jq is part of the user's own command, and frozen it
-/// would hang that command.
-fn own_pipes() -> HashMap<u64, bool> {
-    (0..3)
-        .filter_map(|fd| {
-            let inode = pipe_inode(Path::new(&format!("/proc/self/fd/{fd}")))?;
-            Some((inode, fd != 0))
-        })
-        .collect()
-}
-
-/// Whether `pid` is at the other end of one of our `pipes`: it reads what we write, or
-/// writes what we read. (A job that inherited our stdout writes to it as we do: not one.)
-fn at_other_end(pid: i32, pipes: &HashMap<u64, bool>) -> bool {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.flatten().any(|fd| {
-        let Some(&we_write) = pipe_inode(&fd.path()).and_then(|inode| pipes.get(&inode)) else {
-            return false;
-        };
-        let number = fd.file_name().to_string_lossy().parse().unwrap_or(-1);
-        fd_writing(pid, number) != we_write
-    })
-}
-
 /// Every process (other than this one and the other commands of its pipeline) with a cwd,
 /// root, exe, open file or mapping on a device in `devices`. A process that started this
 /// one (its shell, `sudo`, a notebook kernel) is listed only when it holds deleted-but-open
@@ -154,8 +100,8 @@ fn at_other_end(pid: i32, pipes: &HashMap<u64, bool>) -> bool {
 pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
     let me = std::process::id() as i32;
     let own_mounts = super::job_container::mount_namespace("self");
-    let ancestors = ancestors();
-    let pipes = own_pipes();
+    let ancestors = super::invocation::ancestors();
+    let pipes = super::invocation::own_pipes();
     let mut found = Vec::new();
     let mut denied = 0;
     let Ok(all) = procfs::process::all_processes() else {
@@ -172,7 +118,7 @@ pub fn processes_using(devices: &HashSet<u64>) -> (Vec<ProcessUse>, usize) {
                     found.push(ProcessUse { launcher, ..usage })
                 }
             }
-            Ok(Some(usage)) if pipes.is_empty() || !at_other_end(usage.pid, &pipes) => {
+            Ok(Some(usage)) if !super::invocation::at_other_end(usage.pid, &pipes) => {
                 found.push(usage)
             }
             Ok(_) => {}
@@ -327,7 +273,7 @@ pub fn container_of(cgroup: &str) -> Option<String> {
 }
 
 /// Whether fd was opened for writing (O_WRONLY or O_RDWR in fdinfo's octal flags).
-fn fd_writing(pid: i32, fd: i32) -> bool {
+pub(crate) fn fd_writing(pid: i32, fd: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
         .ok()
         .and_then(|text| {

@@ -86,7 +86,7 @@ fn fstab_path(field: &str) -> PathBuf {
 /// it, `sudo`, …): none is ever listed as a user of the filesystem, but any of them inside
 /// a mount keeps it busy.
 fn own_working_dirs() -> Vec<(String, PathBuf)> {
-    let ancestors = crate::ports::processes::ancestors();
+    let ancestors = crate::ports::invocation::ancestors();
     let mut dirs: Vec<(String, String)> = vec![("snaprescue".into(), "/proc/self/cwd".into())];
     for (i, pid) in ancestors.iter().enumerate() {
         let who = if i == 0 {

@@ -169,7 +169,7 @@ pub fn rollback(
 /// previous state and see none of the rollback until they change directory.
 fn shells_left_behind(device: u64) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
-    crate::ports::processes::ancestors()
+    crate::ports::invocation::ancestors()
         .into_iter()
         .filter(|pid| {
             std::fs::metadata(format!("/proc/{pid}/cwd")).is_ok_and(|m| m.dev() == device)
