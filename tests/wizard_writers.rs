@@ -95,6 +95,13 @@ fn finish_offers_to_thaw_what_was_frozen() {
             results: vec![(10, Ok(()))],
         },
     );
+    // Leaving now would leave it frozen: the user is told how to thaw it.
+    let note = snaprescue::wizard::update_writers::left_frozen(&m).unwrap();
+    assert!(note.contains("10 (python train.py --job 10)"), "{note}");
+    assert!(
+        note.contains("`kill -CONT 10`") && note.contains("`snaprescue writers /x --thaw`"),
+        "{note}"
+    );
     m.step = Step::Finish;
     assert_eq!(
         keys(&mut m, &[Key::Char('t')]),
@@ -111,6 +118,7 @@ fn finish_offers_to_thaw_what_was_frozen() {
         },
     );
     assert!(m.finish.thawed && m.writers.frozen.is_empty());
+    assert_eq!(snaprescue::wizard::update_writers::left_frozen(&m), None);
 }
 
 #[test]

@@ -105,6 +105,9 @@ async fn wizard_loop(
     interrupt.abort();
     ratatui::restore();
     let _ = input.join();
+    if let Some(note) = crate::wizard::update_writers::left_frozen(&model) {
+        eprintln!("snaprescue: {note}");
+    }
     result
 }
 

@@ -56,6 +56,28 @@ pub fn suggestion(w: &Writers) -> &'static str {
     }
 }
 
+/// What to tell the user on leaving the wizard while processes this run froze are still
+/// frozen: they keep their memory but will not run until thawed, and how to thaw them.
+pub fn left_frozen(model: &Model) -> Option<String> {
+    let w = &model.writers;
+    if w.frozen.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = w
+        .frozen
+        .iter()
+        .map(|(pid, _, command)| format!("{pid} ({command})"))
+        .collect();
+    let pids: Vec<String> = w.frozen.iter().map(|(pid, ..)| pid.to_string()).collect();
+    Some(format!(
+        "left frozen (SIGSTOP) by this run: {}. They keep their memory, GPU memory too, and do \
+         not run until thawed: `kill -CONT {}`, or `snaprescue writers {} --thaw`.",
+        named.join(", "),
+        pids.join(" "),
+        model.path.display()
+    ))
+}
+
 pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
     let w = &mut model.writers;
     if let Some(dir) = w.harvest_dir.as_mut() {
