@@ -94,7 +94,7 @@ fn gpu_check_passes_on_a_machine_whose_driver_sees_the_job() {
     let job = machine.registered().expect("the CUDA job registered");
     let line = job_line(&out);
     assert!(line.starts_with(&format!("job {job}: ")), "{line}");
-    let memory = if in_host_pid_namespace() {
+    let memory = if snaprescue::ports::processes::in_host_pid_namespace() {
         (39012 * MIB).to_string()
     } else {
         "None".to_string() // the driver's PIDs are the host's: not joined
@@ -150,10 +150,4 @@ fn gpu_check_fails_when_nvml_and_nvidia_smi_disagree() {
         "{out}"
     );
     assert!(!out.contains("a CUDA job"), "stopped at the count:\n{out}");
-}
-
-/// Whether this test runs in the host's PID namespace (the init namespace's fixed inode).
-fn in_host_pid_namespace() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self/ns/pid").is_ok_and(|m| m.ino() == 0xEFFF_FFFC)
 }

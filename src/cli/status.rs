@@ -159,14 +159,12 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     if let Some(caveat) = gpu.pid_caveat() {
         writeln!(human, "GPU: {caveat}")?;
     }
-    for a in actions.iter().filter(|a| a["skipped"].is_string()) {
-        let pid = a["pid"].as_i64().unwrap_or_default();
-        let command = list.iter().find(|p| i64::from(p.pid) == pid);
+    let spared = list.iter().filter(|p| action.freeze && p.state != 'Z');
+    for (p, why) in spared.filter_map(|p| Some((p, keep_running(p)?))) {
         writeln!(
             human,
-            "left running: {pid} {} ({}); the wizard can freeze it alone",
-            command.map_or("", |p| p.command.as_str()),
-            a["skipped"].as_str().unwrap_or_default()
+            "left running: {} {} ({why}); the wizard can freeze it alone",
+            p.pid, p.command
         )?;
     }
     if denied > 0 {

@@ -22,6 +22,12 @@ pub fn ancestors() -> Vec<i32> {
     chain
 }
 
+/// A process that started snaprescue, as the user knows it: "`bash` (pid 812)".
+pub fn describe(pid: i32) -> String {
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    format!("`{}` (pid {pid})", name.trim())
+}
+
 /// The inode of the pipe a `/proc/PID/fd/N` link points to, if it is a pipe.
 fn pipe_inode(link: &Path) -> Option<u64> {
     let target = std::fs::read_link(link).ok()?;

@@ -50,7 +50,7 @@ impl JobContainer {
     /// container's bind mount), or, in a chroot below this root, at the path inside it.
     pub fn path_seen(&self, ours: &Path) -> Option<PathBuf> {
         let root = PathBuf::from(format!("/proc/{}/root", self.pid));
-        let chroot_path = as_seen_from(&std::fs::read_link(&root).ok()?, ours);
+        let chroot_path = chroot_of(self.pid).and_then(|chroot| as_seen_from(&chroot, ours));
         [Some(ours.to_path_buf()), chroot_path]
             .into_iter()
             .flatten()
@@ -88,8 +88,14 @@ pub fn other_root(pid: i32, ours: Option<&Path>) -> bool {
         (Some(ours), Some(theirs)) => ours != theirs,
         _ => false,
     };
-    other_mounts
-        || std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|root| root != Path::new("/"))
+    other_mounts || chroot_of(pid).is_some()
+}
+
+/// The root directory of `pid` as we name it, when it is not ours (a chroot).
+pub fn chroot_of(pid: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/root"))
+        .ok()
+        .filter(|root| root != Path::new("/"))
 }
 
 /// `path` (ours) as a process whose root is `root` (ours too: its chroot) names it, when it

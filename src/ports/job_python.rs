@@ -5,7 +5,7 @@
 //! (`sys.executable`: argv[0], searched in PATH when it is a bare name), and so do we.
 
 use super::fs_meta::{same_file, under_root};
-use super::job_container::{as_seen_from, mount_namespace, other_root};
+use super::job_container::{as_seen_from, chroot_of, mount_namespace, other_root};
 use super::processes::ProcessUse;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -60,7 +60,7 @@ pub fn interpreter_of(
     }
     let base = PathBuf::from(format!("/proc/{}", process.pid));
     // In a chroot, /proc names the cwd and exe from our root: name them from the job's.
-    let chroot = process.root().ok();
+    let chroot = chroot_of(process.pid);
     let inside = |path: PathBuf| {
         chroot
             .as_deref()

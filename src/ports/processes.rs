@@ -1,5 +1,5 @@
-//! Which processes use a filesystem (as `fuser -m` sees it), and signals sent through pidfd
-//! so that a recycled PID is never hit.
+//! Which processes use a filesystem (as `fuser -m` sees it), and what each does with it:
+//! writes, deleted-but-open files, GPU device files, its Python and its root.
 
 use super::job_python;
 use serde::Serialize;

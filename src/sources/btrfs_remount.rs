@@ -7,6 +7,7 @@
 //! state back).
 
 use super::btrfs::{BtrfsSource, top_relative};
+use crate::ports::invocation;
 use crate::ports::mounts::{MountEntry, MountError, MountTable, mount_as};
 use std::path::{Path, PathBuf};
 
@@ -86,14 +87,13 @@ fn fstab_path(field: &str) -> PathBuf {
 /// it, `sudo`, …): none is ever listed as a user of the filesystem, but any of them inside
 /// a mount keeps it busy.
 fn own_working_dirs() -> Vec<(String, PathBuf)> {
-    let ancestors = crate::ports::invocation::ancestors();
+    let ancestors = invocation::ancestors();
     let mut dirs: Vec<(String, String)> = vec![("snaprescue".into(), "/proc/self/cwd".into())];
     for (i, pid) in ancestors.iter().enumerate() {
         let who = if i == 0 {
             "the shell that started snaprescue".to_string()
         } else {
-            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            format!("`{}` (pid {pid}), which started snaprescue", name.trim())
+            format!("{}, which started snaprescue", invocation::describe(*pid))
         };
         dirs.push((who, format!("/proc/{pid}/cwd")));
     }

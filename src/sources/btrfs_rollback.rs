@@ -175,11 +175,10 @@ fn shells_left_behind(device: u64) -> Vec<String> {
             std::fs::metadata(format!("/proc/{pid}/cwd")).is_ok_and(|m| m.dev() == device)
         })
         .map(|pid| {
-            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             format!(
-                "the working directory of `{}` (pid {pid}) is in the previous state now: \
-                 `cd \"$PWD\"` there to see the rolled-back files",
-                name.trim()
+                "the working directory of {} is in the previous state now: `cd \"$PWD\"` \
+                 there to see the rolled-back files",
+                crate::ports::invocation::describe(pid)
             )
         })
         .collect()

@@ -125,10 +125,6 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
         };
     }
     let current = w.processes.get(w.selected).cloned();
-    let alive: Vec<(i32, u64)> = freezable(&w.processes)
-        .iter()
-        .map(|p| (p.pid, p.start_time))
-        .collect();
     if let Some(p) = current.as_ref().filter(|p| p.launcher)
         && matches!(key, Key::Char('f' | 'P' | 'K'))
     {
@@ -154,6 +150,10 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
             vec![]
         }
         Key::Char('F') => {
+            let alive: Vec<(i32, u64)> = freezable(&w.processes)
+                .iter()
+                .map(|p| (p.pid, p.start_time))
+                .collect();
             w.confirm = (!alive.is_empty()).then_some(Pending::Signal(SignalAction::Freeze, alive));
             vec![]
         }
