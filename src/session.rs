@@ -3,7 +3,8 @@
 
 use crate::engine::choose::{estimate_deletion_time, recommend};
 use crate::engine::diff::{DiffError, DiffProgress, LostCounts, TreeDiff, diff_counting};
-use crate::engine::restore_plan::PlanError;
+use crate::engine::restore::{Progress, RestoreReport, execute};
+use crate::engine::restore_plan::{ConflictPolicy, PlanError, RestorePlan, plan};
 use crate::sources::CloudOptions;
 use crate::sources::{OpenedSnapshot, Snapshot, SnapshotSource, SourceError, detect};
 use chrono::{DateTime, Utc};
@@ -19,6 +20,11 @@ pub enum SessionError {
     Diff(#[from] DiffError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error("in snapshot {snapshot}, {source}")]
+    Link {
+        snapshot: String,
+        source: crate::engine::beneath::BeneathError,
+    },
 }
 
 pub struct Session {
@@ -127,6 +133,15 @@ impl Session {
         progress: &DiffProgress,
     ) -> Result<(OpenedSnapshot, TreeDiff), SessionError> {
         let opened = self.source_of(snapshot)?.open(snapshot, watch)?;
+        // PATH is looked up inside the snapshot without following a link on the way: a
+        // snapshot holding `models -> /etc` must never show or restore host files.
+        let rel = opened.dir.strip_prefix(&opened.root).unwrap_or(Path::new(""));
+        crate::engine::beneath::check_no_link_above(&opened.root, rel).map_err(|source| {
+            SessionError::Link {
+                snapshot: format!("{} ({})", snapshot.id, snapshot.name),
+                source,
+            }
+        })?;
         let tree =
             diff_counting(&opened.dir, &self.path, watch.cancel, progress).map_err(
                 |e| match e {
@@ -140,6 +155,38 @@ impl Session {
                 },
             )?;
         Ok((opened, tree))
+    }
+
+    /// Restores `selection` (relative to PATH; empty path: all of it) from `opened` to PATH,
+    /// or into `to`: the one restore path of the CLI and the wizard. Temporary files a killed
+    /// run left are removed first; missing parents are created (a whole folder removed with
+    /// `rm -rf`); PATH may be a deleted file.
+    pub fn restore(
+        &self,
+        opened: &OpenedSnapshot,
+        selection: &[PathBuf],
+        to: Option<&Path>,
+        policy: ConflictPolicy,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(RestorePlan, RestoreReport), SessionError> {
+        let swept = crate::engine::leftovers::sweep();
+        if !swept.removed.is_empty() {
+            tracing::info!(removed = swept.removed.len(), "temporary files of killed restores removed");
+        }
+        let dest = match to {
+            None => self.path.clone(),
+            // A single file goes into DIR under its own name; a directory's content into DIR.
+            Some(dir) => match std::fs::symlink_metadata(&opened.dir) {
+                Ok(m) if !m.is_dir() => dir.join(self.path.file_name().unwrap_or_default()),
+                _ => dir.to_path_buf(),
+            },
+        };
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let planned = plan(&opened.dir, &dest, selection, policy, &stamp)?;
+        let mut report = execute(&planned, cancel, progress);
+        report.swept = swept.removed;
+        Ok((planned, report))
     }
 
     /// What `snapshot` would bring back (zero when PATH is not in it).

@@ -3,8 +3,8 @@
 use super::Outcome;
 use crate::engine::diff::{EntryKind, EntryStatus, TreeDiff};
 use crate::engine::path_json;
-use crate::engine::restore::execute;
-use crate::engine::restore_plan::{ConflictPolicy, plan};
+use crate::engine::restore::RestoreReport;
+use crate::engine::restore_plan::ConflictPolicy;
 use crate::session::Session;
 use crate::sources::CloudOptions;
 use chrono::{DateTime, Utc};
@@ -137,7 +137,7 @@ pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Ou
         } else {
             format_size(e.size, BINARY)
         };
-        writeln!(human, "{mark:8} {size:>10}  {}", e.path.display())?;
+        writeln!(human, "{mark:8} {size:>10}  {}", rel_shown(&e.path, &session.path))?;
     }
     writeln!(
         human,
@@ -176,6 +176,31 @@ pub fn deleted_roots(tree: &TreeDiff) -> Vec<PathBuf> {
     roots
 }
 
+/// PATH-relative `rel` for people: PATH's own name when `rel` is PATH itself.
+fn rel_shown(rel: &Path, path: &Path) -> String {
+    if rel.as_os_str().is_empty() {
+        crate::engine::shown(Path::new(path.file_name().unwrap_or(path.as_os_str())))
+    } else {
+        crate::engine::shown(rel)
+    }
+}
+
+/// "3 files, 1 directory and 2 links restored (…)": what came back, counted by kind.
+fn restored_summary(report: &RestoreReport) -> String {
+    let count = |kind: EntryKind| report.restored.iter().filter(|r| r.kind == kind).count();
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = vec![plural(count(EntryKind::File), "file", "files")];
+    let dirs = count(EntryKind::Dir);
+    if dirs > 0 {
+        parts.push(plural(dirs, "directory", "directories"));
+    }
+    let links = count(EntryKind::Symlink);
+    if links > 0 {
+        parts.push(plural(links, "link", "links"));
+    }
+    parts.join(", ")
+}
+
 pub fn restore(
     path: &Path,
     id: &str,
@@ -193,49 +218,68 @@ pub fn restore(
     } else {
         vec![PathBuf::new()]
     };
-    let dest = to
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| session.path.clone());
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let planned = plan(&opened.dir, &dest, &selection, policy, &stamp)
-        .map_err(crate::session::SessionError::from)?;
-    let report = execute(&planned, watch.cancel, &mut |_| {});
+    let restored = if selection.is_empty() {
+        Ok(None)
+    } else {
+        session
+            .restore(&opened, &selection, to, policy, watch.cancel, &mut |_| {})
+            .map(Some)
+    };
     let rescue = close_rescue(opened, &watch);
+    let (planned, report) = match restored? {
+        Some((p, r)) => (Some(p), r),
+        None => (None, RestoreReport::default()),
+    };
     let mut human = String::new();
     for r in &report.restored {
-        writeln!(human, "restored {}", r.path.display())?;
+        writeln!(human, "restored {}", rel_shown(&r.path, &session.path))?;
     }
     for s in &report.skipped {
-        writeln!(human, "skipped  {}: {}", s.path.display(), s.reason)?;
+        writeln!(human, "skipped  {}: {}", rel_shown(&s.path, &session.path), s.reason)?;
     }
     for f in &report.failed {
-        writeln!(human, "FAILED   {}: {}", f.path.display(), f.reason)?;
+        writeln!(human, "FAILED   {}: {}", rel_shown(&f.path, &session.path), f.reason)?;
     }
-    writeln!(
-        human,
-        "{} restored ({}, {}), {} skipped, {} failed",
-        report.restored.len(),
-        format_size(report.bytes, BINARY),
-        if planned.reflink {
-            "reflinked"
-        } else {
-            "copied and verified"
-        },
-        report.skipped.len(),
-        report.failed.len()
-    )?;
+    if !report.swept.is_empty() {
+        writeln!(
+            human,
+            "removed {} temporary file(s) an interrupted restore had left",
+            report.swept.len()
+        )?;
+    }
+    if selection.is_empty() {
+        writeln!(human, "nothing under PATH is missing from the live tree; nothing to restore")?;
+    }
+    let how = match &planned {
+        Some(p) if p.reflink => "reflinked or copied, verified",
+        _ => "copied and verified",
+    };
+    if report.cancelled {
+        writeln!(
+            human,
+            "CANCELLED: {} were complete and verified before the cancel ({}); \
+             nothing partial was left; run the same command again to finish",
+            restored_summary(&report),
+            format_size(report.bytes, BINARY),
+        )?;
+    } else {
+        writeln!(
+            human,
+            "{} restored ({}, {how}), {} skipped, {} failed",
+            restored_summary(&report),
+            format_size(report.bytes, BINARY),
+            report.skipped.len(),
+            report.failed.len()
+        )?;
+    }
     let mut doc = serde_json::to_value(&report)?;
     doc["snapshot"] = json!(snapshot.id);
-    doc["destination"] = path_json(&dest);
     let removed = describe_rescue(&mut human, &rescue)?;
     doc["rescue"] = json!(rescue);
     Ok(Outcome {
         json: doc,
         human,
-        ok: report.failed.is_empty() && removed,
+        ok: report.failed.is_empty() && !report.cancelled && removed,
     })
 }
 

@@ -178,16 +178,16 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
             writeln!(
                 human,
                 "saved {} (pid {}) to {}",
-                s.original.display(),
+                crate::engine::shown(&s.original),
                 s.pid,
-                s.saved_to.display()
+                crate::engine::shown(&s.saved_to)
             )?;
         }
         for f in &report.failed {
             writeln!(
                 human,
                 "FAILED to save {} (pid {}): {}",
-                f.original.display(),
+                crate::engine::shown(&f.original),
                 f.pid,
                 f.reason
             )?;

@@ -1,13 +1,19 @@
-//! Copies one file safely: into a temporary name beside the target, reflinked when the
-//! filesystem allows or copied hole by hole (sparse stays sparse), hashed, verified, fsynced,
-//! given the source's metadata, then renamed into place without ever replacing a file.
+//! Copies one file safely: into a short temporary name in the target's directory (by
+//! descriptor), reflinked when the filesystem allows or copied hole by hole (sparse stays
+//! sparse), hashed, verified, given the source's metadata, then renamed into place without
+//! ever replacing an entry.
 
+use nix::fcntl::OFlag;
+use nix::unistd::{UnlinkatFlags, unlinkat};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use thiserror::Error;
 
 const CHUNK: usize = 1 << 20;
@@ -42,6 +48,8 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CopyE
 pub enum CopyMethod {
     Reflink,
     Copy,
+    /// A hard link to another restored file (they were one inode in the snapshot).
+    HardLink,
 }
 
 #[derive(Debug, Clone)]
@@ -50,54 +58,89 @@ pub struct CopiedFile {
     /// BLAKE3 of the content, checked on the copy; None when a reflink was verified by
     /// its shared extents instead (no data read).
     pub hash: Option<String>,
+    /// The name it was given in its directory (keep-both may have had to pick another).
+    pub name: OsString,
 }
 
-/// A temporary file that is removed unless it was renamed into place.
+/// Where a restored entry goes: a directory opened without following links (see
+/// [`super::beneath`]) and a name in it. Creation is always relative to `dir`, so the
+/// directory being renamed or a link planted meanwhile cannot redirect it.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub dir: Arc<OwnedFd>,
+    pub name: OsString,
+}
+
+/// A temporary name in a directory, removed (by descriptor) unless it was renamed into place.
 struct TempFile {
-    path: PathBuf,
+    dir: Arc<OwnedFd>,
+    name: OsString,
     armed: bool,
 }
 
 impl Drop for TempFile {
     fn drop(&mut self) {
         if self.armed {
-            let _ = std::fs::remove_file(&self.path);
+            let _ = unlinkat(self.dir.as_fd(), self.name.as_os_str(), UnlinkatFlags::NoRemoveDir);
         }
     }
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A name beside `target` that nothing else uses.
-pub fn temp_name(target: &Path) -> PathBuf {
+/// This process's tag in temporary names: random, so a name planted in advance never
+/// matches, and recorded in the restore journal before any temporary file is made.
+pub fn run_tag() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| format!("{:016x}", fastrand::u64(..)))
+}
+
+/// The prefix every temporary name of the run tagged `tag` starts with.
+pub fn temp_prefix(tag: &str) -> String {
+    format!(".snaprescue-{tag}-")
+}
+
+/// A temporary name nothing else uses; short, so it fits whatever the final name's length
+/// (a 255-byte name is legal, and a temp name built from it would not be).
+pub fn temp_name() -> OsString {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut name = std::ffi::OsString::from(".");
-    name.push(target.file_name().unwrap_or_default());
-    name.push(format!(".snaprescue-{}-{n}.tmp", std::process::id()));
-    target.with_file_name(name)
+    OsString::from(format!("{}{n}.tmp", temp_prefix(run_tag())))
 }
 
-/// Renames `from` to `to` only if `to` does not exist (renameat2 RENAME_NOREPLACE).
-pub fn rename_noreplace(from: &Path, to: &Path) -> Result<(), CopyError> {
-    nix::fcntl::renameat2(
-        nix::fcntl::AT_FDCWD,
-        from,
-        nix::fcntl::AT_FDCWD,
-        to,
-        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
-    )
-    .map_err(|errno| match errno {
-        nix::errno::Errno::EEXIST => CopyError::Exists(to.to_path_buf()),
-        e => CopyError::Io {
-            action: "cannot rename into",
-            path: to.to_path_buf(),
-            source: e.into(),
+/// `name` with `suffix` appended, the name shortened (at a character boundary when it is
+/// UTF-8) so the result fits NAME_MAX.
+pub fn suffixed(name: &OsStr, suffix: &str) -> OsString {
+    const NAME_MAX: usize = 255;
+    let bytes = name.as_bytes();
+    let room = NAME_MAX.saturating_sub(suffix.len());
+    let mut cut = bytes.len().min(room);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+    }
+    let mut out = OsStr::from_bytes(&bytes[..cut]).to_os_string();
+    out.push(suffix);
+    out
+}
+
+/// Renames `from` to `to` in `dir` only if `to` does not exist (renameat2 RENAME_NOREPLACE).
+pub fn rename_noreplace(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> Result<(), CopyError> {
+    nix::fcntl::renameat2(dir, from, dir, to, nix::fcntl::RenameFlags::RENAME_NOREPLACE).map_err(
+        |errno| match errno {
+            nix::errno::Errno::EEXIST => CopyError::Exists(to.into()),
+            e => CopyError::Io {
+                action: "cannot rename into",
+                path: to.into(),
+                source: e.into(),
+            },
         },
-    })
+    )
 }
 
-/// Copies `src` to `target` (which must not exist), fsynced, then renamed into place.
-/// `on_bytes` hears about progress.
+/// Copies `src` to `target` (which must not exist), fsynced, then renamed into place: for
+/// harvested files, whose source is a `/proc/PID/fd` handle and whose directory
+/// snaprescue made itself. `on_bytes` hears about progress.
 pub fn copy_file(
     src: &Path,
     target: &Path,
@@ -105,12 +148,28 @@ pub fn copy_file(
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<CopiedFile, CopyError> {
-    let staged = stage_file(src, target, try_reflink, cancel, on_bytes)?;
+    let parent = target.parent().unwrap_or(Path::new("."));
+    let dir = nix::fcntl::open(
+        parent,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| CopyError::Io {
+        action: "cannot open",
+        path: parent.into(),
+        source: e.into(),
+    })?;
+    let place = Place {
+        dir: Arc::new(dir),
+        name: target.file_name().unwrap_or_default().to_os_string(),
+    };
+    let input = File::open(src).map_err(io("cannot read", src))?;
+    let staged = stage_file(input, place, try_reflink, cancel, on_bytes)?;
     staged
         .file
         .sync_all()
-        .map_err(io("cannot fsync", &staged.temp.path))?;
-    staged.commit()
+        .map_err(io("cannot fsync", target))?;
+    staged.commit(0)
 }
 
 /// A verified copy under its temporary name, with its metadata, not yet durable nor
@@ -119,7 +178,6 @@ pub fn copy_file(
 pub struct StagedFile {
     temp: TempFile,
     file: File,
-    target: PathBuf,
     pub copied: CopiedFile,
 }
 
@@ -129,36 +187,60 @@ impl StagedFile {
         &self.file
     }
 
-    /// Renames the copy into place, never over an existing file.
-    pub fn commit(mut self) -> Result<CopiedFile, CopyError> {
-        rename_noreplace(&self.temp.path, &self.target)?;
-        self.temp.armed = false;
-        Ok(self.copied)
+    /// Renames the copy into place, never over an existing entry. With `alternatives` > 0,
+    /// a name taken meanwhile is retried as `name-2`, `name-3`… (keep-both).
+    pub fn commit(mut self, alternatives: usize) -> Result<CopiedFile, CopyError> {
+        let base = self.copied.name.clone();
+        let mut attempt = 0;
+        loop {
+            let name = if attempt == 0 {
+                base.clone()
+            } else {
+                suffixed(&base, &format!("-{}", attempt + 1))
+            };
+            match rename_noreplace(self.temp.dir.as_fd(), &self.temp.name, &name) {
+                Ok(()) => {
+                    self.temp.armed = false;
+                    self.copied.name = name;
+                    return Ok(self.copied.clone());
+                }
+                Err(CopyError::Exists(_)) if attempt < alternatives => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
-/// Copies and verifies `src` beside `target` under a temporary name, with the source's
+/// Copies and verifies `input` into `place` under a temporary name, with the source's
 /// metadata; see [`StagedFile`].
 pub fn stage_file(
-    src: &Path,
-    target: &Path,
+    mut input: File,
+    place: Place,
     try_reflink: bool,
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<StagedFile, CopyError> {
-    let mut input = File::open(src).map_err(io("cannot read", src))?;
-    let meta = input.metadata().map_err(io("cannot stat", src))?;
+    let shown = PathBuf::from(&place.name);
+    let meta = input.metadata().map_err(io("cannot stat", &shown))?;
     let temp = TempFile {
-        path: temp_name(target),
-        armed: true,
+        dir: place.dir.clone(),
+        name: temp_name(),
+        armed: false,
     };
-    let output = std::fs::OpenOptions::new()
-        .write(true)
-        .read(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp.path)
-        .map_err(io("cannot create", &temp.path))?;
+    let output = nix::fcntl::openat(
+        place.dir.as_fd(),
+        temp.name.as_os_str(),
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| CopyError::Io {
+        action: "cannot create a temporary file beside",
+        path: shown.clone(),
+        source: e.into(),
+    })?;
+    let mut temp = temp;
+    temp.armed = true;
+    let output = File::from(output);
     let reflinked = try_reflink && reflink(&input, &output);
     let hash = if reflinked && super::extents::shares_all_extents(&input, &output) {
         on_bytes(meta.len());
@@ -167,7 +249,7 @@ pub fn stage_file(
         let (hash, copy_hash) = if reflinked {
             // A reflink whose extents could not be proven shared: hash both sides.
             on_bytes(meta.len());
-            let mut check = File::open(&temp.path).map_err(io("cannot reopen", &temp.path))?;
+            let mut check = output.try_clone().map_err(io("cannot reopen", &shown))?;
             (
                 hash_file(&mut input, cancel)?,
                 hash_file(&mut check, cancel)?,
@@ -182,12 +264,11 @@ pub fn stage_file(
     };
     // Metadata first, so the sync makes data, mode, owner, times and xattrs durable
     // before the name appears.
-    super::restore::apply_metadata(&temp.path, &meta, src)
-        .map_err(io("cannot set metadata on", target))?;
+    super::attrs::apply_to_open(&output, &meta, &input)
+        .map_err(io("cannot set metadata on", &shown))?;
     Ok(StagedFile {
         temp,
         file: output,
-        target: target.to_path_buf(),
         copied: CopiedFile {
             method: if reflinked {
                 CopyMethod::Reflink
@@ -195,6 +276,7 @@ pub fn stage_file(
                 CopyMethod::Copy
             },
             hash,
+            name: place.name,
         },
     })
 }

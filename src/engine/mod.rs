@@ -1,15 +1,19 @@
 //! The work itself, with no terminal code: comparing a snapshot with the live tree, choosing
 //! a snapshot, copying files back with verification.
 
+pub mod attrs;
+pub mod beneath;
 pub mod choose;
 pub mod copy;
 pub mod diff;
 pub mod extents;
 pub mod harvest;
 pub mod keep_running;
+pub mod leftovers;
 pub mod newer;
 pub mod restore;
 pub mod restore_plan;
+pub mod restore_run;
 pub mod torch_check;
 pub mod torch_probe;
 pub mod verify;
@@ -23,5 +27,45 @@ pub fn path_json(path: &std::path::Path) -> serde_json::Value {
             "lossy": path.to_string_lossy(),
             "hex": path.as_os_str().as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>(),
         }),
+    }
+}
+
+/// A path for human eyes (terminal and CLI text; JSON stays exact): control characters
+/// (an escape sequence in a file name could rewrite the screen) and bytes that are not
+/// UTF-8 are written as escapes, `\n` → `\\n`, ESC → `\\u{1b}`, byte 0xE9 → `\\xe9`.
+pub fn shown(path: &std::path::Path) -> String {
+    use std::fmt::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod shown_tests {
+    #[test]
+    fn control_characters_and_raw_bytes_are_escaped() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"a\x1b]0;pwned\x07\nb\xe9.pth");
+        assert_eq!(
+            super::shown(std::path::Path::new(name)),
+            "a\\u{1b}]0;pwned\\u{7}\\nb\\xe9.pth"
+        );
+        assert_eq!(super::shown(std::path::Path::new("ckpt/ép.pth")), "ckpt/ép.pth");
     }
 }

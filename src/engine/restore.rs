@@ -1,14 +1,14 @@
-//! Executes a restore plan: directories, files (through [`super::copy`]) and symlinks (as
-//! symlinks, never followed), each with the snapshot's metadata; failures are listed and
-//! the rest goes on; cancel leaves no partial file.
+//! What a restore did: restored, skipped and failed entries, each failure with its reason,
+//! and whether it was cancelled. The work itself is in [`super::restore_run`].
 
-use super::copy::{CopyError, CopyMethod, StagedFile, rename_noreplace, stage_file, temp_name};
+use super::copy::{CopyMethod, StagedFile};
 use super::diff::EntryKind;
-use super::restore_plan::{PlannedItem, RestorePlan, SkippedItem};
+use super::restore_plan::{PlannedItem, SkippedItem};
 use serde::{Serialize, Serializer};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use super::restore_run::execute;
 
 pub fn ser_path<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
     super::path_json(path).serialize(s)
@@ -22,6 +22,8 @@ pub struct RestoredItem {
     pub target: PathBuf,
     pub kind: EntryKind,
     pub size: u64,
+    /// `copy`, `reflink`, or `hard_link` (a link to another restored file, as in the
+    /// snapshot); None for directories and symbolic links.
     pub method: Option<CopyMethod>,
     /// BLAKE3 of the content, checked against the copy (None for directories, links, and
     /// reflinks verified by their shared extents).
@@ -48,11 +50,25 @@ pub struct FailedItem {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RestoreReport {
+    /// Where PATH's copy went (absolute).
+    #[serde(serialize_with = "ser_path")]
+    pub destination: PathBuf,
     pub restored: Vec<RestoredItem>,
     pub skipped: Vec<SkippedItem>,
     pub failed: Vec<FailedItem>,
     pub bytes: u64,
     pub cancelled: bool,
+    /// Temporary files of earlier, killed restores removed before this one.
+    #[serde(serialize_with = "ser_paths")]
+    pub swept: Vec<PathBuf>,
+}
+
+fn ser_paths<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    paths
+        .iter()
+        .map(|p| super::path_json(p))
+        .collect::<Vec<_>>()
+        .serialize(s)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,80 +80,17 @@ pub struct Progress {
     pub current: PathBuf,
 }
 
-/// Copies ownership, mode, xattrs and times of `meta` (from `src`) onto `path`, without
-/// following a symlink at `path`.
-pub fn apply_metadata(path: &Path, meta: &std::fs::Metadata, src: &Path) -> std::io::Result<()> {
-    use nix::sys::stat::{UtimensatFlags, utimensat};
-    use nix::sys::time::TimeSpec;
-    let is_link = meta.file_type().is_symlink();
-    if nix::unistd::geteuid().is_root() {
-        std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid()))?;
-    }
-    if !is_link {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    }
-    if let Ok(names) = xattr::list(src) {
-        for name in names {
-            if let Ok(Some(value)) = xattr::get(src, &name)
-                && let Err(e) = xattr::set(path, &name, &value)
-            {
-                tracing::warn!(path = %path.display(), attr = ?name, error = %e, "xattr not copied");
-            }
-        }
-    }
-    utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &TimeSpec::new(meta.atime(), meta.atime_nsec()),
-        &TimeSpec::new(meta.mtime(), meta.mtime_nsec()),
-        UtimensatFlags::NoFollowSymlink,
-    )?;
-    Ok(())
-}
-
-fn restore_symlink(item: &PlannedItem) -> Result<(), CopyError> {
-    let target = std::fs::read_link(&item.source).map_err(|source| CopyError::Io {
-        action: "cannot read link",
-        path: item.source.clone(),
-        source,
-    })?;
-    let temp = temp_name(&item.target);
-    std::os::unix::fs::symlink(&target, &temp).map_err(|source| CopyError::Io {
-        action: "cannot create link",
-        path: temp.clone(),
-        source,
-    })?;
-    let meta = std::fs::symlink_metadata(&item.source).map_err(|source| CopyError::Io {
-        action: "cannot stat",
-        path: item.source.clone(),
-        source,
-    });
-    let result = meta.and_then(|m| {
-        apply_metadata(&temp, &m, &item.source).map_err(|source| CopyError::Io {
-            action: "cannot set metadata on",
-            path: item.target.clone(),
-            source,
-        })
-    });
-    let result = result.and_then(|_| rename_noreplace(&temp, &item.target));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
-
 /// Verified copies waiting to become durable and visible together: once a batch holds
 /// [`BATCH_BYTES`] or [`BATCH_FILES`], it goes to the committer thread, which makes all of
 /// them durable with one syncfs per filesystem (instead of one fsync per file, which for
 /// small files is most of the time) and renames each into place, while copying goes on.
-type Batch<'a> = Vec<(&'a PlannedItem, StagedFile)>;
-type Committed<'a> = Vec<(&'a PlannedItem, Result<super::copy::CopiedFile, String>)>;
+pub(super) type Batch<'a> = Vec<(&'a PlannedItem, StagedFile)>;
+pub(super) type Committed<'a> = Vec<(&'a PlannedItem, Result<super::copy::CopiedFile, String>)>;
 
-const BATCH_BYTES: u64 = 1 << 30;
-const BATCH_FILES: usize = 512;
+pub(super) const BATCH_BYTES: u64 = 1 << 30;
+pub(super) const BATCH_FILES: usize = 512;
 
-fn commit_batch(staged: Batch<'_>) -> Committed<'_> {
+pub(super) fn commit_batch(staged: Batch<'_>, alternatives: usize) -> Committed<'_> {
     let mut synced: Vec<u64> = Vec::new();
     let mut sync_error = None;
     for (_, file) in &staged {
@@ -155,164 +108,10 @@ fn commit_batch(staged: Batch<'_>) -> Committed<'_> {
             // A copy that is not durable is not put in place (dropping removes it).
             let outcome = match &sync_error {
                 Some(e) => Err(e.clone()),
-                None => file.commit().map_err(|e| e.to_string()),
+                None => file.commit(alternatives).map_err(|e| e.to_string()),
             };
             (item, outcome)
         })
         .collect()
 }
 
-fn restored(
-    report: &mut RestoreReport,
-    item: &PlannedItem,
-    method: Option<CopyMethod>,
-    hash: Option<String>,
-) {
-    report.bytes += item.size;
-    let verified_by = match (&method, &hash) {
-        (_, Some(_)) => Some(Verification::Blake3),
-        (Some(CopyMethod::Reflink), None) => Some(Verification::SharedExtents),
-        _ => None,
-    };
-    report.restored.push(RestoredItem {
-        verified_by,
-        path: item.path.clone(),
-        target: item.target.clone(),
-        kind: item.kind,
-        size: item.size,
-        method,
-        hash,
-    });
-}
-
-/// Runs the plan. `progress` is called after each chunk and item.
-pub fn execute(
-    plan: &RestorePlan,
-    cancel: &AtomicBool,
-    progress: &mut dyn FnMut(&Progress),
-) -> RestoreReport {
-    let mut report = RestoreReport {
-        skipped: plan.skipped.clone(),
-        failed: plan
-            .unreadable
-            .iter()
-            .map(|u| FailedItem {
-                path: u.path.clone(),
-                reason: u.reason.clone(),
-            })
-            .collect(),
-        ..Default::default()
-    };
-    let mut state = Progress {
-        items_total: plan.items.len(),
-        bytes_total: plan.bytes,
-        ..Default::default()
-    };
-    let mut created_dirs = Vec::new();
-    let committed = std::thread::scope(|scope| {
-        let (to_commit, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
-        let committer = scope.spawn(move || {
-            batches
-                .into_iter()
-                .flat_map(commit_batch)
-                .collect::<Committed>()
-        });
-        let mut batch: Batch = Vec::new();
-        let mut batch_bytes = 0u64;
-        for item in &plan.items {
-            if cancel.load(Ordering::Relaxed) {
-                report.cancelled = true;
-                break;
-            }
-            state.current = item.path.clone();
-            progress(&state);
-            let outcome = match item.kind {
-                EntryKind::Dir => match std::fs::create_dir(&item.target) {
-                    Ok(()) => {
-                        created_dirs.push(item);
-                        Ok(())
-                    }
-                    // Created meanwhile by someone else: merge into it, leave its metadata.
-                    Err(_) if item.target.is_dir() && !item.target.is_symlink() => Ok(()),
-                    Err(e) => Err(e.to_string()),
-                },
-                EntryKind::Symlink => restore_symlink(item).map_err(|e| e.to_string()),
-                _ => {
-                    let mut on_bytes = |n: u64| {
-                        state.bytes_done += n;
-                        progress(&state);
-                    };
-                    match stage_file(
-                        &item.source,
-                        &item.target,
-                        plan.reflink,
-                        cancel,
-                        &mut on_bytes,
-                    ) {
-                        Ok(staged) => {
-                            batch_bytes += item.size;
-                            batch.push((item, staged));
-                            if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
-                                let _ = to_commit.send(std::mem::take(&mut batch));
-                                batch_bytes = 0;
-                            }
-                            state.items_done += 1;
-                            continue;
-                        }
-                        Err(CopyError::Cancelled) => {
-                            report.cancelled = true;
-                            break;
-                        }
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-            };
-            match outcome {
-                Ok(()) => restored(&mut report, item, None, None),
-                Err(reason) => report.failed.push(FailedItem {
-                    path: item.path.clone(),
-                    reason,
-                }),
-            }
-            state.items_done += 1;
-        }
-        // What was copied and verified before a cancel is kept.
-        let _ = to_commit.send(batch);
-        drop(to_commit);
-        committer.join().unwrap_or_default()
-    });
-    for (item, outcome) in committed {
-        match outcome {
-            Ok(c) => restored(&mut report, item, Some(c.method), c.hash),
-            Err(reason) => report.failed.push(FailedItem {
-                path: item.path.clone(),
-                reason,
-            }),
-        }
-    }
-    // Directory metadata last (deepest first), so our writes inside do not change it.
-    for dir in created_dirs.iter().rev() {
-        let result = std::fs::symlink_metadata(&dir.source)
-            .and_then(|m| apply_metadata(&dir.target, &m, &dir.source));
-        if let Err(e) = result {
-            report.failed.push(FailedItem {
-                path: dir.path.clone(),
-                reason: format!("directory restored but its metadata not: {e}"),
-            });
-        }
-    }
-    sync_parents(&report.restored);
-    progress(&state);
-    report
-}
-
-/// fsync each parent directory once so the renames are durable.
-fn sync_parents(restored: &[RestoredItem]) {
-    let parents: std::collections::BTreeSet<&Path> =
-        restored.iter().filter_map(|r| r.target.parent()).collect();
-    for parent in parents {
-        if let Ok(dir) = std::fs::File::open(parent) {
-            let _ = dir.sync_all();
-        }
-    }
-}

@@ -1,9 +1,12 @@
 //! Plans a restore before anything is written: which entries, where each goes (conflicts are
-//! skipped or kept beside, never overwritten), how many bytes, and whether they fit.
+//! skipped or kept beside, never overwritten; a link or file where a directory belongs stops
+//! that directory once, reported once), which files are hard links of each other, how many
+//! bytes, and whether they fit.
 
 use super::diff::EntryKind;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -21,10 +24,32 @@ pub struct PlannedItem {
     /// Relative to PATH.
     pub path: PathBuf,
     pub source: PathBuf,
+    /// Relative to the destination's anchor (see [`Destination`]).
     pub target: PathBuf,
     pub kind: EntryKind,
     pub size: u64,
     pub allocated: u64,
+    /// A hard link to an earlier planned file (index in `items`): made as a link to that
+    /// file's copy, as `cp -a` and `rsync -H` do.
+    pub link_to: Option<usize>,
+}
+
+/// Where the restore writes: `anchor` is an existing directory (as the user named it);
+/// everything else is created below it by descriptor, never following a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub anchor: PathBuf,
+    /// Missing directories above PATH's own copy (PATH's parents after `rm -rf` of a whole
+    /// folder, or the missing part of `--to`), outermost first, each with the snapshot's
+    /// directory to take its metadata from when there is one.
+    pub parents: Vec<(PathBuf, Option<PathBuf>)>,
+}
+
+impl Destination {
+    /// The absolute path of a target, for messages.
+    pub fn shown(&self, target: &Path) -> PathBuf {
+        self.anchor.join(target)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,10 +61,12 @@ pub struct SkippedItem {
 
 #[derive(Debug, Clone)]
 pub struct RestorePlan {
+    pub dest: Destination,
     pub items: Vec<PlannedItem>,
     pub skipped: Vec<SkippedItem>,
     /// Entries of the snapshot that could not be read (they fail the restore).
     pub unreadable: Vec<SkippedItem>,
+    pub policy: ConflictPolicy,
     pub reflink: bool,
     pub bytes: u64,
     pub needed: u64,
@@ -66,16 +93,90 @@ pub enum PlanError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0} is not in the snapshot")]
+    #[error("{} is not in the snapshot", shown_rel(.0))]
     NotInSnapshot(PathBuf),
+    #[error("in the snapshot, {0}")]
+    Link(super::beneath::BeneathError),
+}
+
+fn shown_rel(rel: &Path) -> String {
+    if rel.as_os_str().is_empty() {
+        "PATH".into()
+    } else {
+        super::shown(rel)
+    }
 }
 
 fn human(bytes: u64) -> String {
     humansize::format_size(bytes, humansize::BINARY)
 }
 
+/// What became of a directory of the selection, so its entries follow it.
+#[derive(Debug, Clone)]
+enum DirFate {
+    /// Created, or merged into an existing directory, at this target.
+    At(PathBuf),
+    /// Not restored (skipped conflict); its entries are counted here, not listed.
+    Blocked(usize),
+}
+
+/// Splits `dest_dir` into an existing anchor directory and the part to create.
+fn destination(snapshot_dir: &Path, dest_dir: &Path) -> Result<(Destination, PathBuf), PlanError> {
+    let (mut anchor, mut tail) = crate::ports::fs_meta::surviving_ancestor(dest_dir)
+        .map_err(|source| PlanError::Destination {
+            path: dest_dir.into(),
+            source,
+        })?;
+    // An existing PATH that is not a directory is a name in its parent, so it is planned
+    // (and checked for conflicts) like everything else.
+    if tail.as_os_str().is_empty()
+        && !std::fs::symlink_metadata(&anchor).is_ok_and(|m| m.is_dir())
+        && let (Some(parent), Some(name)) = (anchor.parent(), anchor.file_name())
+    {
+        tail = PathBuf::from(name);
+        anchor = parent.to_path_buf();
+    }
+    let mut parents = Vec::new();
+    if let Some(above) = tail.parent() {
+        let depth = above.components().count();
+        let mut prefix = PathBuf::new();
+        for (i, name) in above.components().enumerate() {
+            prefix.push(name);
+            // The snapshot's directory of the same name at the same place above PATH.
+            let up = depth - i;
+            let source = snapshot_dir
+                .ancestors()
+                .nth(up)
+                .filter(|d| d.file_name() == Some(name.as_os_str()))
+                .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir()))
+                .map(Path::to_path_buf);
+            parents.push((prefix.clone(), source));
+        }
+    }
+    Ok((Destination { anchor, parents }, tail))
+}
+
+/// A free keep-both name for `target`: `name.restored-STAMP`, else with `-2`, `-3`… (two
+/// runs in one second must not collide).
+fn keep_both_target(anchor: &Path, target: &Path, stamp: &str) -> PathBuf {
+    let name = target.file_name().unwrap_or_default();
+    let first = super::copy::suffixed(name, &format!(".restored-{stamp}"));
+    (1..1000)
+        .map(|k| {
+            if k == 1 {
+                first.clone()
+            } else {
+                super::copy::suffixed(name, &format!(".restored-{stamp}-{k}"))
+            }
+        })
+        .map(|n| target.with_file_name(n))
+        .find(|t| std::fs::symlink_metadata(anchor.join(t)).is_err())
+        .unwrap_or_else(|| target.with_file_name(first))
+}
+
 /// Expands `selection` (paths relative to PATH; a directory means its whole subtree) into
-/// items from `snapshot_dir` to `dest_dir`.
+/// items from `snapshot_dir` (the snapshot's copy of PATH) to `dest_dir` (where PATH's copy
+/// goes; it may not exist).
 pub fn plan(
     snapshot_dir: &Path,
     dest_dir: &Path,
@@ -83,22 +184,20 @@ pub fn plan(
     policy: ConflictPolicy,
     stamp: &str,
 ) -> Result<RestorePlan, PlanError> {
-    let mut wanted = BTreeSet::new();
+    if std::fs::symlink_metadata(snapshot_dir).is_err() {
+        return Err(PlanError::NotInSnapshot(PathBuf::new()));
+    }
+    // true: the whole subtree; false: only the directory itself (a container on the way).
+    let mut wanted: BTreeMap<PathBuf, bool> = BTreeMap::new();
     let mut unreadable = Vec::new();
     for rel in selection {
+        super::beneath::check_no_link_above(snapshot_dir, rel).map_err(PlanError::Link)?;
         let root = snapshot_dir.join(rel);
         if std::fs::symlink_metadata(&root).is_err() {
             return Err(PlanError::NotInSnapshot(rel.clone()));
         }
-        // Parents first, so missing directories are created with their snapshot metadata.
-        for ancestor in rel
-            .ancestors()
-            .skip(1)
-            .filter(|a| !a.as_os_str().is_empty())
-        {
-            if std::fs::symlink_metadata(dest_dir.join(ancestor)).is_err() {
-                wanted.insert(ancestor.to_path_buf());
-            }
+        for ancestor in rel.ancestors().skip(1) {
+            wanted.entry(ancestor.to_path_buf()).or_insert(false);
         }
         for entry in walkdir::WalkDir::new(&root)
             .follow_links(false)
@@ -122,36 +221,75 @@ pub fn plan(
                 .path()
                 .strip_prefix(snapshot_dir)
                 .unwrap_or(entry.path());
-            wanted.insert(rel_entry.to_path_buf());
+            wanted.insert(rel_entry.to_path_buf(), true);
         }
     }
-    let mut items = Vec::new();
+    let (dest, tail) = destination(snapshot_dir, dest_dir)?;
+    let mut items: Vec<PlannedItem> = Vec::new();
     let mut skipped = Vec::new();
-    for rel in wanted {
+    let mut fates: HashMap<PathBuf, DirFate> = HashMap::new();
+    let mut blocked_at: Vec<(usize, usize)> = Vec::new(); // (skipped index, hidden entries)
+    let mut inodes: HashMap<(u64, u64), usize> = HashMap::new();
+    for (rel, _) in wanted {
         let source = snapshot_dir.join(&rel);
         let Ok(meta) = std::fs::symlink_metadata(&source) else {
             continue;
         };
         let kind = EntryKind::of(&meta);
-        let mut target = dest_dir.join(&rel);
-        if let Ok(existing) = std::fs::symlink_metadata(&target) {
+        let mut target = match rel.parent() {
+            None => tail.clone(),
+            Some(parent) => match fates.get(parent) {
+                Some(DirFate::At(t)) => t.join(rel.file_name().unwrap_or_default()),
+                Some(DirFate::Blocked(i)) => {
+                    let i = *i;
+                    blocked_at[i].1 += 1;
+                    if kind == EntryKind::Dir {
+                        fates.insert(rel, DirFate::Blocked(i));
+                    }
+                    continue;
+                }
+                None => tail.join(&rel),
+            },
+        };
+        if let Ok(existing) = std::fs::symlink_metadata(dest.anchor.join(&target)) {
             if kind == EntryKind::Dir && existing.is_dir() {
+                fates.insert(rel, DirFate::At(target));
                 continue; // merge into the existing directory
             }
+            let what = if existing.file_type().is_symlink() {
+                "a symbolic link"
+            } else if existing.is_dir() {
+                "a directory"
+            } else {
+                "a file"
+            };
             match policy {
                 ConflictPolicy::Skip => {
+                    let reason = if kind == EntryKind::Dir {
+                        format!(
+                            "{what} is in the live tree where the snapshot has a directory; \
+                             kept as is, nothing written through it"
+                        )
+                    } else {
+                        format!("exists in the live tree ({what}); kept as is")
+                    };
                     skipped.push(SkippedItem {
                         path: rel.clone(),
-                        reason: "exists in the live tree; kept as is (use --conflict keep-both to restore beside it)".into(),
+                        reason: format!("{reason} (keep-both restores it beside)"),
                     });
+                    if kind == EntryKind::Dir {
+                        blocked_at.push((skipped.len() - 1, 0));
+                        fates.insert(rel, DirFate::Blocked(blocked_at.len() - 1));
+                    }
                     continue;
                 }
                 ConflictPolicy::KeepBoth => {
-                    let mut name = target.file_name().unwrap_or_default().to_os_string();
-                    name.push(format!(".restored-{stamp}"));
-                    target = target.with_file_name(name);
+                    target = keep_both_target(&dest.anchor, &target, stamp);
                 }
             }
+        }
+        if kind == EntryKind::Dir {
+            fates.insert(rel.clone(), DirFate::At(target.clone()));
         }
         if kind == EntryKind::Other {
             skipped.push(SkippedItem {
@@ -160,30 +298,34 @@ pub fn plan(
             });
             continue;
         }
+        let mut link_to = None;
+        if kind == EntryKind::File && meta.nlink() > 1 {
+            let key = (meta.dev(), meta.ino());
+            link_to = inodes.get(&key).copied();
+            inodes.entry(key).or_insert(items.len());
+        }
+        let is_file = kind == EntryKind::File;
         items.push(PlannedItem {
             path: rel,
             source,
             target,
             kind,
-            size: if kind == EntryKind::File {
-                meta.len()
-            } else {
-                0
-            },
-            allocated: if kind == EntryKind::File {
+            size: if is_file { meta.len() } else { 0 },
+            allocated: if is_file && link_to.is_none() {
                 super::copy::allocated_bytes(&meta)
             } else {
                 0
             },
+            link_to,
         });
     }
-    let (anchor, _) = crate::ports::fs_meta::surviving_ancestor(dest_dir).map_err(|source| {
-        PlanError::Destination {
-            path: dest_dir.into(),
-            source,
+    for (index, hidden) in blocked_at {
+        if hidden > 0 {
+            let s = if hidden == 1 { "entry" } else { "entries" };
+            skipped[index].reason += &format!("; its {hidden} {s} were not restored");
         }
-    })?;
-    let stat = nix::sys::statvfs::statvfs(&anchor).map_err(|e| PlanError::Destination {
+    }
+    let stat = nix::sys::statvfs::statvfs(&dest.anchor).map_err(|e| PlanError::Destination {
         path: dest_dir.into(),
         source: e.into(),
     })?;
@@ -191,7 +333,7 @@ pub fn plan(
         return Err(PlanError::ReadOnly(dest_dir.to_path_buf()));
     }
     let available = stat.blocks_available() as u64 * stat.fragment_size() as u64;
-    let reflink = same_btrfs(snapshot_dir, &anchor);
+    let reflink = same_btrfs(snapshot_dir, &dest.anchor);
     let bytes: u64 = items.iter().map(|i| i.size).sum();
     let needed = if reflink {
         0
@@ -206,9 +348,11 @@ pub fn plan(
         });
     }
     Ok(RestorePlan {
+        dest,
         items,
         skipped,
         unreadable,
+        policy,
         reflink,
         bytes,
         needed,

@@ -2,8 +2,6 @@
 //! back as a message; restore progress throttled; one cancel flag for the running work.
 
 use super::state::write_report;
-use crate::engine::restore::execute;
-use crate::engine::restore_plan::plan;
 use crate::ports::gpu::GpuProbe;
 use crate::ports::processes::{filesystem_devices, processes_using};
 use crate::ports::signals::{signal, terminate};
@@ -252,19 +250,24 @@ impl Executor {
                             ));
                         };
                         let started = Instant::now();
-                        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-                        let planned = match plan(&snapshot.dir, &s.path, &selection, policy, &stamp)
-                        {
-                            Ok(p) => p,
+                        let mut last = Instant::now() - Duration::from_secs(1);
+                        let restored = s.restore(
+                            snapshot,
+                            &selection,
+                            None,
+                            policy,
+                            &cancel,
+                            &mut |p| {
+                                if last.elapsed() >= Duration::from_millis(100) {
+                                    last = Instant::now();
+                                    let _ = tx.send(Msg::RestoreProgress(p.clone()));
+                                }
+                            },
+                        );
+                        let report = match restored {
+                            Ok((_, report)) => report,
                             Err(e) => return Msg::RestoreRefused(e.to_string()),
                         };
-                        let mut last = Instant::now() - Duration::from_secs(1);
-                        let report = execute(&planned, &cancel, &mut |p| {
-                            if last.elapsed() >= Duration::from_millis(100) {
-                                last = Instant::now();
-                                let _ = tx.send(Msg::RestoreProgress(p.clone()));
-                            }
-                        });
                         Msg::RestoreDone {
                             report,
                             elapsed_ms: started.elapsed().as_millis(),

@@ -1,0 +1,441 @@
+//! Executes a restore plan by descriptor: every directory is opened below the destination's
+//! anchor without following links or crossing mounts, and every entry is created in such a
+//! directory (`mkdirat`, `openat(O_EXCL|O_NOFOLLOW)`, `symlinkat`, `linkat`,
+//! `renameat2(RENAME_NOREPLACE)`), so a link planted in the live tree or in `--to` is never
+//! written through and nothing is ever replaced. Files go through [`super::copy`]; symbolic
+//! links are restored as links; hard links of the snapshot come back as hard links. Failures
+//! are listed and the rest goes on; cancel leaves no temporary file, and a killed run's are
+//! found through [`super::leftovers`].
+
+use super::beneath::{BeneathError, Mounts, open_dir, open_root};
+use super::copy::{CopiedFile, CopyMethod, Place, rename_noreplace, stage_file, temp_name};
+use super::diff::EntryKind;
+use super::restore::{
+    BATCH_BYTES, BATCH_FILES, Batch, Committed, FailedItem, Progress, RestoreReport,
+    RestoredItem, Verification, commit_batch,
+};
+use super::restore_plan::{ConflictPolicy, PlannedItem, RestorePlan};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Directories of the destination opened by descriptor, a few at a time.
+struct Dirs {
+    anchor: OwnedFd,
+    open: HashMap<PathBuf, Arc<OwnedFd>>,
+}
+
+impl Dirs {
+    const KEEP: usize = 64;
+
+    fn get(&mut self, rel: &Path) -> Result<Arc<OwnedFd>, BeneathError> {
+        if let Some(fd) = self.open.get(rel) {
+            return Ok(fd.clone());
+        }
+        let fd = Arc::new(open_dir(self.anchor.as_fd(), rel, Mounts::Stay)?);
+        if self.open.len() >= Self::KEEP {
+            self.open.clear();
+        }
+        self.open.insert(rel.to_path_buf(), fd.clone());
+        Ok(fd)
+    }
+}
+
+fn name_of(target: &Path) -> &OsStr {
+    target.file_name().unwrap_or_default()
+}
+
+fn parent_of(target: &Path) -> &Path {
+    target.parent().unwrap_or(Path::new(""))
+}
+
+/// Creates the directory `target`; Ok(true) if made, Ok(false) if a real directory was
+/// already there (made meanwhile: merged into, its metadata left alone).
+fn make_dir(dirs: &mut Dirs, target: &Path, mode: u32) -> Result<bool, String> {
+    let parent = dirs.get(parent_of(target)).map_err(|e| e.to_string())?;
+    match nix::sys::stat::mkdirat(parent.as_fd(), name_of(target), Mode::from_bits_truncate(mode)) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::EEXIST) => match dirs.get(target) {
+            Ok(_) => Ok(false),
+            Err(e) => Err(format!("appeared in the live tree meanwhile: {e}")),
+        },
+        Err(e) => Err(format!("cannot create the directory: {e}")),
+    }
+}
+
+fn restore_symlink(dirs: &mut Dirs, item: &PlannedItem, alternatives: usize) -> Result<CopiedFile, String> {
+    let link = std::fs::read_link(&item.source).map_err(|e| format!("cannot read the link: {e}"))?;
+    let meta = std::fs::symlink_metadata(&item.source).map_err(|e| e.to_string())?;
+    let parent = dirs.get(parent_of(&item.target)).map_err(|e| e.to_string())?;
+    let temp = temp_name();
+    nix::unistd::symlinkat(&link, parent.as_fd(), temp.as_os_str())
+        .map_err(|e| format!("cannot create the link: {e}"))?;
+    let placed = super::attrs::apply_to_link(parent.as_fd(), &temp, &meta)
+        .map_err(|e| format!("cannot set the link's owner or times: {e}"))
+        .and_then(|_| commit_name(&parent, &temp, name_of(&item.target), alternatives));
+    if placed.is_err() {
+        let _ = nix::unistd::unlinkat(parent.as_fd(), temp.as_os_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+    }
+    placed.map(|name| CopiedFile {
+        method: CopyMethod::Copy,
+        hash: None,
+        name,
+    })
+}
+
+/// Renames `temp` to `name` (or, keep-both, `name-2`…), never over an existing entry.
+fn commit_name(
+    dir: &OwnedFd,
+    temp: &OsStr,
+    name: &OsStr,
+    alternatives: usize,
+) -> Result<std::ffi::OsString, String> {
+    for attempt in 0..=alternatives {
+        let candidate = if attempt == 0 {
+            name.to_os_string()
+        } else {
+            super::copy::suffixed(name, &format!("-{}", attempt + 1))
+        };
+        match rename_noreplace(dir.as_fd(), temp, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(super::copy::CopyError::Exists(_)) if attempt < alternatives => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err("no free name".into())
+}
+
+fn open_source(path: &Path) -> Result<File, String> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(File::from)
+    .map_err(|e| format!("cannot read {}: {}", super::shown(path), std::io::Error::from(e)))
+}
+
+/// Raises the open-file limit to its hard maximum: a batch keeps one directory open per
+/// file it holds.
+fn raise_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+struct Run<'a> {
+    plan: &'a RestorePlan,
+    report: RestoreReport,
+    /// Final target (relative to the anchor) and directory of each committed hard-link
+    /// leader, by index.
+    placed: HashMap<usize, (Arc<OwnedFd>, PathBuf)>,
+    leaders: std::collections::HashSet<usize>,
+}
+
+impl<'a> Run<'a> {
+    fn restored(&mut self, item: &PlannedItem, target: &Path, method: Option<CopyMethod>, hash: Option<String>) {
+        self.report.bytes += item.size;
+        let verified_by = match (&method, &hash) {
+            (_, Some(_)) => Some(Verification::Blake3),
+            (Some(CopyMethod::Reflink), None) => Some(Verification::SharedExtents),
+            _ => None,
+        };
+        self.report.restored.push(RestoredItem {
+            verified_by,
+            path: item.path.clone(),
+            target: self.plan.dest.shown(target),
+            kind: item.kind,
+            size: item.size,
+            method,
+            hash,
+        });
+    }
+
+    fn failed(&mut self, item: &PlannedItem, reason: String) {
+        self.report.failed.push(FailedItem {
+            path: item.path.clone(),
+            reason,
+        });
+    }
+}
+
+/// Runs the plan. `progress` is called after each chunk and item.
+pub fn execute(
+    plan: &RestorePlan,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&Progress),
+) -> RestoreReport {
+    let mut run = Run {
+        plan,
+        report: RestoreReport {
+            destination: plan
+                .items
+                .first()
+                .map(|i| plan.dest.shown(&i.target))
+                .unwrap_or_else(|| plan.dest.anchor.clone()),
+            skipped: plan.skipped.clone(),
+            failed: plan
+                .unreadable
+                .iter()
+                .map(|u| FailedItem {
+                    path: u.path.clone(),
+                    reason: u.reason.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        },
+        placed: HashMap::new(),
+        leaders: plan.items.iter().filter_map(|i| i.link_to).collect(),
+    };
+    let mut dirs = match open_root(&plan.dest.anchor) {
+        Ok(anchor) => Dirs {
+            anchor,
+            open: HashMap::new(),
+        },
+        Err(e) => {
+            for item in &plan.items {
+                run.failed(item, format!("destination: {e}"));
+            }
+            return run.report;
+        }
+    };
+    raise_file_limit();
+    let writes_in: Vec<PathBuf> = plan
+        .items
+        .iter()
+        .filter(|i| i.kind != EntryKind::Dir)
+        .map(|i| parent_of(&i.target).to_path_buf())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let record = super::leftovers::Record::new(super::copy::run_tag(), &plan.dest.anchor, writes_in)
+        .write();
+    if let Err(e) = &record {
+        tracing::warn!(error = %e, "restore record not written; a killed run's temporary files would need removing by hand");
+    }
+    let alternatives = if plan.policy == ConflictPolicy::KeepBoth { 100 } else { 0 };
+    for (target, source) in &plan.dest.parents {
+        let mode = if source.is_some() { 0o700 } else { 0o755 };
+        if let Err(reason) = make_dir(&mut dirs, target, mode) {
+            for item in &plan.items {
+                run.failed(item, format!("cannot create {}: {reason}", super::shown(&plan.dest.shown(target))));
+            }
+            return run.report;
+        }
+    }
+    let mut state = Progress {
+        items_total: plan.items.len(),
+        bytes_total: plan.bytes,
+        ..Default::default()
+    };
+    let mut created_dirs: Vec<(PathBuf, PathBuf, PathBuf)> = plan
+        .dest
+        .parents
+        .iter()
+        .filter_map(|(t, s)| s.clone().map(|s| (PathBuf::new(), t.clone(), s)))
+        .collect();
+    let mut followers = Vec::new();
+    let committed = std::thread::scope(|scope| {
+        let (to_commit, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let committer = scope.spawn(move || {
+            batches
+                .into_iter()
+                .flat_map(|b| commit_batch(b, alternatives))
+                .collect::<Committed>()
+        });
+        let mut batch: Batch = Vec::new();
+        let mut batch_bytes = 0u64;
+        for (index, item) in plan.items.iter().enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                run.report.cancelled = true;
+                break;
+            }
+            state.current = item.path.clone();
+            progress(&state);
+            let outcome = match item.kind {
+                EntryKind::Dir => match make_dir(&mut dirs, &item.target, 0o700) {
+                    Ok(made) => {
+                        if made {
+                            created_dirs.push((item.path.clone(), item.target.clone(), item.source.clone()));
+                        }
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                },
+                EntryKind::Symlink => restore_symlink(&mut dirs, item, alternatives).map(|c| {
+                    Some(item.target.with_file_name(c.name))
+                }),
+                _ if item.link_to.is_some() => {
+                    followers.push(index);
+                    continue;
+                }
+                _ => {
+                    let staged = open_source(&item.source).and_then(|input| {
+                        let dir = dirs.get(parent_of(&item.target)).map_err(|e| e.to_string())?;
+                        let place = Place {
+                            dir,
+                            name: name_of(&item.target).to_os_string(),
+                        };
+                        let mut on_bytes = |n: u64| {
+                            state.bytes_done += n;
+                            progress(&state);
+                        };
+                        stage_file(input, place, plan.reflink, cancel, &mut on_bytes).map_err(|e| {
+                            if matches!(e, super::copy::CopyError::Cancelled) {
+                                String::new()
+                            } else {
+                                e.to_string()
+                            }
+                        })
+                    });
+                    match staged {
+                        Ok(staged) => {
+                            batch_bytes += item.size;
+                            batch.push((item, staged));
+                            if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
+                                let _ = to_commit.send(std::mem::take(&mut batch));
+                                batch_bytes = 0;
+                            }
+                            state.items_done += 1;
+                            continue;
+                        }
+                        Err(reason) if reason.is_empty() => {
+                            run.report.cancelled = true;
+                            break;
+                        }
+                        Err(reason) => Err(reason),
+                    }
+                }
+            };
+            match outcome {
+                Ok(target) => {
+                    let target = target.unwrap_or_else(|| item.target.clone());
+                    run.restored(item, &target, None, None);
+                }
+                Err(reason) => run.failed(item, reason),
+            }
+            state.items_done += 1;
+        }
+        // What was copied and verified before a cancel is kept.
+        let _ = to_commit.send(batch);
+        drop(to_commit);
+        committer.join().unwrap_or_default()
+    });
+    for (item, outcome) in committed {
+        match outcome {
+            Ok(c) => {
+                let target = item.target.with_file_name(&c.name);
+                let index = (item as *const PlannedItem as usize - plan.items.as_ptr() as usize)
+                    / std::mem::size_of::<PlannedItem>().max(1);
+                if run.leaders.contains(&index)
+                    && let Ok(dir) = dirs.get(parent_of(&item.target))
+                {
+                    run.placed.insert(index, (dir, target.clone()));
+                }
+                run.restored(item, &target, Some(c.method), c.hash);
+            }
+            Err(reason) => run.failed(item, reason),
+        }
+    }
+    if !run.report.cancelled {
+        for index in followers {
+            restore_follower(&mut run, &mut dirs, index, cancel);
+        }
+    }
+    // Directory metadata last (deepest first), so our writes inside do not change it.
+    for (path, target, source) in created_dirs.iter().rev() {
+        let result = dirs
+            .get(target)
+            .map_err(|e| e.to_string())
+            .and_then(|fd| {
+                let dir = File::from(fd.try_clone().map_err(|e| e.to_string())?);
+                let src = File::open(source).map_err(|e| e.to_string())?;
+                let meta = src.metadata().map_err(|e| e.to_string())?;
+                super::attrs::apply_to_open(&dir, &meta, &src).map_err(|e| e.to_string())
+            });
+        if let Err(e) = result {
+            run.report.failed.push(FailedItem {
+                path: path.clone(),
+                reason: format!("directory restored but its metadata not: {e}"),
+            });
+        }
+    }
+    sync_parents(&mut dirs, &run.report.restored, &plan.dest.anchor);
+    progress(&state);
+    drop(record);
+    run.report
+}
+
+/// A hard link of the snapshot: linked to its leader's copy, or copied on its own when the
+/// leader did not come back.
+fn restore_follower(run: &mut Run<'_>, dirs: &mut Dirs, index: usize, cancel: &AtomicBool) {
+    let plan = run.plan;
+    let item = &plan.items[index];
+    let leader = item.link_to.and_then(|l| run.placed.get(&l).cloned());
+    let parent = match dirs.get(parent_of(&item.target)) {
+        Ok(p) => p,
+        Err(e) => return run.failed(item, e.to_string()),
+    };
+    if let Some((leader_dir, leader_target)) = leader {
+        let linked = nix::unistd::linkat(
+            leader_dir.as_fd(),
+            name_of(&leader_target),
+            parent.as_fd(),
+            name_of(&item.target),
+            AtFlags::empty(),
+        );
+        match linked {
+            Ok(()) => return run.restored(item, &item.target.clone(), Some(CopyMethod::HardLink), None),
+            Err(nix::errno::Errno::EEXIST) if plan.policy == ConflictPolicy::Skip => {
+                return run.failed(item, "appeared in the live tree while restoring; nothing was overwritten".into());
+            }
+            Err(_) => {} // another filesystem or a taken name: copy it on its own
+        }
+    }
+    let copied = open_source(&item.source).and_then(|input| {
+        let place = Place {
+            dir: parent.clone(),
+            name: name_of(&item.target).to_os_string(),
+        };
+        let staged = stage_file(input, place, plan.reflink, cancel, &mut |_| {}).map_err(|e| e.to_string())?;
+        staged.file().sync_all().map_err(|e| e.to_string())?;
+        let alternatives = if plan.policy == ConflictPolicy::KeepBoth { 100 } else { 0 };
+        staged.commit(alternatives).map_err(|e| e.to_string())
+    });
+    match copied {
+        Ok(c) => {
+            let target = item.target.with_file_name(&c.name);
+            run.restored(item, &target, Some(c.method), c.hash);
+        }
+        Err(reason) => run.failed(item, reason),
+    }
+}
+
+/// fsync each parent directory once so the renames are durable.
+fn sync_parents(dirs: &mut Dirs, restored: &[RestoredItem], anchor: &Path) {
+    let parents: BTreeSet<PathBuf> = restored
+        .iter()
+        .filter_map(|r| r.target.strip_prefix(anchor).ok())
+        .map(|t| parent_of(t).to_path_buf())
+        .collect();
+    for parent in parents {
+        if let Ok(fd) = dirs.get(&parent) {
+            let _ = nix::unistd::fsync(fd.as_fd());
+        }
+    }
+}
