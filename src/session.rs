@@ -135,7 +135,10 @@ impl Session {
         let opened = self.source_of(snapshot)?.open(snapshot, watch)?;
         // PATH is looked up inside the snapshot without following a link on the way: a
         // snapshot holding `models -> /etc` must never show or restore host files.
-        let rel = opened.dir.strip_prefix(&opened.root).unwrap_or(Path::new(""));
+        let rel = opened
+            .dir
+            .strip_prefix(&opened.root)
+            .unwrap_or(Path::new(""));
         crate::engine::beneath::check_no_link_above(&opened.root, rel).map_err(|source| {
             SessionError::Link {
                 snapshot: format!("{} ({})", snapshot.id, snapshot.name),
@@ -172,7 +175,10 @@ impl Session {
     ) -> Result<(RestorePlan, RestoreReport), SessionError> {
         let swept = crate::engine::leftovers::sweep();
         if !swept.removed.is_empty() {
-            tracing::info!(removed = swept.removed.len(), "temporary files of killed restores removed");
+            tracing::info!(
+                removed = swept.removed.len(),
+                "temporary files of killed restores removed"
+            );
         }
         let dest = match to {
             None => self.path.clone(),

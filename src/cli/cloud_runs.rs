@@ -20,7 +20,8 @@ fn say(text: &str) {
     eprintln!("snaprescue: {text}");
 }
 
-/// A watch that prints stages to stderr and is cancelled by Ctrl-C or SIGTERM (the handler
+/// A watch that prints stages to stderr and is cancelled by Ctrl-C, SIGTERM or SIGHUP (the
+/// SSH session dropped; the handler
 /// only sets a flag; the work stops at its next check and removes what it created).
 pub fn interruptible() -> Watch<'static> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -29,7 +30,7 @@ pub fn interruptible() -> Watch<'static> {
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
-    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         let _ = unsafe { sigaction(signal, &action) };
     }
@@ -82,9 +83,17 @@ pub fn offer_cleanup() {
 pub fn cleanup() -> anyhow::Result<Outcome> {
     let watch = interruptible();
     let cleaned = clean_all(&watch);
+    let swept = crate::engine::leftovers::sweep();
     let mut human = String::new();
-    if cleaned.is_empty() {
+    if cleaned.is_empty() && swept.runs == 0 {
         writeln!(human, "nothing to clean up: no interrupted runs")?;
+    }
+    for path in &swept.removed {
+        writeln!(
+            human,
+            "removed {} (temporary file of an interrupted restore)",
+            crate::engine::shown(path)
+        )?;
     }
     for c in &cleaned {
         writeln!(
@@ -99,7 +108,10 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
     }
     Ok(Outcome {
         ok: cleaned.iter().all(|c| c.ok),
-        json: json!({ "runs": cleaned }),
+        json: json!({
+            "runs": cleaned,
+            "restore_temp_files_removed": swept.removed.iter().map(|p| crate::engine::path_json(p)).collect::<Vec<_>>(),
+        }),
         human,
     })
 }

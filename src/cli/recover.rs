@@ -137,7 +137,11 @@ pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Ou
         } else {
             format_size(e.size, BINARY)
         };
-        writeln!(human, "{mark:8} {size:>10}  {}", rel_shown(&e.path, &session.path))?;
+        writeln!(
+            human,
+            "{mark:8} {size:>10}  {}",
+            rel_shown(&e.path, &session.path)
+        )?;
     }
     writeln!(
         human,
@@ -188,7 +192,8 @@ fn rel_shown(rel: &Path, path: &Path) -> String {
 /// "3 files, 1 directory and 2 links restored (…)": what came back, counted by kind.
 fn restored_summary(report: &RestoreReport) -> String {
     let count = |kind: EntryKind| report.restored.iter().filter(|r| r.kind == kind).count();
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut parts = vec![plural(count(EntryKind::File), "file", "files")];
     let dirs = count(EntryKind::Dir);
     if dirs > 0 {
@@ -235,10 +240,20 @@ pub fn restore(
         writeln!(human, "restored {}", rel_shown(&r.path, &session.path))?;
     }
     for s in &report.skipped {
-        writeln!(human, "skipped  {}: {}", rel_shown(&s.path, &session.path), s.reason)?;
+        writeln!(
+            human,
+            "skipped  {}: {}",
+            rel_shown(&s.path, &session.path),
+            s.reason
+        )?;
     }
     for f in &report.failed {
-        writeln!(human, "FAILED   {}: {}", rel_shown(&f.path, &session.path), f.reason)?;
+        writeln!(
+            human,
+            "FAILED   {}: {}",
+            rel_shown(&f.path, &session.path),
+            f.reason
+        )?;
     }
     if !report.swept.is_empty() {
         writeln!(
@@ -248,7 +263,10 @@ pub fn restore(
         )?;
     }
     if selection.is_empty() {
-        writeln!(human, "nothing under PATH is missing from the live tree; nothing to restore")?;
+        writeln!(
+            human,
+            "nothing under PATH is missing from the live tree; nothing to restore"
+        )?;
     }
     let how = match &planned {
         Some(p) if p.reflink => "reflinked or copied, verified",

@@ -28,7 +28,10 @@ pub fn apply_to_open(target: &File, meta: &Metadata, source: &File) -> std::io::
             Some(Gid::from_raw(meta.gid())),
         )?;
     }
-    fchmod(target.as_fd(), Mode::from_bits_truncate(meta.mode() & 0o7777))?;
+    fchmod(
+        target.as_fd(),
+        Mode::from_bits_truncate(meta.mode() & 0o7777),
+    )?;
     copy_xattrs(source, target);
     let (atime, mtime) = times(meta);
     futimens(target.as_fd(), &atime, &mtime)?;

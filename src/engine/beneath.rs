@@ -103,7 +103,11 @@ fn walk(
         .map_err(|errno| explain(root, Path::new(""), errno))?;
     for (i, name) in names.iter().enumerate() {
         let last = i + 1 == names.len();
-        let step_flags = if last { flags | OFlag::O_NOFOLLOW } else { DIR_FLAGS };
+        let step_flags = if last {
+            flags | OFlag::O_NOFOLLOW
+        } else {
+            DIR_FLAGS
+        };
         let next = openat(current.as_fd(), *name, step_flags, Mode::empty())
             .map_err(|errno| explain(root, rel, errno))?;
         if mounts == Mounts::Stay
@@ -164,11 +168,13 @@ fn explain(root: BorrowedFd<'_>, rel: &Path, errno: Errno) -> BeneathError {
 /// Checks that `rel` below `root` crosses no symbolic link on the way (the last component
 /// may itself be a link: it is then restored as one).
 pub fn check_no_link_above(root: &Path, rel: &Path) -> Result<(), BeneathError> {
-    let root_fd = open_root(root)?;
-    if let Some(parent) = rel.parent() {
-        open_dir(root_fd.as_fd(), parent, Mounts::Cross)?;
+    match rel.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            let root_fd = open_root(root)?;
+            open_dir(root_fd.as_fd(), parent, Mounts::Cross).map(drop)
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Opens a directory the caller trusts (the snapshot root, the destination's surviving
@@ -219,7 +225,13 @@ mod tests {
         std::os::unix::fs::symlink("/", dir.path().join("a/up")).unwrap();
         let root = open_root(dir.path()).unwrap();
         assert!(walk(root.as_fd(), Path::new("a/b"), DIR_FLAGS, Mounts::Stay).is_ok());
-        let err = walk(root.as_fd(), Path::new("a/up/etc"), DIR_FLAGS, Mounts::Cross).unwrap_err();
+        let err = walk(
+            root.as_fd(),
+            Path::new("a/up/etc"),
+            DIR_FLAGS,
+            Mounts::Cross,
+        )
+        .unwrap_err();
         assert!(matches!(err, BeneathError::Link { .. }), "{err}");
     }
 }

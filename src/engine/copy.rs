@@ -81,7 +81,11 @@ struct TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         if self.armed {
-            let _ = unlinkat(self.dir.as_fd(), self.name.as_os_str(), UnlinkatFlags::NoRemoveDir);
+            let _ = unlinkat(
+                self.dir.as_fd(),
+                self.name.as_os_str(),
+                UnlinkatFlags::NoRemoveDir,
+            );
         }
     }
 }
@@ -126,16 +130,21 @@ pub fn suffixed(name: &OsStr, suffix: &str) -> OsString {
 
 /// Renames `from` to `to` in `dir` only if `to` does not exist (renameat2 RENAME_NOREPLACE).
 pub fn rename_noreplace(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> Result<(), CopyError> {
-    nix::fcntl::renameat2(dir, from, dir, to, nix::fcntl::RenameFlags::RENAME_NOREPLACE).map_err(
-        |errno| match errno {
-            nix::errno::Errno::EEXIST => CopyError::Exists(to.into()),
-            e => CopyError::Io {
-                action: "cannot rename into",
-                path: to.into(),
-                source: e.into(),
-            },
-        },
+    nix::fcntl::renameat2(
+        dir,
+        from,
+        dir,
+        to,
+        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
     )
+    .map_err(|errno| match errno {
+        nix::errno::Errno::EEXIST => CopyError::Exists(to.into()),
+        e => CopyError::Io {
+            action: "cannot rename into",
+            path: to.into(),
+            source: e.into(),
+        },
+    })
 }
 
 /// Copies `src` to `target` (which must not exist), fsynced, then renamed into place: for
@@ -165,10 +174,7 @@ pub fn copy_file(
     };
     let input = File::open(src).map_err(io("cannot read", src))?;
     let staged = stage_file(input, place, try_reflink, cancel, on_bytes)?;
-    staged
-        .file
-        .sync_all()
-        .map_err(io("cannot fsync", target))?;
+    staged.file.sync_all().map_err(io("cannot fsync", target))?;
     staged.commit(0)
 }
 

@@ -140,8 +140,9 @@ fn remove_tagged(record: &Record) -> Vec<PathBuf> {
             })
             .collect();
         for name in names {
-            let kind = nix::sys::stat::fstatat(&listing, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map(|st| st.st_mode & libc::S_IFMT);
+            let kind =
+                nix::sys::stat::fstatat(&listing, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map(|st| st.st_mode & libc::S_IFMT);
             if !matches!(kind, Ok(libc::S_IFREG) | Ok(libc::S_IFLNK)) {
                 continue;
             }

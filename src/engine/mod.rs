@@ -66,6 +66,9 @@ mod shown_tests {
             super::shown(std::path::Path::new(name)),
             "a\\u{1b}]0;pwned\\u{7}\\nb\\xe9.pth"
         );
-        assert_eq!(super::shown(std::path::Path::new("ckpt/ép.pth")), "ckpt/ép.pth");
+        assert_eq!(
+            super::shown(std::path::Path::new("ckpt/ép.pth")),
+            "ckpt/ép.pth"
+        );
     }
 }

@@ -114,4 +114,3 @@ pub(super) fn commit_batch(staged: Batch<'_>, alternatives: usize) -> Committed<
         })
         .collect()
 }
-

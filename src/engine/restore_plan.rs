@@ -107,6 +107,16 @@ fn shown_rel(rel: &Path) -> String {
     }
 }
 
+/// `base` joined with `rel`, with no trailing `/` when `rel` is empty (`link/` would be the
+/// directory a link points to, not the link).
+fn join_rel(base: &Path, rel: &Path) -> PathBuf {
+    if rel.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
+}
+
 fn human(bytes: u64) -> String {
     humansize::format_size(bytes, humansize::BINARY)
 }
@@ -122,10 +132,12 @@ enum DirFate {
 
 /// Splits `dest_dir` into an existing anchor directory and the part to create.
 fn destination(snapshot_dir: &Path, dest_dir: &Path) -> Result<(Destination, PathBuf), PlanError> {
-    let (mut anchor, mut tail) = crate::ports::fs_meta::surviving_ancestor(dest_dir)
-        .map_err(|source| PlanError::Destination {
-            path: dest_dir.into(),
-            source,
+    let (mut anchor, mut tail) =
+        crate::ports::fs_meta::surviving_ancestor(dest_dir).map_err(|source| {
+            PlanError::Destination {
+                path: dest_dir.into(),
+                source,
+            }
         })?;
     // An existing PATH that is not a directory is a name in its parent, so it is planned
     // (and checked for conflicts) like everything else.
@@ -192,7 +204,7 @@ pub fn plan(
     let mut unreadable = Vec::new();
     for rel in selection {
         super::beneath::check_no_link_above(snapshot_dir, rel).map_err(PlanError::Link)?;
-        let root = snapshot_dir.join(rel);
+        let root = join_rel(snapshot_dir, rel);
         if std::fs::symlink_metadata(&root).is_err() {
             return Err(PlanError::NotInSnapshot(rel.clone()));
         }
@@ -231,7 +243,7 @@ pub fn plan(
     let mut blocked_at: Vec<(usize, usize)> = Vec::new(); // (skipped index, hidden entries)
     let mut inodes: HashMap<(u64, u64), usize> = HashMap::new();
     for (rel, _) in wanted {
-        let source = snapshot_dir.join(&rel);
+        let source = join_rel(snapshot_dir, &rel);
         let Ok(meta) = std::fs::symlink_metadata(&source) else {
             continue;
         };

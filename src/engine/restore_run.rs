@@ -11,8 +11,8 @@ use super::beneath::{BeneathError, Mounts, open_dir, open_root};
 use super::copy::{CopiedFile, CopyMethod, Place, rename_noreplace, stage_file, temp_name};
 use super::diff::EntryKind;
 use super::restore::{
-    BATCH_BYTES, BATCH_FILES, Batch, Committed, FailedItem, Progress, RestoreReport,
-    RestoredItem, Verification, commit_batch,
+    BATCH_BYTES, BATCH_FILES, Batch, Committed, FailedItem, Progress, RestoreReport, RestoredItem,
+    Verification, commit_batch,
 };
 use super::restore_plan::{ConflictPolicy, PlannedItem, RestorePlan};
 use nix::fcntl::{AtFlags, OFlag};
@@ -59,7 +59,11 @@ fn parent_of(target: &Path) -> &Path {
 /// already there (made meanwhile: merged into, its metadata left alone).
 fn make_dir(dirs: &mut Dirs, target: &Path, mode: u32) -> Result<bool, String> {
     let parent = dirs.get(parent_of(target)).map_err(|e| e.to_string())?;
-    match nix::sys::stat::mkdirat(parent.as_fd(), name_of(target), Mode::from_bits_truncate(mode)) {
+    match nix::sys::stat::mkdirat(
+        parent.as_fd(),
+        name_of(target),
+        Mode::from_bits_truncate(mode),
+    ) {
         Ok(()) => Ok(true),
         Err(nix::errno::Errno::EEXIST) => match dirs.get(target) {
             Ok(_) => Ok(false),
@@ -69,10 +73,17 @@ fn make_dir(dirs: &mut Dirs, target: &Path, mode: u32) -> Result<bool, String> {
     }
 }
 
-fn restore_symlink(dirs: &mut Dirs, item: &PlannedItem, alternatives: usize) -> Result<CopiedFile, String> {
-    let link = std::fs::read_link(&item.source).map_err(|e| format!("cannot read the link: {e}"))?;
+fn restore_symlink(
+    dirs: &mut Dirs,
+    item: &PlannedItem,
+    alternatives: usize,
+) -> Result<CopiedFile, String> {
+    let link =
+        std::fs::read_link(&item.source).map_err(|e| format!("cannot read the link: {e}"))?;
     let meta = std::fs::symlink_metadata(&item.source).map_err(|e| e.to_string())?;
-    let parent = dirs.get(parent_of(&item.target)).map_err(|e| e.to_string())?;
+    let parent = dirs
+        .get(parent_of(&item.target))
+        .map_err(|e| e.to_string())?;
     let temp = temp_name();
     nix::unistd::symlinkat(&link, parent.as_fd(), temp.as_os_str())
         .map_err(|e| format!("cannot create the link: {e}"))?;
@@ -80,7 +91,11 @@ fn restore_symlink(dirs: &mut Dirs, item: &PlannedItem, alternatives: usize) -> 
         .map_err(|e| format!("cannot set the link's owner or times: {e}"))
         .and_then(|_| commit_name(&parent, &temp, name_of(&item.target), alternatives));
     if placed.is_err() {
-        let _ = nix::unistd::unlinkat(parent.as_fd(), temp.as_os_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+        let _ = nix::unistd::unlinkat(
+            parent.as_fd(),
+            temp.as_os_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
     }
     placed.map(|name| CopiedFile {
         method: CopyMethod::Copy,
@@ -118,7 +133,13 @@ fn open_source(path: &Path) -> Result<File, String> {
         Mode::empty(),
     )
     .map(File::from)
-    .map_err(|e| format!("cannot read {}: {}", super::shown(path), std::io::Error::from(e)))
+    .map_err(|e| {
+        format!(
+            "cannot read {}: {}",
+            super::shown(path),
+            std::io::Error::from(e)
+        )
+    })
 }
 
 /// Raises the open-file limit to its hard maximum: a batch keeps one directory open per
@@ -148,7 +169,13 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn restored(&mut self, item: &PlannedItem, target: &Path, method: Option<CopyMethod>, hash: Option<String>) {
+    fn restored(
+        &mut self,
+        item: &PlannedItem,
+        target: &Path,
+        method: Option<CopyMethod>,
+        hash: Option<String>,
+    ) {
         self.report.bytes += item.size;
         let verified_by = match (&method, &hash) {
             (_, Some(_)) => Some(Verification::Blake3),
@@ -223,17 +250,27 @@ pub fn execute(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let record = super::leftovers::Record::new(super::copy::run_tag(), &plan.dest.anchor, writes_in)
-        .write();
+    let record =
+        super::leftovers::Record::new(super::copy::run_tag(), &plan.dest.anchor, writes_in).write();
     if let Err(e) = &record {
         tracing::warn!(error = %e, "restore record not written; a killed run's temporary files would need removing by hand");
     }
-    let alternatives = if plan.policy == ConflictPolicy::KeepBoth { 100 } else { 0 };
+    let alternatives = if plan.policy == ConflictPolicy::KeepBoth {
+        100
+    } else {
+        0
+    };
     for (target, source) in &plan.dest.parents {
         let mode = if source.is_some() { 0o700 } else { 0o755 };
         if let Err(reason) = make_dir(&mut dirs, target, mode) {
             for item in &plan.items {
-                run.failed(item, format!("cannot create {}: {reason}", super::shown(&plan.dest.shown(target))));
+                run.failed(
+                    item,
+                    format!(
+                        "cannot create {}: {reason}",
+                        super::shown(&plan.dest.shown(target))
+                    ),
+                );
             }
             return run.report;
         }
@@ -271,22 +308,27 @@ pub fn execute(
                 EntryKind::Dir => match make_dir(&mut dirs, &item.target, 0o700) {
                     Ok(made) => {
                         if made {
-                            created_dirs.push((item.path.clone(), item.target.clone(), item.source.clone()));
+                            created_dirs.push((
+                                item.path.clone(),
+                                item.target.clone(),
+                                item.source.clone(),
+                            ));
                         }
                         Ok(None)
                     }
                     Err(e) => Err(e),
                 },
-                EntryKind::Symlink => restore_symlink(&mut dirs, item, alternatives).map(|c| {
-                    Some(item.target.with_file_name(c.name))
-                }),
+                EntryKind::Symlink => restore_symlink(&mut dirs, item, alternatives)
+                    .map(|c| Some(item.target.with_file_name(c.name))),
                 _ if item.link_to.is_some() => {
                     followers.push(index);
                     continue;
                 }
                 _ => {
                     let staged = open_source(&item.source).and_then(|input| {
-                        let dir = dirs.get(parent_of(&item.target)).map_err(|e| e.to_string())?;
+                        let dir = dirs
+                            .get(parent_of(&item.target))
+                            .map_err(|e| e.to_string())?;
                         let place = Place {
                             dir,
                             name: name_of(&item.target).to_os_string(),
@@ -359,15 +401,12 @@ pub fn execute(
     }
     // Directory metadata last (deepest first), so our writes inside do not change it.
     for (path, target, source) in created_dirs.iter().rev() {
-        let result = dirs
-            .get(target)
-            .map_err(|e| e.to_string())
-            .and_then(|fd| {
-                let dir = File::from(fd.try_clone().map_err(|e| e.to_string())?);
-                let src = File::open(source).map_err(|e| e.to_string())?;
-                let meta = src.metadata().map_err(|e| e.to_string())?;
-                super::attrs::apply_to_open(&dir, &meta, &src).map_err(|e| e.to_string())
-            });
+        let result = dirs.get(target).map_err(|e| e.to_string()).and_then(|fd| {
+            let dir = File::from(fd.try_clone().map_err(|e| e.to_string())?);
+            let src = File::open(source).map_err(|e| e.to_string())?;
+            let meta = src.metadata().map_err(|e| e.to_string())?;
+            super::attrs::apply_to_open(&dir, &meta, &src).map_err(|e| e.to_string())
+        });
         if let Err(e) = result {
             run.report.failed.push(FailedItem {
                 path: path.clone(),
@@ -400,9 +439,14 @@ fn restore_follower(run: &mut Run<'_>, dirs: &mut Dirs, index: usize, cancel: &A
             AtFlags::empty(),
         );
         match linked {
-            Ok(()) => return run.restored(item, &item.target.clone(), Some(CopyMethod::HardLink), None),
+            Ok(()) => {
+                return run.restored(item, &item.target.clone(), Some(CopyMethod::HardLink), None);
+            }
             Err(nix::errno::Errno::EEXIST) if plan.policy == ConflictPolicy::Skip => {
-                return run.failed(item, "appeared in the live tree while restoring; nothing was overwritten".into());
+                return run.failed(
+                    item,
+                    "appeared in the live tree while restoring; nothing was overwritten".into(),
+                );
             }
             Err(_) => {} // another filesystem or a taken name: copy it on its own
         }
@@ -412,9 +456,14 @@ fn restore_follower(run: &mut Run<'_>, dirs: &mut Dirs, index: usize, cancel: &A
             dir: parent.clone(),
             name: name_of(&item.target).to_os_string(),
         };
-        let staged = stage_file(input, place, plan.reflink, cancel, &mut |_| {}).map_err(|e| e.to_string())?;
+        let staged = stage_file(input, place, plan.reflink, cancel, &mut |_| {})
+            .map_err(|e| e.to_string())?;
         staged.file().sync_all().map_err(|e| e.to_string())?;
-        let alternatives = if plan.policy == ConflictPolicy::KeepBoth { 100 } else { 0 };
+        let alternatives = if plan.policy == ConflictPolicy::KeepBoth {
+            100
+        } else {
+            0
+        };
         staged.commit(alternatives).map_err(|e| e.to_string())
     });
     match copied {

@@ -251,19 +251,13 @@ impl Executor {
                         };
                         let started = Instant::now();
                         let mut last = Instant::now() - Duration::from_secs(1);
-                        let restored = s.restore(
-                            snapshot,
-                            &selection,
-                            None,
-                            policy,
-                            &cancel,
-                            &mut |p| {
+                        let restored =
+                            s.restore(snapshot, &selection, None, policy, &cancel, &mut |p| {
                                 if last.elapsed() >= Duration::from_millis(100) {
                                     last = Instant::now();
                                     let _ = tx.send(Msg::RestoreProgress(p.clone()));
                                 }
-                            },
-                        );
+                            });
                         let report = match restored {
                             Ok((_, report)) => report,
                             Err(e) => return Msg::RestoreRefused(e.to_string()),
