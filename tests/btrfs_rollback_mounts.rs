@@ -85,7 +85,7 @@ fn a_subvolume_mounted_directly_is_swapped_and_mounted_again_as_before() {
     assert!(
         !fs::read_to_string("/proc/self/mountinfo")
             .unwrap()
-            .contains("snaprescue-mnt-"),
+            .contains("/run/snaprescue/mnt-"),
         "the private top-level mount is gone"
     );
     // The guard lives in the top level, named as `btrfs subvolume list` names it.

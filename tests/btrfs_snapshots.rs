@@ -221,7 +221,7 @@ fn hidden_snapshots_are_reached_through_a_private_read_only_mount() {
     assert_eq!(deleted_in(&snapper)[0]["path"], "a.pth");
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
-        !mountinfo.contains("snaprescue-mnt-"),
+        !mountinfo.contains("/run/snaprescue/mnt-"),
         "temporary mount left behind:\n{mountinfo}"
     );
 }

@@ -148,3 +148,58 @@ fn cancel_is_never_success_and_a_kill_leaves_nothing_behind_for_long() {
     );
     assert!(ext4.path(".snaprescue-0123456789abcdef-0.tmp").exists());
 }
+
+/// With the top level not mounted, the snapshot is read through a private read-only mount
+/// under /run/snaprescue. A SIGKILL mid-restore cannot unmount it; `cleanup` does, from the
+/// record made before the mount.
+#[test]
+fn a_killed_restore_leaves_no_mount_after_cleanup() {
+    if !privileged() {
+        return;
+    }
+    let mut vol = LoopFs::new("btrfs", 1400);
+    let data = vol.path("data");
+    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
+    let mut big = fs::File::create(data.join("model.pth")).unwrap();
+    let chunk = vec![9u8; 8 << 20];
+    for _ in 0..128 {
+        big.write_all(&chunk).unwrap();
+    }
+    drop(big);
+    snapshot(&data, &vol.path("snaps/s1"));
+    vol.unmount();
+    vol.mount_with("subvol=data");
+    let state = tempfile::tempdir().unwrap();
+    let (_, doc, err) = json(state.path(), args!["snapshots", vol.mount]);
+    let id = doc["snapshots"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string();
+    let ext4 = LoopFs::new("ext4", 1400);
+    let ours = |table: &str| {
+        table
+            .lines()
+            .filter(|l| l.contains("/run/snaprescue/mnt-") && l.contains(&vol.device))
+            .count()
+    };
+    let mountinfo = || fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut child = start(state.path(), &vol.mount, &id, &ext4.path("out"));
+    temp_file(&ext4.mount, 1).expect("the copy was never seen running");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(
+        ours(&mountinfo()),
+        1,
+        "SIGKILL leaves the mount: {}",
+        mountinfo()
+    );
+    let (code, doc, err) = json(state.path(), args!["cleanup"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["mounts_removed"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(ours(&mountinfo()), 0, "{}", mountinfo());
+    assert_eq!(
+        doc["restore_temp_files_removed"].as_array().unwrap().len(),
+        1,
+        "{doc}"
+    );
+}

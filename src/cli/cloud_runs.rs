@@ -84,8 +84,16 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
     let watch = interruptible();
     let cleaned = clean_all(&watch);
     let swept = crate::engine::leftovers::sweep();
+    let unmounted = crate::ports::mount_record::sweep();
     let mut human = String::new();
-    if cleaned.is_empty() && swept.runs == 0 {
+    for point in &unmounted {
+        writeln!(
+            human,
+            "unmounted {} (read-only snapshot view of an interrupted run)",
+            crate::engine::shown(point)
+        )?;
+    }
+    if cleaned.is_empty() && swept.runs == 0 && unmounted.is_empty() {
         writeln!(human, "nothing to clean up: no interrupted runs")?;
     }
     for path in &swept.removed {
@@ -110,6 +118,7 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
         ok: cleaned.iter().all(|c| c.ok),
         json: json!({
             "runs": cleaned,
+            "mounts_removed": unmounted.iter().map(|p| crate::engine::path_json(p)).collect::<Vec<_>>(),
             "restore_temp_files_removed": swept.removed.iter().map(|p| crate::engine::path_json(p)).collect::<Vec<_>>(),
         }),
         human,

@@ -10,6 +10,7 @@ pub mod gpu_smi;
 pub mod invocation;
 pub mod job_container;
 pub mod job_python;
+pub mod mount_record;
 pub mod mounts;
 pub mod processes;
 pub mod signals;

@@ -181,11 +181,14 @@ impl MountTable {
     }
 }
 
-/// A mount on a private temporary directory, unmounted and removed on drop.
+/// A mount on a private temporary directory under `/run/snaprescue`, recorded before it is
+/// made (see [`super::mount_record`]), unmounted and removed on drop.
 #[derive(Debug)]
 pub struct TempMount {
     dir: tempfile::TempDir,
     mounted: bool,
+    // Dropped after `dir`: the record goes once the mount and its directory are gone.
+    _record: super::mount_record::Recorded,
 }
 
 impl TempMount {
@@ -204,12 +207,20 @@ impl TempMount {
     }
 
     fn new(mount: impl FnOnce(&Path) -> Result<(), MountError>) -> Result<Self, MountError> {
+        super::mount_record::sweep();
+        let base = super::mount_record::run_dir();
+        std::fs::create_dir_all(&base).map_err(MountError::MountPoint)?;
         let dir = tempfile::Builder::new()
-            .prefix("snaprescue-mnt-")
-            .tempdir()
+            .prefix("mnt-")
+            .tempdir_in(&base)
             .map_err(MountError::MountPoint)?;
+        let record = super::mount_record::record(dir.path()).map_err(MountError::MountPoint)?;
         mount(dir.path())?;
-        Ok(Self { dir, mounted: true })
+        Ok(Self {
+            dir,
+            mounted: true,
+            _record: record,
+        })
     }
 
     pub fn path(&self) -> &Path {

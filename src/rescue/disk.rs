@@ -176,9 +176,9 @@ impl RescueDisk {
         {
             return Err(RescueError::Refused(refusal));
         }
-        let dir = tempfile::Builder::new()
-            .prefix("snaprescue-rescue-")
-            .tempdir()
+        let base = crate::ports::mount_record::run_dir();
+        let dir = std::fs::create_dir_all(&base)
+            .and_then(|_| tempfile::Builder::new().prefix("rescue-").tempdir_in(&base))
             .map_err(RescueError::io("cannot create a mount point"))?
             .keep();
         self.resources.mount_point = Some(dir.clone());
