@@ -135,7 +135,10 @@ fn rescue_loads_the_diff_and_restores_the_selection() {
     keys(&mut m, &[Key::Char('q')]);
     assert_eq!(m.overlay, Overlay::QuitConfirm);
     keys(&mut m, &[Key::Char('n')]);
-    assert_eq!(keys(&mut m, &[Key::Char('x')]), vec![Effect::Cancel]);
+    assert_eq!(
+        keys(&mut m, &[Key::Char('x')]),
+        vec![Effect::Cancel(Job::Restore)]
+    );
     let effects = update(
         &mut m,
         Msg::RestoreDone {
@@ -246,7 +249,11 @@ fn comparing_shows_a_counter_and_can_be_cancelled() {
         m.restore.first_deleted,
         vec![PathBuf::from("ckpt/epoch_10.pth")]
     );
-    assert_eq!(keys(&mut m, &[Key::Char('x')]), vec![Effect::Cancel]);
+    // Only the comparison is cancelled: a later restore or rollback gets a token of its own.
+    assert_eq!(
+        keys(&mut m, &[Key::Char('x')]),
+        vec![Effect::Cancel(Job::Diff)]
+    );
     assert_eq!(m.step, Step::Recovery);
     assert!(!m.busy());
 }

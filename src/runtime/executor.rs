@@ -1,5 +1,6 @@
 //! Carries out the wizard's effects: blocking work on `spawn_blocking`, each result sent
-//! back as a message; restore progress throttled; one cancel flag for the running work.
+//! back as a message; restore progress throttled; each job with its own cancel token (see
+//! [`super::jobs`]).
 
 use super::state::write_report;
 use crate::ports::gpu::GpuProbe;
@@ -23,7 +24,7 @@ pub struct Executor {
     pub gpu: Arc<dyn GpuProbe>,
     pub session: Arc<Mutex<Option<Arc<Session>>>>,
     pub opened: Arc<Mutex<Option<(String, OpenedSnapshot)>>>,
-    pub cancel: Arc<AtomicBool>,
+    pub jobs: Arc<super::jobs::Jobs>,
     pub last_scan: Arc<Mutex<Instant>>,
     /// A GPU probe is running.
     pub probing: Arc<AtomicBool>,
@@ -173,9 +174,11 @@ impl Executor {
                 |e| Msg::NewerScanned(Err(e)),
             ),
             Effect::LoadDiff { id } => {
-                self.cancel.store(false, Ordering::Relaxed);
-                let (opened, cancel, tx) =
-                    (self.opened.clone(), self.cancel.clone(), self.tx.clone());
+                let (opened, cancel, tx) = (
+                    self.opened.clone(),
+                    self.jobs.start(crate::wizard::Job::Diff),
+                    self.tx.clone(),
+                );
                 self.with_session(
                     move |s| {
                         let started = Instant::now();
@@ -238,9 +241,11 @@ impl Executor {
                 selection,
                 policy,
             } => {
-                self.cancel.store(false, Ordering::Relaxed);
-                let (opened, cancel, tx) =
-                    (self.opened.clone(), self.cancel.clone(), self.tx.clone());
+                let (opened, cancel, tx) = (
+                    self.opened.clone(),
+                    self.jobs.start(crate::wizard::Job::Restore),
+                    self.tx.clone(),
+                );
                 self.with_session(
                     move |s| {
                         let guard = opened.lock().unwrap_or_else(|e| e.into_inner());
@@ -270,7 +275,8 @@ impl Executor {
                     Msg::RestoreRefused,
                 );
             }
-            Effect::Cancel => self.cancel.store(true, Ordering::Relaxed),
+            Effect::Cancel(job) => self.jobs.cancel(job),
+            Effect::CancelAll => self.jobs.cancel_all(),
             Effect::Verify { files, recorded } => {
                 let tx = self.tx.clone();
                 self.blocking(move || {
@@ -303,8 +309,11 @@ impl Executor {
                 ))
             }),
             Effect::Rollback { id, confirm } => {
-                let (opened, cancel, tx) =
-                    (self.opened.clone(), self.cancel.clone(), self.tx.clone());
+                let (opened, cancel, tx) = (
+                    self.opened.clone(),
+                    self.jobs.start(crate::wizard::Job::Rollback),
+                    self.tx.clone(),
+                );
                 self.with_session(
                     move |s| {
                         // Release our own view of the snapshot before swapping subvolumes.

@@ -39,7 +39,7 @@ async fn a_hanging_gpu_probe_is_not_started_again_on_every_tick() {
         gpu: gpu.clone(),
         session: Arc::default(),
         opened: Arc::default(),
-        cancel: Arc::default(),
+        jobs: Arc::default(),
         last_scan: Arc::new(Mutex::new(Instant::now())),
         probing: Arc::default(),
     };

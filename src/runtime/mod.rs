@@ -2,6 +2,7 @@
 //! to the [`executor`]. The terminal is restored on exit, on panic and on Ctrl-C.
 
 mod executor;
+pub mod jobs;
 pub mod state;
 
 pub use state::{init_logging, state_dir};
@@ -48,7 +49,7 @@ async fn wizard_loop(
         gpu,
         session: Arc::default(),
         opened: Arc::default(),
-        cancel: Arc::default(),
+        jobs: Arc::default(),
         last_scan: Arc::new(Mutex::new(Instant::now())),
         probing: Arc::default(),
     };

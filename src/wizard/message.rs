@@ -127,7 +127,10 @@ pub enum Effect {
         selection: Vec<PathBuf>,
         policy: ConflictPolicy,
     },
-    Cancel,
+    /// Cancels the running job of that kind, and only it.
+    Cancel(Job),
+    /// Cancels every running job (leaving the wizard).
+    CancelAll,
     Rollback {
         id: String,
         confirm: String,
@@ -143,4 +146,13 @@ pub enum Effect {
     },
     WriteReport(Box<FinishReport>),
     Quit,
+}
+
+/// The kinds of background job a cancel can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Job {
+    /// Opening a snapshot and comparing it with the live tree.
+    Diff,
+    Restore,
+    Rollback,
 }

@@ -151,7 +151,7 @@ fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
             return match key {
                 Key::Char('y') | Key::Char('Y') => {
                     model.quitting = true;
-                    vec![Effect::Cancel, Effect::Quit]
+                    vec![Effect::CancelAll, Effect::Quit]
                 }
                 _ => {
                     model.overlay = Overlay::None;

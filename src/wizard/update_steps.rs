@@ -131,7 +131,7 @@ fn restore(model: &mut Model, key: Key) -> Vec<Effect> {
     if run.running {
         if matches!(key, Key::Esc | Key::Char('x')) && !run.cancelling {
             run.cancelling = true;
-            return vec![Effect::Cancel];
+            return vec![Effect::Cancel(Job::Restore)];
         }
         return vec![];
     }
@@ -140,7 +140,7 @@ fn restore(model: &mut Model, key: Key) -> Vec<Effect> {
             let was_loading = run.loading;
             run.loading = false;
             let mut effects = if was_loading {
-                vec![Effect::Cancel]
+                vec![Effect::Cancel(Job::Diff)]
             } else {
                 vec![]
             };
