@@ -1,0 +1,44 @@
+//! Refusals change nothing (DESIGN rule 6), on a real loop-mounted ext4: `writers
+//! --rescue-open DIR` on PATH's own filesystem is refused before DIR (or any parent of it)
+//! is created; and a state directory on the filesystem being rescued is named once at start.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+#[test]
+fn a_refused_harvest_creates_nothing_on_the_damaged_filesystem() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 64);
+    let run = fs.path("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("held.bin"), vec![7u8; 100_000]).unwrap();
+    let mut kids = Children(vec![]);
+    kids.0.push(
+        Command::new("sh")
+            .args(["-c", "exec 3<held.bin; rm held.bin; exec sleep 60"])
+            .current_dir(&run)
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let state = tempfile::tempdir().unwrap();
+    for dir in [fs.path("harvest2"), fs.path("new/deeper/harvest")] {
+        let (code, doc, _) = json(
+            state.path(),
+            args!["writers", run, "--rescue-open", dir, "--interval", "0"],
+        );
+        assert_eq!(code, 1, "{doc}");
+        assert!(
+            doc["error"]
+                .as_str()
+                .unwrap()
+                .contains("is on the same filesystem as"),
+            "{doc}"
+        );
+        assert!(!dir.exists(), "the refusal created {}", dir.display());
+    }
+    assert!(!fs.path("new").exists(), "the refusal created a parent");
+}
