@@ -1,6 +1,7 @@
 //! What the command line adds around cloud runs: progress lines on stderr, Ctrl-C turned
 //! into a cancel (so a rescue disk is still removed), the notice about interrupted runs at
-//! every start, and `snaprescue cleanup`.
+//! every start, and `snaprescue cleanup` (which also names processes an earlier run left
+//! frozen).
 
 use super::Outcome;
 use crate::rescue::Watch;
@@ -86,6 +87,11 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
     if cleaned.is_empty() {
         writeln!(human, "nothing to clean up: no interrupted runs")?;
     }
+    // Never thawed here: a writer may be frozen on purpose. Named, with how to thaw it.
+    let left_frozen = crate::engine::freeze_journal::still_frozen();
+    for line in crate::engine::freeze_journal::describe(&left_frozen) {
+        writeln!(human, "{line}")?;
+    }
     for c in &cleaned {
         writeln!(
             human,
@@ -99,7 +105,7 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
     }
     Ok(Outcome {
         ok: cleaned.iter().all(|c| c.ok),
-        json: json!({ "runs": cleaned }),
+        json: json!({ "runs": cleaned, "left_frozen": left_frozen }),
         human,
     })
 }

@@ -76,6 +76,10 @@ async fn wizard_loop(
         }
     });
     let mut model = Model::new(absolute);
+    crate::wizard::update_writers::adopt_still_frozen(
+        &mut model,
+        &crate::engine::freeze_journal::still_frozen(),
+    );
     for effect in init(&model) {
         executor.run(effect);
     }
