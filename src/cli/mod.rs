@@ -232,6 +232,17 @@ pub fn main() -> i32 {
             cloud_runs::notice_interrupted();
         }
     }
+    if let Some(
+        Command::Writers { path, .. }
+        | Command::Snapshots { path, .. }
+        | Command::Deleted { path, .. }
+        | Command::Restore { path, .. }
+        | Command::Rollback { path, .. },
+    ) = &cli.command
+        && let Some(warning) = crate::runtime::state::state_dir_warning(path)
+    {
+        eprintln!("snaprescue: {warning}");
+    }
     // `writers` and `cleanup` name them in their own output; the wizard in step 1.
     if let Some(
         Command::Gpu { .. }
