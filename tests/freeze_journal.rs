@@ -179,6 +179,40 @@ fn a_journaled_pid_now_held_by_another_process_is_not_named_or_thawed() {
     assert_eq!(state(pid), 'T', "thawed a process whose pid was reused");
 }
 
+/// A freeze that cannot be recorded is not made: the process keeps running and the error
+/// says why and how to freeze it by hand.
+#[test]
+fn a_freeze_that_cannot_be_journaled_is_not_made() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 64);
+    let dir = fs.path("run");
+    std::fs::create_dir(&dir).unwrap();
+    let kids = Children(vec![sleeper(&dir)]);
+    let pid = kids.0[0].id();
+    let elsewhere = tempfile::tempdir().unwrap();
+    // The state directory cannot be created: a file stands where it should be.
+    let blocked = elsewhere.path().join("state");
+    std::fs::write(&blocked, "").unwrap();
+    let (code, doc, _) = json(
+        &blocked.join("snaprescue"),
+        args!["writers", dir, "--freeze", "--interval", "0"],
+    );
+    assert_eq!(code, 1, "{doc}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_ne!(state(pid), 'T', "frozen without a record: {doc}");
+    let action = doc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["pid"] == pid)
+        .unwrap_or_else(|| panic!("no action for {pid}: {doc}"));
+    let error = action["error"].as_str().unwrap();
+    assert!(error.contains("could not be recorded"), "{error}");
+    assert!(error.contains(&format!("kill -STOP {pid}")), "{error}");
+}
+
 #[test]
 fn the_wizard_adopts_what_an_earlier_run_left_frozen_and_names_it() {
     use snaprescue::engine::freeze_journal::FrozenBySnaprescue;
