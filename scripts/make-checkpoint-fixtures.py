@@ -59,3 +59,7 @@ os.makedirs(os.path.join(bad, "missing-shard"))
 shutil.copy(os.path.join(good, "model.safetensors.index.json"), os.path.join(bad, "missing-shard"))
 shutil.copy(os.path.join(good, "model-00001-of-00002.safetensors"), os.path.join(bad, "missing-shard"))
 print("fixtures written to", os.path.abspath(out))
+
+# The deflated copies (deflated/) are made from good/epoch_10.pth by their own script.
+import subprocess
+subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "make-deflated-fixtures.py"), out], check=True)

@@ -243,7 +243,7 @@ fn step6_finish() {
             reason: "No space left on device".into(),
         }],
         bytes: 1 << 20,
-        cancelled: false,
+        ..Default::default()
     });
     m.finish.report_file = Some(Ok(
         "/root/.local/state/snaprescue/reports/report-1.json".into()

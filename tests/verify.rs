@@ -235,3 +235,49 @@ fn safetensors_files_are_skipped_not_failed_where_safetensors_is_missing() {
     assert_eq!(loaded.len(), 4, "{doc}");
     assert!(loaded.iter().all(|l| l["ok"] == true), "{doc}");
 }
+
+/// A `*.safetensors.index.json` names shards beside it: a `weight_map` that points out of
+/// its directory (`..`, an absolute path) or at a file that is not `.safetensors` fails,
+/// even when the file it points at is a valid checkpoint.
+#[test]
+fn an_index_pointing_outside_its_directory_or_at_another_format_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let shard = "model-00001-of-00002.safetensors";
+    std::fs::copy(fixture(&format!("good/{shard}")), dir.path().join(shard)).unwrap();
+    std::fs::copy(fixture("good/epoch_10.pth"), sub.join("epoch_10.pth")).unwrap();
+    let absolute = fixture(&format!("good/{shard}")).display().to_string();
+    for (target, expected) in [
+        (format!("../{shard}"), "lies outside the index's directory"),
+        (absolute, "lies outside the index's directory"),
+        ("epoch_10.pth".to_string(), "is not a .safetensors file"),
+    ] {
+        let index = sub.join("model.safetensors.index.json");
+        std::fs::write(
+            &index,
+            serde_json::json!({ "weight_map": { "0.weight": target } }).to_string(),
+        )
+        .unwrap();
+        let v = verify_file(&index, None);
+        assert!(!v.ok, "{target} passed: {}", v.detail);
+        assert!(v.detail.contains(expected), "{target}: {}", v.detail);
+    }
+}
+
+/// A `.pth` whose members are deflated (repacked by a zip tool; written by
+/// scripts/make-deflated-fixtures.py) is read and its CRCs checked.
+#[test]
+fn a_deflated_checkpoint_is_verified_with_its_crcs() {
+    let v = verify_file(&fixture("deflated/epoch_10.pth"), None);
+    assert!(v.ok, "{}", v.detail);
+    assert_eq!(v.format, Format::PytorchZip);
+    assert!(v.detail.contains("CRCs match"), "{}", v.detail);
+    let v = verify_file(&fixture("deflated/flipped.pth"), None);
+    assert!(!v.ok, "flipped passed: {}", v.detail);
+    assert!(
+        v.detail.contains("CRC mismatch in epoch_10/data/0"),
+        "{}",
+        v.detail
+    );
+}

@@ -1,6 +1,7 @@
 //! What the command line adds around cloud runs: progress lines on stderr, Ctrl-C turned
 //! into a cancel (so a rescue disk is still removed), the notice about interrupted runs at
-//! every start, and `snaprescue cleanup`.
+//! every start, and `snaprescue cleanup` (which also names processes an earlier run left
+//! frozen).
 
 use super::Outcome;
 use crate::rescue::Watch;
@@ -103,6 +104,11 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
             crate::engine::shown(path)
         )?;
     }
+    // Never thawed here: a writer may be frozen on purpose. Named, with how to thaw it.
+    let left_frozen = crate::engine::freeze_journal::still_frozen();
+    for line in crate::engine::freeze_journal::describe(&left_frozen) {
+        writeln!(human, "{line}")?;
+    }
     for c in &cleaned {
         writeln!(
             human,
@@ -118,6 +124,7 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
         ok: cleaned.iter().all(|c| c.ok),
         json: json!({
             "runs": cleaned,
+            "left_frozen": left_frozen,
             "mounts_removed": unmounted.iter().map(|p| crate::engine::path_json(p)).collect::<Vec<_>>(),
             "restore_temp_files_removed": swept.removed.iter().map(|p| crate::engine::path_json(p)).collect::<Vec<_>>(),
         }),

@@ -3,6 +3,7 @@
 //! success, 1 failure, 2 bad usage.
 
 mod cloud_runs;
+mod frozen_notice;
 mod recover;
 mod status;
 mod verify;
@@ -230,6 +231,30 @@ pub fn main() -> i32 {
         Some(_) => {
             cloud_runs::notice_interrupted();
         }
+    }
+    if let Some(
+        Command::Writers { path, .. }
+        | Command::Snapshots { path, .. }
+        | Command::Deleted { path, .. }
+        | Command::Restore { path, .. }
+        | Command::Rollback { path, .. },
+    ) = &cli.command
+        && let Some(warning) = crate::runtime::state::state_dir_warning(path)
+    {
+        eprintln!("snaprescue: {warning}");
+    }
+    // `writers` and `cleanup` name them in their own output; the wizard in step 1.
+    if let Some(
+        Command::Gpu { .. }
+        | Command::Snapshots { .. }
+        | Command::Deleted { .. }
+        | Command::Restore { .. }
+        | Command::Rollback { .. }
+        | Command::Verify { .. }
+        | Command::Drill { .. },
+    ) = &cli.command
+    {
+        frozen_notice::notice_left_frozen();
     }
     match cli.command {
         Some(Command::Cleanup { json }) => emit(cloud_runs::cleanup(), json),

@@ -1,13 +1,12 @@
 //! `writers` and `gpu` without a terminal.
 
 use super::Outcome;
+use crate::engine::freeze_journal::{self, FreezeError};
 use crate::engine::harvest::{HarvestTarget, harvest};
 use crate::engine::keep_running::keep_running;
 use crate::ports::gpu::{GpuProbe, GpuStatus, Nvml};
 use crate::ports::processes::{ProcessUse, filesystem_devices, processes_using, state_of};
-use crate::ports::signals::signal;
 use humansize::{BINARY, format_size};
-use nix::sys::signal::Signal;
 use serde_json::json;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -18,8 +17,12 @@ use std::time::{Duration, Instant};
 pub struct WritersAction {
     #[arg(long, conflicts_with = "thaw")]
     pub freeze: bool,
+    /// Thaw what snaprescue froze (recorded in its journal), in this run or an earlier one.
     #[arg(long)]
     pub thaw: bool,
+    /// With --thaw: also thaw processes stopped by someone else (a debugger, Ctrl-Z).
+    #[arg(long, requires = "thaw")]
+    pub all: bool,
     /// Copy files that are deleted but still open into DIR (on another filesystem).
     #[arg(long, value_name = "DIR")]
     pub rescue_open: Option<PathBuf>,
@@ -68,8 +71,48 @@ fn ask_gpu() -> impl FnOnce() -> GpuStatus {
     }
 }
 
+/// `--thaw`: what the journal says snaprescue froze, among the listed processes or frozen for
+/// this PATH; with `all`, every listed process too. Returns the actions taken.
+fn thaw(list: &[ProcessUse], absolute: &Path, all: bool, ok: &mut bool) -> Vec<serde_json::Value> {
+    let ours = freeze_journal::still_frozen();
+    let mut targets: Vec<(i32, u64)> = ours
+        .iter()
+        .filter(|f| f.path == absolute || list.iter().any(|p| p.pid == f.pid))
+        .map(|f| (f.pid, f.start_time))
+        .collect();
+    let mut actions = Vec::new();
+    for p in list.iter().filter(|p| p.state == 'T') {
+        if targets.contains(&(p.pid, p.start_time)) {
+            continue;
+        }
+        if all {
+            targets.push((p.pid, p.start_time));
+        } else {
+            actions.push(json!({
+                "pid": p.pid,
+                "action": "thaw",
+                "skipped": "stopped by someone else, not by snaprescue (a debugger, Ctrl-Z): \
+                            --thaw --all thaws it too",
+            }));
+        }
+    }
+    for (pid, start) in targets {
+        let result = freeze_journal::thaw(pid, start);
+        *ok &= result.is_ok();
+        actions.push(json!({
+            "pid": pid,
+            "action": "thaw",
+            "error": result.err().map(|e| e.to_string()),
+        }));
+    }
+    actions
+}
+
 pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     let devices = filesystem_devices(path)?;
+    let absolute = crate::ports::fs_meta::resolve_lost(path).unwrap_or(path.to_path_buf());
+    // Named before anything is done, so a --thaw run still shows what it found.
+    let left_frozen = freeze_journal::still_frozen();
     let (first, _) = processes_using(&devices);
     let started = Instant::now();
     // The GPU is asked while the write rates are measured: its jobs are joined by pid.
@@ -86,25 +129,30 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
         ok &= report.failed.is_empty();
         harvested = Some(report);
     }
-    if action.freeze || action.thaw {
-        let sig = if action.freeze {
-            Signal::SIGSTOP
-        } else {
-            Signal::SIGCONT
-        };
+    if action.freeze {
         for p in list.iter().filter(|p| p.state != 'Z') {
-            if let Some(why) = keep_running(p).filter(|_| action.freeze) {
+            if let Some(why) = keep_running(p) {
                 actions.push(json!({ "pid": p.pid, "action": "freeze", "skipped": why }));
                 continue;
             }
-            let result = signal(p.pid, p.start_time, sig);
-            ok &= result.is_ok();
-            actions.push(json!({
-                "pid": p.pid,
-                "action": if action.freeze { "freeze" } else { "thaw" },
-                "error": result.err().map(|e| e.to_string()),
-            }));
+            match freeze_journal::freeze(p.pid, p.start_time, &absolute) {
+                Err(e @ FreezeError::AlreadyStopped { .. }) => actions
+                    .push(json!({ "pid": p.pid, "action": "freeze", "skipped": e.to_string() })),
+                result => {
+                    ok &= result.is_ok();
+                    actions.push(json!({
+                        "pid": p.pid,
+                        "action": "freeze",
+                        "error": result.err().map(|e| e.to_string()),
+                    }));
+                }
+            }
         }
+    }
+    if action.thaw {
+        actions.extend(thaw(&list, &absolute, action.all, &mut ok));
+    }
+    if action.freeze || action.thaw {
         std::thread::sleep(Duration::from_millis(50));
         for p in &mut list {
             if let Some(s) = state_of(p.pid) {
@@ -119,6 +167,9 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
     // Only now, after the actions: a wedged driver must not hold up stopping the writers.
     let gpu = gpu();
     let mut human = String::new();
+    for line in freeze_journal::describe(&left_frozen) {
+        writeln!(human, "{line}")?;
+    }
     if let Some(m) = &remounted {
         writeln!(human, "{} is now read-only", m.display())?;
     }
@@ -167,6 +218,27 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
             p.pid, p.command
         )?;
     }
+    // Skips for another reason than keep_running (those are the "left running" lines).
+    for a in actions.iter().filter(|a| a["skipped"].is_string()) {
+        let (verb, reason) = (a["action"].as_str(), a["skipped"].as_str().unwrap_or(""));
+        if verb == Some("thaw") || reason.contains("already stopped") {
+            let done = if verb == Some("thaw") {
+                "thawed"
+            } else {
+                "frozen"
+            };
+            writeln!(human, "{} not {done}: {reason}", a["pid"])?;
+        }
+    }
+    for a in actions.iter().filter(|a| a["error"].is_string()) {
+        writeln!(
+            human,
+            "FAILED to {} {}: {}",
+            a["action"].as_str().unwrap_or(""),
+            a["pid"],
+            a["error"].as_str().unwrap_or("")
+        )?;
+    }
     if denied > 0 {
         writeln!(
             human,
@@ -203,7 +275,7 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
         })
         .collect();
     Ok(Outcome {
-        json: json!({ "processes": processes, "gpu": gpu_summary(&gpu), "unreadable": denied, "actions": actions, "harvest": harvested, "remounted_read_only": remounted }),
+        json: json!({ "processes": processes, "gpu": gpu_summary(&gpu), "unreadable": denied, "actions": actions, "left_frozen": left_frozen, "harvest": harvested, "remounted_read_only": remounted }),
         human,
         ok,
     })

@@ -1,8 +1,9 @@
-//! `verify` without a terminal: every file's verdict, then the torch check.
+//! `verify` without a terminal: every file's verdict, then the torch check. A PATH that
+//! does not exist, is not a file, or holds nothing to check is a failure that says why.
 
 use super::Outcome;
 use crate::engine::torch_check::{CheckpointLoad, JobPython, torch_check_job};
-use crate::engine::verify::{files_under, verify_all};
+use crate::engine::verify::{Targets, verify_all};
 use serde_json::json;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -26,7 +27,7 @@ pub fn verify(
         Interpreter::Job(pid) => JobPython::running(pid)?,
         Interpreter::Path(python) => JobPython::here(python),
     };
-    let files = files_under(paths);
+    let Targets { files, unchecked } = Targets::collect(paths);
     let verdicts = verify_all(&files, &HashMap::new(), &|done, total| {
         if total > 20 && (done % 20 == 0 || done == total) {
             eprint!("\rverified {done}/{total}");
@@ -51,6 +52,9 @@ pub fn verify(
             v.path.display(),
             v.detail
         );
+    }
+    for u in &unchecked {
+        let _ = writeln!(human, "FAIL {}: {}", u.path.display(), u.reason);
     }
     let f = &torch.facts;
     match &torch.diagnosis {
@@ -89,11 +93,11 @@ pub fn verify(
             path.display()
         );
     }
-    let files_ok = verdicts.iter().all(|v| v.ok);
+    let files_ok = verdicts.iter().all(|v| v.ok) && unchecked.is_empty();
     let loads_ok = !f.loads.iter().any(CheckpointLoad::failed)
         && (!load || torch.facts.import_error.is_none() && torch.facts.torch.is_some());
     Ok(Outcome {
-        json: json!({ "files": verdicts, "torch": torch }),
+        json: json!({ "files": verdicts, "unchecked": unchecked, "torch": torch }),
         human,
         ok: files_ok && loads_ok,
     })

@@ -93,23 +93,26 @@ fn free_name(dir: &Path, pid: i32, original: &Path) -> PathBuf {
 }
 
 /// Copies each target into `dir`. Refuses a `dir` on the filesystem of `protected` (PATH)
-/// unless `force`.
+/// unless `force`, before creating anything.
 pub fn harvest(
     targets: &[HarvestTarget],
     dir: &Path,
     protected: &Path,
     force: bool,
 ) -> Result<HarvestReport, HarvestError> {
-    std::fs::create_dir_all(dir).map_err(|source| HarvestError::Destination {
-        dir: dir.into(),
-        source,
-    })?;
+    // Decided before anything is created: `dir` may not exist yet, so its filesystem is
+    // that of its nearest existing ancestor (a refusal must not leave `dir` behind on the
+    // very filesystem it protects).
     if !force && crate::ports::fs_meta::same_filesystem(dir, protected) {
         return Err(HarvestError::SameFilesystem {
             dir: dir.into(),
             path: protected.into(),
         });
     }
+    std::fs::create_dir_all(dir).map_err(|source| HarvestError::Destination {
+        dir: dir.into(),
+        source,
+    })?;
     let mut report = HarvestReport::default();
     let cancel = AtomicBool::new(false);
     for t in targets {

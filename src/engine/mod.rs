@@ -7,6 +7,7 @@ pub mod choose;
 pub mod copy;
 pub mod diff;
 pub mod extents;
+pub mod freeze_journal;
 pub mod harvest;
 pub mod keep_running;
 pub mod leftovers;

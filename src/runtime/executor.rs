@@ -5,7 +5,7 @@
 use super::state::write_report;
 use crate::ports::gpu::GpuProbe;
 use crate::ports::processes::{filesystem_devices, processes_using};
-use crate::ports::signals::{signal, terminate};
+use crate::ports::signals::terminate;
 use crate::session::Session;
 use crate::sources::OpenedSnapshot;
 use crate::wizard::{DiffLoaded, Effect, Msg, SignalAction, SnapshotListing, TERMINATE_GRACE_SECS};
@@ -73,23 +73,29 @@ impl Executor {
                     }
                 });
             }
-            Effect::Signal { action, targets } => self.blocking(move || {
-                use nix::sys::signal::Signal::{SIGCONT, SIGSTOP};
-                let grace = Duration::from_secs(TERMINATE_GRACE_SECS);
-                let results = targets
-                    .into_iter()
-                    .map(|(pid, start)| {
-                        let result = match action {
-                            SignalAction::Freeze => signal(pid, start, SIGSTOP),
-                            SignalAction::Thaw => signal(pid, start, SIGCONT),
-                            SignalAction::Terminate => terminate(pid, start, grace),
-                        };
-                        (pid, result.map_err(|e| e.to_string()))
-                    })
-                    .collect();
-                std::thread::sleep(Duration::from_millis(30));
-                Msg::Signalled { action, results }
-            }),
+            Effect::Signal { action, targets } => {
+                let path = self.path.clone();
+                self.blocking(move || {
+                    use crate::engine::freeze_journal::{freeze, thaw};
+                    let grace = Duration::from_secs(TERMINATE_GRACE_SECS);
+                    let results = targets
+                        .into_iter()
+                        .map(|(pid, start)| {
+                            // Freezes and thaws go through the journal (DESIGN rule 6).
+                            let result = match action {
+                                SignalAction::Freeze => freeze(pid, start, &path),
+                                SignalAction::Thaw => thaw(pid, start),
+                                SignalAction::Terminate => {
+                                    terminate(pid, start, grace).map_err(Into::into)
+                                }
+                            };
+                            (pid, result.map_err(|e| e.to_string()))
+                        })
+                        .collect();
+                    std::thread::sleep(Duration::from_millis(30));
+                    Msg::Signalled { action, results }
+                });
+            }
             Effect::Harvest { targets, dir } => {
                 let path = self.path.clone();
                 self.blocking(move || {

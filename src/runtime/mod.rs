@@ -76,7 +76,12 @@ async fn wizard_loop(
             }
         }
     });
-    let mut model = Model::new(absolute);
+    let mut model = Model::new(absolute.clone());
+    model.notice = state::state_dir_notice(&absolute);
+    crate::wizard::update_writers::adopt_still_frozen(
+        &mut model,
+        &crate::engine::freeze_journal::still_frozen(),
+    );
     for effect in init(&model) {
         executor.run(effect);
     }

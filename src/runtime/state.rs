@@ -1,21 +1,57 @@
-//! Where snaprescue keeps its log and reports, and how the report files are written.
+//! Where snaprescue keeps its journals, log and reports (and whether that is on the
+//! filesystem being rescued), and how the report files are written.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// Where reports and the log go: `SNAPRESCUE_STATE_DIR`, else `$XDG_STATE_HOME/snaprescue`,
-/// else `~/.local/state/snaprescue`.
+/// Where the journals, reports and the log go: `SNAPRESCUE_STATE_DIR`, else
+/// `$XDG_STATE_HOME/snaprescue`, else `~/.local/state/snaprescue`, else (no HOME)
+/// `/var/lib/snaprescue`: never a directory a reboot empties (/tmp, /run), since the
+/// journals must outlive a crash of the machine.
 pub fn state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SNAPRESCUE_STATE_DIR") {
         return PathBuf::from(dir);
     }
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
-                .join(".local/state")
-        });
-    base.join("snaprescue")
+    if let Some(base) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(base).join("snaprescue");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/state/snaprescue"),
+        None => PathBuf::from("/var/lib/snaprescue"),
+    }
+}
+
+/// The state directory, when it lies on the filesystem that holds `path` (the one being
+/// rescued): its writes cannot hurt a snapshot, but can overwrite blocks of deleted files
+/// that only a harvest could still save.
+pub fn state_dir_on_rescued_filesystem(path: &std::path::Path) -> Option<PathBuf> {
+    let dir = state_dir();
+    crate::ports::fs_meta::same_filesystem(&dir, path).then_some(dir)
+}
+
+/// The warning the command line says once at start (see
+/// [`state_dir_on_rescued_filesystem`]).
+pub fn state_dir_warning(path: &std::path::Path) -> Option<String> {
+    state_dir_on_rescued_filesystem(path).map(|dir| {
+        format!(
+            "the state directory {} (journals, reports, log) is on the filesystem being \
+             rescued: its writes cannot hurt a snapshot, but can overwrite blocks of deleted \
+             files that only a harvest could still save. SNAPRESCUE_STATE_DIR can move it to \
+             another disk (not /tmp: journals must survive a reboot)",
+            dir.display()
+        )
+    })
+}
+
+/// The same warning, short enough for the wizard's notice line.
+pub fn state_dir_notice(path: &std::path::Path) -> Option<String> {
+    state_dir_on_rescued_filesystem(path).map(|dir| {
+        format!(
+            "state dir {} is on this filesystem: its writes may overwrite deleted blocks only a \
+             harvest can save (SNAPRESCUE_STATE_DIR moves it)",
+            dir.display()
+        )
+    })
 }
 
 /// Logs go to `state_dir()/snaprescue.log`, never to the screen.

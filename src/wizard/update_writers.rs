@@ -56,8 +56,8 @@ pub fn suggestion(w: &Writers) -> &'static str {
     }
 }
 
-/// What to tell the user on leaving the wizard while processes this run froze are still
-/// frozen: they keep their memory but will not run until thawed, and how to thaw them.
+/// What to tell the user on leaving the wizard while processes snaprescue froze (this run,
+/// or an earlier one whose freezes were adopted at start) are still frozen: they keep their memory but will not run until thawed, and how to thaw them.
 pub fn left_frozen(model: &Model) -> Option<String> {
     let w = &model.writers;
     if w.frozen.is_empty() {
@@ -70,12 +70,42 @@ pub fn left_frozen(model: &Model) -> Option<String> {
         .collect();
     let pids: Vec<String> = w.frozen.iter().map(|(pid, ..)| pid.to_string()).collect();
     Some(format!(
-        "left frozen (SIGSTOP) by this run: {}. They keep their memory, GPU memory too, and do \
+        "left frozen (SIGSTOP) by snaprescue: {}. They keep their memory, GPU memory too, and do \
          not run until thawed: `kill -CONT {}`, or `snaprescue writers {} --thaw`.",
         named.join(", "),
         pids.join(" "),
         model.path.display()
     ))
+}
+
+/// At start: processes snaprescue froze that are still stopped (an earlier run was killed
+/// or left them) become this run's frozen ones — shown as frozen, thawed by `t` at the end,
+/// named on leaving — and a notice names them.
+pub fn adopt_still_frozen(
+    model: &mut Model,
+    frozen: &[crate::engine::freeze_journal::FrozenBySnaprescue],
+) {
+    let w = &mut model.writers;
+    for f in frozen {
+        if !w.froze(f.pid, f.start_time) {
+            w.frozen.push((f.pid, f.start_time, f.command.clone()));
+        }
+    }
+    if frozen.is_empty() {
+        return;
+    }
+    let named: Vec<String> = frozen
+        .iter()
+        .map(|f| format!("{} ({})", f.pid, f.command))
+        .collect();
+    let note = format!(
+        "still frozen by snaprescue, not by this run: {}; t thaws the selected one, T all",
+        named.join(", ")
+    );
+    model.notice = Some(match model.notice.take() {
+        Some(other) => format!("{note}. {other}"),
+        None => note,
+    });
 }
 
 pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {

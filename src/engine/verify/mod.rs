@@ -1,9 +1,14 @@
 //! Step 6: is each restored file whole? Checkpoint formats are checked natively
 //! (PyTorch zip and legacy, safetensors, sharded indexes); every other file against the
-//! hash recorded when it was restored. Files are checked in parallel.
+//! hash recorded when it was restored. Files are checked in parallel. A file reached
+//! through a link is named by the link, its format read from the link's name, and the
+//! verdict says where the link points. Nothing but a regular file is ever opened.
 
 mod safetensors;
+mod targets;
 mod torch_zip;
+
+pub use targets::{Targets, Unchecked};
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -44,8 +49,39 @@ pub fn is_checkpoint(path: &Path) -> bool {
     is_torch_name(&name) || name.ends_with(".safetensors")
 }
 
+/// Opens `path` (links followed) for reading only if it is a regular file: a fifo is opened
+/// without waiting for a writer (O_NONBLOCK) and refused, never read.
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("unreadable: {e}"))?;
+    let kind = file
+        .metadata()
+        .map_err(|e| format!("unreadable: {e}"))?
+        .file_type();
+    if !kind.is_file() {
+        let what = targets::special_kind(&kind).unwrap_or("not a regular file");
+        return Err(format!(
+            "not a checkpoint: {what}, not a regular file (not read)"
+        ));
+    }
+    Ok(file)
+}
+
 /// Checks one file. `recorded` is the BLAKE3 recorded at restore time, if any.
 pub fn verify_file(path: &Path, recorded: Option<&str>) -> Verdict {
+    let mut verdict = verify_content(path, recorded);
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::read_link(path).unwrap_or_default();
+        verdict.detail += &format!(" (link to {})", target.display());
+    }
+    verdict
+}
+
+fn verify_content(path: &Path, recorded: Option<&str>) -> Verdict {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
@@ -79,7 +115,7 @@ pub fn verify_file(path: &Path, recorded: Option<&str>) -> Verdict {
 }
 
 fn check_hash(path: &Path, recorded: Option<&str>) -> Result<String, String> {
-    let mut file = std::fs::File::open(path).map_err(|e| format!("unreadable: {e}"))?;
+    let mut file = open_regular(path)?;
     let hash = super::copy::hash_file(&mut file, &std::sync::atomic::AtomicBool::new(false))
         .map_err(|e| e.to_string())?;
     match recorded {
@@ -91,9 +127,44 @@ fn check_hash(path: &Path, recorded: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// A sharded checkpoint index (`*.index.json`): every shard in `weight_map` exists and verifies.
+/// Why a `weight_map` entry of the index `index_name` cannot be a shard of it: shards lie in
+/// the index's directory (a plain relative name, no `..`, not absolute) and have the format
+/// the index is for (`*.safetensors.index.json` → `.safetensors`; other indexes → a
+/// checkpoint name).
+fn bad_shard_name(index_name: &str, shard: &str) -> Option<String> {
+    use std::path::Component;
+    let shard_path = Path::new(shard);
+    if shard.is_empty() {
+        return Some("an empty shard name".into());
+    }
+    if !shard_path
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Some(format!(
+            "shard {shard} lies outside the index's directory: shards are named relative \
+             to it, without `..` or a leading /"
+        ));
+    }
+    let lower = shard.to_lowercase();
+    if index_name.ends_with(".safetensors.index.json") {
+        if !lower.ends_with(".safetensors") {
+            return Some(format!(
+                "shard {shard} is not a .safetensors file, as a safetensors index requires"
+            ));
+        }
+    } else if !is_checkpoint(shard_path) {
+        return Some(format!("shard {shard} is not a checkpoint file"));
+    }
+    None
+}
+
+/// A sharded checkpoint index (`*.index.json`): every shard in `weight_map` is a checkpoint
+/// beside the index, exists and verifies.
 fn check_index(path: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("unreadable: {e}"))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut open_regular(path)?, &mut text)
+        .map_err(|e| format!("unreadable: {e}"))?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
     let map = doc["weight_map"]
@@ -103,7 +174,23 @@ fn check_index(path: &Path) -> Result<String, String> {
     shards.sort();
     shards.dedup();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut bad = Vec::new();
+    let index_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let mut bad: Vec<String> = shards
+        .iter()
+        .filter_map(|shard| bad_shard_name(&index_name, shard))
+        .collect();
+    if !bad.is_empty() {
+        return Err(bad.join("; "));
+    }
+    if shards.is_empty() {
+        return Err("weight_map names no shard: nothing to check".into());
+    }
+    if map.values().any(|v| !v.is_string()) {
+        return Err("weight_map has a value that is not a shard name".into());
+    }
     for shard in &shards {
         let shard_path = dir.join(shard);
         if !shard_path.exists() {
@@ -124,24 +211,6 @@ fn check_index(path: &Path) -> Result<String, String> {
     } else {
         Err(bad.join("; "))
     }
-}
-
-/// Every regular file under `paths` (files or directories), without following symlinks.
-pub fn files_under(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for p in paths {
-        for entry in walkdir::WalkDir::new(p)
-            .follow_links(false)
-            .follow_root_links(false)
-            .into_iter()
-            .flatten()
-        {
-            if entry.file_type().is_file() {
-                out.push(entry.into_path());
-            }
-        }
-    }
-    out
 }
 
 /// Verifies `files` on all cores; `progress(done, total)` after each.

@@ -16,7 +16,7 @@ fn dtype_size(dtype: &str) -> Option<u64> {
 }
 
 pub fn check(path: &Path) -> Result<String, String> {
-    let mut file = std::fs::File::open(path).map_err(|e| format!("unreadable: {e}"))?;
+    let mut file = super::open_regular(path)?;
     let size = file.metadata().map_err(|e| e.to_string())?.len();
     let mut len = [0u8; 8];
     file.read_exact(&mut len)

@@ -1,6 +1,7 @@
 //! PyTorch checkpoints: the zip format of `torch.save` (central directory, every member's
 //! CRC-32, a `data.pkl` with a sane pickle header, a `version` record) and the legacy
-//! format recognised by its pickled magic number.
+//! format recognised by its pickled magic number. Members are stored (as `torch.save`
+//! writes them) or deflated (as zip tools repack them); both are read and CRC-checked.
 
 use std::io::Read;
 use std::path::Path;
@@ -12,7 +13,7 @@ const LEGACY_MAGIC: [u8; 14] = [
 
 /// Ok((legacy, detail)) or what is wrong.
 pub fn check(path: &Path) -> Result<(bool, String), String> {
-    let mut file = std::fs::File::open(path).map_err(|e| format!("unreadable: {e}"))?;
+    let mut file = super::open_regular(path)?;
     let mut head = [0u8; 14];
     let n = file
         .read(&mut head)
@@ -39,19 +40,31 @@ pub fn check(path: &Path) -> Result<(bool, String), String> {
     let mut version = false;
     let mut buf = Vec::new();
     for i in 0..archive.len() {
-        let mut member = archive
-            .by_index(i)
-            .map_err(|e| format!("damaged member {i}: {e}"))?;
-        let name = member
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| format!("member {i}"));
+        let (name, method) = {
+            let raw = archive
+                .by_index_raw(i)
+                .map_err(|e| format!("damaged member {i}: {e}"))?;
+            let name = raw
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| format!("member {i}"));
+            (name, raw.compression())
+        };
+        let mut member = archive.by_index(i).map_err(|e| match e {
+            zip::result::ZipError::UnsupportedArchive(_)
+            | zip::result::ZipError::CompressionMethodNotSupported(_) => format!(
+                "not checked: member {name} is compressed with {method}, which snaprescue does \
+                 not read (it reads stored and deflated members, what torch.save and zip \
+                 tools write)"
+            ),
+            other => format!("damaged member {name}: {other}"),
+        })?;
         buf.clear();
         member.read_to_end(&mut buf).map_err(|e| {
             if e.to_string().to_lowercase().contains("checksum") {
                 format!("CRC mismatch in {name}")
             } else {
-                format!("unreadable member {name}: {e}")
+                format!("unreadable member {name} ({method}): {e}")
             }
         })?;
         if name.ends_with("/data.pkl") || name == "data.pkl" {
