@@ -42,7 +42,9 @@ pub struct Snapshot {
     pub id: String,
     pub source: String,
     pub name: String,
-    pub created: DateTime<Utc>,
+    /// When it was taken; `None` when the source's answer could not be read ("time
+    /// unknown": listed, never recommended by time).
+    pub created: Option<DateTime<Utc>>,
     pub status: SnapshotStatus,
     pub read_only: bool,
     /// Where the snapshot lives inside its source (for btrfs: relative to the top level).
@@ -74,7 +76,7 @@ impl Snapshot {
             path: PathBuf::from(&id),
             id,
             source: source.into(),
-            created: created.unwrap_or_default(),
+            created,
             status,
             read_only: true,
             layout: match source {
@@ -86,6 +88,15 @@ impl Snapshot {
             description: Some(description).filter(|d| !d.is_empty()),
             cloud: Some(cloud),
         }
+    }
+}
+
+impl Snapshot {
+    /// `created` for people: the time in `format`, or "time unknown".
+    pub fn created_text(&self, format: &str) -> String {
+        self.created
+            .map(|t| t.format(format).to_string())
+            .unwrap_or_else(|| "time unknown".into())
     }
 }
 
