@@ -193,6 +193,18 @@ impl Session {
         Ok((opened, tree))
     }
 
+    /// Whether one of the newest local snapshots holds PATH (cloud snapshots are not opened:
+    /// that needs a disk made from each).
+    pub fn held_by_a_local_snapshot(&self) -> bool {
+        let watch = crate::rescue::quiet_watch();
+        self.to_look_into().into_iter().any(|i| {
+            let snapshot = &self.snapshots[i];
+            self.source_of(snapshot)
+                .and_then(|source| source.open(snapshot, &watch))
+                .is_ok_and(|opened| opened.dir.symlink_metadata().is_ok())
+        })
+    }
+
     /// What `snapshot` would bring back (zero when PATH is not in it).
     pub fn lost_in(&self, snapshot: &Snapshot) -> Result<LostCounts, SessionError> {
         match self.diff(snapshot, &AtomicBool::new(false)) {
