@@ -198,7 +198,8 @@ pub fn run_drill(wizard: bool) -> anyhow::Result<()> {
     if wizard {
         crate::runtime::run_wizard(&lost, None, Default::default())?;
     } else {
-        println!("{}", lost.display());
+        // A reader that went away (`| head`) is not a failure of the drill.
+        let _ = writeln!(std::io::stdout(), "{}", lost.display());
     }
     Ok(())
 }

@@ -1,13 +1,16 @@
 //! One recovery on PATH: the source that serves it, its snapshots, the deletion estimate and
 //! the recommendation. The CLI and the wizard runtime both work through this.
 
-use crate::engine::choose::{estimate_deletion_time, recommend};
+use crate::engine::choose::{
+    Recommendation, estimate_deletion_time, recommend, worth_looking_into,
+};
 use crate::engine::diff::{DiffError, DiffProgress, LostCounts, TreeDiff, diff_counting};
 use crate::engine::restore::{Progress, RestoreReport, execute};
 use crate::engine::restore_plan::{ConflictPolicy, PlanError, RestorePlan, plan};
 use crate::sources::CloudOptions;
 use crate::sources::{OpenedSnapshot, Snapshot, SnapshotSource, SourceError, detect};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use thiserror::Error;
@@ -36,6 +39,23 @@ pub struct Session {
     pub snapshots: Vec<Snapshot>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub recommended: Option<usize>,
+    /// Why `recommended` is the one (or why there is none).
+    pub recommend_reason: String,
+}
+
+/// What each snapshot looked into would bring back, by snapshot id (an error: unreadable).
+pub type LostById = HashMap<String, Result<LostCounts, String>>;
+
+/// The recommendation over `snapshots` given what was counted in `lost` (shared by the CLI
+/// and the wizard, so both show the same ★).
+pub fn recommend_from(
+    snapshots: &[Snapshot],
+    deleted_at: Option<DateTime<Utc>>,
+    lost: &LostById,
+) -> Recommendation {
+    recommend(snapshots, deleted_at, &|s| {
+        lost.get(&s.id).and_then(|r| r.as_ref().ok()).copied()
+    })
 }
 
 impl Session {
@@ -52,14 +72,45 @@ impl Session {
         }
         snapshots.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         let deleted_at = estimate_deletion_time(&absolute);
-        let recommended = recommend(&snapshots, deleted_at);
+        let first = recommend_from(&snapshots, deleted_at, &LostById::new());
         Ok(Self {
             path: absolute,
             sources,
             snapshots,
             deleted_at,
-            recommended,
+            recommended: first.index,
+            recommend_reason: first.reason,
         })
+    }
+
+    /// Indices of the snapshots worth looking into (local, newest first, plus the one the
+    /// time alone would recommend).
+    pub fn to_look_into(&self) -> Vec<usize> {
+        self.snapshots
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| worth_looking_into(s, *i, self.recommended))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Counts what each snapshot worth looking into would bring back, and recommends by it.
+    pub fn look_inside(&mut self) -> LostById {
+        let lost: LostById = self
+            .to_look_into()
+            .into_iter()
+            .map(|i| {
+                let snapshot = &self.snapshots[i];
+                (
+                    snapshot.id.clone(),
+                    self.lost_in(snapshot).map_err(|e| e.to_string()),
+                )
+            })
+            .collect();
+        let chosen = recommend_from(&self.snapshots, self.deleted_at, &lost);
+        self.recommended = chosen.index;
+        self.recommend_reason = chosen.reason;
+        lost
     }
 
     /// One line per source.
@@ -193,6 +244,18 @@ impl Session {
         let mut report = execute(&planned, cancel, progress);
         report.swept = swept.removed;
         Ok((planned, report))
+    }
+
+    /// Whether one of the newest local snapshots holds PATH (cloud snapshots are not opened:
+    /// that needs a disk made from each).
+    pub fn held_by_a_local_snapshot(&self) -> bool {
+        let watch = crate::rescue::quiet_watch();
+        self.to_look_into().into_iter().any(|i| {
+            let snapshot = &self.snapshots[i];
+            self.source_of(snapshot)
+                .and_then(|source| source.open(snapshot, &watch))
+                .is_ok_and(|opened| opened.dir.symlink_metadata().is_ok())
+        })
     }
 
     /// What `snapshot` would bring back (zero when PATH is not in it).

@@ -5,156 +5,9 @@
 
 mod common;
 
-use common::disk_harness::DiskHarness;
-use common::ecs_stand_in::EcsStandIn;
-use common::{LoopFs, privileged};
-use serde_json::{Value, json};
-use std::path::PathBuf;
-
-const AK: &str = "LTAI5tRescueKey";
-const SECRET: &str = "rescue-secret-8Jd";
-const DISK: &str = "d-bp1datadisk0001";
-const INSTANCE: &str = "i-bp1gpu";
-const SNAPSHOT: &str = "s-bp1snap0001";
-
-struct Ecs {
-    server: EcsStandIn,
-    harness: DiskHarness,
-    home: tempfile::TempDir,
-}
-
-fn start(fail: Value) -> Option<Ecs> {
-    start_with(fail, json!({}))
-}
-
-fn start_with(fail: Value, fail_after: Value) -> Option<Ecs> {
-    let harness = DiskHarness::new();
-    let initial = json!({
-        "access_key_id": AK,
-        "secret": SECRET,
-        "fail": fail,
-        "fail_after": fail_after,
-        "disks": [
-            {"DiskId": "d-bp1systemdisk01", "Size": 40, "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "system", "InstanceId": INSTANCE},
-            {"DiskId": DISK, "Size": 100, "ZoneId": "cn-hangzhou-i", "Status": "In_use", "Type": "data", "InstanceId": INSTANCE},
-        ],
-        "instances": [{"InstanceId": INSTANCE, "Status": "Running", "ZoneId": "cn-hangzhou-i"}],
-        "snapshots": [{
-            "SnapshotId": SNAPSHOT, "SnapshotName": "nightly", "Description": "", "Status": "accomplished",
-            "Progress": "100%", "CreationTime": "2026-11-27T02:00:00Z", "SourceDiskId": DISK,
-            "SourceDiskSize": 100, "SourceDiskType": "data", "Encrypted": false, "Tags": {"Tag": []},
-        }],
-        "metadata": {"meta-data/instance-id": INSTANCE, "meta-data/region-id": "cn-hangzhou"},
-    });
-    Some(Ecs {
-        server: EcsStandIn::start(&initial, Some(harness.path()))?,
-        harness,
-        home: tempfile::tempdir().unwrap(),
-    })
-}
-
-impl Ecs {
-    /// `restore PATH --snapshot SNAPSHOT --json` with the cloud flags and `extra`.
-    fn restore(
-        &self,
-        path: &std::path::Path,
-        extra: &[&str],
-        env: &[(&str, &str)],
-    ) -> (Option<i32>, Value, String) {
-        let mut args = vec![
-            "restore",
-            path.to_str().unwrap(),
-            "--snapshot",
-            SNAPSHOT,
-            "--json",
-        ];
-        args.extend(extra);
-        args.extend(cloud_args());
-        self.run(&args, env)
-    }
-
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
-        let mut cmd = common::isolated(self.home.path());
-        cmd.args(args)
-            .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &self.server.url)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-            .env("SNAPRESCUE_BY_ID_DIR", self.harness.by_id());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
-        (
-            out.status.code(),
-            serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// The actions the server received, in order.
-    fn actions(&self) -> Vec<String> {
-        self.server
-            .requests()
-            .iter()
-            .map(|r| r["action"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    /// Disks tagged by a snaprescue run, in the server's own state.
-    fn rescue_disks(&self) -> Vec<String> {
-        self.server.state()["disks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|d| d["Tags"].to_string().contains("snaprescue-run"))
-            .map(|d| d["DiskId"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    fn assert_nothing_left(&self, context: &str) {
-        assert_eq!(
-            self.rescue_disks(),
-            Vec::<String>::new(),
-            "{context}: disks left"
-        );
-        assert_eq!(
-            self.harness.mounts(),
-            Vec::<PathBuf>::new(),
-            "{context}: mounts left"
-        );
-        assert_eq!(
-            self.harness.lingering_loop_devices(),
-            Vec::<String>::new(),
-            "{context}: devices left"
-        );
-    }
-}
-
-fn cloud_args() -> Vec<&'static str> {
-    vec![
-        "--source",
-        "aliyun",
-        "--region",
-        "cn-hangzhou",
-        "--instance",
-        INSTANCE,
-        "--disk",
-        DISK,
-        "--attach-to",
-        INSTANCE,
-    ]
-}
-
-fn checkpoints(ecs: &Ecs) -> (LoopFs, Vec<u8>) {
-    let live = LoopFs::new("ext4", 32);
-    std::fs::create_dir(live.path("ckpt")).unwrap();
-    let data: Vec<u8> = (0..2_500_000).map(|_| fastrand::u8(..)).collect();
-    std::fs::write(live.path("ckpt/model.safetensors"), &data).unwrap();
-    nix::unistd::sync();
-    ecs.harness.add_snapshot_image(SNAPSHOT, &live.image);
-    std::fs::remove_dir_all(live.path("ckpt")).unwrap();
-    (live, data)
-}
+use common::ecs_rescue_lab::*;
+use common::privileged;
+use serde_json::json;
 
 #[test]
 fn restores_from_an_ecs_snapshot_through_a_rescue_disk_and_deletes_it() {
@@ -233,6 +86,54 @@ fn a_disk_created_but_whose_answer_was_lost_is_found_by_its_tag_and_deleted() {
         ecs.actions()
     );
     ecs.assert_nothing_left("lost answer");
+}
+
+/// AttachDisk done, its answer lost (a 500), the retry refused with IncorrectDiskStatus: the
+/// disk is attaching to this instance, so the attach is done and the restore goes on.
+#[test]
+fn an_attach_whose_answer_was_lost_is_done_when_the_disk_is_attaching_here() {
+    if !privileged() {
+        return;
+    }
+    let Some(ecs) = start_with_faults(
+        json!({}),
+        json!({}),
+        json!({"AttachDisk": [500, "InternalError"]}),
+    ) else {
+        return;
+    };
+    let (live, data) = checkpoints(&ecs);
+    let path = live.path("ckpt");
+    let (code, doc, stderr) = ecs.restore(&path, &[], &[]);
+    assert_eq!(code, Some(0), "{doc} {stderr}");
+    assert_eq!(
+        std::fs::read(live.path("ckpt/model.safetensors")).unwrap(),
+        data
+    );
+    let attaches = ecs.actions().iter().filter(|a| *a == "AttachDisk").count();
+    assert!(attaches >= 2, "the lost answer was retried: {attaches}");
+    ecs.assert_nothing_left("lost attach answer");
+}
+
+/// A 503 on every try is "unavailable", not throttling, and the failure says that the disk
+/// the run made was removed.
+#[test]
+fn an_unavailable_api_is_named_so_and_the_failure_says_the_disk_was_removed() {
+    if !privileged() {
+        return;
+    }
+    let Some(ecs) = start(json!({"AttachDisk": [503, "ServiceUnavailable"]})) else {
+        return;
+    };
+    let (live, _) = checkpoints(&ecs);
+    let (code, doc, stderr) = ecs.restore(&live.path("ckpt"), &[], &[]);
+    assert_eq!(code, Some(1), "{doc} {stderr}");
+    let error = doc["error"].as_str().unwrap();
+    assert!(error.contains("unavailable"), "{error}");
+    assert!(!error.contains("throttling"), "{error}");
+    assert!(error.contains("was removed"), "{error}");
+    assert!(error.contains("d-bp1rescue"), "names the disk: {error}");
+    ecs.assert_nothing_left("503");
 }
 
 #[test]

@@ -115,7 +115,7 @@ fn step3_snapshots() {
     ebs.id = "snap-0a1b2c3d4e5f60718".into();
     ebs.source = "aws".into();
     ebs.name = "nightly data volume".into();
-    ebs.created = Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap();
+    ebs.created = Some(Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap());
     ebs.cloud = Some(snaprescue::sources::CloudDetails {
         disk_id: "vol-0123456789abcdef0".into(),
         size_gib: 500,

@@ -18,7 +18,7 @@ pub fn snapshot(id: &str, hour: u32) -> Snapshot {
         id: id.into(),
         source: "btrfs".into(),
         name: format!("snapper #{id}"),
-        created: Utc.with_ymd_and_hms(2026, 11, 28, hour, 0, 0).unwrap(),
+        created: Some(Utc.with_ymd_and_hms(2026, 11, 28, hour, 0, 0).unwrap()),
         status: SnapshotStatus::Completed,
         read_only: true,
         path: PathBuf::from(format!("data/.snapshots/{id}/snapshot")),
@@ -48,6 +48,7 @@ fn at_snapshots() -> Model {
             snapshots: vec![snapshot("3", 12), snapshot("2", 9), snapshot("1", 8)],
             deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap()),
             recommended: Some(1),
+            recommend_reason: "newest completed snapshot before the deletion estimate".into(),
         })),
     );
     m.step = Step::Snapshots;
@@ -74,6 +75,7 @@ fn the_recommended_snapshot_is_preselected_and_counted() {
             snapshots: vec![snapshot("3", 12), snapshot("2", 9)],
             deleted_at: None,
             recommended: Some(1),
+            recommend_reason: "newest completed snapshot before the deletion estimate".into(),
         })),
     );
     assert_eq!(
@@ -272,6 +274,7 @@ fn only_the_newest_local_snapshots_and_the_recommended_one_are_counted() {
             snapshots,
             deleted_at: None,
             recommended: Some(8),
+            recommend_reason: "newest completed snapshot before the deletion estimate".into(),
         })),
     );
     let counted: Vec<&str> = effects
@@ -354,4 +357,52 @@ fn the_torch_check_uses_the_gpu_jobs_python_not_tensorboards() {
     );
     m.writers.processes.truncate(1);
     assert_eq!(job_python(&m), None, "no Python job: python3 from PATH");
+}
+
+/// A (08:00) holds the lost files, B (09:00) was taken after the `rm`: once both are counted
+/// the ★ and the preselected row move to A, with the reason the CLI gives.
+#[test]
+fn counts_move_the_recommendation_to_the_snapshot_holding_the_lost_files() {
+    use snaprescue::engine::diff::LostCounts;
+    let mut m = Model::new("/x".into());
+    update(
+        &mut m,
+        Msg::SnapshotsListed(Ok(SnapshotListing {
+            source: "s".into(),
+            rollback_targets: vec![],
+            snapshots: vec![snapshot("B", 9), snapshot("A", 8)],
+            deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap()),
+            recommended: Some(0),
+            recommend_reason: "newest completed snapshot before the deletion estimate".into(),
+        })),
+    );
+    assert_eq!(m.snapshots.selected, 0);
+    let counted = |entries, bytes| Ok(LostCounts { entries, bytes });
+    update(
+        &mut m,
+        Msg::LostCounted {
+            id: "B".into(),
+            lost: counted(0, 0),
+        },
+    );
+    update(
+        &mut m,
+        Msg::LostCounted {
+            id: "A".into(),
+            lost: counted(2, 300),
+        },
+    );
+    let listing = m.snapshots.listing.as_ref().unwrap();
+    assert_eq!(listing.recommended, Some(1));
+    assert!(
+        listing
+            .recommend_reason
+            .contains("holds 2 of the lost entries"),
+        "{}",
+        listing.recommend_reason
+    );
+    assert_eq!(
+        m.snapshots.selected, 1,
+        "the recommended row is preselected"
+    );
 }

@@ -6,6 +6,7 @@ mod cloud_runs;
 mod frozen_notice;
 mod recover;
 mod status;
+mod usage;
 mod verify;
 
 use crate::engine::restore_plan::ConflictPolicy;
@@ -150,7 +151,7 @@ pub enum Command {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CloudArgs {
     /// Only this source: btrfs, aws or aliyun (default: every source that serves PATH).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::sources::KNOWN_SOURCES))]
     pub source: Option<String>,
     /// The cloud instance (default: from the metadata service).
     #[arg(long)]
@@ -192,27 +193,53 @@ pub struct Outcome {
 }
 
 fn emit(result: anyhow::Result<Outcome>, json: bool) -> i32 {
-    match result {
+    let (stdout, status) = match result {
         Ok(outcome) => {
-            if json {
-                println!(
-                    "{}",
+            let text = if json {
+                format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&outcome.json).unwrap_or_default()
-                );
+                )
             } else {
-                print!("{}", outcome.human);
-            }
-            if outcome.ok { 0 } else { 1 }
+                outcome.human
+            };
+            (text, if outcome.ok { 0 } else { 1 })
         }
         Err(e) => {
             let message = format!("{e:#}");
-            if json {
-                println!("{}", serde_json::json!({ "error": message }));
-            }
-            eprintln!("snaprescue: {message}");
+            usage::write_stderr(&format!("snaprescue: {message}\n"));
+            let text = if json {
+                format!("{}\n", serde_json::json!({ "error": message }))
+            } else {
+                String::new()
+            };
+            (text, 1)
+        }
+    };
+    match usage::write_stdout(&stdout) {
+        // Delivered, or the reader went away (`| head`): the command's own status.
+        Ok(_) => status,
+        Err(e) => {
+            usage::write_stderr(&format!("snaprescue: cannot write the output: {e}\n"));
             1
         }
     }
+}
+
+/// Exit status 2 with `message`.
+fn bad_usage(message: &str) -> i32 {
+    usage::write_stderr(&format!("snaprescue: {message}\n"));
+    2
+}
+
+/// Whether a local snapshot of the filesystem holding `path` holds it.
+fn held_by_a_snapshot(path: &std::path::Path, cloud: &CloudArgs) -> bool {
+    let only_local = crate::sources::CloudOptions {
+        source: Some("btrfs".into()),
+        ..cloud.clone().into()
+    };
+    crate::session::Session::open(path, &only_local)
+        .is_ok_and(|session| session.held_by_a_local_snapshot())
 }
 
 /// Parses arguments, runs the command, returns the exit status.
@@ -224,6 +251,22 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    if let Some(path) = &cli.path
+        && let Some(message) =
+            usage::mistyped_subcommand(path, || held_by_a_snapshot(path, &cli.cloud))
+    {
+        return bad_usage(&message);
+    }
+    let wants_wizard = match &cli.command {
+        None => true,
+        Some(Command::Drill {
+            clean, no_wizard, ..
+        }) => !clean && !no_wizard,
+        Some(_) => false,
+    };
+    if wants_wizard && let Some(message) = usage::wizard_needs_terminal() {
+        return bad_usage(&message);
+    }
     crate::runtime::init_logging();
     match &cli.command {
         None => cloud_runs::offer_cleanup(),
@@ -339,7 +382,7 @@ fn report(result: anyhow::Result<()>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("snaprescue: {e:#}");
+            usage::write_stderr(&format!("snaprescue: {e:#}\n"));
             1
         }
     }

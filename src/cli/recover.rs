@@ -20,35 +20,66 @@ fn time(secs: i64) -> String {
 }
 
 pub fn snapshots(path: &Path, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
-    let session = Session::open(path, cloud)?;
+    let mut session = Session::open(path, cloud)?;
+    let lost = session.look_inside();
     let mut human = format!("{}\n", session.describe());
-    if let Some(t) = session.deleted_at {
-        writeln!(human, "deletion estimated at {}", t.to_rfc3339())?;
+    match session.deleted_at {
+        Some(t) => writeln!(human, "deletion estimated at {}", t.to_rfc3339())?,
+        None => writeln!(human, "deletion time unknown")?,
     }
     let mut rows = Vec::new();
     for (i, s) in session.snapshots.iter().enumerate() {
         let recommended = session.recommended == Some(i);
         let mut row = serde_json::to_value(s)?;
         row["recommended"] = json!(recommended);
-        row["created"] = json!(s.created.to_rfc3339());
+        row["created"] = json!(s.created.map(|t| t.to_rfc3339()));
+        let holds = match lost.get(&s.id) {
+            Some(Ok(l)) => {
+                row["lost_entries"] = json!(l.entries);
+                row["lost_bytes"] = json!(l.bytes);
+                format!(
+                    "holds {} lost ({})",
+                    l.entries,
+                    format_size(l.bytes, BINARY)
+                )
+            }
+            Some(Err(e)) => {
+                row["lost_error"] = json!(e);
+                "unreadable".into()
+            }
+            None if s.cloud.is_some() => "not looked into (cloud)".into(),
+            None => "not looked into".into(),
+        };
+        if recommended {
+            row["recommend_reason"] = json!(session.recommend_reason);
+        }
         rows.push(row);
         writeln!(
             human,
-            "{} {:>6}  {}  {}",
+            "{} {:>6}  {:<23}  {:<28}  {}",
             if recommended { "*" } else { " " },
             s.id,
-            s.created.format("%Y-%m-%d %H:%M:%S UTC"),
+            s.created_text("%Y-%m-%d %H:%M:%S UTC"),
+            holds,
             s.name
         )?;
     }
     if session.snapshots.is_empty() {
         writeln!(human, "no read-only snapshots of this subvolume were found")?;
+    } else {
+        let mark = if session.recommended.is_some() {
+            "* = recommended: "
+        } else {
+            "no recommendation: "
+        };
+        writeln!(human, "{mark}{}", session.recommend_reason)?;
     }
     Ok(Outcome {
         json: json!({
             "path": path_json(&session.path),
             "source": session.describe(),
             "deleted_at": session.deleted_at.map(|t| t.to_rfc3339()),
+            "recommend_reason": session.recommend_reason,
             "snapshots": rows,
         }),
         human,
@@ -324,7 +355,7 @@ pub fn rollback(
         writeln!(
             human,
             "everything written since {} would be lost from it; confirm with --confirm {}",
-            snapshot.created.to_rfc3339(),
+            snapshot.created_text("%Y-%m-%dT%H:%M:%S%:z"),
             source.rollback_target()
         )?;
         return Ok(Outcome {

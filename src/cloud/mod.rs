@@ -5,6 +5,7 @@
 pub mod aliyun;
 pub mod aws;
 pub mod dmi;
+pub mod iso_time;
 pub mod metadata;
 
 use std::time::Duration;

@@ -39,15 +39,47 @@ const _: () = assert!(std::mem::size_of::<SubvolInfoArgs>() == 504);
 
 nix::ioctl_read!(get_subvol_info, 0x94, 60, SubvolInfoArgs);
 
-/// The creation time of the subvolume whose root directory is `root`; None when it is not
-/// a btrfs subvolume root or the kernel is older than 4.18.
-pub fn created(root: &Path) -> Option<DateTime<Utc>> {
-    let dir = std::fs::File::open(root).ok()?;
+/// `BTRFS_SUBVOL_RDONLY` in `flags`.
+const SUBVOL_RDONLY: u64 = 1 << 1;
+
+/// The inode number of every btrfs subvolume's root directory.
+const SUBVOLUME_ROOT_INODE: u64 = 256;
+
+fn subvol_info(path: &Path) -> Option<SubvolInfoArgs> {
+    let dir = std::fs::File::open(path).ok()?;
     // SAFETY: all-zero bytes are a valid value of this plain-data struct.
     let mut args: SubvolInfoArgs = unsafe { std::mem::zeroed() };
     // SAFETY: the kernel fills `args`, whose layout matches the ioctl's, from an open fd.
     unsafe { get_subvol_info(dir.as_raw_fd(), &mut args) }.ok()?;
+    Some(args)
+}
+
+/// The creation time of the subvolume whose root directory is `root`; None when it is not
+/// a btrfs subvolume root or the kernel is older than 4.18.
+pub fn created(root: &Path) -> Option<DateTime<Utc>> {
+    let args = subvol_info(root)?;
     DateTime::from_timestamp(i64::try_from(args.otime.sec).ok()?, args.otime.nsec)
+}
+
+/// What a path on btrfs is: the subvolume holding it, and whether it is that root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubvolumeOf {
+    /// The subvolume (tree) id.
+    pub id: u64,
+    pub read_only: bool,
+    /// Whether the path is the subvolume's root directory (else a folder inside it).
+    pub is_root: bool,
+}
+
+/// The subvolume holding `path`; None when it is not on btrfs (or the kernel is too old).
+pub fn subvolume_of(path: &Path) -> Option<SubvolumeOf> {
+    use std::os::unix::fs::MetadataExt;
+    let args = subvol_info(path)?;
+    Some(SubvolumeOf {
+        id: args.treeid,
+        read_only: args.flags & SUBVOL_RDONLY != 0,
+        is_root: std::fs::metadata(path).ok()?.ino() == SUBVOLUME_ROOT_INODE,
+    })
 }
 
 #[cfg(test)]

@@ -67,8 +67,23 @@ impl RescueDisk {
             resources: Resources::default(),
             unreplayed: None,
         };
-        // On an error the half-built disk is dropped here, which tears it down.
-        disk.bring_up(snapshot, zone, instance, watch)?;
+        if let Err(cause) = disk.bring_up(snapshot, zone, instance, watch) {
+            // Tear the half-built disk down now, so that the error can say what became of it.
+            let noun = disk.cloud.noun();
+            let outcome = disk.close_inner(&watch.uncancellable());
+            let cleanup = match (disk.resources.disk.as_deref(), outcome) {
+                (None, Ok(())) => "no rescue disk was left behind".to_string(),
+                (Some(id), Ok(())) => format!("the rescue {noun} {id} it made was removed"),
+                (id, Err(e)) => format!(
+                    "the rescue {noun} {} could NOT be removed ({e}): run `snaprescue cleanup`",
+                    id.unwrap_or("(if one was made)")
+                ),
+            };
+            return Err(RescueError::AfterCleanup {
+                cause: Box::new(cause),
+                cleanup,
+            });
+        }
         Ok(disk)
     }
 
@@ -141,7 +156,19 @@ impl RescueDisk {
             "start",
             json!({"disk": disk, "instance": instance}),
         )?;
-        cloud.attach(&disk, instance)?;
+        if let Err(e) = cloud.attach(&disk, instance) {
+            // A retried attach whose first answer was lost (done, then a 5xx or a timeout) is
+            // refused because the disk is already attaching here: that attach is done.
+            match cloud.disk_state(&disk) {
+                Ok(Some(DiskState::Attaching(i) | DiskState::InUse(i))) if i == instance => {
+                    tracing::info!(disk, instance, error = %e, "attach answered with an error but done");
+                    watch.say(&format!(
+                        "{disk} is attaching to {instance}: the attach was done, its answer lost"
+                    ));
+                }
+                _ => return Err(e.into()),
+            }
+        }
         wait_until(
             &format!("{noun} {disk} to be attached to {instance}"),
             cloud_wait(300),

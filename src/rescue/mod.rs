@@ -42,6 +42,12 @@ pub enum RescueError {
     Cancelled(String),
     #[error("{0}")]
     Refused(String),
+    /// A rescue run that failed, and what became of the disk it made.
+    #[error("{cause}; {cleanup}")]
+    AfterCleanup {
+        cause: Box<RescueError>,
+        cleanup: String,
+    },
 }
 
 impl RescueError {

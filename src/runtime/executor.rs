@@ -135,6 +135,7 @@ impl Executor {
                             snapshots: session.snapshots.clone(),
                             deleted_at: session.deleted_at,
                             recommended: session.recommended,
+                            recommend_reason: session.recommend_reason.clone(),
                         };
                         if let Ok(mut s) = slot.lock() {
                             *s = Some(Arc::new(session));
@@ -169,9 +170,10 @@ impl Executor {
                             .map_err(|e| e.to_string())?
                             .live_root()
                             .ok_or("the live copy is not reachable from this machine")?;
+                        let created = snap.created.ok_or("the snapshot's time is unknown")?;
                         Ok(crate::engine::newer::files_newer_than(
                             &root,
-                            snap.created.timestamp(),
+                            created.timestamp(),
                             8,
                         ))
                     });

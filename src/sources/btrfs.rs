@@ -224,8 +224,7 @@ impl BtrfsSource {
             // To the nanosecond where the snapshot can be opened; else the listed second.
             created: resolve(&record.path)
                 .and_then(|p| crate::ports::subvolume_info::created(&p))
-                .or(record.otime)
-                .unwrap_or_default(),
+                .or(record.otime),
             status: SnapshotStatus::Completed,
             read_only: true,
             path: record.path.clone(),

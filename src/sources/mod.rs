@@ -8,6 +8,7 @@ pub mod btrfs_list;
 pub mod btrfs_remount;
 pub mod btrfs_rollback;
 pub mod cloud_disk;
+pub mod snapshot_path;
 
 use crate::ports::command::CommandError;
 use crate::ports::mounts::{MountError, TempMount};
@@ -42,7 +43,9 @@ pub struct Snapshot {
     pub id: String,
     pub source: String,
     pub name: String,
-    pub created: DateTime<Utc>,
+    /// When it was taken; `None` when the source's answer could not be read ("time
+    /// unknown": listed, never recommended by time).
+    pub created: Option<DateTime<Utc>>,
     pub status: SnapshotStatus,
     pub read_only: bool,
     /// Where the snapshot lives inside its source (for btrfs: relative to the top level).
@@ -74,7 +77,7 @@ impl Snapshot {
             path: PathBuf::from(&id),
             id,
             source: source.into(),
-            created: created.unwrap_or_default(),
+            created,
             status,
             read_only: true,
             layout: match source {
@@ -86,6 +89,15 @@ impl Snapshot {
             description: Some(description).filter(|d| !d.is_empty()),
             cloud: Some(cloud),
         }
+    }
+}
+
+impl Snapshot {
+    /// `created` for people: the time in `format`, or "time unknown".
+    pub fn created_text(&self, format: &str) -> String {
+        self.created
+            .map(|t| t.format(format).to_string())
+            .unwrap_or_else(|| "time unknown".into())
     }
 }
 
@@ -255,10 +267,11 @@ pub fn detect(
         }
     }
     if let Some(name) = only
-        && !["btrfs", "aws", "aliyun"].contains(&name)
+        && !KNOWN_SOURCES.contains(&name)
     {
         return Err(SourceError::Refused(format!(
-            "unknown source `{name}`; known: btrfs, aws, aliyun"
+            "unknown source `{name}`; known: {}",
+            KNOWN_SOURCES.join(", ")
         )));
     }
     if !found.is_empty() {
@@ -273,6 +286,9 @@ pub fn detect(
     })
 }
 
+/// The names `--source` accepts.
+pub const KNOWN_SOURCES: [&str; 3] = ["btrfs", "aws", "aliyun"];
+
 /// Refuses a confirmation that does not name `target`.
 pub fn check_confirmation(confirm: &str, target: &str, noun: &str) -> Result<(), SourceError> {
     if confirm == target {
@@ -283,21 +299,28 @@ pub fn check_confirmation(confirm: &str, target: &str, noun: &str) -> Result<(),
     )))
 }
 
-/// Finds a snapshot by id (or by its path) in a listing.
+/// Finds a snapshot by id, by its path inside its source, or by the path of its root on this
+/// machine (any other path is refused with the reason) in a listing.
 pub fn find<'a>(snapshots: &'a [Snapshot], id: &str) -> Result<&'a Snapshot, SourceError> {
-    snapshots
+    if let Some(found) = snapshots
         .iter()
         .find(|s| s.id == id || s.path == Path::new(id))
-        .ok_or_else(|| SourceError::UnknownSnapshot {
-            id: id.to_string(),
-            valid: if snapshots.is_empty() {
-                "none (no snapshots found)".into()
-            } else {
-                snapshots
-                    .iter()
-                    .map(|s| format!("{} ({})", s.id, s.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-        })
+    {
+        return Ok(found);
+    }
+    if snapshot_path::looks_like_path(id) {
+        return snapshot_path::snapshot_at(snapshots, id);
+    }
+    Err(SourceError::UnknownSnapshot {
+        id: id.to_string(),
+        valid: if snapshots.is_empty() {
+            "none (no snapshots found)".into()
+        } else {
+            snapshots
+                .iter()
+                .map(|s| format!("{} ({})", s.id, s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    })
 }

@@ -96,8 +96,8 @@ Back: Esc                           Help: ?   Quit: q
 1 Stop writers: f freeze one, P its tree, F all; t/T thaw;
   h save deleted-but-open files; K terminate; R remount ro
 2 GPU: r refresh
-3 Snapshot: Enter chooses (★ = recommended: newest before the
-  deletion; the count is what it would bring back)
+3 Snapshot: Enter chooses (★ = recommended: holds the most
+  lost files; cloud: newest before the deletion)
 4 Rescue browses a read-only copy; Rollback replaces the whole
   subvolume (the current one is kept read-only) after you type
   its path

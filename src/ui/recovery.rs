@@ -17,7 +17,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .map(|s| format!("{} ({})", s.id, s.name))
         .unwrap_or_default();
     let when = snap
-        .map(|s| s.created.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .map(|s| s.created_text("%Y-%m-%d %H:%M:%S UTC"))
         .unwrap_or_default();
     let target = model.rollback_target();
     let (noun, kept, how_kept) = match snap.map(|s| s.source.as_str()) {

@@ -11,14 +11,15 @@ use ratatui::widgets::{Block, Paragraph, Row, Table};
 
 pub const KEYS: &str = "↑↓:choose Enter:use this snapshot Esc:back";
 
-/// One line: snapshots as `|` (recommended `*`) and the deletion as `X`, oldest left.
+/// One line: snapshots as `|` (recommended `*`) and the deletion as `X`, oldest left; a
+/// snapshot whose time is unknown has no place on it.
 pub fn timeline(
-    created: &[DateTime<Utc>],
+    created: &[Option<DateTime<Utc>>],
     recommended: Option<usize>,
     deleted_at: Option<DateTime<Utc>>,
     width: usize,
 ) -> String {
-    let mut times: Vec<i64> = created.iter().map(|t| t.timestamp()).collect();
+    let mut times: Vec<i64> = created.iter().flatten().map(|t| t.timestamp()).collect();
     times.extend(deleted_at.map(|t| t.timestamp()));
     let (Some(&lo), Some(&hi)) = (times.iter().min(), times.iter().max()) else {
         return String::new();
@@ -28,6 +29,7 @@ pub fn timeline(
         |t: i64| (((t - lo) as f64 / span) * (width.saturating_sub(1)) as f64).round() as usize;
     let mut line: Vec<char> = vec!['─'; width];
     for (i, t) in created.iter().enumerate() {
+        let Some(t) = t else { continue };
         line[pos(t.timestamp())] = if Some(i) == recommended { '*' } else { '|' };
     }
     if let Some(t) = deleted_at {
@@ -51,7 +53,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
         return;
     };
-    let [head, table] = Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(area);
+    let [head, table] = Layout::vertical([Constraint::Length(6), Constraint::Min(3)]).areas(area);
     let deleted = listing
         .deleted_at
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -59,24 +61,28 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let created: Vec<_> = listing.snapshots.iter().rev().map(|x| x.created).collect();
     let rec_rev = listing.recommended.map(|r| listing.snapshots.len() - 1 - r);
     let width = (head.width as usize).saturating_sub(12).clamp(10, 60);
+    let counting = if listing.counting(&s.lost) {
+        " (still counting what the local snapshots hold…)"
+    } else {
+        ""
+    };
     let recommendation = match listing.recommended {
-        Some(_) => "★ = newest snapshot taken before the deletion".to_string(),
-        None => {
-            "no snapshot was taken before the estimated deletion time: check each one".to_string()
-        }
+        Some(_) => format!("★ {}{counting}", listing.recommend_reason),
+        None => format!("no ★: {}{counting}", listing.recommend_reason),
     };
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(listing.source.clone()).bold(),
             Line::from(format!(
-                "deletion estimated at {deleted} (mtime of the nearest surviving folder)"
+                "deletion estimated at {deleted} (the surviving parent's mtime)"
             )),
             Line::from(format!(
                 "timeline  {}",
                 timeline(&created, rec_rev, listing.deleted_at, width)
             )),
             Line::from(recommendation).dark_gray(),
-        ]),
+        ])
+        .wrap(ratatui::widgets::Wrap { trim: true }),
         head,
     );
     if listing.snapshots.is_empty() {
@@ -100,7 +106,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         let row = Row::new(vec![
             mark.to_string(),
             snap.id.clone(),
-            snap.created.format("%m-%d %H:%M:%S").to_string(),
+            snap.created_text("%m-%d %H:%M:%S"),
             lost,
             if snap.source == "btrfs" {
                 snap.name.clone()
@@ -139,8 +145,17 @@ mod tests {
     fn timeline_places_deletion_after_snapshots() {
         let t = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
         assert_eq!(
-            timeline(&[t(0), t(5)], Some(1), Some(t(10)), 11),
+            timeline(&[Some(t(0)), Some(t(5))], Some(1), Some(t(10)), 11),
             "|────*────X"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_of_unknown_time_has_no_place_on_the_timeline() {
+        let t = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
+        assert_eq!(
+            timeline(&[Some(t(0)), None, Some(t(5))], None, Some(t(10)), 11),
+            "|────|────X"
         );
     }
 }

@@ -84,9 +84,7 @@ pub enum Overlay {
     QuitConfirm,
 }
 
-/// How many of the newest local snapshots get "what would it bring back" counted (each is a
-/// full comparison with the live tree); the recommended one always is.
-pub const COUNTED_SNAPSHOTS: usize = 6;
+pub use crate::engine::choose::COUNTED_SNAPSHOTS;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotListing {
@@ -96,12 +94,29 @@ pub struct SnapshotListing {
     pub snapshots: Vec<Snapshot>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub recommended: Option<usize>,
+    /// Why `recommended` is the one (or why there is none).
+    pub recommend_reason: String,
 }
 
 impl SnapshotListing {
     /// Whether the snapshot at `index` gets its lost entries counted.
     pub fn worth_counting(&self, index: usize, snapshot: &Snapshot) -> bool {
-        snapshot.cloud.is_none() && (index < COUNTED_SNAPSHOTS || self.recommended == Some(index))
+        crate::engine::choose::worth_looking_into(snapshot, index, self.recommended)
+    }
+
+    /// Whether some snapshot worth counting has no count yet.
+    pub fn counting(&self, lost: &crate::session::LostById) -> bool {
+        self.snapshots
+            .iter()
+            .enumerate()
+            .any(|(i, s)| self.worth_counting(i, s) && !lost.contains_key(&s.id))
+    }
+
+    /// Recommends again from what was counted (the same choice as the CLI's `snapshots`).
+    pub fn recommend_by(&mut self, lost: &crate::session::LostById) {
+        let chosen = crate::session::recommend_from(&self.snapshots, self.deleted_at, lost);
+        self.recommended = chosen.index;
+        self.recommend_reason = chosen.reason;
     }
 }
 

@@ -74,7 +74,15 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         },
         Msg::LostCounted { id, lost } => {
-            model.snapshots.lost.insert(id, lost);
+            let snapshots = &mut model.snapshots;
+            snapshots.lost.insert(id, lost);
+            if let Some(listing) = &mut snapshots.listing {
+                let before = listing.recommended;
+                listing.recommend_by(&snapshots.lost);
+                if before.is_none_or(|b| b == snapshots.selected) {
+                    snapshots.selected = listing.recommended.unwrap_or(snapshots.selected);
+                }
+            }
             vec![]
         }
         Msg::NewerScanned(result) => {

@@ -92,7 +92,7 @@ pub fn model() -> Model {
         id: id.into(),
         source: "btrfs".into(),
         name: name.into(),
-        created: Utc.with_ymd_and_hms(2026, 11, 28, h, 0, 0).unwrap(),
+        created: Some(Utc.with_ymd_and_hms(2026, 11, 28, h, 0, 0).unwrap()),
         status: SnapshotStatus::Completed,
         read_only: true,
         path: format!("data/.snapshots/{id}/snapshot").into(),
@@ -109,6 +109,7 @@ pub fn model() -> Model {
         ],
         deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 11, 30, 0).unwrap()),
         recommended: Some(0),
+        recommend_reason: "newest completed snapshot before the deletion estimate".into(),
     });
     m.snapshots.lost.insert(
         "259".into(),

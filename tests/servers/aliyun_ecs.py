@@ -5,7 +5,8 @@ with NextToken paging, and injects faults on demand. Usage: aliyun_ecs.py STATE.
 STATE: access_key_id, secret, disks[], snapshots[], instances[], page_size, faults[] (applied
 in order to DescribeSnapshots: throttle, 500, timeout, truncated, badtype), fail{Action:
 [http status, code]} (every call of that action fails), fail_after{Action: [status, code]} (the action is done
-but answered with that error). Disks, snapshots and instances walk
+but answered with that error), fail_once_after{Action: [status, code]} (the same, for the first call only: a
+lost answer followed by a retry). Disks, snapshots and instances walk
 through their real states, one step per description: CreateDisk Creating→Available,
 AttachDisk Attaching→In_use, DetachDisk Detaching→Available, CreateSnapshot
 progressing→accomplished, StopInstance Stopping→Stopped, StartInstance Starting→Running (the
@@ -168,7 +169,12 @@ class Handler(BaseHTTPRequestHandler):
             status, code = state["fail"][action]
             return self.error(status, code, f"{action} failed on purpose")
         with lock:
-            if action in state.get("fail_after", {}):
+            once = state.get("fail_once_after", {})
+            if action in once:
+                status, code = once.pop(action)
+                self.lifecycle(action, p)
+                answer = refusal(status, code, f"{action} answer lost on purpose (once)")
+            elif action in state.get("fail_after", {}):
                 # The action happens, but its answer is an error (a reply lost on the way).
                 status, code = state["fail_after"][action]
                 self.lifecycle(action, p)

@@ -5,6 +5,7 @@
 use super::creds::AliyunCredentials;
 use super::rpc::{Api, rpc_call};
 use crate::cloud::CloudError;
+use crate::cloud::iso_time::parse_cloud_time;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
@@ -151,9 +152,7 @@ impl EcsClient {
                     description: text(s, "Description"),
                     status: text(s, "Status"),
                     progress: text(s, "Progress"),
-                    created: DateTime::parse_from_rfc3339(&text(s, "CreationTime"))
-                        .ok()
-                        .map(|t| t.with_timezone(&Utc)),
+                    created: parse_cloud_time(&text(s, "CreationTime")),
                     disk_id: text(s, "SourceDiskId"),
                     disk_size_gib: number(s, "SourceDiskSize").map_err(malformed)?,
                     encrypted: s["Encrypted"].as_bool().unwrap_or(false),

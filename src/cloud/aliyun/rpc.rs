@@ -8,9 +8,12 @@ use chrono::Utc;
 use serde_json::Value;
 
 fn is_throttling(code: &str) -> bool {
-    code.starts_with("Throttling")
-        || code == "Rejected.Throttling"
-        || code.starts_with("ServiceUnavailable")
+    code.starts_with("Throttling") || code == "Rejected.Throttling"
+}
+
+/// The service itself is down or overloaded (503): not a limit on this account.
+fn is_unavailable(code: &str) -> bool {
+    code.starts_with("ServiceUnavailable") || code == "Unavailable"
 }
 
 pub fn advice(code: &str, action: &str, creds: &str) -> String {
@@ -34,6 +37,10 @@ pub fn advice(code: &str, action: &str, creds: &str) -> String {
         c if is_throttling(c) => {
             "Alibaba Cloud is throttling these API calls: wait a minute and run again".into()
         }
+        c if is_unavailable(c) => format!(
+            "The ECS API was unavailable for {action} (503, also on every retry): the service \
+             is down or overloaded, not limiting this account; wait a few minutes and run again"
+        ),
         _ => format!("See the ECS API error codes for {code}"),
     }
 }
@@ -161,9 +168,12 @@ mod tests {
         );
         assert_eq!(
             classify(&a(503, r#"{"Code":"ServiceUnavailable"}"#)),
-            Retry::Throttled
+            Retry::Transient
         );
         assert_eq!(classify(&a(500, "oops")), Retry::Transient);
+        let unavailable = advice("ServiceUnavailable", "AttachDisk", "env");
+        assert!(unavailable.contains("unavailable"), "{unavailable}");
+        assert!(!unavailable.contains("throttling"), "{unavailable}");
         assert_eq!(
             classify(&a(404, r#"{"Code":"InvalidDiskId.NotFound"}"#)),
             Retry::Never

@@ -36,6 +36,7 @@ pub fn advice(code: &str, action: &str, creds: &str) -> String {
             "It does not exist in this region: check --region, --instance and --disk".into()
         }
         c if THROTTLING.contains(&c) => "AWS is throttling this account's API calls: wait a minute and run again".into(),
+        "Unavailable" | "ServiceUnavailable" => format!("EC2 was unavailable for {action} (503, also on every retry): the service is down or overloaded, not limiting this account; wait a few minutes and run again"),
         _ => format!("See the EC2 API error codes for {code}"),
     }
 }

@@ -97,9 +97,7 @@ pub fn error(body: &str) -> Option<(String, String)> {
 }
 
 fn time(s: Option<String>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(&s?)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    crate::cloud::iso_time::parse_cloud_time(&s?)
 }
 
 /// Snapshots and the next page token.
