@@ -39,7 +39,7 @@ fn restore(
         "--snapshot".as_ref(),
         id.as_ref(),
     ];
-    all.extend(extra.iter().map(|e| std::ffi::OsStr::new(e)));
+    all.extend(extra.iter().map(std::ffi::OsStr::new));
     json(state, &all)
 }
 
