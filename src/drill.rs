@@ -12,6 +12,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// An earlier run whose whole folder the drill's accident removes.
+const OLD_RUN: &str = "data/experiments/checkpoints/run-20250405";
 const RUN: &str = "data/experiments/resnet50-finetune";
 
 /// Where the lab lives (`SNAPRESCUE_DRILL_DIR`, default `/var/tmp/snaprescue-drill`).
@@ -160,6 +162,14 @@ pub fn setup() -> anyhow::Result<PathBuf> {
         "import torch\n# fine-tune resnet50, save every 10 epochs\n",
     )?;
     epoch(&run_dir, 10)?;
+    // An earlier run, whose whole folder the accident below removes with rm -rf.
+    let old_run = m.join(OLD_RUN);
+    std::fs::create_dir_all(old_run.join("ckpt"))?;
+    std::fs::copy(
+        run_dir.join("checkpoints/epoch_10.pth"),
+        old_run.join("ckpt/epoch_10.pth"),
+    )?;
+    std::fs::write(old_run.join("config.yaml"), "lr: 0.1\nepochs: 10\n")?;
     snapper_snapshot(&m, 1, "timeline: after epoch 10")?;
     std::thread::sleep(Duration::from_millis(1100));
     epoch(&run_dir, 20)?;
@@ -180,10 +190,12 @@ pub fn setup() -> anyhow::Result<PathBuf> {
     let start = procfs::process::Process::new(pid)?.stat()?.starttime;
     state.writer = Some((pid, start));
     save(&state)?;
-    // The accident: find checkpoints -name "*.pth" -delete (and the safetensors too).
+    // The accident: find checkpoints -name "*.pth" -delete (and the safetensors too), and
+    // rm -rf of a whole earlier run folder (the commonest case; its parent survives).
     for entry in std::fs::read_dir(run_dir.join("checkpoints"))? {
         std::fs::remove_file(entry?.path())?;
     }
+    std::fs::remove_dir_all(&old_run)?;
     Ok(run_dir.join("checkpoints"))
 }
 
@@ -191,9 +203,11 @@ pub fn setup() -> anyhow::Result<PathBuf> {
 pub fn run_drill(wizard: bool) -> anyhow::Result<()> {
     let lost = setup()?;
     eprintln!(
-        "drill ready: btrfs lab at {}\n  two snapper snapshots; a writer process appends to logs and holds epoch_30.pth open;\n  the checkpoints in {} were just deleted.\n  tear down with: snaprescue drill --clean",
+        "drill ready: btrfs lab at {}\n  two snapper snapshots; a writer process appends to logs and holds epoch_30.pth open;\n  the checkpoints in {} were just deleted,\n  and the whole folder {} was removed with rm -rf (try: snaprescue {} afterwards).\n  tear down with: snaprescue drill --clean",
         lab_dir().display(),
-        lost.display()
+        lost.display(),
+        lab_dir().join("mnt").join(OLD_RUN).display(),
+        lab_dir().join("mnt").join(OLD_RUN).display()
     );
     if wizard {
         crate::runtime::run_wizard(&lost, None, Default::default())?;

@@ -21,6 +21,8 @@ pub struct BtrfsSource {
     pub(crate) all: Vec<SubvolumeRecord>,
     /// PATH relative to the subvolume's root.
     pub(crate) path_in_subvolume: PathBuf,
+    /// PATH's nearest existing ancestor (a path inside the subvolume).
+    pub(crate) anchor: PathBuf,
 }
 
 /// Path relative to the top level, without a leading slash.
@@ -101,6 +103,7 @@ impl BtrfsSource {
             subvolume,
             all,
             path_in_subvolume,
+            anchor,
         }))
     }
 

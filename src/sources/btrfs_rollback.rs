@@ -29,15 +29,7 @@ pub fn rollback(
             subvolume.id
         )));
     }
-    if subvolume.id == 5 {
-        return Err(SourceError::Refused(
-            "PATH is in the top-level subvolume, which cannot be replaced; restore the files \
-             instead (snaprescue restore)"
-                .into(),
-        ));
-    }
-    let table = MountTable::read()?;
-    let direct = btrfs_remount::mounts_to_move(source, &table).map_err(SourceError::Refused)?;
+    let (table, direct) = refusals(source)?;
     // Where the subvolume can be renamed: a writable mount showing it from above, else a
     // private read-write mount of the top level.
     let (live, top) = match source.shown_inside(&table, &subvolume.path) {
@@ -49,22 +41,8 @@ pub fn rollback(
     };
     let device = crate::ports::fs_meta::device_of(&live)
         .map_err(SourceError::io(format!("cannot stat {}", live.display())))?;
-    let (mut users, _) = processes_using(&HashSet::from([device]));
-    // What started snaprescue is told where it stands afterwards (see `notes`).
-    users.retain(|p| !p.launcher);
-    if !users.is_empty() {
-        let names: Vec<String> = users
-            .iter()
-            .map(|p| format!("{} ({})", p.pid, p.command))
-            .collect();
-        let shown = direct.first().map_or(&live, |m| &m.mount_point);
-        return Err(SourceError::Refused(format!(
-            "processes still use {}: {}; stop them first (step 1: freeze, then end them), then \
-             roll back",
-            shown.display(),
-            names.join(", ")
-        )));
-    }
+    let shown = direct.first().map_or(&live, |m| &m.mount_point);
+    users_refusal(device, shown)?;
     // Shells are never refused (`snaprescue` is usually started from inside PATH), but
     // the swap leaves them in the kept previous state.
     let notes = shells_left_behind(device);
@@ -137,18 +115,33 @@ pub fn rollback(
     let undo = match (&top, keep_guard) {
         (_, false) => "none: the previous state was deleted at your request (--no-guard)".into(),
         (None, true) => format!(
-            "mv {live} {live}.rolled-back && btrfs property set -ts {guard} ro false && mv {guard} {live}{remount}",
-            live = live.display(),
-            guard = guard.display(),
+            "mv {live} {aside} && btrfs property set -ts {guard} ro false && mv {guard} {live}{remount}",
+            live = quoted(&live),
+            aside = quoted(&live.with_file_name({
+                let mut n = live.file_name().unwrap_or_default().to_os_string();
+                n.push(".rolled-back");
+                n
+            })),
+            guard = quoted(&guard),
             remount = remount_hint(&direct),
         ),
-        (Some(_), true) => format!(
-            "mount -o subvolid=5 {dev} /mnt && mv /mnt/{s} /mnt/{s}.rolled-back && btrfs property set -ts /mnt/{g} ro false && mv /mnt/{g} /mnt/{s} && umount /mnt{remount}",
-            dev = source.mount.source,
-            s = subvolume.path.display(),
-            g = subvolume.path.with_file_name(&guard_name).display(),
-            remount = remount_hint(&direct),
-        ),
+        (Some(_), true) => {
+            let s = &subvolume.path;
+            let g = subvolume.path.with_file_name(&guard_name);
+            let at = |p: &Path| quoted(&Path::new(UNDO_MOUNT).join(p));
+            format!(
+                "mkdir -p {UNDO_MOUNT} && mount -o subvolid=5 {dev} {UNDO_MOUNT} && mv {s} {aside} && btrfs property set -ts {g} ro false && mv {g} {s} && umount {UNDO_MOUNT}{remount}",
+                dev = quoted(Path::new(&source.mount.source)),
+                aside = at(&s.with_file_name({
+                    let mut n = s.file_name().unwrap_or_default().to_os_string();
+                    n.push(".rolled-back");
+                    n
+                })),
+                s = at(s),
+                g = at(&g),
+                remount = remount_hint(&direct),
+            )
+        }
     };
     Ok(RollbackOutcome {
         replaced,
@@ -184,14 +177,120 @@ fn shells_left_behind(device: u64) -> Vec<String> {
         .collect()
 }
 
-/// What a rollback to `snapshot` would do, step by step; refused up front when it would be.
+/// Everything that refuses a rollback before anything is done, shared by the rollback and
+/// its dry run so that both give the same verdict: the top level, a read-only subvolume
+/// (PATH inside a snapshot: rolling it back would make a snapshot writable with another
+/// snapshot's content), and mounts that could not be moved.
+fn refusals(
+    source: &BtrfsSource,
+) -> Result<(MountTable, Vec<crate::ports::mounts::MountEntry>), SourceError> {
+    if source.subvolume.id == 5 {
+        return Err(SourceError::Refused(
+            "PATH is in the top-level subvolume, which cannot be replaced; restore the files \
+             instead (snaprescue restore)"
+                .into(),
+        ));
+    }
+    if read_only_subvolume(&source.anchor) {
+        return Err(SourceError::Refused(format!(
+            "PATH is inside the read-only subvolume {} (a snapshot): a snapshot is not rolled \
+             back. Name the live path whose subvolume should go back in time, or copy files \
+             out of this snapshot with `snaprescue restore`",
+            source.subvolume.path.display()
+        )));
+    }
+    let table = MountTable::read()?;
+    let direct = btrfs_remount::mounts_to_move(source, &table).map_err(SourceError::Refused)?;
+    Ok((table, direct))
+}
+
+/// Whether the subvolume holding `path` is read-only (BTRFS_IOC_SUBVOL_GETFLAGS, asked of
+/// the subvolume's root directory: the highest ancestor on the same device, inode 256).
+fn read_only_subvolume(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    const BTRFS_SUBVOL_RDONLY: u64 = 1 << 1;
+    const SUBVOLUME_ROOT_INODE: u64 = 256;
+    nix::ioctl_read!(subvol_getflags, 0x94, 25, u64);
+    let Ok(dev) = crate::ports::fs_meta::device_of(path) else {
+        return false;
+    };
+    let Some(root) = path
+        .ancestors()
+        .take_while(|a| crate::ports::fs_meta::device_of(a).is_ok_and(|d| d == dev))
+        .last()
+        .filter(|r| std::fs::symlink_metadata(r).is_ok_and(|m| m.ino() == SUBVOLUME_ROOT_INODE))
+    else {
+        return false;
+    };
+    let Ok(file) = std::fs::File::open(root) else {
+        return false;
+    };
+    let mut flags = 0u64;
+    // SAFETY: the ioctl writes one u64 into `flags`; the descriptor is open.
+    unsafe { subvol_getflags(file.as_raw_fd(), &mut flags) }.is_ok()
+        && flags & BTRFS_SUBVOL_RDONLY != 0
+}
+
+/// Refused while processes other than snaprescue's launchers use the subvolume on `device`.
+fn users_refusal(device: u64, shown: &Path) -> Result<(), SourceError> {
+    let (mut users, _) = processes_using(&HashSet::from([device]));
+    // What started snaprescue is told where it stands afterwards (see `notes`).
+    users.retain(|p| !p.launcher);
+    if users.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = users
+        .iter()
+        .map(|p| format!("{} ({})", p.pid, p.command))
+        .collect();
+    Err(SourceError::Refused(format!(
+        "processes still use {}: {}; stop them first (step 1: freeze, then end them), then \
+         roll back",
+        shown.display(),
+        names.join(", ")
+    )))
+}
+
+/// What a rollback to `snapshot` would do, step by step, and what it would set aside;
+/// refused exactly when the rollback would be (the processes are checked where the
+/// subvolume is visible; a hidden one is checked by the rollback itself).
 pub fn plan(
     source: &BtrfsSource,
     snapshot: &Snapshot,
     keep_guard: bool,
 ) -> Result<Vec<String>, SourceError> {
-    let table = MountTable::read()?;
-    let direct = btrfs_remount::mounts_to_move(source, &table).map_err(SourceError::Refused)?;
+    let (table, direct) = refusals(source)?;
+    let visible = source
+        .shown_inside(&table, &source.subvolume.path)
+        .or_else(|| direct.first().map(|m| m.mount_point.clone()));
+    let mut set_aside = Vec::new();
+    if let Some(live) = &visible {
+        let device = crate::ports::fs_meta::device_of(live)
+            .map_err(SourceError::io(format!("cannot stat {}", live.display())))?;
+        users_refusal(device, live)?;
+        if let Some(created) = snapshot.created {
+            let newer = crate::engine::newer::files_newer_than(live, created.timestamp(), 5);
+            set_aside.push(format!(
+                "set aside {} file(s), {}, written since the snapshot{}",
+                newer.count,
+                humansize::format_size(newer.bytes, humansize::BINARY),
+                if newer.newest.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", newest: {}",
+                        newer
+                            .newest
+                            .iter()
+                            .map(|(p, _)| crate::engine::shown(p))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+        }
+    }
     let live = source.subvolume.path.display();
     let remounts = direct.iter().map(|m| {
         format!(
@@ -217,14 +316,31 @@ pub fn plan(
     ]
     .into_iter()
     .chain(remounts)
+    .chain(set_aside)
     .collect())
+}
+
+/// Where the printed undo command mounts the top level (not /mnt, which may be in use).
+const UNDO_MOUNT: &str = "/run/snaprescue/undo";
+
+/// `path` quoted for the shell the user pastes the undo command into.
+fn quoted(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@,".contains(&b))
+    {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// The end of the undo command: mount each direct mount again on the restored subvolume.
 fn remount_hint(direct: &[crate::ports::mounts::MountEntry]) -> String {
     direct
         .iter()
-        .map(|m| format!(" && umount {p} && mount {p}", p = m.mount_point.display()))
+        .map(|m| format!(" && umount {p} && mount {p}", p = quoted(&m.mount_point)))
         .collect()
 }
 

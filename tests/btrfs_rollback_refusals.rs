@@ -1,0 +1,121 @@
+//! Rollback refusals are complete and early, and the dry run gives the real run's verdict:
+//! PATH inside a snapshot is refused (it would make the snapshot writable with another
+//! snapshot's content), a busy subvolume is refused by the dry run too, the dry run names
+//! what would be set aside, and the printed undo command works as printed.
+
+mod common;
+use common::rollback_lab::volume;
+use common::*;
+use std::fs;
+
+#[test]
+fn path_inside_a_snapshot_is_refused_and_the_snapshot_stays_read_only() {
+    if !privileged() {
+        return;
+    }
+    let (fs, _) = volume();
+    let state = tempfile::tempdir().unwrap();
+    let inside = fs.path("data/.snapshots/1/snapshot/run");
+    // A snapshot of the snapshot, so that PATH inside the snapshot has one to go back to.
+    snapshot(
+        &fs.path("data/.snapshots/1/snapshot"),
+        &fs.path("data/.snapshots/2/snapshot"),
+    );
+    let (_, doc, err) = json(state.path(), args!["snapshots", inside]);
+    let id = doc["snapshots"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string();
+    for extra in [
+        &["--dry-run"][..],
+        &["--confirm", "data/.snapshots/1/snapshot"][..],
+    ] {
+        let mut all = args!["rollback", inside, "--snapshot", id].to_vec();
+        all.extend(extra.iter().map(std::ffi::OsStr::new));
+        let (code, _, err) = json(state.path(), &all);
+        assert_eq!(code, 1, "{extra:?}: {err}");
+        assert!(err.contains("read-only subvolume"), "{err}");
+    }
+    let snap = fs.path("data/.snapshots/1/snapshot");
+    assert_eq!(
+        btrfs(&["property", "get", "-ts", snap.to_str().unwrap(), "ro"]).trim(),
+        "ro=true"
+    );
+    assert_eq!(
+        fs::read_to_string(inside.join("a.txt")).unwrap(),
+        "version 1"
+    );
+}
+
+#[test]
+fn the_dry_run_refuses_what_the_rollback_refuses_and_names_what_would_be_set_aside() {
+    if !privileged() {
+        return;
+    }
+    let (fs, id) = volume();
+    let state = tempfile::tempdir().unwrap();
+    let run = fs.path("data/run");
+    let (code, doc, err) = json(
+        state.path(),
+        args!["rollback", run, "--snapshot", id, "--dry-run"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let steps = doc["steps"].to_string();
+    assert!(steps.contains("set aside 2 file(s)"), "{steps}");
+    assert!(steps.contains("new.txt"), "names the newest: {steps}");
+    let job = Children(vec![training_job(&run)]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (dry, _, dry_err) = json(
+        state.path(),
+        args!["rollback", run, "--snapshot", id, "--dry-run"],
+    );
+    let (real, _, real_err) = json(
+        state.path(),
+        args!["rollback", run, "--snapshot", id, "--confirm", "data"],
+    );
+    drop(job);
+    assert_eq!((dry, real), (1, 1), "{dry_err}\n{real_err}");
+    for err in [&dry_err, &real_err] {
+        assert!(err.contains("processes still use"), "{err}");
+    }
+    assert_eq!(
+        fs::read_to_string(run.join("a.txt")).unwrap(),
+        "version 2",
+        "nothing changed"
+    );
+}
+
+#[test]
+fn the_printed_undo_command_works_as_printed() {
+    if !privileged() {
+        return;
+    }
+    let (fs, id) = volume();
+    let state = tempfile::tempdir().unwrap();
+    let run = fs.path("data/run");
+    let (code, doc, err) = json(
+        state.path(),
+        args!["rollback", run, "--snapshot", id, "--confirm", "data"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(fs::read_to_string(run.join("a.txt")).unwrap(), "version 1");
+    let undo = doc["undo"].as_str().unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", undo])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{undo}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_to_string(run.join("a.txt")).unwrap(), "version 2");
+    assert_eq!(
+        fs::read_to_string(run.join("new.txt")).unwrap(),
+        "written after"
+    );
+    assert!(
+        fs::write(run.join("writable"), "yes").is_ok(),
+        "the restored state is writable"
+    );
+}
