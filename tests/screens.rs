@@ -379,3 +379,42 @@ fn gpu_command_without_a_driver_is_one_line_and_success() {
         "{doc}"
     );
 }
+
+/// A file name holding an escape sequence and a newline is drawn escaped in the picker and
+/// on the finish screen: it can neither rewrite the terminal nor fake a row.
+#[test]
+fn control_characters_in_names_are_drawn_escaped() {
+    use snaprescue::engine::diff::{DiffEntry, EntryStatus, TreeDiff};
+    use std::os::unix::ffi::OsStrExt;
+    let evil = PathBuf::from(std::ffi::OsStr::from_bytes(b"x\x1b[2J\nFAKE.pth"));
+    let mut m = picker_model();
+    let tree = TreeDiff {
+        entries: vec![DiffEntry {
+            path: evil.clone(),
+            kind: EntryKind::File,
+            size: 10,
+            mtime: 0,
+            status: EntryStatus::Deleted,
+        }],
+        unreadable: vec![],
+    };
+    m.picker = Some(snaprescue::wizard::picker::Picker::new(
+        "259".into(),
+        tree,
+        "/data/run".into(),
+        1 << 30,
+    ));
+    let screen = render(&m);
+    assert!(screen.contains(r"x\u{1b}[2J\nFAKE.pth"), "{screen}");
+    assert!(!screen.contains('\u{1b}'));
+    m.step = Step::Finish;
+    m.restore.report = Some(RestoreReport {
+        failed: vec![FailedItem {
+            path: evil,
+            reason: "No space left on device".into(),
+        }],
+        ..Default::default()
+    });
+    let screen = render(&m);
+    assert!(screen.contains(r"FAILED x\u{1b}[2J\nFAKE.pth"), "{screen}");
+}

@@ -29,11 +29,23 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             );
         }
         for f in r.failed.iter().take(3) {
-            lines.push(Line::from(format!("  FAILED {}: {}", f.path.display(), f.reason)).red());
+            lines.push(
+                Line::from(format!(
+                    "  FAILED {}: {}",
+                    crate::engine::shown(&f.path),
+                    f.reason
+                ))
+                .red(),
+            );
         }
         for s in r.skipped.iter().take(3) {
             lines.push(
-                Line::from(format!("  skipped {}: {}", s.path.display(), s.reason)).dark_gray(),
+                Line::from(format!(
+                    "  skipped {}: {}",
+                    crate::engine::shown(&s.path),
+                    s.reason
+                ))
+                .dark_gray(),
             );
         }
         match (&model.finish.verdicts, model.finish.verify_progress) {
@@ -63,7 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                     let name = v
                         .path
                         .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
+                        .map(|n| crate::engine::shown(std::path::Path::new(n)))
                         .unwrap_or_default();
                     let line = Line::from(format!(
                         "  {} {name}: {}",
@@ -116,7 +128,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 lines.push(
                     Line::from(format!(
                         "  torch.load failed for {}: {}",
-                        l.path.display(),
+                        crate::engine::shown(&l.path),
                         l.error.as_deref().unwrap_or("")
                     ))
                     .red(),

@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                     run.first_deleted
                         .iter()
                         .take(room)
-                        .map(|p| Line::from(format!("  {}", p.display())).red()),
+                        .map(|p| Line::from(format!("  {}", crate::engine::shown(p))).red()),
                 );
                 lines
             }
@@ -101,7 +101,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             let name = e
                 .path
                 .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
+                .map(|n| crate::engine::shown(std::path::Path::new(n)))
                 .unwrap_or_else(|| ".".into());
             let arrow = match (e.kind, row.expanded) {
                 (EntryKind::Dir, true) => "▾ ",
@@ -171,7 +171,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             "{} / {}  {}{}",
             human(progress.bytes_done),
             human(progress.bytes_total),
-            progress.current.display(),
+            crate::engine::shown(&progress.current),
             if run.cancelling {
                 "  cancelling…"
             } else {

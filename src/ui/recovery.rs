@@ -84,7 +84,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                     let t = chrono::DateTime::<chrono::Utc>::from_timestamp(*mtime, 0)
                         .map(|t| t.format("%m-%d %H:%M:%S").to_string())
                         .unwrap_or_default();
-                    lines.push(Line::from(format!("  {t}  {}", path.display())));
+                    lines.push(Line::from(format!("  {t}  {}", crate::engine::shown(path))));
                 }
             }
         }

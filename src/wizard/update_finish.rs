@@ -156,13 +156,13 @@ pub fn finish_report(model: &Model) -> FinishReport {
         skipped: report.map_or(vec![], |r| {
             r.skipped
                 .iter()
-                .map(|s| format!("{}: {}", s.path.display(), s.reason))
+                .map(|s| format!("{}: {}", crate::engine::shown(&s.path), s.reason))
                 .collect()
         }),
         failed: report.map_or(vec![], |r| {
             r.failed
                 .iter()
-                .map(|f| format!("{}: {}", f.path.display(), f.reason))
+                .map(|f| format!("{}: {}", crate::engine::shown(&f.path), f.reason))
                 .collect()
         }),
         rollback: match &model.recovery.outcome {
@@ -184,7 +184,7 @@ pub fn finish_report(model: &Model) -> FinishReport {
                 format!(
                     "{} {}: {}",
                     if v.ok { "OK" } else { "FAIL" },
-                    v.path.display(),
+                    crate::engine::shown(&v.path),
                     v.detail
                 )
             })
