@@ -102,6 +102,26 @@ fn cancel_is_never_success_and_a_kill_leaves_nothing_behind_for_long() {
         assert!(!to.join("ckpt/model.pth").exists());
     }
 
+    // The destination renamed mid-restore, then a cancel: the temporary file is removed by
+    // descriptor, where it is now.
+    let child = start(state.path(), &data, &id, &ext4.path("moving"));
+    temp_file(&ext4.mount, 1).expect("the copy was never seen running");
+    fs::rename(ext4.path("moving"), ext4.path("moved")).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    restore_lab::no_temp_files(&ext4.mount);
+    fs::remove_dir_all(ext4.path("moved")).unwrap();
+
     // SIGKILL with 1 GiB written: the leftover stays until the next run removes it.
     let mut child = start(state.path(), &data, &id, &to);
     let temp = temp_file(ext4.mount.as_path(), 1 << 30).expect("the copy was never seen at 1 GiB");

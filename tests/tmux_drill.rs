@@ -295,3 +295,77 @@ fn drill_clean_removes_everything_it_made() {
             .success()
     );
 }
+
+/// The seed's accident in the wizard: the drill's earlier run folder was removed with
+/// `rm -rf` (PATH no longer exists, its parent does); select all deleted and restore. This
+/// failed with "No such file or directory" before the wizard and the CLI shared one restore.
+#[test]
+fn a_whole_run_folder_removed_comes_back_through_the_wizard() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("snaprescue-e2e-folder-{}", std::process::id()),
+        lab: dir.path().join("lab"),
+        state: dir.path().join("state"),
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args(["drill", "--no-wizard"])
+        .env("SNAPRESCUE_DRILL_DIR", &t.lab)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gone = t.lab.join("mnt/data/experiments/checkpoints/run-20250405");
+    assert!(!gone.exists() && gone.parent().unwrap().exists());
+    let status = Command::new("tmux")
+        .args([
+            "-L",
+            &t.socket,
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "--",
+            "env",
+        ])
+        .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
+        .arg(env!("CARGO_BIN_EXE_snaprescue"))
+        .arg(&gone)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    t.wait_for("1 Stop writers");
+    t.keys(&["Enter"]);
+    t.wait_for("GPU and processes");
+    t.keys(&["Enter"]);
+    t.wait_for("★");
+    t.keys(&["Enter"]);
+    t.wait_for("Rescue: open a read-only copy");
+    t.keys(&["Enter"]);
+    t.wait_for("config.yaml");
+    t.keys(&["a", "Enter"]);
+    t.wait_for("Restore 2 files?");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Verified");
+    assert!(!screen.contains("FAILED"), "{screen}");
+    let snap = t
+        .lab
+        .join("mnt/data/.snapshots/2/snapshot/experiments/checkpoints/run-20250405");
+    assert_eq!(
+        checkpoints(&gone.join("ckpt")),
+        checkpoints(&snap.join("ckpt"))
+    );
+    assert_eq!(
+        std::fs::read(gone.join("config.yaml")).unwrap(),
+        std::fs::read(snap.join("config.yaml")).unwrap()
+    );
+}
