@@ -119,3 +119,48 @@ fn the_printed_undo_command_works_as_printed() {
         "the restored state is writable"
     );
 }
+
+/// A subvolume mounted directly (`subvol=data`): the undo goes through the top level and
+/// mounts the old subvolume again with the mount's options, without needing an fstab line.
+#[test]
+fn the_printed_undo_of_a_directly_mounted_subvolume_works_as_printed() {
+    if !privileged() {
+        return;
+    }
+    let (mut fs, id) = volume();
+    fs.unmount();
+    fs.mount_with("subvol=data,noatime");
+    let state = tempfile::tempdir().unwrap();
+    let run = fs.path("run");
+    let (code, doc, err) = json(
+        state.path(),
+        args!["rollback", run, "--snapshot", id, "--confirm", "data"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(fs::read_to_string(run.join("a.txt")).unwrap(), "version 1");
+    let undo = doc["undo"].as_str().unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", undo])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{undo}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_to_string(run.join("a.txt")).unwrap(), "version 2");
+    assert_eq!(
+        fs::read_to_string(run.join("new.txt")).unwrap(),
+        "written after"
+    );
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mountinfo
+        .lines()
+        .find(|l| l.contains(&format!(" {} ", fs.mount.display())))
+        .unwrap();
+    assert!(
+        line.contains("noatime") && line.contains("subvol=/data"),
+        "{line}"
+    );
+    assert!(!mountinfo.contains("/run/snaprescue/undo"), "{mountinfo}");
+}

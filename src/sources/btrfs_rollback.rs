@@ -336,11 +336,23 @@ fn quoted(path: &Path) -> String {
     }
 }
 
-/// The end of the undo command: mount each direct mount again on the restored subvolume.
+/// The end of the undo command: mount each direct mount again on the restored subvolume,
+/// spelled out in full (a plain `mount POINT` needs an fstab line, which is often absent).
 fn remount_hint(direct: &[crate::ports::mounts::MountEntry]) -> String {
     direct
         .iter()
-        .map(|m| format!(" && umount {p} && mount {p}", p = quoted(&m.mount_point)))
+        .map(|m| {
+            let spec = m.spec();
+            let mut options = spec.options.clone();
+            options.extend(spec.data());
+            format!(
+                " && umount {p} && mount -t {fs} -o {o} {src} {p}",
+                p = quoted(&m.mount_point),
+                fs = spec.fs_type,
+                o = options.join(","),
+                src = quoted(Path::new(&m.source)),
+            )
+        })
         .collect()
 }
 
