@@ -177,14 +177,26 @@ pub fn setup() -> anyhow::Result<PathBuf> {
     std::thread::sleep(Duration::from_millis(1100));
     epoch(&run_dir, 30)?;
     let exe = std::env::current_exe()?;
-    let child = std::process::Command::new(exe)
+    let mut writer = std::process::Command::new(exe);
+    writer
         .arg("drill-writer")
         .arg(&run_dir)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()?;
+        .stderr(std::process::Stdio::null());
+    // Its own session: a process group of ours would be orphaned when the wizard exits, and
+    // the kernel sends SIGHUP (then SIGCONT) to an orphaned group with a stopped member: the
+    // frozen writer would die with the wizard.
+    // SAFETY: the closure only calls setsid, which is async-signal-safe.
+    unsafe {
+        writer.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = writer.spawn()?;
     let pid = child.id() as i32;
     std::thread::sleep(Duration::from_millis(300));
     let start = procfs::process::Process::new(pid)?.stat()?.starttime;

@@ -369,3 +369,73 @@ fn a_whole_run_folder_removed_comes_back_through_the_wizard() {
         std::fs::read(snap.join("config.yaml")).unwrap()
     );
 }
+
+/// Freeze in the wizard, then `kill -9` the wizard: the writer stays stopped, and the next
+/// command names it as left frozen by snaprescue and thaws it.
+#[test]
+fn a_freeze_survives_a_killed_wizard_in_the_journal() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("snaprescue-e2e-kill-{}", std::process::id()),
+        lab: dir.path().join("lab"),
+        state: dir.path().join("state"),
+    };
+    let status = Command::new("tmux")
+        .args([
+            "-L",
+            &t.socket,
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "--",
+            "env",
+        ])
+        .arg(format!("SNAPRESCUE_DRILL_DIR={}", t.lab.display()))
+        .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
+        .args([env!("CARGO_BIN_EXE_snaprescue"), "drill"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    t.wait_for("DELETED-OPEN");
+    t.keys(&["f"]);
+    t.wait_for("y/n");
+    t.keys(&["y"]);
+    t.wait_for("T frozen");
+    let wizard: i32 = String::from_utf8_lossy(
+        &t.tmux(&["list-panes", "-t", "e2e", "-F", "#{pane_pid}"])
+            .stdout,
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(wizard),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let lost = t
+        .lab
+        .join("mnt/data/experiments/resnet50-finetune/checkpoints");
+    let (_, doc, err) = json(&t.state, args!["writers", lost]);
+    let left: Vec<i64> = doc["left_frozen"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{err} {doc}"))
+        .iter()
+        .map(|p| p["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(left.len(), 1, "{doc}");
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", left[0])).unwrap();
+    assert!(stat.contains(") T "), "still stopped: {stat}");
+    let (code, _, err) = json(&t.state, args!["writers", lost, "--thaw"]);
+    assert_eq!(code, 0, "{err}");
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", left[0])).unwrap();
+    assert!(!stat.contains(") T "), "thawed: {stat}");
+}
