@@ -115,6 +115,7 @@ fn rescue_loads_the_diff_and_restores_the_selection() {
             tree,
             dest: "/data/run/ckpt".into(),
             free_bytes: 1 << 30,
+            reflink: false,
             caveat: None,
         })),
     );

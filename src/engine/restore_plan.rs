@@ -345,7 +345,7 @@ pub fn plan(
         return Err(PlanError::ReadOnly(dest_dir.to_path_buf()));
     }
     let available = stat.blocks_available() as u64 * stat.fragment_size() as u64;
-    let reflink = same_btrfs(snapshot_dir, &dest.anchor);
+    let reflink = reflinks(snapshot_dir, &dest.anchor);
     let bytes: u64 = items.iter().map(|i| i.size).sum();
     let needed = if reflink {
         0
@@ -372,8 +372,11 @@ pub fn plan(
     })
 }
 
-/// Both on one btrfs filesystem: a reflink may work.
-fn same_btrfs(a: &Path, b: &Path) -> bool {
-    use crate::ports::fs_meta::{filesystem_kind, same_filesystem};
-    filesystem_kind(a) == "btrfs" && filesystem_kind(b) == "btrfs" && same_filesystem(a, b)
+/// Both on one btrfs filesystem: a restore from `a` to `b` reflinks (needs no space).
+pub fn reflinks(a: &Path, b: &Path) -> bool {
+    use crate::ports::fs_meta::{filesystem_kind, same_filesystem, surviving_ancestor};
+    let Ok((b, _)) = surviving_ancestor(b) else {
+        return false;
+    };
+    filesystem_kind(a) == "btrfs" && filesystem_kind(&b) == "btrfs" && same_filesystem(a, &b)
 }

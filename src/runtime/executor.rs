@@ -224,6 +224,10 @@ impl Executor {
                         match result {
                             Ok((snapshot_dir, tree)) => {
                                 let caveat = snapshot_dir.caveat().map(str::to_string);
+                                let reflink = crate::engine::restore_plan::reflinks(
+                                    &snapshot_dir.dir,
+                                    &s.path,
+                                );
                                 if let Ok(mut slot) = opened.lock() {
                                     *slot = Some((id.clone(), snapshot_dir));
                                 }
@@ -234,6 +238,7 @@ impl Executor {
                                     tree,
                                     dest: s.path.clone(),
                                     free_bytes,
+                                    reflink,
                                     caveat,
                                     elapsed_ms: started.elapsed().as_millis(),
                                 }))

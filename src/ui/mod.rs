@@ -27,7 +27,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Step::Gpu => gpu::KEYS,
         Step::Snapshots => snapshots::KEYS,
         Step::Recovery => recovery::KEYS,
-        Step::Restore => picker::KEYS,
+        Step::Restore => picker::keys(model),
         Step::Finish => finish::KEYS,
     };
     let hints = format!("{hints} ?:help q:quit");
@@ -102,7 +102,7 @@ Back: Esc                           Help: ?   Quit: q
   subvolume (the current one is kept read-only) after you type
   its path
 5 Restore: →/l open, ←/h close, space select, a all deleted,
-  d deleted-only filter, / search, Enter restore, x cancel
+  d filter, / search (Esc clears it), Enter restore, x cancel
 6 Finish: t thaw frozen processes, Enter quit
 Nothing is overwritten: conflicts are skipped or kept beside.
 Press any key to close.";
@@ -149,6 +149,41 @@ pub fn wrapped_rows(text: &str, width: u16) -> u16 {
     rows
 }
 
+/// `path` shortened in the middle to fit `width` columns, keeping its first component and
+/// as many of its last ones as fit: `/var/…/resnet50-finetune/checkpoints`.
+pub fn elide_middle(path: &str, width: usize) -> String {
+    if path.chars().count() <= width {
+        return path.to_string();
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    let head = if path.starts_with('/') {
+        format!("/{}/…", parts.get(1).copied().unwrap_or(""))
+    } else {
+        format!("{}/…", parts[0])
+    };
+    let mut tail = String::new();
+    for part in parts.iter().skip(2).rev() {
+        let candidate = format!("/{part}{tail}");
+        if head.chars().count() + candidate.chars().count() > width {
+            break;
+        }
+        tail = candidate;
+    }
+    if tail.is_empty() {
+        // Not even the last component fits: keep its end.
+        let last = parts.last().copied().unwrap_or("");
+        let keep = width.saturating_sub(1);
+        let chars: Vec<char> = last.chars().collect();
+        return format!(
+            "…{}",
+            chars[chars.len().saturating_sub(keep)..]
+                .iter()
+                .collect::<String>()
+        );
+    }
+    format!("{head}{tail}")
+}
+
 /// The top-left `height` rows window that keeps `cursor` visible (page by page).
 pub fn window(cursor: usize, height: usize) -> usize {
     cursor.checked_div(height).map_or(0, |page| page * height)
@@ -156,6 +191,17 @@ pub fn window(cursor: usize, height: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_paths_are_elided_in_the_middle() {
+        let p = "/var/lib/training/experiments/resnet50-finetune/checkpoints";
+        assert_eq!(super::elide_middle(p, 80), p);
+        assert_eq!(
+            super::elide_middle(p, 40),
+            "/var/…/resnet50-finetune/checkpoints"
+        );
+        assert_eq!(super::elide_middle(p, 12), "…checkpoints");
+    }
+
     #[test]
     fn wrapped_rows_counts_words_that_do_not_fit() {
         assert_eq!(super::wrapped_rows("", 10), 1);

@@ -12,6 +12,17 @@ use ratatui::widgets::{Block, Gauge, Paragraph};
 
 pub const KEYS: &str = "space:select a:all-deleted d:filter /:find →←:open Enter:restore";
 
+/// The keys that work now: typing a search, a committed search, or browsing.
+pub fn keys(model: &Model) -> &'static str {
+    match &model.picker {
+        Some(p) if p.searching => "type to search  Enter:keep the search  Esc:clear the search",
+        Some(p) if !p.query.is_empty() => {
+            "space:select a:all-deleted →←:open /:search again Esc:clear the search Enter:restore"
+        }
+        _ => KEYS,
+    }
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let run = &model.restore;
     let Some(p) = &model.picker else {
@@ -52,7 +63,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let caveat_rows = caveat
         .as_ref()
         .map_or(0, |c| super::wrapped_rows(c, area.width));
-    let [head, caveat_area, list, foot] = Layout::vertical([
+    let [head, filter_line, caveat_area, list, foot] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(caveat_rows),
         Constraint::Min(3),
@@ -60,9 +72,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     ])
     .areas(area);
     let filter = if p.deleted_only {
-        "deleted only"
+        "[deleted only] (d: show everything)"
     } else {
-        "everything"
+        "[everything] (d: deleted only)"
     };
     let search = if p.searching || !p.query.is_empty() {
         format!(
@@ -71,17 +83,19 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             if p.searching { "▏" } else { "" }
         )
     } else {
-        String::new()
+        "  /: search".to_string()
     };
+    let prefix = format!("snapshot {} → ", p.snapshot_id);
+    let room = usize::from(area.width).saturating_sub(prefix.chars().count());
     frame.render_widget(
         Paragraph::new(format!(
-            "snapshot {} → {}  [{filter}]{search}",
-            p.snapshot_id,
-            p.dest.display()
+            "{prefix}{}",
+            super::elide_middle(&crate::engine::shown(&p.dest), room)
         ))
         .bold(),
         head,
     );
+    frame.render_widget(Paragraph::new(format!("{filter}{search}")), filter_line);
     if let Some(text) = caveat {
         frame.render_widget(
             Paragraph::new(text)
@@ -137,10 +151,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .collect();
     let empty = rows.is_empty();
     let body = if empty {
-        vec![Line::from(if p.deleted_only {
-            "Nothing under PATH is missing from the live tree (d shows everything)."
+        vec![Line::from(if !p.query.is_empty() {
+            format!("no match for \"{}\" — Esc clears the search", p.query)
+        } else if p.deleted_only {
+            "Nothing under PATH is missing from the live tree (d shows everything).".into()
         } else {
-            "The snapshot holds nothing under PATH."
+            "The snapshot holds nothing under PATH.".into()
         })]
     } else {
         rows
@@ -150,15 +166,20 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         list,
     );
     let (count, bytes) = p.selection_totals();
-    let fits = if bytes > p.free_bytes {
-        " — does not fit!"
+    let space = if p.reflink {
+        "same btrfs: reflinked, needs no space".to_string()
+    } else if bytes > p.free_bytes {
+        format!(
+            "free at destination: {} — does not fit!",
+            human(p.free_bytes)
+        )
     } else {
-        ""
+        format!("free at destination: {}", human(p.free_bytes))
     };
+    let files = if count == 1 { "file" } else { "files" };
     let mut foot_lines = vec![Line::from(format!(
-        "selected: {count} files, {}   free at destination: {}{fits}",
+        "selected: {count} {files}, {}   {space}",
         human(bytes),
-        human(p.free_bytes)
     ))];
     if run.running {
         let progress = run.progress.clone().unwrap_or_default();
@@ -184,14 +205,22 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
         return;
     }
-    if run.confirming {
+    if run.leaving {
+        foot_lines.push(
+            Line::from(format!(
+                "Leave? The {count} selected {files} will be forgotten. y: leave, any key: stay"
+            ))
+            .yellow()
+            .bold(),
+        );
+    } else if run.confirming {
         let policy = match run.policy {
             ConflictPolicy::Skip => "skip them",
             ConflictPolicy::KeepBoth => "keep both (name.restored-<time>)",
         };
         foot_lines.push(
             Line::from(format!(
-                "Restore {count} files? Existing files: {policy} (c: change). Enter: go"
+                "Restore {count} {files}? Existing files: {policy} (c: change). Enter: go"
             ))
             .yellow()
             .bold(),

@@ -21,6 +21,8 @@ pub struct DiffLoaded {
     pub tree: TreeDiff,
     pub dest: PathBuf,
     pub free_bytes: u64,
+    /// Snapshot and PATH on one btrfs filesystem (a restore reflinks: no space needed).
+    pub reflink: bool,
     /// What the snapshot copy may lack (see `OpenedSnapshot::caveat`).
     pub caveat: Option<String>,
     pub elapsed_ms: u128,

@@ -184,6 +184,8 @@ pub struct RestoreRun {
     pub stage: String,
     pub error: Option<String>,
     pub confirming: bool,
+    /// Asked before leaving the picker with a selection (which leaving forgets).
+    pub leaving: bool,
     pub policy: ConflictPolicy,
     pub running: bool,
     pub cancelling: bool,
@@ -200,6 +202,7 @@ impl Default for RestoreRun {
             stage: String::new(),
             error: None,
             confirming: false,
+            leaving: false,
             policy: ConflictPolicy::Skip,
             running: false,
             cancelling: false,

@@ -19,6 +19,9 @@ pub struct Picker {
     pub snapshot_id: String,
     pub dest: PathBuf,
     pub free_bytes: u64,
+    /// The snapshot and the destination share a btrfs filesystem: files are reflinked and
+    /// need no space.
+    pub reflink: bool,
     /// What the snapshot copy may lack (a rescue mount's unreplayed journal), if anything.
     pub caveat: Option<String>,
     pub entries: Vec<DiffEntry>,
@@ -88,6 +91,7 @@ impl Picker {
             snapshot_id,
             dest,
             free_bytes,
+            reflink: false,
             entries,
             nodes,
             expanded: vec![false; n],

@@ -99,6 +99,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                         .push(("compare snapshot with live tree".into(), d.elapsed_ms));
                     let mut picker = Picker::new(d.snapshot_id, d.tree, d.dest, d.free_bytes);
                     picker.caveat = d.caveat;
+                    picker.reflink = d.reflink;
                     model.picker = Some(picker);
                 }
                 Err(e) => model.restore.error = Some(e),

@@ -149,6 +149,14 @@ fn restore(model: &mut Model, key: Key) -> Vec<Effect> {
         }
         return vec![];
     };
+    if run.leaving {
+        run.leaving = false;
+        return if key == Key::Char('y') {
+            go(model, Step::Recovery)
+        } else {
+            vec![]
+        };
+    }
     if picker.searching {
         match key {
             Key::Char(c) => picker.set_query(format!("{}{c}", picker.query)),
@@ -208,6 +216,10 @@ fn restore(model: &mut Model, key: Key) -> Vec<Effect> {
                 run.confirming = true;
             }
         }
+        // Esc clears a search first (as in yazi and lazygit), then asks before a selection
+        // is forgotten, then goes back.
+        Key::Esc if !picker.query.is_empty() => picker.set_query(String::new()),
+        Key::Esc | Key::BackTab if !picker.selection().is_empty() => run.leaving = true,
         Key::Esc | Key::BackTab => return go(model, Step::Recovery),
         _ => {}
     }
