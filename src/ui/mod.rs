@@ -67,6 +67,30 @@ pub fn draw(frame: &mut Frame, model: &Model) {
             50,
             5,
         ),
+        Overlay::AtRisk(leaving) => {
+            let files = model.files_at_risk(leaving == crate::wizard::Leaving::NextStep);
+            let mut text = String::from(
+                "Deleted, and still only in a process's open file: its data is lost when the \
+                 process closes or ends.\n",
+            );
+            for f in files.iter().take(4) {
+                text.push_str(&format!(
+                    "  {}\n",
+                    elide_middle(&crate::engine::shown(f), 60)
+                ));
+            }
+            if files.len() > 4 {
+                text.push_str(&format!("  and {} more\n", files.len() - 4));
+            }
+            text.push_str(match leaving {
+                crate::wizard::Leaving::NextStep => {
+                    "h: save them first   y: go on anyway   other: stay"
+                }
+                crate::wizard::Leaving::Quit => "h: save them first   y: quit anyway   other: stay",
+            });
+            let rows = 4 + files.len().min(5) as u16;
+            popup(frame, "Not saved yet", &text, 66, rows);
+        }
         Overlay::None => {}
     }
 }

@@ -82,6 +82,16 @@ pub enum Overlay {
     None,
     Help,
     QuitConfirm,
+    /// Deleted files that only a process's open handle still holds, not yet saved: asked
+    /// before moving on (while a writer runs) or quitting.
+    AtRisk(Leaving),
+}
+
+/// What the user was doing when asked about files at risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaving {
+    NextStep,
+    Quit,
 }
 
 pub use crate::engine::choose::COUNTED_SNAPSHOTS;
@@ -291,6 +301,20 @@ impl Model {
     }
 
     /// A text field has the keyboard (search, typed confirmation).
+    /// Deleted files whose only copy is a process's open handle, not yet saved (harvested);
+    /// with `running_only`, only those held by a process that is not stopped (it may close
+    /// or overwrite them any moment).
+    pub fn files_at_risk(&self, running_only: bool) -> Vec<PathBuf> {
+        self.writers
+            .processes
+            .iter()
+            .filter(|p| !running_only || p.state != 'T')
+            .flat_map(|p| &p.deleted_open)
+            .filter(|d| !self.writers.harvested.contains(&d.handle))
+            .map(|d| d.path.clone())
+            .collect()
+    }
+
     pub fn typing(&self) -> bool {
         (self.step == Step::Writers && self.writers.harvest_dir.is_some())
             || (self.step == Step::Recovery && self.recovery.confirming)

@@ -168,6 +168,24 @@ fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
                 }
             };
         }
+        Overlay::AtRisk(leaving) => {
+            model.overlay = Overlay::None;
+            return match (key, leaving) {
+                (Key::Char('y') | Key::Char('Y'), Leaving::NextStep) => {
+                    model.step = Step::Gpu;
+                    vec![Effect::ProbeGpu]
+                }
+                (Key::Char('y') | Key::Char('Y'), Leaving::Quit) => {
+                    model.quitting = true;
+                    vec![Effect::Quit]
+                }
+                (Key::Char('h'), _) => {
+                    model.step = Step::Writers;
+                    super::update_writers::on_key(model, Key::Char('h'))
+                }
+                _ => vec![],
+            };
+        }
         Overlay::None => {}
     }
     if !model.typing() {
@@ -175,6 +193,10 @@ fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
             Key::Char('q') | Key::CtrlC => {
                 if model.busy() {
                     model.overlay = Overlay::QuitConfirm;
+                    return vec![];
+                }
+                if !model.files_at_risk(false).is_empty() {
+                    model.overlay = Overlay::AtRisk(Leaving::Quit);
                     return vec![];
                 }
                 model.quitting = true;

@@ -233,6 +233,10 @@ fn finish(model: &mut Model, key: Key) -> Vec<Effect> {
             targets: model.writers.frozen.iter().map(|f| (f.0, f.1)).collect(),
         }],
         Key::Esc | Key::BackTab => go(model, Step::Restore),
+        Key::Enter if !model.files_at_risk(false).is_empty() => {
+            model.overlay = Overlay::AtRisk(Leaving::Quit);
+            vec![]
+        }
         Key::Enter => {
             model.quitting = true;
             vec![Effect::Quit]

@@ -223,6 +223,10 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
         }
         Key::Char('r') => vec![Effect::ScanWriters],
         Key::Enter | Key::Tab | Key::Char('n') => {
+            if !model.files_at_risk(true).is_empty() {
+                model.overlay = Overlay::AtRisk(Leaving::NextStep);
+                return vec![];
+            }
             model.step = Step::Gpu;
             vec![Effect::ProbeGpu]
         }

@@ -1,0 +1,84 @@
+//! A deleted file that only a process still holds open is never left behind without a
+//! question: Enter on step 1 asks while its holder runs, `q` and the finish's Enter ask
+//! while it is unsaved, naming the files; `h` saves them from there, `y` goes on anyway.
+
+mod common;
+
+use common::screen_models::render;
+use common::wizard::{keys, process};
+use snaprescue::ports::processes::DeletedOpen;
+use snaprescue::wizard::*;
+
+fn holding(state: char) -> Model {
+    let mut m = Model::new("/data/run".into());
+    let mut p = process(10);
+    p.state = state;
+    p.deleted_open = vec![DeletedOpen {
+        path: "/data/run/ckpt/epoch_30.pth".into(),
+        handle: "/proc/10/fd/4".into(),
+        size: 3 << 20,
+    }];
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![p],
+            unreadable: 0,
+            elapsed_secs: 2.0,
+        },
+    );
+    m
+}
+
+#[test]
+fn enter_asks_while_a_running_writer_holds_the_only_copy() {
+    let mut m = holding('S');
+    assert!(keys(&mut m, &[Key::Enter]).is_empty());
+    assert_eq!(m.step, Step::Writers);
+    assert_eq!(m.overlay, Overlay::AtRisk(Leaving::NextStep));
+    let screen = render(&m);
+    assert!(screen.contains("epoch_30.pth"), "names the file: {screen}");
+    assert!(screen.contains("h: save them first"), "{screen}");
+    // Any other key stays; y goes on.
+    keys(&mut m, &[Key::Char('x')]);
+    assert_eq!((m.step, m.overlay), (Step::Writers, Overlay::None));
+    keys(&mut m, &[Key::Enter]);
+    assert_eq!(keys(&mut m, &[Key::Char('y')]), vec![Effect::ProbeGpu]);
+    assert_eq!(m.step, Step::Gpu);
+}
+
+#[test]
+fn h_from_the_question_opens_the_harvest() {
+    let mut m = holding('S');
+    keys(&mut m, &[Key::Enter, Key::Char('h')]);
+    assert_eq!(m.step, Step::Writers);
+    assert!(
+        m.writers.harvest_dir.is_some(),
+        "the harvest prompt is open"
+    );
+}
+
+#[test]
+fn a_frozen_holder_lets_enter_go_on_but_quitting_asks() {
+    let mut m = holding('T');
+    assert_eq!(keys(&mut m, &[Key::Enter]), vec![Effect::ProbeGpu]);
+    assert!(keys(&mut m, &[Key::Char('q')]).is_empty(), "q asks first");
+    assert_eq!(m.overlay, Overlay::AtRisk(Leaving::Quit));
+    assert!(render(&m).contains("y: quit anyway"));
+    assert_eq!(keys(&mut m, &[Key::Char('y')]), vec![Effect::Quit]);
+}
+
+#[test]
+fn once_saved_nothing_is_asked() {
+    let mut m = holding('S');
+    m.writers.harvested.insert("/proc/10/fd/4".into());
+    assert_eq!(keys(&mut m, &[Key::Enter]), vec![Effect::ProbeGpu]);
+    assert_eq!(keys(&mut m, &[Key::Char('q')]), vec![Effect::Quit]);
+}
+
+#[test]
+fn the_finish_asks_before_it_quits_with_an_unsaved_file() {
+    let mut m = holding('T');
+    m.step = Step::Finish;
+    assert!(keys(&mut m, &[Key::Enter]).is_empty());
+    assert_eq!(m.overlay, Overlay::AtRisk(Leaving::Quit));
+}
