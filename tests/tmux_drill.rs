@@ -50,6 +50,16 @@ impl Tmux {
         }
     }
 
+    fn pane_dead(&self) -> bool {
+        String::from_utf8_lossy(
+            &self
+                .tmux(&["display", "-p", "-t", "e2e", "#{pane_dead}"])
+                .stdout,
+        )
+        .trim()
+            == "1"
+    }
+
     fn alive(&self) -> bool {
         self.tmux(&["has-session", "-t", "e2e"]).status.success()
     }
@@ -158,18 +168,29 @@ fn drill_through_the_wizard_to_a_verified_restore() {
     t.keys(&["t"]);
     t.wait_for("Frozen processes were thawed");
     t.wait_for("Report:");
+    // Keep the pane after the wizard ends, to read what it printed on leaving.
+    t.tmux(&["set-option", "-t", "e2e", "remain-on-exit", "on"]);
     t.keys(&["Enter"]);
     // epoch_30.pth is still only in the writer's open file: quitting asks first.
     t.wait_for("Not saved yet");
     t.keys(&["y"]);
     let start = Instant::now();
-    while t.alive() {
+    while t.alive() && !t.pane_dead() {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "wizard did not quit"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let left = t.screen();
+    assert!(left.contains("snaprescue: restored 4 file(s)"), "{left}");
+    assert!(left.contains("snaprescue: still missing: 1"), "{left}");
+    assert!(left.contains("epoch_30.pth — in no snapshot"), "{left}");
+    assert!(left.contains("snaprescue: report: "), "{left}");
+    assert!(
+        !left.contains("left frozen"),
+        "thawed, so not named as frozen: {left}"
+    );
 
     let mnt = t.lab.join("mnt/data");
     let restored = checkpoints(&mnt.join("experiments/resnet50-finetune/checkpoints"));

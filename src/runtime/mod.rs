@@ -111,8 +111,15 @@ async fn wizard_loop(
     interrupt.abort();
     ratatui::restore();
     let _ = input.join();
-    if let Some(note) = crate::wizard::update_writers::left_frozen(&model) {
-        eprintln!("snaprescue: {note}");
+    // Only what is true now: a process that ended (or whose pid was reused) since the last
+    // scan is not named as frozen.
+    model.writers.frozen.retain(|(pid, start, _)| {
+        procfs::process::Process::new(*pid)
+            .and_then(|p| p.stat())
+            .is_ok_and(|s| s.starttime == *start && s.state == 'T')
+    });
+    for line in crate::wizard::exit_summary::exit_summary(&model) {
+        eprintln!("snaprescue: {line}");
     }
     result
 }

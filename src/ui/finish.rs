@@ -9,12 +9,17 @@ use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-pub const KEYS: &str = "t:thaw frozen Enter:quit Esc:back";
+pub const KEYS: &str = "↑↓:scroll t:thaw frozen Enter:quit Esc:back";
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
     if let Some(r) = &model.restore.report {
-        let head = format!("Restored {} entries ({})", r.restored.len(), human(r.bytes));
+        let n = r.restored.len();
+        let head = format!(
+            "Restored {n} {} ({})",
+            if n == 1 { "entry" } else { "entries" },
+            human(r.bytes)
+        );
         lines.push(if r.failed.is_empty() {
             Line::from(head).green().bold()
         } else {
@@ -28,7 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 .yellow(),
             );
         }
-        for f in r.failed.iter().take(3) {
+        for f in &r.failed {
             lines.push(
                 Line::from(format!(
                     "  FAILED {}: {}",
@@ -38,7 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 .red(),
             );
         }
-        for s in r.skipped.iter().take(3) {
+        for s in &r.skipped {
             lines.push(
                 Line::from(format!(
                     "  skipped {}: {}",
@@ -163,6 +168,26 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             "checking torch.cuda with the job's interpreter…",
         )),
     }
+    let missing = crate::wizard::missing::still_missing(model);
+    if !missing.is_empty() {
+        lines.push(
+            Line::from(format!("Still missing ({}):", missing.len()))
+                .yellow()
+                .bold(),
+        );
+        for m in &missing {
+            lines.push(
+                Line::from(format!(
+                    "  {} — {}",
+                    crate::engine::shown(&m.path),
+                    m.where_
+                ))
+                .yellow(),
+            );
+        }
+    } else if model.restore.report.is_some() || model.recovery.outcome.is_some() {
+        lines.push(Line::from("Nothing lost is missing any more.").green());
+    }
     lines.push(Line::from(""));
     let w = &model.writers;
     if !w.frozen.is_empty() {
@@ -192,7 +217,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(Block::bordered().title("Verify and finish")),
+            .scroll((model.finish.scroll, 0))
+            .block(Block::bordered().title("Verify and finish (↑↓ scroll)")),
         area,
     );
 }

@@ -2,8 +2,10 @@
 //! [`update`] which changes the model and returns [`Effect`]s — plain data the runtime
 //! carries out. `update` does no I/O, so every step can be tested by comparing effects.
 
+pub mod exit_summary;
 mod keys;
 mod message;
+pub mod missing;
 mod model;
 pub mod name_index;
 pub mod picker;

@@ -231,6 +231,8 @@ pub struct Finish {
     pub torch: Option<TorchReport>,
     /// (step, milliseconds) measured by the runtime.
     pub timings: Vec<(String, u128)>,
+    /// First line shown of the finish screen (it scrolls).
+    pub scroll: u16,
 }
 
 #[derive(Debug, Clone)]

@@ -228,6 +228,12 @@ fn restore(model: &mut Model, key: Key) -> Vec<Effect> {
 
 fn finish(model: &mut Model, key: Key) -> Vec<Effect> {
     match key {
+        k if k.movement().is_some() => {
+            let delta = k.movement().unwrap_or(0);
+            let scroll = model.finish.scroll as isize + delta;
+            model.finish.scroll = scroll.clamp(0, 500) as u16;
+            vec![]
+        }
         Key::Char('t') if !model.writers.frozen.is_empty() => vec![Effect::Signal {
             action: SignalAction::Thaw,
             targets: model.writers.frozen.iter().map(|f| (f.0, f.1)).collect(),
