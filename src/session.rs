@@ -39,6 +39,8 @@ pub struct Session {
     pub snapshots: Vec<Snapshot>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub recommended: Option<usize>,
+    /// Read-only snapshot views an interrupted run had left mounted, detached at open.
+    pub unmounted: Vec<PathBuf>,
     /// Why `recommended` is the one (or why there is none).
     pub recommend_reason: String,
 }
@@ -65,6 +67,8 @@ impl Session {
         let absolute = crate::ports::fs_meta::resolve_lost(path).map_err(SourceError::io(
             format!("cannot resolve {}", path.display()),
         ))?;
+        // Read-only views a killed run left mounted are detached before anything else.
+        let unmounted = crate::ports::mount_record::sweep();
         let sources = detect(&absolute, options)?;
         let mut snapshots = Vec::new();
         for source in &sources {
@@ -80,6 +84,7 @@ impl Session {
             deleted_at,
             recommended: first.index,
             recommend_reason: first.reason,
+            unmounted,
         })
     }
 
@@ -231,6 +236,18 @@ impl Session {
                 "temporary files of killed restores removed"
             );
         }
+        // `--to` is resolved once, as typed (a link in it is the user's choice of place);
+        // from here on it is only opened without following links.
+        let to = match to {
+            Some(dir) => Some(crate::ports::fs_meta::resolve_lost(dir).map_err(|source| {
+                SessionError::Plan(PlanError::Destination {
+                    path: dir.into(),
+                    source,
+                })
+            })?),
+            None => None,
+        };
+        let to = to.as_deref();
         let dest = match to {
             None => self.path.clone(),
             // A single file goes into DIR under its own name; a directory's content into DIR.

@@ -55,13 +55,21 @@ fn the_dry_run_refuses_what_the_rollback_refuses_and_names_what_would_be_set_asi
     let (fs, id) = volume();
     let state = tempfile::tempdir().unwrap();
     let run = fs.path("data/run");
+    // Copied in with its old mtime kept (`cp -a`, a restore): still written since.
+    fs::write(run.join("copied.txt"), "old content").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(run.join("copied.txt"))
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800))
+        .unwrap();
     let (code, doc, err) = json(
         state.path(),
         args!["rollback", run, "--snapshot", id, "--dry-run"],
     );
     assert_eq!(code, 0, "{err}");
     let steps = doc["steps"].to_string();
-    assert!(steps.contains("set aside 2 file(s)"), "{steps}");
+    assert!(steps.contains("set aside 3 file(s)"), "{steps}");
     assert!(steps.contains("new.txt"), "names the newest: {steps}");
     let job = Children(vec![training_job(&run)]);
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -222,4 +222,14 @@ fn a_killed_restore_leaves_no_mount_after_cleanup() {
         1,
         "{doc}"
     );
+    // Again; this time the next command on PATH detaches it before anything else.
+    let _ = fs::remove_dir_all(ext4.path("out"));
+    let mut child = start(state.path(), &vol.mount, &id, &ext4.path("out"));
+    temp_file(&ext4.mount, 1).expect("the copy was never seen running");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(ours(&mountinfo()), 1);
+    let (code, _, err) = json(state.path(), args!["snapshots", vol.mount]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(ours(&mountinfo()), 0, "{}", mountinfo());
 }

@@ -357,3 +357,129 @@ fn an_ext4_destination_with_a_planted_link_is_safe_too() {
         vec![7u8; 1 << 20]
     );
 }
+
+/// PATH resolved when the session opened; a link swapped in for one of its directories
+/// afterwards (the wizard waits while the user browses) is refused, never followed.
+#[test]
+fn a_link_swapped_in_after_the_session_opened_is_refused_not_followed() {
+    if !privileged() {
+        return;
+    }
+    let (vol, id) = volume(|data| {
+        fs::create_dir_all(data.join("proj/sub")).unwrap();
+        fs::write(data.join("proj/sub/b.txt"), "b").unwrap();
+    });
+    let sub = vol.path("data/proj/sub");
+    fs::remove_dir_all(&sub).unwrap();
+    let session = snaprescue::session::Session::open(&sub, &Default::default()).unwrap();
+    let snap = session.snapshot(&id).unwrap().clone();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let (opened, _) = session.diff(&snap, &cancel).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    fs::rename(vol.path("data/proj"), vol.path("data/proj.real")).unwrap();
+    symlink(elsewhere.path(), vol.path("data/proj")).unwrap();
+    let restored = session.restore(
+        &opened,
+        &[std::path::PathBuf::new()],
+        None,
+        snaprescue::engine::restore_plan::ConflictPolicy::Skip,
+        &cancel,
+        &mut |_| {},
+    );
+    assert!(all_names(elsewhere.path()).is_empty(), "{restored:?}");
+    let err = restored.unwrap_err().to_string();
+    assert!(err.contains("is a symbolic link"), "{err}");
+    // The link is swapped in below an existing directory after planning: the restore
+    // opens the resolved path without following links and refuses the same way.
+    fs::remove_file(vol.path("data/proj")).unwrap();
+    fs::rename(vol.path("data/proj.real"), vol.path("data/proj")).unwrap();
+    let planned = snaprescue::engine::restore_plan::plan(
+        &opened.dir,
+        &sub,
+        &[std::path::PathBuf::new()],
+        snaprescue::engine::restore_plan::ConflictPolicy::Skip,
+        "t",
+    )
+    .unwrap();
+    fs::rename(vol.path("data/proj"), vol.path("data/proj.real")).unwrap();
+    symlink(elsewhere.path(), vol.path("data/proj")).unwrap();
+    let report = snaprescue::engine::restore::execute(&planned, &cancel, &mut |_| {});
+    assert!(all_names(elsewhere.path()).is_empty(), "{report:?}");
+    assert!(report.restored.is_empty(), "{report:?}");
+    assert_eq!(report.failed.len(), 1, "one clear failure: {report:?}");
+    assert!(
+        report.failed[0].reason.contains("symbolic link"),
+        "{report:?}"
+    );
+}
+
+/// A bind mount inside the live tree is not crossed, and what lies below it is reported
+/// once, not once per entry.
+#[test]
+fn a_directory_that_cannot_be_made_is_one_failure_with_its_count() {
+    if !privileged() {
+        return;
+    }
+    let (vol, id) = volume(|data| {
+        fs::create_dir_all(data.join("proj/deep/a/b")).unwrap();
+        fs::write(data.join("proj/deep/a/b/c.txt"), "c").unwrap();
+        fs::write(data.join("proj/deep/a/d.txt"), "d").unwrap();
+    });
+    let live = vol.path("data/proj");
+    fs::remove_dir_all(live.join("deep/a")).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    sh(
+        "mount",
+        &[
+            "--bind",
+            other.path().to_str().unwrap(),
+            live.join("deep").to_str().unwrap(),
+        ],
+    );
+    let _unmount = Unmount(live.join("deep"));
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = restore(state.path(), &live, &id, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        all_names(other.path()).is_empty(),
+        "crossed the bind mount: {doc}"
+    );
+    let failed = doc["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{doc}");
+    assert_eq!(failed[0]["path"], "deep/a");
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("another filesystem") && reason.contains("3 entries"),
+        "{reason}"
+    );
+}
+
+/// A destination that cannot be written (a file on the way, a read-only subvolume on a
+/// writable filesystem) is refused once, before anything is tried.
+#[test]
+fn an_unusable_destination_is_one_refusal_up_front() {
+    if !privileged() {
+        return;
+    }
+    let (vol, id) = volume(|data| {
+        fs::create_dir_all(data.join("proj/x")).unwrap();
+        fs::write(data.join("proj/x/f"), "f").unwrap();
+    });
+    let state = tempfile::tempdir().unwrap();
+    let live = vol.path("data/proj");
+    fs::write(vol.path("afile"), "a file").unwrap();
+    for (to, says) in [
+        (vol.path("afile/out"), "is not a directory"),
+        (vol.path("snaps/s1/newdir"), "read-only"),
+    ] {
+        let out = snaprescue(
+            state.path(),
+            args!["restore", live, "--snapshot", id, "--to", to],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+    assert!(!vol.path("snaps/s1/newdir").exists());
+}

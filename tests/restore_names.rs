@@ -187,3 +187,73 @@ fn keep_both_twice_in_one_second_gives_unique_names() {
     assert_eq!(beside.len(), 3, "three runs, three names: {beside:?}");
     assert_eq!(fs::read_to_string(live.join("e.pth")).unwrap(), "live");
 }
+
+/// Two long directory names that shorten to the same keep-both name get two directories,
+/// and the text says where each went.
+#[test]
+fn keep_both_never_merges_two_directories_into_one() {
+    if !privileged() {
+        return;
+    }
+    let a = format!("{}x", "A".repeat(254));
+    let b = format!("{}y", "A".repeat(254));
+    let (vol, id) = volume(|data| {
+        for (name, text) in [(&a, "fromX"), (&b, "fromY")] {
+            fs::create_dir_all(data.join("kb").join(name)).unwrap();
+            fs::write(data.join("kb").join(name).join("same.txt"), text).unwrap();
+        }
+    });
+    let live = vol.path("data/kb");
+    for name in [&a, &b] {
+        fs::remove_dir_all(live.join(name)).unwrap();
+        fs::write(live.join(name), "now a file").unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    let out = snaprescue(
+        state.path(),
+        args!["restore", live, "--snapshot", id, "--conflict", "keep-both"],
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let beside: Vec<_> = fs::read_dir(&live)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(beside.len(), 2, "{beside:?}");
+    let mut contents: Vec<String> = beside
+        .iter()
+        .map(|d| fs::read_to_string(d.join("same.txt")).unwrap())
+        .collect();
+    contents.sort();
+    assert_eq!(contents, ["fromX", "fromY"]);
+    assert!(text.contains(" → "), "says where it went: {text}");
+}
+
+#[test]
+fn error_messages_and_verify_lines_never_print_raw_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join(OsStr::from_bytes(b"x\x1b]0;EVIL\x07y"));
+    fs::create_dir(&evil).unwrap();
+    fs::write(evil.join("f.txt"), "x").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    for args in [
+        vec![OsStr::new("verify"), dir.path().as_os_str()],
+        vec![OsStr::new("verify"), evil.join("missing.pth").as_os_str()],
+        vec![OsStr::new("snapshots"), evil.join("deeper").as_os_str()],
+    ] {
+        let out = snaprescue(state.path(), &args);
+        let text = [out.stdout.clone(), out.stderr.clone()].concat();
+        assert!(
+            !text.contains(&0x1b) && !text.contains(&0x07),
+            "{}",
+            String::from_utf8_lossy(&text)
+        );
+        assert!(
+            String::from_utf8_lossy(&text).contains(r"x\u{1b}]0;EVIL\u{7}y"),
+            "{}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+}

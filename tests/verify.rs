@@ -19,7 +19,6 @@ fn every_good_fixture_verifies_with_its_format() {
         ("good/epoch_10.pth", Format::PytorchZip),
         ("good/last.ckpt", Format::PytorchZip),
         ("good/pytorch_model.bin", Format::PytorchZip),
-        ("good/legacy.pt", Format::PytorchLegacy),
         ("good/model.safetensors", Format::Safetensors),
         ("good/model.safetensors.index.json", Format::ShardIndex),
     ] {
@@ -27,6 +26,55 @@ fn every_good_fixture_verifies_with_its_format() {
         assert!(v.ok, "{name}: {}", v.detail);
         assert_eq!(v.format, format, "{name}");
     }
+}
+
+/// The legacy format has no checksums: its header alone proves nothing (a truncated file
+/// has the same header), so it is not called OK without torch.load.
+#[test]
+fn a_legacy_checkpoint_is_not_called_ok_by_its_header_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(fixture("good/legacy.pt")).unwrap();
+    let truncated = dir.path().join("legacy_trunc.pth");
+    std::fs::write(&truncated, &good[..14]).unwrap();
+    for path in [fixture("good/legacy.pt"), truncated] {
+        let v = verify_file(&path, None);
+        assert_eq!(v.format, Format::PytorchLegacy);
+        assert!(!v.ok, "{}", v.detail);
+        assert!(
+            v.detail.contains("only torch.load can check it"),
+            "{}",
+            v.detail
+        );
+    }
+}
+
+/// A shard index whose weight_map sends a tensor to a shard that does not hold it fails.
+#[test]
+fn an_index_naming_a_tensor_its_shard_lacks_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    for shard in [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ] {
+        std::fs::copy(fixture(&format!("good/{shard}")), dir.path().join(shard)).unwrap();
+    }
+    let index: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture("good/model.safetensors.index.json")).unwrap(),
+    )
+    .unwrap();
+    let mut index = index;
+    let map = index["weight_map"].as_object_mut().unwrap();
+    let second = map
+        .values()
+        .find(|v| v.as_str().unwrap().contains("00002"))
+        .unwrap()
+        .clone();
+    map.insert("not.in.any.shard".into(), second);
+    let path = dir.path().join("model.safetensors.index.json");
+    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+    let v = verify_file(&path, None);
+    assert!(!v.ok, "{}", v.detail);
+    assert!(v.detail.contains("not.in.any.shard"), "{}", v.detail);
 }
 
 #[test]
@@ -87,8 +135,13 @@ fn verify_command_prints_json_and_fails_on_damage() {
         )
     };
     let (code, good) = run("good");
-    assert_eq!(code, Some(0), "{good}");
-    assert_eq!(good["files"].as_array().unwrap().len(), 8);
+    // All good but the legacy checkpoint, which only torch.load can check (not here).
+    assert_eq!(code, Some(1), "{good}");
+    let files = good["files"].as_array().unwrap();
+    assert_eq!(files.len(), 8);
+    let failed: Vec<_> = files.iter().filter(|f| f["ok"] == false).collect();
+    assert_eq!(failed.len(), 1, "{good}");
+    assert_eq!(failed[0]["format"], "pytorch_legacy");
     let (code, bad) = run("damaged");
     assert_eq!(code, Some(1));
     assert_eq!(

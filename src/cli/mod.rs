@@ -201,12 +201,13 @@ fn emit(result: anyhow::Result<Outcome>, json: bool) -> i32 {
                     serde_json::to_string_pretty(&outcome.json).unwrap_or_default()
                 )
             } else {
-                outcome.human
+                // Every path in it is escaped where it is written; this is the backstop.
+                usage::for_terminal(&outcome.human)
             };
             (text, if outcome.ok { 0 } else { 1 })
         }
         Err(e) => {
-            let message = format!("{e:#}");
+            let message = usage::error_text(&e);
             usage::write_stderr(&format!("snaprescue: {message}\n"));
             let text = if json {
                 format!("{}\n", serde_json::json!({ "error": message }))
@@ -382,7 +383,7 @@ fn report(result: anyhow::Result<()>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            usage::write_stderr(&format!("snaprescue: {e:#}\n"));
+            usage::write_stderr(&format!("snaprescue: {}\n", usage::error_text(&e)));
             1
         }
     }

@@ -268,7 +268,16 @@ pub fn restore(
     };
     let mut human = String::new();
     for r in &report.restored {
-        writeln!(human, "restored {}", rel_shown(&r.path, &session.path))?;
+        // Kept beside an existing entry: say where it went.
+        let beside = match (r.path.file_name(), r.target.file_name()) {
+            (Some(a), Some(b)) if a != b => format!(" → {}", crate::engine::shown(Path::new(b))),
+            _ => String::new(),
+        };
+        writeln!(
+            human,
+            "restored {}{beside}",
+            rel_shown(&r.path, &session.path)
+        )?;
     }
     for s in &report.skipped {
         writeln!(
@@ -284,6 +293,13 @@ pub fn restore(
             "FAILED   {}: {}",
             rel_shown(&f.path, &session.path),
             f.reason
+        )?;
+    }
+    for point in &session.unmounted {
+        writeln!(
+            human,
+            "unmounted {} (a read-only snapshot view an interrupted run had left)",
+            crate::engine::shown(point)
         )?;
     }
     if !report.swept.is_empty() {

@@ -32,7 +32,40 @@ pub fn write_stdout(text: &str) -> std::io::Result<bool> {
 
 /// Writes to stderr, never panicking when it is closed.
 pub fn write_stderr(text: &str) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(for_terminal(text).as_bytes());
+}
+
+/// `text` with control characters other than newline escaped: an error may quote a file
+/// name, and a name holding an escape sequence must not drive the user's terminal.
+pub fn for_terminal(text: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An error and its causes, each cause left out when the message already says it (many
+/// errors quote their source, and `{:#}` would say it twice).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if text.is_empty() {
+            text = cause;
+        } else if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Why the wizard cannot start here (stdin or stdout is not a terminal), naming the
@@ -120,5 +153,24 @@ mod tests {
         assert_eq!(edit_distance("restor", "restore"), 1);
         assert_eq!(edit_distance("gpu", "gpu"), 0);
         assert_eq!(edit_distance("wirters", "writers"), 2);
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    #[test]
+    fn escapes_control_characters_but_not_newlines() {
+        assert_eq!(
+            super::for_terminal("a\x1b]0;x\x07\nb"),
+            "a\\u{1b}]0;x\\u{7}\nb"
+        );
+    }
+
+    #[test]
+    fn a_cause_already_quoted_is_not_repeated() {
+        let inner = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = inner.to_string();
+        let e = anyhow::Error::new(inner).context(format!("cannot open x: {text}"));
+        assert_eq!(super::error_text(&e), format!("cannot open x: {text}"));
     }
 }

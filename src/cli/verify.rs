@@ -43,18 +43,26 @@ pub fn verify(
         vec![]
     };
     let torch = torch_check_job(&job, &checkpoints, Duration::from_secs(timeout));
+    // A legacy-format checkpoint is checked only by loading it.
+    let mut verdicts = verdicts;
+    crate::engine::verify::confirm_legacy_by_loads(&mut verdicts, &torch.facts.loads);
     let mut human = String::new();
     for v in &verdicts {
         let _ = writeln!(
             human,
             "{} {}: {}",
             if v.ok { "ok  " } else { "FAIL" },
-            v.path.display(),
+            crate::engine::shown(&v.path),
             v.detail
         );
     }
     for u in &unchecked {
-        let _ = writeln!(human, "FAIL {}: {}", u.path.display(), u.reason);
+        let _ = writeln!(
+            human,
+            "FAIL {}: {}",
+            crate::engine::shown(&u.path),
+            u.reason
+        );
     }
     let f = &torch.facts;
     match &torch.diagnosis {
@@ -76,12 +84,16 @@ pub fn verify(
     }
     for l in &f.loads {
         if let Some(why) = &l.skipped {
-            let _ = writeln!(human, "not loaded by torch ({why}): {}", l.path.display());
+            let _ = writeln!(
+                human,
+                "not loaded by torch ({why}): {}",
+                crate::engine::shown(&l.path)
+            );
         } else if !l.ok {
             let _ = writeln!(
                 human,
                 "FAIL torch.load {}: {}",
-                l.path.display(),
+                crate::engine::shown(&l.path),
                 l.error.as_deref().unwrap_or("")
             );
         }
@@ -90,7 +102,7 @@ pub fn verify(
         let _ = writeln!(
             human,
             "not loaded by torch (the job's container does not see it at this path): {}",
-            path.display()
+            crate::engine::shown(path)
         );
     }
     let files_ok = verdicts.iter().all(|v| v.ok) && unchecked.is_empty();

@@ -177,6 +177,23 @@ pub fn check_no_link_above(root: &Path, rel: &Path) -> Result<(), BeneathError> 
     }
 }
 
+/// Opens the absolute, already resolved `path` component by component from `/` without
+/// following any link: a path that was resolved when snaprescue started (PATH, `--to`) and
+/// has had a link swapped into it since is refused instead of followed.
+pub fn open_resolved(path: &Path) -> Result<OwnedFd, BeneathError> {
+    let root = open_root(Path::new("/"))?;
+    let rel = path
+        .strip_prefix("/")
+        .map_err(|_| BeneathError::Escapes { path: path.into() })?;
+    open_dir(root.as_fd(), rel, Mounts::Cross).map_err(|e| match e {
+        BeneathError::Link { path: at, target } => BeneathError::Link {
+            path: Path::new("/").join(at),
+            target,
+        },
+        other => other,
+    })
+}
+
 /// Opens a directory the caller trusts (the snapshot root, the destination's surviving
 /// ancestor, as named by the user).
 pub fn open_root(path: &Path) -> Result<OwnedFd, BeneathError> {

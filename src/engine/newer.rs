@@ -22,7 +22,9 @@ pub fn files_newer_than(root: &Path, since: i64, keep: usize) -> NewerFiles {
         .flatten()
     {
         let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_dir() || meta.mtime() < since {
+        // Changed since: the status-change time, which a copy that keeps an old mtime
+        // (`cp -a`, a restore) cannot set back.
+        if meta.is_dir() || meta.ctime().max(meta.mtime()) < since {
             continue;
         }
         out.count += 1;
@@ -32,7 +34,7 @@ pub fn files_newer_than(root: &Path, since: i64, keep: usize) -> NewerFiles {
             .strip_prefix(root)
             .unwrap_or(entry.path())
             .to_path_buf();
-        out.newest.push((rel, meta.mtime()));
+        out.newest.push((rel, meta.ctime().max(meta.mtime())));
         if out.newest.len() > keep * 4 {
             out.newest.sort_by_key(|b| std::cmp::Reverse(b.1));
             out.newest.truncate(keep);

@@ -5,7 +5,7 @@
 
 use super::diff::EntryKind;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -32,12 +32,17 @@ pub struct PlannedItem {
     /// A hard link to an earlier planned file (index in `items`): made as a link to that
     /// file's copy, as `cp -a` and `rsync -H` do.
     pub link_to: Option<usize>,
+    /// Restored beside an existing entry (keep-both): its name is new, so finding it taken
+    /// is a conflict, never a directory to merge into.
+    pub beside: bool,
 }
 
 /// Where the restore writes: `anchor` is an existing directory (as the user named it);
 /// everything else is created below it by descriptor, never following a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
+    /// Where PATH's copy goes, as resolved (PATH itself, or in `--to`).
+    pub root: PathBuf,
     pub anchor: PathBuf,
     /// Missing directories above PATH's own copy (PATH's parents after `rm -rf` of a whole
     /// folder, or the missing part of `--to`), outermost first, each with the snapshot's
@@ -132,13 +137,10 @@ enum DirFate {
 
 /// Splits `dest_dir` into an existing anchor directory and the part to create.
 fn destination(snapshot_dir: &Path, dest_dir: &Path) -> Result<(Destination, PathBuf), PlanError> {
-    let (mut anchor, mut tail) =
-        crate::ports::fs_meta::surviving_ancestor(dest_dir).map_err(|source| {
-            PlanError::Destination {
-                path: dest_dir.into(),
-                source,
-            }
-        })?;
+    // `dest_dir` was resolved once (PATH when the session opened, `--to` when the restore
+    // began); it is not resolved again here, and the restore opens it without following
+    // links, so a link swapped in meanwhile is refused, never followed.
+    let (mut anchor, mut tail) = existing_part(dest_dir);
     // An existing PATH that is not a directory is a name in its parent, so it is planned
     // (and checked for conflicts) like everything else.
     if tail.as_os_str().is_empty()
@@ -147,6 +149,38 @@ fn destination(snapshot_dir: &Path, dest_dir: &Path) -> Result<(Destination, Pat
     {
         tail = PathBuf::from(name);
         anchor = parent.to_path_buf();
+    }
+    if let Ok(target) = std::fs::read_link(&anchor) {
+        return Err(PlanError::Destination {
+            path: dest_dir.into(),
+            source: std::io::Error::other(format!(
+                "{} is a symbolic link (to {}), not the directory it was when it was \
+                 resolved; nothing was written",
+                super::shown(&anchor),
+                super::shown(&target)
+            )),
+        });
+    }
+    if !std::fs::symlink_metadata(&anchor).is_ok_and(|m| m.is_dir()) {
+        return Err(PlanError::Destination {
+            path: dest_dir.into(),
+            source: std::io::Error::other(format!("{} is not a directory", super::shown(&anchor))),
+        });
+    }
+    // A read-only btrfs subvolume or an immutable directory on a writable filesystem:
+    // refused once, before anything is tried.
+    match nix::unistd::access(&anchor, nix::unistd::AccessFlags::W_OK) {
+        Err(nix::errno::Errno::EROFS) => return Err(PlanError::ReadOnly(dest_dir.into())),
+        Err(e) => {
+            return Err(PlanError::Destination {
+                path: dest_dir.into(),
+                source: std::io::Error::other(format!(
+                    "{} cannot be written to: {e}",
+                    super::shown(&anchor)
+                )),
+            });
+        }
+        Ok(()) => {}
     }
     let mut parents = Vec::new();
     if let Some(above) = tail.parent() {
@@ -165,12 +199,41 @@ fn destination(snapshot_dir: &Path, dest_dir: &Path) -> Result<(Destination, Pat
             parents.push((prefix.clone(), source));
         }
     }
-    Ok((Destination { anchor, parents }, tail))
+    Ok((
+        Destination {
+            root: dest_dir.to_path_buf(),
+            anchor,
+            parents,
+        },
+        tail,
+    ))
+}
+
+/// The longest existing prefix of the absolute `path` (looked up, not resolved) and the
+/// missing rest.
+fn existing_part(path: &Path) -> (PathBuf, PathBuf) {
+    let mut existing = path;
+    let mut missing = Vec::new();
+    while std::fs::symlink_metadata(existing).is_err() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                missing.push(name);
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    (existing.to_path_buf(), missing.iter().rev().collect())
 }
 
 /// A free keep-both name for `target`: `name.restored-STAMP`, else with `-2`, `-3`… (two
 /// runs in one second must not collide).
-fn keep_both_target(anchor: &Path, target: &Path, stamp: &str) -> PathBuf {
+fn keep_both_target(
+    anchor: &Path,
+    target: &Path,
+    stamp: &str,
+    taken: &HashSet<PathBuf>,
+) -> PathBuf {
     let name = target.file_name().unwrap_or_default();
     let first = super::copy::suffixed(name, &format!(".restored-{stamp}"));
     (1..1000)
@@ -182,7 +245,9 @@ fn keep_both_target(anchor: &Path, target: &Path, stamp: &str) -> PathBuf {
             }
         })
         .map(|n| target.with_file_name(n))
-        .find(|t| std::fs::symlink_metadata(anchor.join(t)).is_err())
+        // Free on disk and not given to another entry of this plan (two long names can
+        // shorten to the same one).
+        .find(|t| !taken.contains(t) && std::fs::symlink_metadata(anchor.join(t)).is_err())
         .unwrap_or_else(|| target.with_file_name(first))
 }
 
@@ -242,12 +307,14 @@ pub fn plan(
     let mut fates: HashMap<PathBuf, DirFate> = HashMap::new();
     let mut blocked_at: Vec<(usize, usize)> = Vec::new(); // (skipped index, hidden entries)
     let mut inodes: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut taken: HashSet<PathBuf> = HashSet::new();
     for (rel, _) in wanted {
         let source = join_rel(snapshot_dir, &rel);
         let Ok(meta) = std::fs::symlink_metadata(&source) else {
             continue;
         };
         let kind = EntryKind::of(&meta);
+        let mut beside = false;
         let mut target = match rel.parent() {
             None => tail.clone(),
             Some(parent) => match fates.get(parent) {
@@ -296,13 +363,15 @@ pub fn plan(
                     continue;
                 }
                 ConflictPolicy::KeepBoth => {
-                    target = keep_both_target(&dest.anchor, &target, stamp);
+                    target = keep_both_target(&dest.anchor, &target, stamp, &taken);
+                    beside = true;
                 }
             }
         }
         if kind == EntryKind::Dir {
             fates.insert(rel.clone(), DirFate::At(target.clone()));
         }
+        taken.insert(target.clone());
         if kind == EntryKind::Other {
             skipped.push(SkippedItem {
                 path: rel.clone(),
@@ -329,6 +398,7 @@ pub fn plan(
                 0
             },
             link_to,
+            beside,
         });
     }
     for (index, hidden) in blocked_at {

@@ -7,7 +7,7 @@
 //! are listed and the rest goes on; cancel leaves no temporary file, and a killed run's are
 //! found through [`super::leftovers`].
 
-use super::beneath::{BeneathError, Mounts, open_dir, open_root};
+use super::beneath::{BeneathError, Mounts, open_dir, open_resolved};
 use super::copy::{CopiedFile, CopyMethod, Place, rename_noreplace, stage_file, temp_name};
 use super::diff::EntryKind;
 use super::restore::{
@@ -28,10 +28,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Directories of the destination opened by descriptor, a few at a time.
 struct Dirs {
     anchor: OwnedFd,
+    anchor_path: PathBuf,
     open: HashMap<PathBuf, Arc<OwnedFd>>,
 }
 
 impl Dirs {
+    fn shown(&self, target: &Path) -> PathBuf {
+        self.anchor_path.join(target)
+    }
+
     const KEEP: usize = 64;
 
     fn get(&mut self, rel: &Path) -> Result<Arc<OwnedFd>, BeneathError> {
@@ -56,8 +61,9 @@ fn parent_of(target: &Path) -> &Path {
 }
 
 /// Creates the directory `target`; Ok(true) if made, Ok(false) if a real directory was
-/// already there (made meanwhile: merged into, its metadata left alone).
-fn make_dir(dirs: &mut Dirs, target: &Path, mode: u32) -> Result<bool, String> {
+/// already there (made meanwhile: merged into, its metadata left alone) — unless `fresh`
+/// (a keep-both name), where anything there is a conflict.
+fn make_dir(dirs: &mut Dirs, target: &Path, mode: u32, fresh: bool) -> Result<bool, String> {
     let parent = dirs.get(parent_of(target)).map_err(|e| e.to_string())?;
     match nix::sys::stat::mkdirat(
         parent.as_fd(),
@@ -65,6 +71,10 @@ fn make_dir(dirs: &mut Dirs, target: &Path, mode: u32) -> Result<bool, String> {
         Mode::from_bits_truncate(mode),
     ) {
         Ok(()) => Ok(true),
+        Err(nix::errno::Errno::EEXIST) if fresh => Err(format!(
+            "{} appeared in the live tree meanwhile; nothing was merged into it",
+            super::shown(&dirs.shown(target))
+        )),
         Err(nix::errno::Errno::EEXIST) => match dirs.get(target) {
             Ok(_) => Ok(false),
             Err(e) => Err(format!("appeared in the live tree meanwhile: {e}")),
@@ -210,11 +220,7 @@ pub fn execute(
     let mut run = Run {
         plan,
         report: RestoreReport {
-            destination: plan
-                .items
-                .first()
-                .map(|i| plan.dest.shown(&i.target))
-                .unwrap_or_else(|| plan.dest.anchor.clone()),
+            destination: plan.dest.root.clone(),
             skipped: plan.skipped.clone(),
             failed: plan
                 .unreadable
@@ -229,15 +235,20 @@ pub fn execute(
         placed: HashMap::new(),
         leaders: plan.items.iter().filter_map(|i| i.link_to).collect(),
     };
-    let mut dirs = match open_root(&plan.dest.anchor) {
+    let mut dirs = match open_resolved(&plan.dest.anchor) {
         Ok(anchor) => Dirs {
             anchor,
+            anchor_path: plan.dest.anchor.clone(),
             open: HashMap::new(),
         },
         Err(e) => {
-            for item in &plan.items {
-                run.failed(item, format!("destination: {e}"));
-            }
+            // Resolved when the restore was planned; a link there now was planted since.
+            run.report.failed.push(FailedItem {
+                path: PathBuf::new(),
+                reason: format!(
+                    "the destination changed since it was resolved ({e}); nothing was written"
+                ),
+            });
             return run.report;
         }
     };
@@ -262,16 +273,15 @@ pub fn execute(
     };
     for (target, source) in &plan.dest.parents {
         let mode = if source.is_some() { 0o700 } else { 0o755 };
-        if let Err(reason) = make_dir(&mut dirs, target, mode) {
-            for item in &plan.items {
-                run.failed(
-                    item,
-                    format!(
-                        "cannot create {}: {reason}",
-                        super::shown(&plan.dest.shown(target))
-                    ),
-                );
-            }
+        if let Err(reason) = make_dir(&mut dirs, target, mode, false) {
+            let n = plan.items.len();
+            run.report.failed.push(FailedItem {
+                path: PathBuf::new(),
+                reason: format!(
+                    "cannot create {}: {reason}; none of the {n} entries was restored",
+                    super::shown(&plan.dest.shown(target))
+                ),
+            });
             return run.report;
         }
     }
@@ -287,6 +297,8 @@ pub fn execute(
         .filter_map(|(t, s)| s.clone().map(|s| (PathBuf::new(), t.clone(), s)))
         .collect();
     let mut followers = Vec::new();
+    // (directory target, its failure's index, entries below it not attempted)
+    let mut blocked: Vec<(PathBuf, usize, usize)> = Vec::new();
     let committed = std::thread::scope(|scope| {
         let (to_commit, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
         let committer = scope.spawn(move || {
@@ -302,10 +314,20 @@ pub fn execute(
                 run.report.cancelled = true;
                 break;
             }
+            // Below a directory that could not be made: counted once, on that directory.
+            if let Some(blocked) = blocked
+                .iter_mut()
+                .rev()
+                .find(|(dir, _, _)| item.target.starts_with(dir))
+            {
+                blocked.2 += 1;
+                state.items_done += 1;
+                continue;
+            }
             state.current = item.path.clone();
             progress(&state);
             let outcome = match item.kind {
-                EntryKind::Dir => match make_dir(&mut dirs, &item.target, 0o700) {
+                EntryKind::Dir => match make_dir(&mut dirs, &item.target, 0o700, item.beside) {
                     Ok(made) => {
                         if made {
                             created_dirs.push((
@@ -369,7 +391,12 @@ pub fn execute(
                     let target = target.unwrap_or_else(|| item.target.clone());
                     run.restored(item, &target, None, None);
                 }
-                Err(reason) => run.failed(item, reason),
+                Err(reason) => {
+                    if item.kind == EntryKind::Dir {
+                        blocked.push((item.target.clone(), run.report.failed.len(), 0));
+                    }
+                    run.failed(item, reason)
+                }
             }
             state.items_done += 1;
         }
@@ -392,6 +419,12 @@ pub fn execute(
                 run.restored(item, &target, Some(c.method), c.hash);
             }
             Err(reason) => run.failed(item, reason),
+        }
+    }
+    for (_, index, hidden) in blocked {
+        if hidden > 0 {
+            let s = if hidden == 1 { "entry" } else { "entries" };
+            run.report.failed[index].reason += &format!("; its {hidden} {s} were not restored");
         }
     }
     if !run.report.cancelled {

@@ -92,6 +92,9 @@ pub fn on_torch(model: &mut Model, report: TorchReport) -> Vec<Effect> {
 }
 
 fn report_when_complete(model: &mut Model) -> Vec<Effect> {
+    if let (Some(verdicts), Some(torch)) = (&mut model.finish.verdicts, &model.finish.torch) {
+        crate::engine::verify::confirm_legacy_by_loads(verdicts, &torch.facts.loads);
+    }
     if model.finish.verdicts.is_some()
         && model.finish.torch.is_some()
         && model.finish.report_file.is_none()

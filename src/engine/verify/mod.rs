@@ -81,6 +81,30 @@ pub fn verify_file(path: &Path, recorded: Option<&str>) -> Verdict {
     verdict
 }
 
+/// Why a legacy-format checkpoint is not called OK by the format check alone.
+pub const LEGACY_UNCHECKED: &str = "legacy (pre-1.6) PyTorch format: it has no checksums, so \
+     only torch.load can check it (verify --torch)";
+
+/// Legacy-format checkpoints that torch.load loaded are OK (their header alone proves
+/// nothing; see [`LEGACY_UNCHECKED`]).
+pub fn confirm_legacy_by_loads(
+    verdicts: &mut [Verdict],
+    loads: &[crate::engine::torch_check::CheckpointLoad],
+) {
+    for v in verdicts
+        .iter_mut()
+        .filter(|v| v.format == Format::PytorchLegacy && !v.ok)
+    {
+        if loads
+            .iter()
+            .any(|l| l.path == v.path && l.ok && l.skipped.is_none())
+        {
+            v.ok = true;
+            v.detail = "OK: legacy (pre-1.6) PyTorch format, loaded by torch.load".into();
+        }
+    }
+}
+
 fn verify_content(path: &Path, recorded: Option<&str>) -> Verdict {
     let name = path
         .file_name()
@@ -92,14 +116,10 @@ fn verify_content(path: &Path, recorded: Option<&str>) -> Verdict {
         (Format::ShardIndex, check_index(path))
     } else if is_torch_name(&name) {
         match torch_zip::check(path) {
-            Ok((legacy, detail)) => (
-                if legacy {
-                    Format::PytorchLegacy
-                } else {
-                    Format::PytorchZip
-                },
-                Ok(detail),
-            ),
+            // No checksums and no index in the legacy format: a truncated file looks the
+            // same from here. Not called OK; only torch.load (verify --torch) can check it.
+            Ok((true, _)) => (Format::PytorchLegacy, Err(LEGACY_UNCHECKED.to_string())),
+            Ok((false, detail)) => (Format::PytorchZip, Ok(detail)),
             Err(e) => (Format::PytorchZip, Err(e)),
         }
     } else {
@@ -200,6 +220,31 @@ fn check_index(path: &Path) -> Result<String, String> {
         let v = verify_file(&shard_path, None);
         if !v.ok {
             bad.push(format!("{shard}: {}", v.detail));
+            continue;
+        }
+        // Every tensor the index maps to this shard must be in it.
+        if shard.ends_with(".safetensors")
+            && let Ok(names) = safetensors::tensor_names(&shard_path)
+        {
+            let mut absent: Vec<&str> = map
+                .iter()
+                .filter(|(_, s)| s.as_str() == Some(shard))
+                .map(|(t, _)| t.as_str())
+                .filter(|t| !names.contains(*t))
+                .collect();
+            absent.sort();
+            if !absent.is_empty() {
+                bad.push(format!(
+                    "{shard} lacks {} tensor(s) the index maps to it: {}",
+                    absent.len(),
+                    absent
+                        .iter()
+                        .take(5)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
         }
     }
     if bad.is_empty() {

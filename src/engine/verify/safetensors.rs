@@ -15,6 +15,30 @@ fn dtype_size(dtype: &str) -> Option<u64> {
     })
 }
 
+/// The tensor names in the header of the `.safetensors` file at `path`.
+pub fn tensor_names(path: &Path) -> Result<std::collections::HashSet<String>, String> {
+    let mut file = super::open_regular(path)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)
+        .map_err(|_| "truncated: no header length".to_string())?;
+    let header_len = u64::from_le_bytes(len);
+    if header_len > 100 << 20 {
+        return Err(format!("wrong header length {header_len}"));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)
+        .map_err(|_| "truncated header".to_string())?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| format!("header is not JSON: {e}"))?;
+    Ok(doc
+        .as_object()
+        .ok_or("header is not a JSON object")?
+        .keys()
+        .filter(|k| *k != "__metadata__")
+        .cloned()
+        .collect())
+}
+
 pub fn check(path: &Path) -> Result<String, String> {
     let mut file = super::open_regular(path)?;
     let size = file.metadata().map_err(|e| e.to_string())?.len();

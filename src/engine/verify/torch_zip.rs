@@ -24,7 +24,7 @@ pub fn check(path: &Path) -> Result<(bool, String), String> {
     if n == 14 && head == LEGACY_MAGIC {
         return Ok((
             true,
-            "OK: legacy (pre-1.6) PyTorch format; magic number present".into(),
+            "legacy (pre-1.6) PyTorch format; magic number present".into(),
         ));
     }
     if &head[..2.min(n)] != b"PK" {
