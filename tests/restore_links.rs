@@ -483,3 +483,28 @@ fn an_unusable_destination_is_one_refusal_up_front() {
     }
     assert!(!vol.path("snaps/s1/newdir").exists());
 }
+
+/// `deleted` and `restore` without `--snapshot` use the recommended snapshot and say which.
+#[test]
+fn without_snapshot_the_recommended_one_is_used_and_named() {
+    if !privileged() {
+        return;
+    }
+    let (vol, id) = volume(|data| {
+        fs::create_dir_all(data.join("proj")).unwrap();
+        fs::write(data.join("proj/e.pth"), "e").unwrap();
+    });
+    let live = vol.path("data/proj");
+    fs::remove_file(live.join("e.pth")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    for command in ["deleted", "restore"] {
+        let (code, doc, err) = json(state.path(), args![command, live]);
+        assert_eq!(code, 0, "{err} {doc}");
+        assert!(
+            err.contains(&format!("using the recommended snapshot {id}")),
+            "{err}"
+        );
+        assert_eq!(doc["snapshot"], id.as_str(), "{doc}");
+    }
+    assert_eq!(fs::read_to_string(live.join("e.pth")).unwrap(), "e");
+}

@@ -58,9 +58,9 @@ pub enum Command {
     Deleted {
         /// What was lost (it may no longer exist).
         path: PathBuf,
-        /// The snapshot: its id from `snapshots`, or its path.
+        /// The snapshot: its id from `snapshots`, or its path (default: the recommended one).
         #[arg(long)]
-        snapshot: String,
+        snapshot: Option<String>,
         #[command(flatten)]
         cloud: CloudArgs,
         #[arg(long)]
@@ -70,9 +70,9 @@ pub enum Command {
     Restore {
         /// What was lost (it may no longer exist).
         path: PathBuf,
-        /// The snapshot: its id from `snapshots`, or its path.
+        /// The snapshot: its id from `snapshots`, or its path (default: the recommended one).
         #[arg(long)]
-        snapshot: String,
+        snapshot: Option<String>,
         #[command(flatten)]
         cloud: CloudArgs,
         /// Only entries that are missing from the live tree.
@@ -332,7 +332,10 @@ pub fn main() -> i32 {
             snapshot,
             cloud,
             json,
-        }) => emit(recover::deleted(&path, &snapshot, &cloud.into()), json),
+        }) => emit(
+            recover::deleted(&path, snapshot.as_deref(), &cloud.into()),
+            json,
+        ),
         Some(Command::Restore {
             path,
             snapshot,
@@ -344,7 +347,7 @@ pub fn main() -> i32 {
         }) => emit(
             recover::restore(
                 &path,
-                &snapshot,
+                snapshot.as_deref(),
                 &cloud.into(),
                 only_deleted,
                 to.as_deref(),

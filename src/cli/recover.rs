@@ -146,9 +146,38 @@ fn describe_rescue(human: &mut String, rescue: &Option<Value>) -> anyhow::Result
     Ok(removed)
 }
 
-pub fn deleted(path: &Path, id: &str, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
-    let session = Session::open(path, cloud)?;
-    let snapshot = session.snapshot(id)?.clone();
+/// The snapshot named by `--snapshot`, else the recommended one (looked inside first, as
+/// `snapshots` does), and the line that says which was used.
+fn chosen_snapshot(
+    session: &mut Session,
+    id: Option<&str>,
+) -> anyhow::Result<(crate::sources::Snapshot, Option<String>)> {
+    if let Some(id) = id {
+        return Ok((session.snapshot(id)?.clone(), None));
+    }
+    session.look_inside();
+    let Some(index) = session.recommended else {
+        anyhow::bail!(
+            "no snapshot is recommended for {} ({}); name one with --snapshot ID \
+             (`snaprescue snapshots PATH` lists them)",
+            crate::engine::shown(&session.path),
+            session.recommend_reason
+        );
+    };
+    let snapshot = session.snapshots[index].clone();
+    let line = format!(
+        "using the recommended snapshot {} ({}): {}",
+        snapshot.id, snapshot.name, session.recommend_reason
+    );
+    Ok((snapshot, Some(line)))
+}
+
+pub fn deleted(path: &Path, id: Option<&str>, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
+    let mut session = Session::open(path, cloud)?;
+    let (snapshot, using) = chosen_snapshot(&mut session, id)?;
+    if let Some(line) = &using {
+        eprintln!("snaprescue: {}", super::usage::for_terminal(line));
+    }
     let watch = super::cloud_runs::interruptible();
     let (opened, tree) = session.open_and_diff(&snapshot, &watch, &Default::default())?;
     let rescue = close_rescue(opened, &watch);
@@ -239,14 +268,17 @@ fn restored_summary(report: &RestoreReport) -> String {
 
 pub fn restore(
     path: &Path,
-    id: &str,
+    id: Option<&str>,
     cloud: &CloudOptions,
     only_deleted: bool,
     to: Option<&Path>,
     policy: ConflictPolicy,
 ) -> anyhow::Result<Outcome> {
-    let session = Session::open(path, cloud)?;
-    let snapshot = session.snapshot(id)?.clone();
+    let mut session = Session::open(path, cloud)?;
+    let (snapshot, using) = chosen_snapshot(&mut session, id)?;
+    if let Some(line) = &using {
+        eprintln!("snaprescue: {}", super::usage::for_terminal(line));
+    }
     let watch = super::cloud_runs::interruptible();
     let (opened, tree) = session.open_and_diff(&snapshot, &watch, &Default::default())?;
     let selection = if only_deleted {

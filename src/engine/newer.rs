@@ -50,20 +50,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_only_files_after_the_time() {
+    fn counts_files_changed_after_the_time_even_with_an_old_mtime() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("old"), "x").unwrap();
+        std::fs::write(dir.path().join("copied"), "x").unwrap();
         std::fs::write(dir.path().join("new"), "yy").unwrap();
+        // As `cp -a` leaves it: an old mtime on a file written just now.
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
         std::fs::File::options()
             .write(true)
-            .open(dir.path().join("old"))
+            .open(dir.path().join("copied"))
             .unwrap()
             .set_modified(old)
             .unwrap();
-        let found = files_newer_than(dir.path(), 2_000, 5);
-        assert_eq!(found.count, 1);
-        assert_eq!(found.bytes, 2);
-        assert_eq!(found.newest[0].0, PathBuf::from("new"));
+        let now = chrono::Utc::now().timestamp();
+        let found = files_newer_than(dir.path(), now - 60, 5);
+        assert_eq!((found.count, found.bytes), (2, 3));
+        let found = files_newer_than(dir.path(), now + 3600, 5);
+        assert_eq!(found.count, 0, "nothing changed after a time to come");
     }
 }
