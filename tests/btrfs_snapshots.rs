@@ -310,6 +310,12 @@ fn without_root_the_error_says_to_use_root() {
 #[test]
 fn bad_usage_exits_2() {
     let state = tempfile::tempdir().unwrap();
-    let out = snaprescue(state.path(), args!["deleted", "/tmp"]);
+    // PATH is required (`--snapshot` is not: the recommended one is used).
+    let out = snaprescue(state.path(), args!["deleted"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = snaprescue(
+        state.path(),
+        args!["restore", "/tmp", "--conflict", "overwrite"],
+    );
     assert_eq!(out.status.code(), Some(2));
 }
