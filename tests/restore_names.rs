@@ -172,19 +172,42 @@ fn keep_both_twice_in_one_second_gives_unique_names() {
     let live = vol.path("data/proj");
     fs::write(live.join("e.pth"), "live").unwrap();
     let state = tempfile::tempdir().unwrap();
-    for _ in 0..3 {
+    let beside = || -> Vec<String> {
+        fs::read_dir(&live)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("e.pth.restored-"))
+            .collect()
+    };
+    for run in 0..3 {
         let (code, doc, err) = json(
             state.path(),
             args!["restore", live, "--snapshot", id, "--conflict", "keep-both"],
         );
         assert_eq!(code, 0, "{err} {doc}");
+        assert_eq!(beside().len(), run + 1, "{doc}");
+        // The copy is changed afterwards, so the next run must make another: a new name.
+        for name in beside() {
+            fs::write(live.join(name), "edited copy").unwrap();
+        }
     }
-    let beside: Vec<_> = fs::read_dir(&live)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("e.pth.restored-"))
-        .collect();
-    assert_eq!(beside.len(), 3, "three runs, three names: {beside:?}");
+    // A copy identical to the snapshot's file already beside it: not copied again.
+    let (_, _, _) = json(
+        state.path(),
+        args!["restore", live, "--snapshot", id, "--conflict", "keep-both"],
+    );
+    let (code, doc, err) = json(
+        state.path(),
+        args!["restore", live, "--snapshot", id, "--conflict", "keep-both"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(beside().len(), 4, "{doc}");
+    let skipped = doc["skipped"].to_string();
+    assert!(skipped.contains("already restored beside it"), "{skipped}");
+    assert!(
+        skipped.contains("identical to the live file"),
+        "sub is unchanged: {skipped}"
+    );
     assert_eq!(fs::read_to_string(live.join("e.pth")).unwrap(), "live");
 }
 

@@ -6,6 +6,7 @@
 use super::diff::EntryKind;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -226,6 +227,26 @@ fn existing_part(path: &Path) -> (PathBuf, PathBuf) {
     (existing.to_path_buf(), missing.iter().rev().collect())
 }
 
+/// A keep-both copy of the snapshot file `meta` already beside `live` (an earlier
+/// keep-both restore): same size and modification time.
+fn restored_beside(live: &Path, meta: &std::fs::Metadata) -> Option<PathBuf> {
+    let name = live.file_name()?.as_bytes();
+    let mut prefix = name.to_vec();
+    prefix.extend_from_slice(b".restored-");
+    std::fs::read_dir(live.parent()?)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().as_bytes().starts_with(&prefix))
+        .find(|e| {
+            e.metadata().is_ok_and(|m| {
+                m.is_file()
+                    && m.len() == meta.len()
+                    && (m.mtime(), m.mtime_nsec()) == (meta.mtime(), meta.mtime_nsec())
+            })
+        })
+        .map(|e| PathBuf::from(e.file_name()))
+}
+
 /// A free keep-both name for `target`: `name.restored-STAMP`, else with `-2`, `-3`… (two
 /// runs in one second must not collide).
 fn keep_both_target(
@@ -360,6 +381,35 @@ pub fn plan(
                         blocked_at.push((skipped.len() - 1, 0));
                         fates.insert(rel, DirFate::Blocked(blocked_at.len() - 1));
                     }
+                    continue;
+                }
+                // The same file is there already (restored before): not copied beside again.
+                ConflictPolicy::KeepBoth
+                    if kind == EntryKind::File
+                        && existing.is_file()
+                        && existing.len() == meta.len()
+                        && (existing.mtime(), existing.mtime_nsec())
+                            == (meta.mtime(), meta.mtime_nsec()) =>
+                {
+                    skipped.push(SkippedItem {
+                        path: rel.clone(),
+                        reason: "identical to the live file (same size and modification time); \
+                                 not restored beside it again"
+                            .into(),
+                    });
+                    continue;
+                }
+                ConflictPolicy::KeepBoth
+                    if kind == EntryKind::File
+                        && let Some(copy) = restored_beside(&dest.anchor.join(&target), &meta) =>
+                {
+                    skipped.push(SkippedItem {
+                        path: rel.clone(),
+                        reason: format!(
+                            "already restored beside it as {}; not copied again",
+                            super::shown(&copy)
+                        ),
+                    });
                     continue;
                 }
                 ConflictPolicy::KeepBoth => {

@@ -290,6 +290,26 @@ impl Executor {
             }
             Effect::Cancel(job) => self.jobs.cancel(job),
             Effect::CancelAll => self.jobs.cancel_all(),
+            Effect::VerifyUnder { root } => {
+                self.blocking(move || {
+                    let started = Instant::now();
+                    let targets = crate::engine::verify::Targets::collect(&[root]);
+                    let files: Vec<PathBuf> = targets
+                        .files
+                        .into_iter()
+                        .filter(|f| crate::engine::verify::is_checkpoint(f))
+                        .collect();
+                    let verdicts = crate::engine::verify::verify_all(
+                        &files,
+                        &std::collections::HashMap::new(),
+                        &|_, _| {},
+                    );
+                    Msg::Verified {
+                        verdicts,
+                        elapsed_ms: started.elapsed().as_millis(),
+                    }
+                });
+            }
             Effect::Verify { files, recorded } => {
                 let tx = self.tx.clone();
                 self.blocking(move || {

@@ -113,6 +113,35 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             )));
         }
         lines.push(Line::from(format!("To undo: {}", o.undo)));
+        if model.restore.report.is_none() {
+            lines.push(match &model.finish.verdicts {
+                Some(v) => {
+                    let bad: Vec<_> = v.iter().filter(|v| !v.ok).collect();
+                    let text = format!(
+                        "Checked the {} checkpoint(s) under PATH: {} OK, {} damaged",
+                        v.len(),
+                        v.len() - bad.len(),
+                        bad.len()
+                    );
+                    if bad.is_empty() {
+                        Line::from(text).green()
+                    } else {
+                        Line::from(text).red()
+                    }
+                }
+                None => Line::from("checking the checkpoints under PATH…"),
+            });
+            for v in model.finish.verdicts.iter().flatten().filter(|v| !v.ok) {
+                lines.push(
+                    Line::from(format!(
+                        "  FAIL {}: {}",
+                        crate::engine::shown(&v.path),
+                        v.detail
+                    ))
+                    .red(),
+                );
+            }
+        }
         for note in &o.notes {
             lines.push(Line::from(format!("Note: {note}")).yellow());
         }

@@ -99,6 +99,10 @@ pub struct FinishReport {
     pub timings: Vec<(String, u128)>,
     /// What this run left on disk on purpose (harvested files, rollback guard).
     pub created: Vec<String>,
+    /// Each restore and rollback of this run, in order.
+    pub actions: Vec<String>,
+    /// Lost entries that did not come back, with where each still is.
+    pub still_missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +144,10 @@ pub enum Effect {
     Verify {
         files: Vec<PathBuf>,
         recorded: HashMap<PathBuf, String>,
+    },
+    /// Verifies every checkpoint below `root` (after a rollback).
+    VerifyUnder {
+        root: PathBuf,
     },
     /// The job's interpreter (None: python3) and the checkpoints to load.
     TorchCheck {

@@ -233,6 +233,12 @@ pub struct Finish {
     pub timings: Vec<(String, u128)>,
     /// First line shown of the finish screen (it scrolls).
     pub scroll: u16,
+    /// One line per restore or rollback of this run, for the report.
+    pub actions: Vec<String>,
+    /// Entries and bytes restored over all restores of this run.
+    pub restored_total: (usize, u64),
+    /// The checks of the latest action are running; the report is written when they end.
+    pub report_pending: bool,
 }
 
 #[derive(Debug, Clone)]

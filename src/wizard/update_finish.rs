@@ -50,6 +50,19 @@ pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u12
         .filter(|f| crate::engine::verify::is_checkpoint(f))
         .cloned()
         .collect();
+    let f = &mut model.finish;
+    f.restored_total.0 += report.restored.len();
+    f.restored_total.1 += report.bytes;
+    f.actions.push(format!(
+        "restore from snapshot {}: {} restored ({} B), {} skipped, {} failed{}",
+        model.snapshots.chosen.as_deref().unwrap_or("?"),
+        report.restored.len(),
+        report.bytes,
+        report.skipped.len(),
+        report.failed.len(),
+        if report.cancelled { ", cancelled" } else { "" }
+    ));
+    start_checks(model);
     model.restore.report = Some(report);
     vec![
         Effect::Verify { files, recorded },
@@ -69,11 +82,34 @@ pub fn on_rollback_done(model: &mut Model, result: Result<RollbackOutcome, Strin
         return vec![];
     }
     model.step = Step::Finish;
-    model.finish.verdicts = Some(vec![]);
-    vec![Effect::TorchCheck {
-        python: job_python(model),
-        checkpoints: vec![],
-    }]
+    if let Some(Ok(o)) = &model.recovery.outcome {
+        model.finish.actions.push(format!(
+            "rollback of {} to snapshot {}",
+            crate::engine::shown(&o.replaced),
+            o.snapshot
+        ));
+    }
+    start_checks(model);
+    // What was listed and counted before is stale now.
+    model.snapshots.lost.clear();
+    vec![
+        Effect::VerifyUnder {
+            root: model.path.clone(),
+        },
+        Effect::TorchCheck {
+            python: job_python(model),
+            checkpoints: vec![],
+        },
+        Effect::ListSnapshots,
+    ]
+}
+
+/// A new action's checks begin: its verdicts, torch check and report are pending.
+fn start_checks(model: &mut Model) {
+    model.finish.verdicts = None;
+    model.finish.verify_progress = None;
+    model.finish.torch = None;
+    model.finish.report_pending = true;
 }
 
 pub fn on_verified(model: &mut Model, verdicts: Vec<Verdict>, elapsed_ms: u128) -> Vec<Effect> {
@@ -97,8 +133,10 @@ fn report_when_complete(model: &mut Model) -> Vec<Effect> {
     }
     if model.finish.verdicts.is_some()
         && model.finish.torch.is_some()
-        && model.finish.report_file.is_none()
+        && model.finish.report_pending
     {
+        // Written again after every action, so it always tells the whole run.
+        model.finish.report_pending = false;
         vec![Effect::WriteReport(Box::new(finish_report(model)))]
     } else {
         vec![]
@@ -154,8 +192,8 @@ pub fn finish_report(model: &Model) -> FinishReport {
             .as_ref()
             .and_then(|l| l.deleted_at)
             .map(|t| t.to_rfc3339()),
-        restored: report.map_or(0, |r| r.restored.len()),
-        restored_bytes: report.map_or(0, |r| r.bytes),
+        restored: model.finish.restored_total.0,
+        restored_bytes: model.finish.restored_total.1,
         skipped: report.map_or(vec![], |r| {
             r.skipped
                 .iter()
@@ -195,5 +233,10 @@ pub fn finish_report(model: &Model) -> FinishReport {
         torch: model.finish.torch.as_ref().map(torch_summary),
         timings: model.finish.timings.clone(),
         created: created(model),
+        actions: model.finish.actions.clone(),
+        still_missing: super::missing::still_missing(model)
+            .into_iter()
+            .map(|m| format!("{}: {}", crate::engine::shown(&m.path), m.where_))
+            .collect(),
     }
 }

@@ -238,7 +238,21 @@ fn finish(model: &mut Model, key: Key) -> Vec<Effect> {
             action: SignalAction::Thaw,
             targets: model.writers.frozen.iter().map(|f| (f.0, f.1)).collect(),
         }],
-        Key::Esc | Key::BackTab => go(model, Step::Restore),
+        // Back to the picker after a restore or rollback: the comparison is redone, so what
+        // came back no longer shows as deleted.
+        Key::Esc | Key::BackTab => match model.snapshots.chosen.clone() {
+            Some(id) if model.restore.report.is_some() || model.recovery.outcome.is_some() => {
+                model.step = Step::Restore;
+                model.picker = None;
+                model.restore = RestoreRun {
+                    loading: true,
+                    ..RestoreRun::default()
+                };
+                model.recovery.outcome = None;
+                vec![Effect::LoadDiff { id }]
+            }
+            _ => go(model, Step::Restore),
+        },
         Key::Enter if !model.files_at_risk(false).is_empty() => {
             model.overlay = Overlay::AtRisk(Leaving::Quit);
             vec![]

@@ -1,0 +1,128 @@
+//! The finish as a run goes on: the report is written again after every restore and
+//! rollback and tells the whole run; after a rollback the checkpoints under PATH are
+//! checked and the snapshot list is read again; going back to the picker redoes the
+//! comparison, so what came back no longer shows as deleted.
+
+mod common;
+
+use snaprescue::engine::diff::EntryKind;
+use snaprescue::engine::restore::{RestoreReport, RestoredItem};
+use snaprescue::engine::torch_check::{TorchFacts, TorchReport};
+use snaprescue::sources::RollbackOutcome;
+use snaprescue::wizard::*;
+
+fn report(n: usize) -> RestoreReport {
+    RestoreReport {
+        restored: (0..n)
+            .map(|i| RestoredItem {
+                path: format!("e{i}.pth").into(),
+                target: format!("/data/run/e{i}.pth").into(),
+                kind: EntryKind::File,
+                size: 10,
+                method: None,
+                hash: None,
+                verified_by: None,
+            })
+            .collect(),
+        bytes: 10 * n as u64,
+        ..Default::default()
+    }
+}
+
+fn torch() -> TorchReport {
+    TorchReport {
+        container_of: None,
+        not_loaded: vec![],
+        interpreter: "python3".into(),
+        facts: TorchFacts::default(),
+        diagnosis: Some("torch is not installed".into()),
+        elapsed_ms: 1,
+    }
+}
+
+/// The checks of the latest action end; returns the report written, if one is.
+fn checks_end(m: &mut Model) -> Option<FinishReport> {
+    let mut effects = update(
+        m,
+        Msg::Verified {
+            verdicts: vec![],
+            elapsed_ms: 1,
+        },
+    );
+    effects.extend(update(m, Msg::TorchChecked(torch())));
+    effects.into_iter().find_map(|e| match e {
+        Effect::WriteReport(r) => Some(*r),
+        _ => None,
+    })
+}
+
+fn at_restore() -> Model {
+    let mut m = Model::new("/data/run".into());
+    m.snapshots.chosen = Some("259".into());
+    m.step = Step::Restore;
+    m.restore.running = true;
+    m
+}
+
+#[test]
+fn the_report_is_written_after_every_restore_and_counts_them_all() {
+    let mut m = at_restore();
+    let effects = update(
+        &mut m,
+        Msg::RestoreDone {
+            report: report(2),
+            elapsed_ms: 5,
+        },
+    );
+    assert!(matches!(effects[0], Effect::Verify { .. }), "{effects:?}");
+    let first = checks_end(&mut m).expect("written after the first restore");
+    assert_eq!((first.restored, first.actions.len()), (2, 1));
+    // Back to the picker: the comparison is redone.
+    let effects = update(&mut m, Msg::Key(Key::Esc));
+    assert_eq!(effects, vec![Effect::LoadDiff { id: "259".into() }]);
+    assert_eq!(m.step, Step::Restore);
+    assert!(m.picker.is_none() && m.restore.loading);
+    m.restore.running = true;
+    update(
+        &mut m,
+        Msg::RestoreDone {
+            report: report(3),
+            elapsed_ms: 5,
+        },
+    );
+    let second = checks_end(&mut m).expect("written again after the second restore");
+    assert_eq!((second.restored, second.restored_bytes), (5, 50));
+    assert_eq!(second.actions.len(), 2, "{:?}", second.actions);
+    assert!(checks_end(&mut m).is_none(), "once per action");
+}
+
+#[test]
+fn after_a_rollback_the_checkpoints_under_path_are_checked_and_the_list_read_again() {
+    let mut m = at_restore();
+    m.restore.running = false;
+    m.step = Step::Recovery;
+    m.recovery.running = true;
+    let effects = update(
+        &mut m,
+        Msg::RollbackDone(Ok(RollbackOutcome {
+            replaced: "/data".into(),
+            snapshot: "259".into(),
+            guard: Some("/data.pre-rollback-x".into()),
+            undo: "mv …".into(),
+            notes: vec![],
+        })),
+    );
+    assert!(
+        effects.contains(&Effect::VerifyUnder {
+            root: "/data/run".into()
+        }),
+        "{effects:?}"
+    );
+    assert!(effects.contains(&Effect::ListSnapshots), "{effects:?}");
+    let written = checks_end(&mut m).expect("the report after a rollback");
+    assert_eq!(
+        written.actions,
+        vec!["rollback of /data to snapshot 259".to_string()]
+    );
+    assert!(written.rollback.is_some());
+}
