@@ -67,6 +67,7 @@ fn states() -> Vec<(&'static str, Model)> {
         bytes_done: 1 << 20,
         bytes_total: 5 << 19,
         current: "old/epoch_5.pth".into(),
+        elapsed_ms: 2_000,
     });
     out.push(("picker progress", m.clone()));
 

@@ -184,6 +184,7 @@ fn step5_picker_confirm_and_progress() {
         bytes_done: 1 << 20,
         bytes_total: 5 << 19,
         current: PathBuf::from("old/epoch_5.pth"),
+        elapsed_ms: 2_000,
     });
     insta::assert_snapshot!("picker_progress", render(&m));
 }

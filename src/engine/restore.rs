@@ -78,6 +78,22 @@ pub struct Progress {
     pub bytes_done: u64,
     pub bytes_total: u64,
     pub current: PathBuf,
+    /// Milliseconds since the restore began (for the rate and the time left).
+    pub elapsed_ms: u64,
+}
+
+impl Progress {
+    /// Bytes per second so far, once there is enough to tell.
+    pub fn rate(&self) -> Option<f64> {
+        (self.elapsed_ms >= 500 && self.bytes_done > 0)
+            .then(|| self.bytes_done as f64 * 1000.0 / self.elapsed_ms as f64)
+    }
+
+    /// Seconds left at the rate so far.
+    pub fn seconds_left(&self) -> Option<u64> {
+        let rate = self.rate()?;
+        Some((self.bytes_total.saturating_sub(self.bytes_done) as f64 / rate).ceil() as u64)
+    }
 }
 
 /// Verified copies waiting to become durable and visible together: once a batch holds

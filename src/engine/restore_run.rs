@@ -285,6 +285,7 @@ pub fn execute(
             return run.report;
         }
     }
+    let started = std::time::Instant::now();
     let mut state = Progress {
         items_total: plan.items.len(),
         bytes_total: plan.bytes,
@@ -325,6 +326,7 @@ pub fn execute(
                 continue;
             }
             state.current = item.path.clone();
+            state.elapsed_ms = started.elapsed().as_millis() as u64;
             progress(&state);
             let outcome = match item.kind {
                 EntryKind::Dir => match make_dir(&mut dirs, &item.target, 0o700, item.beside) {
@@ -357,6 +359,7 @@ pub fn execute(
                         };
                         let mut on_bytes = |n: u64| {
                             state.bytes_done += n;
+                            state.elapsed_ms = started.elapsed().as_millis() as u64;
                             progress(&state);
                         };
                         stage_file(input, place, plan.reflink, cancel, &mut on_bytes).map_err(|e| {

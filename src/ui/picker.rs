@@ -188,8 +188,20 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         } else {
             progress.bytes_done as f64 / progress.bytes_total as f64
         };
+        let speed = match (progress.rate(), progress.seconds_left()) {
+            (Some(rate), Some(left)) => format!(
+                "  {}/s, {} left",
+                human(rate as u64),
+                if left >= 60 {
+                    format!("{}m{:02}s", left / 60, left % 60)
+                } else {
+                    format!("{left}s")
+                }
+            ),
+            _ => String::new(),
+        };
         let label = format!(
-            "{} / {}  {}{}",
+            "{} / {}{speed}  {}{}",
             human(progress.bytes_done),
             human(progress.bytes_total),
             crate::engine::shown(&progress.current),
