@@ -234,3 +234,31 @@ fn the_wizard_adopts_what_an_earlier_run_left_frozen_and_names_it() {
     let note = snaprescue::wizard::update_writers::left_frozen(&model).unwrap();
     assert!(note.contains("kill -CONT 4242"), "{note}");
 }
+
+/// `writers --freeze` and `--thaw` say what they did, naming the program (not its path).
+#[test]
+fn freeze_and_thaw_say_what_they_did_by_program_name() {
+    if !privileged() {
+        return;
+    }
+    let fs = LoopFs::new("ext4", 64);
+    let dir = fs.path("run");
+    std::fs::create_dir(&dir).unwrap();
+    let kids = Children(vec![sleeper(&dir)]);
+    let pid = kids.0[0].id();
+    let state_dir = tempfile::tempdir().unwrap();
+    for (flag, said) in [("--freeze", "froze"), ("--thaw", "thawed")] {
+        let out = snaprescue(
+            state_dir.path(),
+            args!["writers", dir, flag, "--interval", "0"],
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains(&format!("{said} {pid} sleep 120")), "{text}");
+        assert!(
+            !text.contains("/usr/bin/sleep"),
+            "program name, not its path: {text}"
+        );
+    }
+}

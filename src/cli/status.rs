@@ -200,7 +200,10 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
             p.pid,
             p.state,
             rate,
-            p.command.chars().take(40).collect::<String>(),
+            crate::ports::processes::program_name(&p.command)
+                .chars()
+                .take(40)
+                .collect::<String>(),
             if p.writes() { " writing" } else { "" }
         )?;
     }
@@ -229,6 +232,23 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
             };
             writeln!(human, "{} not {done}: {reason}", a["pid"])?;
         }
+    }
+    // What was done, by name: "froze 4242 python train.py".
+    for a in actions
+        .iter()
+        .filter(|a| a["error"].is_null() && a["skipped"].is_null())
+    {
+        let done = match a["action"].as_str() {
+            Some("freeze") => "froze",
+            Some("thaw") => "thawed",
+            _ => continue,
+        };
+        let command = list
+            .iter()
+            .find(|p| a["pid"] == p.pid)
+            .map(|p| crate::ports::processes::program_name(&p.command))
+            .unwrap_or_default();
+        writeln!(human, "{done} {} {command}", a["pid"])?;
     }
     for a in actions.iter().filter(|a| a["error"].is_string()) {
         writeln!(

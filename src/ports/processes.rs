@@ -325,3 +325,32 @@ pub fn filesystem_devices(path: &std::path::Path) -> std::io::Result<HashSet<u64
     }
     Ok(devices)
 }
+
+/// A command line for people: argv[0] without its directory (`/opt/conda/bin/python3
+/// train.py` → `python3 train.py`), control characters escaped.
+pub fn program_name(command: &str) -> String {
+    let (program, rest) = command.split_once(' ').unwrap_or((command, ""));
+    let base = program.rsplit('/').next().unwrap_or(program);
+    let line = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base} {rest}")
+    };
+    crate::engine::shown(std::path::Path::new(&line))
+}
+
+#[cfg(test)]
+mod program_name_tests {
+    #[test]
+    fn the_directory_of_the_program_is_dropped() {
+        assert_eq!(
+            super::program_name("/opt/conda/bin/python3 train.py --lr 0.1"),
+            "python3 train.py --lr 0.1"
+        );
+        assert_eq!(super::program_name("sleep"), "sleep");
+        assert_eq!(
+            super::program_name("/x/snaprescue drill-writer /tmp/a/b"),
+            "snaprescue drill-writer /tmp/a/b"
+        );
+    }
+}

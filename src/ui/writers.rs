@@ -26,18 +26,15 @@ pub fn gpu_use(model: &Model, p: &ProcessUse) -> Option<String> {
 /// The command with its program shown by name only (`/usr/bin/python3 x` → `python3 x`),
 /// prefixed by the container runtime when there is one.
 fn short_command(p: &ProcessUse) -> String {
-    let (program, rest) = p.command.split_once(' ').unwrap_or((&p.command, ""));
-    let name = program.rsplit('/').next().unwrap_or(program);
     let container = p
         .container
         .as_ref()
         .map(|c| format!("[{c}] "))
         .unwrap_or_default();
-    if rest.is_empty() {
-        format!("{container}{name}")
-    } else {
-        format!("{container}{name} {rest}")
-    }
+    format!(
+        "{container}{}",
+        crate::ports::processes::program_name(&p.command)
+    )
 }
 
 /// Under a freeze confirmation: a warning for each target that should keep running, and
