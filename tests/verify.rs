@@ -142,6 +142,8 @@ fn verify_command_prints_json_and_fails_on_damage() {
     let failed: Vec<_> = files.iter().filter(|f| f["ok"] == false).collect();
     assert_eq!(failed.len(), 1, "{good}");
     assert_eq!(failed[0]["format"], "pytorch_legacy");
+    // Without --torch no Python is started: the torch check is left out and said to be.
+    assert!(good["torch"].is_null(), "{good}");
     let (code, bad) = run("damaged");
     assert_eq!(code, Some(1));
     assert_eq!(

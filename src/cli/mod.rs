@@ -117,7 +117,8 @@ pub enum Command {
     Verify {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Also load each checkpoint with torch.load(weights_only=True).
+        /// Also check torch.cuda and load each checkpoint with torch.load(weights_only=True)
+        /// (implied by --python and --job; without it, no Python is started).
         #[arg(long)]
         torch: bool,
         /// The training job's interpreter (default: python3).

@@ -23,29 +23,30 @@ pub fn verify(
     interpreter: Interpreter,
     timeout: u64,
 ) -> anyhow::Result<Outcome> {
+    // An interpreter named asks for the torch check as `--torch` does.
+    let load = load || !matches!(interpreter, Interpreter::Path(None));
     let job = match interpreter {
         Interpreter::Job(pid) => JobPython::running(pid)?,
         Interpreter::Path(python) => JobPython::here(python),
     };
     let Targets { files, unchecked } = Targets::collect(paths);
-    let verdicts = verify_all(&files, &HashMap::new(), &|done, total| {
+    let mut verdicts = verify_all(&files, &HashMap::new(), &|done, total| {
         if total > 20 && (done % 20 == 0 || done == total) {
             eprint!("\rverified {done}/{total}");
         }
     });
-    let checkpoints: Vec<PathBuf> = if load {
-        files
+    let torch = load.then(|| {
+        let checkpoints: Vec<PathBuf> = files
             .iter()
             .filter(|f| crate::engine::verify::is_checkpoint(f))
             .cloned()
-            .collect()
-    } else {
-        vec![]
-    };
-    let torch = torch_check_job(&job, &checkpoints, Duration::from_secs(timeout));
+            .collect();
+        torch_check_job(&job, &checkpoints, Duration::from_secs(timeout))
+    });
     // A legacy-format checkpoint is checked only by loading it.
-    let mut verdicts = verdicts;
-    crate::engine::verify::confirm_legacy_by_loads(&mut verdicts, &torch.facts.loads);
+    if let Some(t) = &torch {
+        crate::engine::verify::confirm_legacy_by_loads(&mut verdicts, &t.facts.loads);
+    }
     let mut human = String::new();
     for v in &verdicts {
         let _ = writeln!(
@@ -64,6 +65,27 @@ pub fn verify(
             u.reason
         );
     }
+    let files_ok = verdicts.iter().all(|v| v.ok) && unchecked.is_empty();
+    let loads_ok = match &torch {
+        Some(t) => describe_torch(&mut human, t),
+        None => {
+            let _ = writeln!(
+                human,
+                "torch.cuda not checked and nothing loaded with torch: add --torch (with \
+                 --job PID or --python EXE for the training job's interpreter)"
+            );
+            true
+        }
+    };
+    Ok(Outcome {
+        json: json!({ "files": verdicts, "unchecked": unchecked, "torch": torch }),
+        human,
+        ok: files_ok && loads_ok,
+    })
+}
+
+/// The torch check's lines; true when torch imported and every load that ran succeeded.
+fn describe_torch(human: &mut String, torch: &crate::engine::torch_check::TorchReport) -> bool {
     let f = &torch.facts;
     match &torch.diagnosis {
         None => {
@@ -105,12 +127,5 @@ pub fn verify(
             crate::engine::shown(path)
         );
     }
-    let files_ok = verdicts.iter().all(|v| v.ok) && unchecked.is_empty();
-    let loads_ok = !f.loads.iter().any(CheckpointLoad::failed)
-        && (!load || torch.facts.import_error.is_none() && torch.facts.torch.is_some());
-    Ok(Outcome {
-        json: json!({ "files": verdicts, "unchecked": unchecked, "torch": torch }),
-        human,
-        ok: files_ok && loads_ok,
-    })
+    !f.loads.iter().any(CheckpointLoad::failed) && f.import_error.is_none() && f.torch.is_some()
 }
