@@ -114,6 +114,8 @@ pub fn setup() -> anyhow::Result<PathBuf> {
         ..Default::default()
     };
     save(&state)?;
+    // The pane would be blank for seconds otherwise: say what is being made.
+    eprintln!("drill: making a 512 MiB btrfs volume on a loop device…");
     std::fs::File::create(&state.image)?.set_len(512 << 20)?;
     run(
         "mkfs.btrfs",
@@ -161,6 +163,7 @@ pub fn setup() -> anyhow::Result<PathBuf> {
         run_dir.join("train.py"),
         "import torch\n# fine-tune resnet50, save every 10 epochs\n",
     )?;
+    eprintln!("drill: writing a training run and taking two snapper snapshots…");
     epoch(&run_dir, 10)?;
     // An earlier run, whose whole folder the accident below removes with rm -rf.
     let old_run = m.join(OLD_RUN);
@@ -176,6 +179,7 @@ pub fn setup() -> anyhow::Result<PathBuf> {
     snapper_snapshot(&m, 2, "daily-backup")?;
     std::thread::sleep(Duration::from_millis(1100));
     epoch(&run_dir, 30)?;
+    eprintln!("drill: starting a writer, then the accident (find -delete, rm -rf)…");
     let exe = std::env::current_exe()?;
     let mut writer = std::process::Command::new(exe);
     writer
@@ -275,6 +279,17 @@ pub fn clean() -> anyhow::Result<()> {
             .unwrap_or(false)
     };
     let mount = std::fs::canonicalize(&state.mount).unwrap_or(state.mount.clone());
+    // Copies the drill's runs harvested (its writer holds a deleted checkpoint) go too.
+    let harvest_dir = Path::new(crate::wizard::DEFAULT_HARVEST_DIR);
+    let harvested = crate::engine::harvest::remove_harvested_from(harvest_dir, &mount);
+    if !harvested.is_empty() {
+        eprintln!(
+            "removed {} harvested cop{} of the drill's files from {}",
+            harvested.len(),
+            if harvested.len() == 1 { "y" } else { "ies" },
+            harvest_dir.display()
+        );
+    }
     while mounted(&mount) {
         nix::mount::umount2(&mount, nix::mount::MntFlags::empty())
             .with_context(|| format!("unmounting {}", mount.display()))?;

@@ -281,17 +281,34 @@ fn drill_clean_removes_everything_it_made() {
         .len()
     );
     let pid = writer["pid"].as_i64().unwrap() as i32;
+    // The writer's deleted checkpoint saved where the wizard's `h` saves it by default.
+    let (code, saved, err) = json(
+        state.path(),
+        args![
+            "writers",
+            lost,
+            "--rescue-open",
+            "/dev/shm/snaprescue-harvest",
+            "--interval",
+            "0"
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let copy = PathBuf::from(saved["harvest"]["saved"][0]["saved_to"].as_str().unwrap());
+    assert!(copy.exists());
     let image = lab.join("lab.img");
     let out = Command::new(bin)
         .args(["drill", "--clean"])
         .env("SNAPRESCUE_DRILL_DIR", &lab)
         .output()
         .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        !copy.exists(),
+        "drill --clean removes what its runs harvested"
     );
+    assert!(said.contains("removed 1 harvested copy"), "{said}");
     assert!(!image.exists() && !lab.exists());
     assert!(
         !std::fs::read_to_string("/proc/self/mountinfo")

@@ -82,3 +82,27 @@ fn the_finish_asks_before_it_quits_with_an_unsaved_file() {
     assert!(keys(&mut m, &[Key::Enter]).is_empty());
     assert_eq!(m.overlay, Overlay::AtRisk(Leaving::Quit));
 }
+
+/// Against a path no snapshot source serves, step 1 says so at once: saving the open files
+/// is the only rescue. A process that only sits there (its cwd) is not suggested for a
+/// freeze.
+#[test]
+fn step1_says_when_no_snapshot_can_help_and_suggests_freezing_only_what_writes() {
+    let mut m = Model::new("/tmp/x".into());
+    update(
+        &mut m,
+        Msg::WritersScanned {
+            processes: vec![process(10)],
+            unreadable: 0,
+            elapsed_secs: 2.0,
+        },
+    );
+    m.snapshots.error = Some("no snapshot source serves /tmp/x (ext4 filesystem at /)".into());
+    let screen = render(&m);
+    assert!(
+        screen.contains("No snapshot can bring PATH back"),
+        "{screen}"
+    );
+    assert!(screen.contains("Nothing here writes now"), "{screen}");
+    assert!(!screen.contains("Next: freeze"), "{screen}");
+}

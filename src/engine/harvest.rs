@@ -159,3 +159,56 @@ pub fn harvest(
     }
     Ok(report)
 }
+
+/// Removes the harvested copies under `dir` whose deleted original lay under `root` (the
+/// drill's lab), and the manifests left naming nothing; returns the copies removed. Only
+/// files a manifest of ours names are touched.
+pub fn remove_harvested_from(dir: &Path, root: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let manifest = entry.path();
+        let is_manifest = manifest
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("harvest-") && n.ends_with(".json"));
+        let Some(mut report) = is_manifest
+            .then(|| std::fs::read(&manifest).ok())
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            continue;
+        };
+        let Some(saved) = report["saved"].as_array_mut() else {
+            continue;
+        };
+        saved.retain(|s| {
+            let (Some(original), Some(copy)) = (s["original"].as_str(), s["saved_to"].as_str())
+            else {
+                return true;
+            };
+            let copy = Path::new(copy);
+            if !Path::new(original).starts_with(root) || !copy.starts_with(dir) {
+                return true;
+            }
+            if std::fs::remove_file(copy).is_ok() {
+                removed.push(copy.to_path_buf());
+                if let Some(parent) = copy.parent() {
+                    let _ = std::fs::remove_dir(parent); // only when empty
+                }
+            }
+            false
+        });
+        let _ = if saved.is_empty() && report["failed"].as_array().is_none_or(|f| f.is_empty()) {
+            std::fs::remove_file(&manifest)
+        } else {
+            std::fs::write(
+                &manifest,
+                serde_json::to_vec_pretty(&report).unwrap_or_default(),
+            )
+        };
+    }
+    removed
+}

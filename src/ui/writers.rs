@@ -163,10 +163,16 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let w = &model.writers;
+    // Room for the "no snapshot" warning, which must not push the suggestion away.
+    let footer_rows = if model.snapshots.error.is_some() {
+        5
+    } else {
+        3
+    };
     let [intro, list, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(3),
-        Constraint::Length(3),
+        Constraint::Length(footer_rows),
     ])
     .areas(area);
     frame.render_widget(
@@ -253,6 +259,16 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         lines.push(Line::from("working…").yellow());
     } else if w.loaded && !w.processes.is_empty() {
         lines.push(Line::from(suggestion(w)).cyan());
+    }
+    // Said here, not only at step 3: without a snapshot, saving the open files is all.
+    if let Some(e) = &model.snapshots.error {
+        lines.push(
+            Line::from(format!(
+                "No snapshot can bring PATH back ({e}). Deleted files still open in a process \
+                 can be saved with h: that is the only rescue here."
+            ))
+            .yellow(),
+        );
     }
     for p in w.processes.iter().filter(|p| p.launcher) {
         lines.push(

@@ -44,14 +44,17 @@ fn tree(w: &Writers, root: &ProcessUse) -> Vec<(i32, u64)> {
 
 /// What to do next, in the order that saves the most.
 pub fn suggestion(w: &Writers) -> &'static str {
-    // Those left running on purpose (daemons, launchers) do not count.
-    let running = freezable(&w.processes).iter().any(|p| p.state != 'T');
+    // Those left running on purpose (daemons, launchers) do not count, nor those that only
+    // read or sit there (a shell's cwd, an editor): freezing them saves nothing.
+    let running = freezable(&w.processes)
+        .iter()
+        .any(|p| p.state != 'T' && (p.writes() || unharvested(w, p) > 0));
     let holding = w.processes.iter().any(|p| unharvested(w, p) > 0);
     match (running, holding) {
-        (true, _) => "Next: freeze the writers (f one, P its tree, F all).",
+        (true, _) => "Next: freeze what writes or holds deleted files (f one, P its tree, F all).",
         (false, true) => "Next: h saves the deleted-but-open files to another disk.",
         (false, false) => {
-            "Writers are stopped. Enter goes on (K terminates, R remounts read-only)."
+            "Nothing here writes now. Enter goes on (K terminates, R remounts read-only)."
         }
     }
 }
