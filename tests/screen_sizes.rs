@@ -43,6 +43,7 @@ fn states() -> Vec<(&'static str, Model)> {
     m.step = Step::Recovery;
     m.recovery.choice = RecoveryChoice::Rollback;
     m.recovery.confirming = true;
+    m.recovery.refusal = Some(Ok(()));
     m.recovery.typed = "da".into();
     m.recovery.newer = Some(Ok(NewerFiles {
         count: 3,

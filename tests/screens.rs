@@ -140,6 +140,7 @@ fn step4_recovery() {
     insta::assert_snapshot!("recovery", render(&m));
     m.recovery.choice = RecoveryChoice::Rollback;
     m.recovery.confirming = true;
+    m.recovery.refusal = Some(Ok(()));
     m.recovery.typed = "da".into();
     m.recovery.newer = Some(Ok(NewerFiles {
         count: 2,
@@ -161,6 +162,7 @@ fn step4_cloud_rollback_confirm() {
     }
     m.recovery.choice = RecoveryChoice::Rollback;
     m.recovery.confirming = true;
+    m.recovery.refusal = Some(Ok(()));
     m.recovery.typed = "vol-0a".into();
     m.recovery.newer = Some(Ok(NewerFiles {
         count: 1,

@@ -106,3 +106,53 @@ fn step1_says_when_no_snapshot_can_help_and_suggests_freezing_only_what_writes()
     assert!(screen.contains("Nothing here writes now"), "{screen}");
     assert!(!screen.contains("Next: freeze"), "{screen}");
 }
+
+/// What would refuse a rollback (processes using the subvolume) is shown before anything is
+/// typed, with the fix offered from there: `f` goes to step 1, `r` checks again.
+#[test]
+fn a_rollback_refusal_shows_before_the_confirmation_and_offers_the_fix() {
+    let mut m = Model::new("/data/run".into());
+    update(
+        &mut m,
+        Msg::SnapshotsListed(Ok(SnapshotListing {
+            source: "btrfs subvolume data".into(),
+            rollback_targets: vec![("btrfs".into(), "data".into())],
+            snapshots: vec![],
+            deleted_at: None,
+            recommended: None,
+            recommend_reason: String::new(),
+        })),
+    );
+    m.snapshots.chosen = Some("259".into());
+    m.step = Step::Recovery;
+    let effects = keys(&mut m, &[Key::Down, Key::Enter]);
+    assert!(
+        effects.contains(&Effect::CheckRollback { id: "259".into() }),
+        "{effects:?}"
+    );
+    update(
+        &mut m,
+        Msg::RollbackChecked(Err(
+            "processes still use /data: 4242 (python train.py)".into()
+        )),
+    );
+    let screen = render(&m);
+    assert!(screen.contains("Rollback is not possible now"), "{screen}");
+    assert!(screen.contains("4242 (python"), "{screen}");
+    assert!(
+        !screen.contains("Type `data`"),
+        "no confirmation to type: {screen}"
+    );
+    assert!(keys(&mut m, &[Key::Char('d')]).is_empty());
+    assert!(
+        m.recovery.typed.is_empty(),
+        "nothing is typed while refused"
+    );
+    assert_eq!(
+        keys(&mut m, &[Key::Char('r')]),
+        vec![Effect::CheckRollback { id: "259".into() }]
+    );
+    update(&mut m, Msg::RollbackChecked(Err("still busy".into())));
+    assert_eq!(keys(&mut m, &[Key::Char('f')]), vec![Effect::ScanWriters]);
+    assert_eq!(m.step, Step::Writers);
+}

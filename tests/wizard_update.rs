@@ -203,7 +203,10 @@ fn rollback_runs_only_after_the_target_is_typed_exactly() {
     keys(&mut m, &[Key::Enter, Key::Down]);
     assert_eq!(
         keys(&mut m, &[Key::Enter]),
-        vec![Effect::ScanNewer { id: "2".into() }]
+        vec![
+            Effect::CheckRollback { id: "2".into() },
+            Effect::ScanNewer { id: "2".into() }
+        ]
     );
     assert!(m.typing());
     assert!(keys(&mut m, &[Key::Char('d'), Key::Char('a'), Key::Enter]).is_empty());

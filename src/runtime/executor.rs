@@ -181,6 +181,17 @@ impl Executor {
                 },
                 |e| Msg::NewerScanned(Err(e)),
             ),
+            Effect::CheckRollback { id } => self.with_session(
+                move |s| {
+                    let verdict = s
+                        .snapshot(&id)
+                        .and_then(|snap| s.source_of(snap)?.rollback_plan(snap, true))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    Msg::RollbackChecked(verdict)
+                },
+                |e| Msg::RollbackChecked(Err(e)),
+            ),
             Effect::LoadDiff { id } => {
                 let (opened, cancel, tx) = (
                     self.opened.clone(),

@@ -63,7 +63,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         lines.push(Line::from(format!("rolling back… {}", r.stage)).yellow());
     } else if let Some(Err(e)) = &r.outcome {
         lines.push(Line::from(format!("rollback refused: {e}")).red());
+    } else if let (true, Some(Err(refusal))) = (r.confirming, &r.refusal) {
+        lines.push(Line::from(format!("Rollback is not possible now: {refusal}")).red());
+        lines.push(
+            Line::from(
+                "f: go to step 1 to freeze or end those processes   r: check again   Esc: back",
+            )
+            .bold(),
+        );
     } else if r.confirming {
+        if r.refusal.is_none() {
+            lines.push(Line::from("checking what could stop the rollback…").dark_gray());
+        }
         match &r.newer {
             None => lines.push(Line::from(
                 "looking for what was written since the snapshot…",

@@ -74,6 +74,8 @@ pub enum Msg {
     },
     TorchChecked(TorchReport),
     RollbackDone(Result<RollbackOutcome, String>),
+    /// The rollback's dry run: Err names what would refuse it.
+    RollbackChecked(Result<(), String>),
     /// What a running rollback is doing now.
     RollbackStage(String),
     ReportWritten(Result<PathBuf, String>),
@@ -144,6 +146,10 @@ pub enum Effect {
     Verify {
         files: Vec<PathBuf>,
         recorded: HashMap<PathBuf, String>,
+    },
+    /// Runs the rollback's dry run for the snapshot: what would refuse it.
+    CheckRollback {
+        id: String,
     },
     /// Verifies every checkpoint below `root` (after a rollback).
     VerifyUnder {

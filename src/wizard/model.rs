@@ -178,6 +178,9 @@ pub struct Recovery {
     pub confirming: bool,
     pub typed: String,
     pub newer: Option<Result<NewerFiles, String>>,
+    /// What would refuse the rollback (busy, read-only, mounts), checked before anything
+    /// is typed; None while the check runs, Some(Ok) when nothing does.
+    pub refusal: Option<Result<(), String>>,
     pub running: bool,
     /// Where a running rollback is (a cloud rollback takes minutes).
     pub stage: String,

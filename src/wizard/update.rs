@@ -89,6 +89,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.recovery.newer = Some(result);
             vec![]
         }
+        Msg::RollbackChecked(result) => {
+            model.recovery.refusal = Some(result);
+            vec![]
+        }
         Msg::DiffReady(result) => {
             model.restore.loading = false;
             match result {

@@ -74,6 +74,24 @@ fn recovery(model: &mut Model, key: Key) -> Vec<Effect> {
     if r.running {
         return vec![];
     }
+    // Refused before anything is typed: the fix is offered from here.
+    if r.confirming && matches!(r.refusal, Some(Err(_))) {
+        return match key {
+            Key::Char('f') => {
+                r.confirming = false;
+                go(model, Step::Writers)
+            }
+            Key::Char('r') => {
+                r.refusal = None;
+                vec![Effect::CheckRollback { id }]
+            }
+            Key::Esc => {
+                r.confirming = false;
+                vec![]
+            }
+            _ => vec![],
+        };
+    }
     if r.confirming {
         match key {
             Key::Char(c) => r.typed.push(c),
@@ -118,7 +136,11 @@ fn recovery(model: &mut Model, key: Key) -> Vec<Effect> {
                 r.confirming = true;
                 r.typed.clear();
                 r.newer = None;
-                vec![Effect::ScanNewer { id }]
+                r.refusal = None;
+                vec![
+                    Effect::CheckRollback { id: id.clone() },
+                    Effect::ScanNewer { id },
+                ]
             }
         },
         Key::Esc | Key::BackTab => go(model, Step::Snapshots),
