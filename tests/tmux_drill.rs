@@ -484,3 +484,90 @@ fn a_freeze_survives_a_killed_wizard_in_the_journal() {
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", left[0])).unwrap();
     assert!(!stat.contains(") T "), "thawed: {stat}");
 }
+
+/// The newest checkpoint is in no snapshot, only in the writer's open file: saved with `h`
+/// in step 1 (to RAM), then copied back into place from the finish with `b`, verified.
+#[test]
+fn a_harvested_checkpoint_is_copied_back_into_place_from_the_finish() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("snaprescue-e2e-back-{}", std::process::id()),
+        lab: dir.path().join("lab"),
+        state: dir.path().join("state"),
+    };
+    let harvest = tempfile::tempdir_in("/dev/shm").unwrap();
+    let status = Command::new("tmux")
+        .args([
+            "-L",
+            &t.socket,
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "--",
+            "env",
+        ])
+        .arg(format!("SNAPRESCUE_DRILL_DIR={}", t.lab.display()))
+        .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
+        .args([env!("CARGO_BIN_EXE_snaprescue"), "drill"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    t.wait_for("1 (1.00 MiB)");
+    t.keys(&["f"]);
+    t.wait_for("y/n");
+    t.keys(&["y"]);
+    t.wait_for("T frozen");
+    t.keys(&["h"]);
+    t.wait_for("/dev/shm/snaprescue-harvest");
+    // Type our own folder instead of the default.
+    for _ in 0.."/dev/shm/snaprescue-harvest".len() {
+        t.keys(&["BSpace"]);
+    }
+    t.tmux(&[
+        "send-keys",
+        "-t",
+        "e2e",
+        "-l",
+        harvest.path().to_str().unwrap(),
+    ]);
+    t.keys(&["Enter"]);
+    t.wait_for("saved and verified");
+    t.keys(&["Enter"]);
+    t.wait_for("GPU and processes");
+    t.keys(&["Enter"]);
+    t.wait_for("★");
+    t.keys(&["Enter"]);
+    t.wait_for("Rescue: open a read-only copy");
+    t.keys(&["Enter"]);
+    t.wait_for("epoch_20.safetensors");
+    t.keys(&["a", "Enter"]);
+    t.wait_for("Restore 4 files?");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("press b to copy them back");
+    assert!(screen.contains("RAM"), "{screen}");
+    t.keys(&["b"]);
+    t.wait_for("copied back into place, verified");
+    let back = t
+        .lab
+        .join("mnt/data/experiments/resnet50-finetune/checkpoints/epoch_30.pth");
+    let copy = walkdir::WalkDir::new(harvest.path())
+        .into_iter()
+        .flatten()
+        .find(|e| e.file_name() == "epoch_30.pth")
+        .expect("the harvested copy");
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(copy.path()).unwrap()
+    );
+    // Nothing is missing any more.
+    let screen = t.screen();
+    assert!(!screen.contains("Still missing"), "{screen}");
+}

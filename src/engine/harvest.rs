@@ -212,3 +212,33 @@ pub fn remove_harvested_from(dir: &Path, root: &Path) -> Vec<PathBuf> {
     }
     removed
 }
+
+/// Copies a harvested file back to where it was deleted from, verified, never over an
+/// existing entry; the folder it lived in must still exist (opened without following links).
+pub fn copy_back(copy: &Path, original: &Path) -> Result<(), String> {
+    use std::os::fd::AsFd;
+    let (Some(parent), Some(name)) = (original.parent(), original.file_name()) else {
+        return Err("no place to copy it back to".into());
+    };
+    if std::fs::symlink_metadata(original).is_ok() {
+        return Err("something is there again; kept as is".into());
+    }
+    let dir = super::beneath::open_resolved(parent).map_err(|e| e.to_string())?;
+    let input = std::fs::File::open(copy).map_err(|e| format!("cannot read the copy: {e}"))?;
+    let place = super::copy::Place {
+        dir: std::sync::Arc::new(dir),
+        name: name.to_os_string(),
+    };
+    let staged = super::copy::stage_file(
+        input,
+        place.clone(),
+        false,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    staged.file().sync_all().map_err(|e| e.to_string())?;
+    staged.commit(0).map_err(|e| e.to_string())?;
+    let _ = nix::unistd::fsync(place.dir.as_fd());
+    Ok(())
+}

@@ -181,6 +181,17 @@ impl Executor {
                 },
                 |e| Msg::NewerScanned(Err(e)),
             ),
+            Effect::CopyBack { files } => self.blocking(move || {
+                Msg::CopiedBack(
+                    files
+                        .into_iter()
+                        .map(|(copy, original)| {
+                            let r = crate::engine::harvest::copy_back(&copy, &original);
+                            (original, r)
+                        })
+                        .collect(),
+                )
+            }),
             Effect::CheckRollback { id } => self.with_session(
                 move |s| {
                     let verdict = s

@@ -9,7 +9,7 @@ use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-pub const KEYS: &str = "↑↓:scroll t:thaw frozen Enter:quit Esc:back";
+pub const KEYS: &str = "↑↓:scroll b:copy harvested back t:thaw frozen Enter:quit Esc:back";
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
@@ -216,6 +216,22 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         }
     } else if model.restore.report.is_some() || model.recovery.outcome.is_some() {
         lines.push(Line::from("Nothing lost is missing any more.").green());
+    }
+    let back = model.harvested_to_copy_back();
+    if !back.is_empty() {
+        lines.push(
+            Line::from(format!(
+                "{} file(s) saved from open handles are only in {}: press b to copy them back \
+                 into place (verified, nothing overwritten).",
+                back.len(),
+                if back.iter().all(|(c, _)| c.starts_with("/dev/shm")) {
+                    "RAM (/dev/shm), which a reboot empties"
+                } else {
+                    "the harvest folder"
+                }
+            ))
+            .yellow(),
+        );
     }
     lines.push(Line::from(""));
     let w = &model.writers;

@@ -74,6 +74,8 @@ pub enum Msg {
     },
     TorchChecked(TorchReport),
     RollbackDone(Result<RollbackOutcome, String>),
+    /// Harvested files copied back: (original, outcome).
+    CopiedBack(Vec<(PathBuf, Result<(), String>)>),
     /// The rollback's dry run: Err names what would refuse it.
     RollbackChecked(Result<(), String>),
     /// What a running rollback is doing now.
@@ -146,6 +148,10 @@ pub enum Effect {
     Verify {
         files: Vec<PathBuf>,
         recorded: HashMap<PathBuf, String>,
+    },
+    /// Copies harvested files (copy, original) back into place.
+    CopyBack {
+        files: Vec<(PathBuf, PathBuf)>,
     },
     /// Runs the rollback's dry run for the snapshot: what would refuse it.
     CheckRollback {

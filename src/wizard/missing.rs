@@ -47,7 +47,12 @@ pub fn still_missing(model: &Model) -> Vec<Missing> {
         .collect();
     for p in &model.writers.processes {
         for d in &p.deleted_open {
-            if !d.path.starts_with(&model.path) || in_tree.contains(&d.path) {
+            let back = model
+                .finish
+                .copied_back
+                .iter()
+                .any(|(o, r)| o == &d.path && r.is_ok());
+            if !d.path.starts_with(&model.path) || in_tree.contains(&d.path) || back {
                 continue;
             }
             let where_ = match saved.iter().find(|s| s.handle == d.handle) {
@@ -56,7 +61,7 @@ pub fn still_missing(model: &Model) -> Vec<Missing> {
                     p.pid,
                     crate::engine::shown(&s.saved_to),
                     if s.saved_to.starts_with("/dev/shm") {
-                        " (RAM: gone at reboot; copy it back)"
+                        " (RAM: a reboot loses it; b copies it back into place)"
                     } else {
                         ""
                     }

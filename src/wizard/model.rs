@@ -242,6 +242,8 @@ pub struct Finish {
     pub restored_total: (usize, u64),
     /// The checks of the latest action are running; the report is written when they end.
     pub report_pending: bool,
+    /// Harvested files copied back into place: (original, outcome).
+    pub copied_back: Vec<(PathBuf, Result<(), String>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -323,6 +325,23 @@ impl Model {
             .flat_map(|p| &p.deleted_open)
             .filter(|d| !self.writers.harvested.contains(&d.handle))
             .map(|d| d.path.clone())
+            .collect()
+    }
+
+    /// Harvested copies (copy, original) not yet copied back into place.
+    pub fn harvested_to_copy_back(&self) -> Vec<(PathBuf, PathBuf)> {
+        self.writers
+            .last_harvest
+            .iter()
+            .flat_map(|h| h.saved.iter())
+            .filter(|s| {
+                !self
+                    .finish
+                    .copied_back
+                    .iter()
+                    .any(|(o, r)| o == &s.original && r.is_ok())
+            })
+            .map(|s| (s.saved_to.clone(), s.original.clone()))
             .collect()
     }
 

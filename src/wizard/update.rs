@@ -89,6 +89,33 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.recovery.newer = Some(result);
             vec![]
         }
+        Msg::CopiedBack(results) => {
+            let ok = results.iter().filter(|r| r.1.is_ok()).count();
+            let failed: Vec<String> = results
+                .iter()
+                .filter_map(|(p, r)| {
+                    r.as_ref()
+                        .err()
+                        .map(|e| format!("{}: {e}", crate::engine::shown(p)))
+                })
+                .collect();
+            model.notice = Some(if failed.is_empty() {
+                format!("{ok} harvested file(s) copied back into place, verified")
+            } else {
+                format!("{ok} copied back; not copied: {}", failed.join("; "))
+            });
+            for (original, result) in &results {
+                if result.is_ok() {
+                    model.finish.actions.push(format!(
+                        "harvested copy of {} copied back into place",
+                        crate::engine::shown(original)
+                    ));
+                }
+            }
+            model.finish.copied_back.extend(results);
+            model.finish.report_pending = true;
+            vec![Effect::WriteReport(Box::new(super::finish_report(model)))]
+        }
         Msg::RollbackChecked(result) => {
             model.recovery.refusal = Some(result);
             vec![]

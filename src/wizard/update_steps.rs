@@ -256,6 +256,11 @@ fn finish(model: &mut Model, key: Key) -> Vec<Effect> {
             model.finish.scroll = scroll.clamp(0, 500) as u16;
             vec![]
         }
+        Key::Char('b') if !model.harvested_to_copy_back().is_empty() => {
+            vec![Effect::CopyBack {
+                files: model.harvested_to_copy_back(),
+            }]
+        }
         Key::Char('t') if !model.writers.frozen.is_empty() => vec![Effect::Signal {
             action: SignalAction::Thaw,
             targets: model.writers.frozen.iter().map(|f| (f.0, f.1)).collect(),
