@@ -9,7 +9,16 @@ use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-pub const KEYS: &str = "↑↓:scroll b:copy harvested back t:thaw frozen Enter:quit Esc:back";
+pub const KEYS: &str = "↑↓:scroll t:thaw frozen Enter:quit Esc:back";
+
+/// The keys that work now (b only while harvested copies wait to be copied back).
+pub fn keys(model: &Model) -> &'static str {
+    if model.harvested_to_copy_back().is_empty() {
+        KEYS
+    } else {
+        "↑↓:scroll b:copy harvested back t:thaw frozen Enter:quit Esc:back"
+    }
+}
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();

@@ -23,20 +23,31 @@ pub fn human(bytes: u64) -> String {
 
 pub fn draw(frame: &mut Frame, model: &Model) {
     let hints = match model.step {
-        Step::Writers => writers::KEYS,
+        Step::Writers => writers::keys(model),
         Step::Gpu => gpu::KEYS,
         Step::Snapshots => snapshots::KEYS,
-        Step::Recovery => recovery::KEYS,
+        Step::Recovery => recovery::keys(model),
         Step::Restore => picker::keys(model),
-        Step::Finish => finish::KEYS,
+        Step::Finish => finish::keys(model),
     };
-    let hints = format!("{hints} ?:help q:quit");
-    // On a narrow terminal the key hints wrap rather than lose `?:help q:quit` at the end.
-    let hint_rows = wrapped_rows(&hints, frame.area().width).min(3);
+    // While a name is typed, q and ? are text: the footer does not offer them.
+    let hints = if model.typing() {
+        hints.to_string()
+    } else {
+        format!("{hints} ?:help q:quit")
+    };
+    // On a narrow terminal the key hints wrap rather than lose `?:help q:quit` at the end,
+    // and a long notice (an error from the kernel) wraps rather than being cut.
+    let width = frame.area().width;
+    let hint_rows = wrapped_rows(&hints, width).min(3);
+    let notice_rows = model
+        .notice
+        .as_deref()
+        .map_or(1, |n| wrapped_rows(n, width).min(3));
     let [bar, body, notice, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
-        Constraint::Length(1),
+        Constraint::Length(notice_rows),
         Constraint::Length(hint_rows),
     ])
     .areas(frame.area());
@@ -50,7 +61,12 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Step::Finish => finish::draw(frame, body, model),
     }
     if let Some(text) = &model.notice {
-        frame.render_widget(Paragraph::new(text.as_str()).yellow(), notice);
+        frame.render_widget(
+            Paragraph::new(text.as_str())
+                .yellow()
+                .wrap(Wrap { trim: true }),
+            notice,
+        );
     }
     frame.render_widget(
         Paragraph::new(hints)
@@ -59,7 +75,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         keys,
     );
     match model.overlay {
-        Overlay::Help => popup(frame, "Help", HELP, 64, 16),
+        Overlay::Help => popup(frame, "Help", &help(model), 72, 9),
         Overlay::QuitConfirm => popup(
             frame,
             "Quit?",
@@ -114,22 +130,42 @@ fn step_bar(model: &Model) -> Line<'static> {
     Line::from(spans)
 }
 
-const HELP: &str = "\
-Move: ↑/↓ or j/k, PgUp/PgDn, g/G     Next step: Enter or n
-Back: Esc                           Help: ?   Quit: q
-1 Stop writers: f freeze one, P its tree, F all; t/T thaw;
-  h save deleted-but-open files; K terminate; R remount ro
-2 GPU: r refresh
-3 Snapshot: Enter chooses (★ = recommended: holds the most
-  lost files; cloud: newest before the deletion)
-4 Rescue browses a read-only copy; Rollback replaces the whole
-  subvolume (the current one is kept read-only) after you type
-  its path
-5 Restore: →/l open, ←/h close, space select, a all deleted,
-  d filter, / search (Esc clears it), Enter restore, x cancel
-6 Finish: t thaw frozen processes, Enter quit
-Nothing is overwritten: conflicts are skipped or kept beside.
-Press any key to close.";
+/// Help for the screen in front of the user: its own keys first, then the common ones.
+fn help(model: &Model) -> String {
+    let step = match model.step {
+        Step::Writers => {
+            "Stop the writers: f freezes the selected process, P its tree, F all that write; \
+             t/T thaw; h saves deleted-but-open files to another disk; K terminates (after h); \
+             R remounts the filesystem read-only."
+        }
+        Step::Gpu => "GPU and processes: r refreshes.",
+        Step::Snapshots => {
+            "Pick a snapshot: ↑↓ choose, Enter uses it. ★ holds the most lost files (cloud: \
+             the newest before the deletion, X on the timeline)."
+        }
+        Step::Recovery => {
+            "Rescue browses a read-only copy (nothing live changes but what you restore). \
+             Rollback replaces the whole subvolume after you type its name; the current one \
+             is kept read-only."
+        }
+        Step::Restore => {
+            "→/l open, ←/h close, space select, a all deleted, d deleted-only filter, / search \
+             (Enter keeps it, Esc clears it), Enter restores, c (when asked) keep both or \
+             skip, x cancels a running restore."
+        }
+        Step::Finish => {
+            "↑↓ scroll, b copies harvested files back, t thaws frozen processes, Enter quits, \
+             Esc goes back to the picker (compared again)."
+        }
+    };
+    format!(
+        "{step}\n\n\
+         Everywhere: ↑/↓ or j/k, PgUp/PgDn, g/G move; Enter next; Esc back; ? help; q quit \
+         (asks first while work runs or files are unsaved). Nothing is overwritten: \
+         conflicts are skipped or kept beside.\n\
+         Press any key to close."
+    )
+}
 
 /// A centred box with text.
 pub fn popup(frame: &mut Frame, title: &str, text: &str, width: u16, height: u16) {

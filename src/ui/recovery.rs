@@ -10,6 +10,16 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 pub const KEYS: &str = "↑↓:choose Enter:go Esc:back";
 
+/// The keys that work now: typing the name to confirm, a refusal, or choosing.
+pub fn keys(model: &Model) -> &'static str {
+    let r = &model.recovery;
+    match (r.confirming, &r.refusal) {
+        (true, Some(Err(_))) => "f:step 1 (freeze or end them) r:check again Esc:back",
+        (true, _) => "type the name shown, Enter:roll back Esc:cancel",
+        _ => KEYS,
+    }
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let r = &model.recovery;
     let snap = model.chosen_snapshot();

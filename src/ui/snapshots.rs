@@ -11,11 +11,11 @@ use ratatui::widgets::{Block, Paragraph, Row, Table};
 
 pub const KEYS: &str = "↑↓:choose Enter:use this snapshot Esc:back";
 
-/// One line: snapshots as `|` (recommended `*`) and the deletion as `X`, oldest left; a
-/// snapshot whose time is unknown has no place on it.
+/// One line: snapshots as `|` and the deletion as `X`, oldest left (the recommended one is
+/// marked ★ in the table, not here: one marker style); a snapshot whose time is unknown has
+/// no place on it.
 pub fn timeline(
     created: &[Option<DateTime<Utc>>],
-    recommended: Option<usize>,
     deleted_at: Option<DateTime<Utc>>,
     width: usize,
 ) -> String {
@@ -28,14 +28,32 @@ pub fn timeline(
     let pos =
         |t: i64| (((t - lo) as f64 / span) * (width.saturating_sub(1)) as f64).round() as usize;
     let mut line: Vec<char> = vec!['─'; width];
-    for (i, t) in created.iter().enumerate() {
-        let Some(t) = t else { continue };
-        line[pos(t.timestamp())] = if Some(i) == recommended { '*' } else { '|' };
+    for t in created.iter().flatten() {
+        line[pos(t.timestamp())] = '|';
     }
     if let Some(t) = deleted_at {
         line[pos(t.timestamp())] = 'X';
     }
     line.into_iter().collect()
+}
+
+/// The dates at both ends of the timeline, under it: oldest left, newest right.
+pub fn timeline_ends(
+    created: &[Option<DateTime<Utc>>],
+    deleted_at: Option<DateTime<Utc>>,
+    width: usize,
+) -> String {
+    let mut times: Vec<DateTime<Utc>> = created.iter().flatten().copied().collect();
+    times.extend(deleted_at);
+    let (Some(lo), Some(hi)) = (times.iter().min(), times.iter().max()) else {
+        return String::new();
+    };
+    let (left, right) = (
+        lo.format("%m-%d %H:%M").to_string(),
+        hi.format("%m-%d %H:%M").to_string(),
+    );
+    let gap = width.saturating_sub(left.len() + right.len()).max(1);
+    format!("{left}{}{right}", " ".repeat(gap))
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
@@ -53,13 +71,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
         return;
     };
-    let [head, table] = Layout::vertical([Constraint::Length(6), Constraint::Min(3)]).areas(area);
+    let [head, table] = Layout::vertical([Constraint::Length(7), Constraint::Min(3)]).areas(area);
     let deleted = listing
         .deleted_at
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| "unknown".into());
     let created: Vec<_> = listing.snapshots.iter().rev().map(|x| x.created).collect();
-    let rec_rev = listing.recommended.map(|r| listing.snapshots.len() - 1 - r);
     let width = (head.width as usize).saturating_sub(12).clamp(10, 60);
     let counting = if listing.counting(&s.lost) {
         " (still counting what the local snapshots hold…)"
@@ -73,16 +90,19 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(listing.source.clone()).bold(),
-            Line::from(format!(
-                "deletion estimated at {deleted} (the surviving parent's mtime)"
-            )),
+            Line::from(format!("deleted at about {deleted} (X; its folder's mtime)")),
             Line::from(format!(
                 "timeline  {}",
-                timeline(&created, rec_rev, listing.deleted_at, width)
+                timeline(&created, listing.deleted_at, width)
             )),
+            Line::from(format!(
+                "          {}",
+                timeline_ends(&created, listing.deleted_at, width)
+            ))
+            .dark_gray(),
             Line::from(recommendation).dark_gray(),
         ])
-        .wrap(ratatui::widgets::Wrap { trim: true }),
+        .wrap(ratatui::widgets::Wrap { trim: false }),
         head,
     );
     if listing.snapshots.is_empty() {
@@ -145,8 +165,17 @@ mod tests {
     fn timeline_places_deletion_after_snapshots() {
         let t = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
         assert_eq!(
-            timeline(&[Some(t(0)), Some(t(5))], Some(1), Some(t(10)), 11),
-            "|────*────X"
+            timeline(&[Some(t(0)), Some(t(5))], Some(t(10)), 11),
+            "|────|────X"
+        );
+    }
+
+    #[test]
+    fn both_ends_of_the_timeline_carry_their_dates() {
+        let t = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
+        assert_eq!(
+            timeline_ends(&[Some(t(0)), Some(t(5))], Some(t(10)), 30),
+            "01-01 00:00        01-01 10:00"
         );
     }
 
@@ -154,7 +183,7 @@ mod tests {
     fn a_snapshot_of_unknown_time_has_no_place_on_the_timeline() {
         let t = |h| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
         assert_eq!(
-            timeline(&[Some(t(0)), None, Some(t(5))], None, Some(t(10)), 11),
+            timeline(&[Some(t(0)), None, Some(t(5))], Some(t(10)), 11),
             "|────|────X"
         );
     }

@@ -14,6 +14,15 @@ use ratatui::widgets::{Block, Paragraph, Row, Table};
 
 pub const KEYS: &str = "f/P/F:freeze t/T:thaw h:harvest K:kill R:ro Enter:next";
 
+/// The keys that work now: typing the harvest folder, or the step's own.
+pub fn keys(model: &Model) -> &'static str {
+    if model.writers.harvest_dir.is_some() {
+        "type the folder, Enter:save there Esc:cancel"
+    } else {
+        KEYS
+    }
+}
+
 /// How a process uses the GPUs: its GPU memory when the driver reports it for this PID,
 /// else `in use` when it holds a GPU device open (inside a container, or without NVML).
 pub fn gpu_use(model: &Model, p: &ProcessUse) -> Option<String> {
@@ -96,11 +105,18 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
         .skip(top)
         .take(height)
         .map(|(i, p)| {
-            let rate = w
-                .rates
-                .get(&p.pid)
-                .map(|r| format!("{}/s", human(*r as u64)))
-                .unwrap_or_else(|| "-".into());
+            // One fact per column: a stopped process writes nothing (its last rate would be
+            // stale), one not writing has no rate.
+            let writes = if p.state == 'T' {
+                "stopped".to_string()
+            } else if p.writes() {
+                w.rates
+                    .get(&p.pid)
+                    .map(|r| format!("{}/s", human(*r as u64)))
+                    .unwrap_or_else(|| "writing".into())
+            } else {
+                "-".into()
+            };
             let deleted = if p.deleted_open.is_empty() {
                 String::new()
             } else {
@@ -117,12 +133,7 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
             let row = Row::new(vec![
                 p.pid.to_string(),
                 state,
-                if p.writes() {
-                    "yes".into()
-                } else {
-                    String::new()
-                },
-                rate,
+                writes,
                 deleted,
                 gpu_use(model, p).unwrap_or_default(),
                 short_command(p),
@@ -136,8 +147,7 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
     let widths = [
         Constraint::Length(7),
         Constraint::Length(9),
-        Constraint::Length(5),
-        Constraint::Length(11),
+        Constraint::Length(12),
         Constraint::Length(16),
         Constraint::Length(10),
         Constraint::Min(10),
@@ -145,14 +155,14 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
     let header = Row::new(vec![
         "PID",
         "STATE",
-        "WRITE",
-        "RATE",
+        "WRITES",
         "DELETED-OPEN",
         "GPU MEM",
         "COMMAND",
     ])
     .bold();
-    let title = format!("{} process(es)", w.processes.len());
+    let n = w.processes.len();
+    let title = format!("{n} {}", if n == 1 { "process" } else { "processes" });
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -179,7 +189,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Paragraph::new(vec![
             Line::from(format!(
                 "Who is touching the filesystem of {}",
-                model.path.display()
+                super::elide_middle(
+                    &crate::engine::shown(&model.path),
+                    usize::from(area.width).saturating_sub(34)
+                )
             ))
             .bold(),
             Line::from(
