@@ -242,7 +242,10 @@ fn users_refusal(device: u64, shown: &Path) -> Result<(), SourceError> {
     }
     let names: Vec<String> = users
         .iter()
-        .map(|p| format!("{} ({})", p.pid, p.command))
+        .map(|p| {
+            let name = crate::ports::processes::program_name(&p.command);
+            format!("{} ({})", p.pid, name.chars().take(40).collect::<String>())
+        })
         .collect();
     Err(SourceError::Refused(format!(
         "processes still use {}: {}; stop them first (step 1: freeze, then end them), then \

@@ -248,7 +248,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         let names: Vec<String> = w
             .frozen
             .iter()
-            .map(|f| format!("{} {}", f.0, f.2.chars().take(30).collect::<String>()))
+            .map(|f| {
+                let name = crate::ports::processes::program_name(&f.2);
+                format!("{} {}", f.0, name.chars().take(30).collect::<String>())
+            })
             .collect();
         lines.push(
             Line::from(format!(

@@ -48,10 +48,13 @@ pub fn timeline_ends(
     let (Some(lo), Some(hi)) = (times.iter().min(), times.iter().max()) else {
         return String::new();
     };
-    let (left, right) = (
-        lo.format("%m-%d %H:%M").to_string(),
-        hi.format("%m-%d %H:%M").to_string(),
-    );
+    // Seconds apart (a drill, a quick succession of snapshots): show the seconds.
+    let format = if (*hi - *lo).num_seconds() < 3600 {
+        "%m-%d %H:%M:%S"
+    } else {
+        "%m-%d %H:%M"
+    };
+    let (left, right) = (lo.format(format).to_string(), hi.format(format).to_string());
     let gap = width.saturating_sub(left.len() + right.len()).max(1);
     format!("{left}{}{right}", " ".repeat(gap))
 }

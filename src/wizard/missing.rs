@@ -72,7 +72,12 @@ pub fn still_missing(model: &Model) -> Vec<Missing> {
                 ),
             };
             out.push(Missing {
-                path: d.path.clone(),
+                // Named like the snapshot's entries: relative to PATH.
+                path: d
+                    .path
+                    .strip_prefix(&model.path)
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_else(|_| d.path.clone()),
                 where_,
             });
         }

@@ -69,7 +69,10 @@ pub fn left_frozen(model: &Model) -> Option<String> {
     let named: Vec<String> = w
         .frozen
         .iter()
-        .map(|(pid, _, command)| format!("{pid} ({command})"))
+        .map(|(pid, _, command)| {
+            let name = crate::ports::processes::program_name(command);
+            format!("{pid} ({})", name.chars().take(40).collect::<String>())
+        })
         .collect();
     let pids: Vec<String> = w.frozen.iter().map(|(pid, ..)| pid.to_string()).collect();
     Some(format!(
@@ -274,7 +277,8 @@ pub fn on_signalled(
         SignalAction::Terminate => "terminated",
     };
     model.notice = Some(if failures.is_empty() {
-        format!("{} process(es) {verb}", done.len())
+        let n = done.len();
+        format!("{n} {} {verb}", if n == 1 { "process" } else { "processes" })
     } else {
         format!("{} {verb}; failed: {}", done.len(), failures.join("; "))
     });
