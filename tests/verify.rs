@@ -176,7 +176,24 @@ fn a_missing_interpreter_names_the_fix() {
         &[],
         Duration::from_secs(5),
     );
-    assert!(report.diagnosis.unwrap().contains("--python"));
+    // The engine's diagnosis names the fix without a CLI flag (the wizard has none) …
+    let diagnosis = report.diagnosis.unwrap();
+    assert!(
+        diagnosis.contains("the training job's own interpreter"),
+        "{diagnosis}"
+    );
+    assert!(!diagnosis.contains("--"), "{diagnosis}");
+    // … and the command line adds its flags.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .args(["verify", fixture("good/epoch_10.pth").to_str().unwrap()])
+        .args(["--python", "/nonexistent/python"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--python EXE names the interpreter"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -294,6 +294,14 @@ pub fn restore(
             .map(Some)
     };
     let rescue = close_rescue(opened, &watch);
+    // The engine's advice names no flag (the wizard has none); here the flag is `--to`.
+    let restored = restored.map_err(|e| match e {
+        crate::session::SessionError::Plan(
+            crate::engine::restore_plan::PlanError::NoSpace { .. }
+            | crate::engine::restore_plan::PlanError::ReadOnly(_),
+        ) => anyhow::anyhow!("{e} (--to DIR restores there)"),
+        other => other.into(),
+    });
     let (planned, report) = match restored? {
         Some((p, r)) => (Some(p), r),
         None => (None, RestoreReport::default()),

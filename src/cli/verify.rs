@@ -101,7 +101,10 @@ fn describe_torch(human: &mut String, torch: &crate::engine::torch_check::TorchR
             );
         }
         Some(d) => {
-            let _ = writeln!(human, "torch check: {d}");
+            let _ = writeln!(
+                human,
+                "torch check: {d} (--job PID or --python EXE names the interpreter)"
+            );
         }
     }
     for l in &f.loads {

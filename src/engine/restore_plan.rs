@@ -83,16 +83,14 @@ pub struct RestorePlan {
 pub enum PlanError {
     #[error(
         "not enough space at {dest}: restoring needs {needed} but only {available} is free; \
-         nothing was copied. Free space there or restore to another disk with --to DIR"
+         nothing was copied. Free space there, or restore to another disk"
     )]
     NoSpace {
         dest: PathBuf,
         needed: String,
         available: String,
     },
-    #[error(
-        "{0} is on a read-only filesystem; nothing was copied. Restore elsewhere with --to DIR"
-    )]
+    #[error("{0} is on a read-only filesystem; nothing was copied. Restore to another disk")]
     ReadOnly(PathBuf),
     #[error("cannot use destination {path}: {source}")]
     Destination {

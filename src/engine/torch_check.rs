@@ -133,7 +133,7 @@ fn run_check(
             return report(
                 TorchFacts::default(),
                 Some(format!(
-                    "cannot run {} ({e}): pass --python with the training job's interpreter",
+                    "cannot run {} ({e}): check with the training job's own interpreter",
                     python.display()
                 )),
             );

@@ -117,7 +117,7 @@ pub(crate) fn diagnose(python: &Path, facts: &TorchFacts) -> Option<String> {
     let exe = python.display();
     if let Some(e) = &facts.import_error {
         return Some(format!(
-            "torch is not installed for {exe} ({e}); run the check with the training job's own interpreter (--python) or install torch there"
+            "torch is not installed for {exe} ({e}); run the check with the training job's own interpreter, or install torch there"
         ));
     }
     let version = facts.torch.as_deref().unwrap_or("?");

@@ -93,7 +93,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     frame.render_widget(
         Paragraph::new(vec![
             Line::from(listing.source.clone()).bold(),
-            Line::from(format!("deleted at about {deleted} (X; its folder's mtime)")),
+            Line::from(format!(
+                "deleted at about {deleted} (X; its folder's mtime)"
+            )),
             Line::from(format!(
                 "timeline  {}",
                 timeline(&created, listing.deleted_at, width)

@@ -278,7 +278,10 @@ pub fn on_signalled(
     };
     model.notice = Some(if failures.is_empty() {
         let n = done.len();
-        format!("{n} {} {verb}", if n == 1 { "process" } else { "processes" })
+        format!(
+            "{n} {} {verb}",
+            if n == 1 { "process" } else { "processes" }
+        )
     } else {
         format!("{} {verb}; failed: {}", done.len(), failures.join("; "))
     });
