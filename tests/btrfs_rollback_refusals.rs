@@ -93,16 +93,11 @@ fn the_dry_run_refuses_what_the_rollback_refuses_and_names_what_would_be_set_asi
     );
 }
 
-#[test]
-fn the_printed_undo_command_works_as_printed() {
-    if !privileged() {
-        return;
-    }
-    let (fs, id) = volume();
-    let state = tempfile::tempdir().unwrap();
-    let run = fs.path("data/run");
+/// Rolls `run`'s subvolume back to `id`, then runs the printed undo command as a user would
+/// paste it, and checks the state before the rollback is back.
+fn roll_back_and_undo(state: &std::path::Path, run: &std::path::Path, id: &str) {
     let (code, doc, err) = json(
-        state.path(),
+        state,
         args!["rollback", run, "--snapshot", id, "--confirm", "data"],
     );
     assert_eq!(code, 0, "{err}");
@@ -122,6 +117,17 @@ fn the_printed_undo_command_works_as_printed() {
         fs::read_to_string(run.join("new.txt")).unwrap(),
         "written after"
     );
+}
+
+#[test]
+fn the_printed_undo_command_works_as_printed() {
+    if !privileged() {
+        return;
+    }
+    let (fs, id) = volume();
+    let state = tempfile::tempdir().unwrap();
+    let run = fs.path("data/run");
+    roll_back_and_undo(state.path(), &run, &id);
     assert!(
         fs::write(run.join("writable"), "yes").is_ok(),
         "the restored state is writable"
@@ -140,27 +146,7 @@ fn the_printed_undo_of_a_directly_mounted_subvolume_works_as_printed() {
     fs.mount_with("subvol=data,noatime");
     let state = tempfile::tempdir().unwrap();
     let run = fs.path("run");
-    let (code, doc, err) = json(
-        state.path(),
-        args!["rollback", run, "--snapshot", id, "--confirm", "data"],
-    );
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(fs::read_to_string(run.join("a.txt")).unwrap(), "version 1");
-    let undo = doc["undo"].as_str().unwrap();
-    let out = std::process::Command::new("sh")
-        .args(["-c", undo])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{undo}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(fs::read_to_string(run.join("a.txt")).unwrap(), "version 2");
-    assert_eq!(
-        fs::read_to_string(run.join("new.txt")).unwrap(),
-        "written after"
-    );
+    roll_back_and_undo(state.path(), &run, &id);
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
     let line = mountinfo
         .lines()

@@ -42,6 +42,17 @@ fn left_frozen(doc: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
+/// A loop ext4 with a `sleep` whose working directory is on it (so `writers` lists it); the
+/// volume and the child live as long as the returned guards.
+fn sleeping_job() -> (LoopFs, std::path::PathBuf, Children, u32) {
+    let fs = LoopFs::new("ext4", 64);
+    let dir = fs.path("run");
+    std::fs::create_dir(&dir).unwrap();
+    let kids = Children(vec![sleeper(&dir)]);
+    let pid = kids.0[0].id();
+    (fs, dir, kids, pid)
+}
+
 fn wait_for_state(pid: u32, wanted: impl Fn(char) -> bool) -> char {
     for _ in 0..100 {
         let s = state(pid);
@@ -58,11 +69,7 @@ fn a_freeze_is_journaled_named_by_later_commands_and_thawed() {
     if !privileged() {
         return;
     }
-    let fs = LoopFs::new("ext4", 64);
-    let dir = fs.path("run");
-    std::fs::create_dir(&dir).unwrap();
-    let kids = Children(vec![sleeper(&dir)]);
-    let pid = kids.0[0].id();
+    let (_fs, dir, _kids, pid) = sleeping_job();
     let state_dir = tempfile::tempdir().unwrap();
     let s = state_dir.path();
     let (code, doc, _) = json(s, args!["writers", dir, "--freeze", "--interval", "0"]);
@@ -155,11 +162,7 @@ fn a_journaled_pid_now_held_by_another_process_is_not_named_or_thawed() {
     if !privileged() {
         return;
     }
-    let fs = LoopFs::new("ext4", 64);
-    let dir = fs.path("run");
-    std::fs::create_dir(&dir).unwrap();
-    let kids = Children(vec![sleeper(&dir)]);
-    let pid = kids.0[0].id();
+    let (_fs, dir, _kids, pid) = sleeping_job();
     kill(Pid::from_raw(pid as i32), Signal::SIGSTOP).unwrap();
     assert_eq!(wait_for_state(pid, |c| c == 'T'), 'T');
     let state_dir = tempfile::tempdir().unwrap();
@@ -186,11 +189,7 @@ fn a_freeze_that_cannot_be_journaled_is_not_made() {
     if !privileged() {
         return;
     }
-    let fs = LoopFs::new("ext4", 64);
-    let dir = fs.path("run");
-    std::fs::create_dir(&dir).unwrap();
-    let kids = Children(vec![sleeper(&dir)]);
-    let pid = kids.0[0].id();
+    let (_fs, dir, _kids, pid) = sleeping_job();
     let elsewhere = tempfile::tempdir().unwrap();
     // The state directory cannot be created: a file stands where it should be.
     let blocked = elsewhere.path().join("state");
@@ -241,11 +240,7 @@ fn freeze_and_thaw_say_what_they_did_by_program_name() {
     if !privileged() {
         return;
     }
-    let fs = LoopFs::new("ext4", 64);
-    let dir = fs.path("run");
-    std::fs::create_dir(&dir).unwrap();
-    let kids = Children(vec![sleeper(&dir)]);
-    let pid = kids.0[0].id();
+    let (_fs, dir, _kids, pid) = sleeping_job();
     let state_dir = tempfile::tempdir().unwrap();
     for (flag, said) in [("--freeze", "froze"), ("--thaw", "thawed")] {
         let out = snaprescue(

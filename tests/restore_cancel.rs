@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::snapshot_lab::*;
 use common::*;
 use std::fs;
 use std::io::Write;
@@ -30,6 +31,17 @@ fn temp_file(dir: &Path, at_least: u64) -> Option<PathBuf> {
     None
 }
 
+/// `len` bytes of a non-repeating-by-block pattern (nothing a filesystem could dedupe or
+/// leave sparse), synced.
+fn write_big(path: &Path, len: u64) {
+    let mut big = fs::File::create(path).unwrap();
+    let chunk: Vec<u8> = (0..(8u32 << 20)).map(|i| (i % 253) as u8).collect();
+    for _ in 0..(len / chunk.len() as u64) {
+        big.write_all(&chunk).unwrap();
+    }
+    big.sync_all().unwrap();
+}
+
 fn start(state: &Path, live: &Path, id: &str, to: &Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_snaprescue"))
         .args([
@@ -51,24 +63,12 @@ fn cancel_is_never_success_and_a_kill_leaves_nothing_behind_for_long() {
     if !privileged() {
         return;
     }
-    let vol = LoopFs::new("btrfs", 2600);
+    let (vol, id) = volume_of(2600, |data| {
+        fs::create_dir(data.join("ckpt")).unwrap();
+        write_big(&data.join("ckpt/model.pth"), BIG);
+    });
     let data = vol.path("data");
-    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
-    fs::create_dir(data.join("ckpt")).unwrap();
-    let mut big = fs::File::create(data.join("ckpt/model.pth")).unwrap();
-    let chunk: Vec<u8> = (0..(8u32 << 20)).map(|i| (i % 253) as u8).collect();
-    for _ in 0..(BIG / chunk.len() as u64) {
-        big.write_all(&chunk).unwrap();
-    }
-    big.sync_all().unwrap();
-    drop(big);
-    snapshot(&data, &vol.path("snaps/s1"));
     let state = tempfile::tempdir().unwrap();
-    let (_, doc, err) = json(state.path(), args!["snapshots", data]);
-    let id = doc["snapshots"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{err}"))
-        .to_string();
     // 2 GiB plus a little: the file fits, the file and a 1 GiB leftover do not.
     let ext4 = LoopFs::new("ext4", 2700);
     let to = ext4.path("restored");
@@ -177,24 +177,10 @@ fn a_killed_restore_leaves_no_mount_after_cleanup() {
     if !privileged() {
         return;
     }
-    let mut vol = LoopFs::new("btrfs", 1400);
-    let data = vol.path("data");
-    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
-    let mut big = fs::File::create(data.join("model.pth")).unwrap();
-    let chunk = vec![9u8; 8 << 20];
-    for _ in 0..128 {
-        big.write_all(&chunk).unwrap();
-    }
-    drop(big);
-    snapshot(&data, &vol.path("snaps/s1"));
+    let (mut vol, id) = volume_of(1400, |data| write_big(&data.join("model.pth"), 1 << 30));
     vol.unmount();
     vol.mount_with("subvol=data");
     let state = tempfile::tempdir().unwrap();
-    let (_, doc, err) = json(state.path(), args!["snapshots", vol.mount]);
-    let id = doc["snapshots"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{err}"))
-        .to_string();
     let ext4 = LoopFs::new("ext4", 1400);
     let ours = |table: &str| {
         table

@@ -20,21 +20,6 @@ fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
     (snap, live)
 }
 
-fn names(dir: &std::path::Path) -> Vec<String> {
-    walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .into_iter()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .strip_prefix(dir)
-                .unwrap()
-                .display()
-                .to_string()
-        })
-        .collect()
-}
-
 #[test]
 fn cancel_mid_file_leaves_no_partial_file() {
     let (snap, live) = tree();
@@ -60,7 +45,7 @@ fn cancel_mid_file_leaves_no_partial_file() {
             .all(|r| r.path != std::path::Path::new("ckpt/big.pth"))
     );
     assert_eq!(
-        names(live.path()),
+        common::snapshot_lab::all_names(live.path()),
         ["ckpt"],
         "only the directory, no partial or temporary file"
     );
@@ -179,7 +164,7 @@ fn a_disk_that_fills_up_mid_restore_fails_that_file_alone() {
         fs::read(dest.path().join("ckpt/small.txt")).unwrap(),
         b"small"
     );
-    let mut left = names(dest.path());
+    let mut left = common::snapshot_lab::all_names(dest.path());
     left.sort();
     assert_eq!(
         left,

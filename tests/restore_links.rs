@@ -6,60 +6,11 @@
 
 mod common;
 
+use common::snapshot_lab::*;
 use common::*;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-
-/// A btrfs volume: subvolume `data` with `proj/`, snapshot `snaps/s1`; returns the id.
-fn volume(build: impl Fn(&Path)) -> (LoopFs, String) {
-    let fs = LoopFs::new("btrfs", 300);
-    let data = fs.path("data");
-    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
-    build(&data);
-    snapshot(&data, &fs.path("snaps/s1"));
-    let state = tempfile::tempdir().unwrap();
-    let (_, doc, err) = json(state.path(), args!["snapshots", data]);
-    let id = doc["snapshots"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{err}"))
-        .to_string();
-    (fs, id)
-}
-
-fn restore(
-    state: &Path,
-    path: &Path,
-    id: &str,
-    extra: &[&str],
-) -> (i32, serde_json::Value, String) {
-    let mut all: Vec<&std::ffi::OsStr> = vec![
-        "restore".as_ref(),
-        path.as_os_str(),
-        "--snapshot".as_ref(),
-        id.as_ref(),
-    ];
-    all.extend(extra.iter().map(std::ffi::OsStr::new));
-    json(state, &all)
-}
-
-/// Every file below `dir`, as names (links not followed).
-fn all_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .into_iter()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .strip_prefix(dir)
-                .unwrap()
-                .display()
-                .to_string()
-        })
-        .collect();
-    names.sort();
-    names
-}
 
 #[test]
 fn a_link_in_the_snapshot_above_path_is_refused_naming_link_and_target() {

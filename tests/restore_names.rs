@@ -5,27 +5,12 @@
 
 mod common;
 
+use common::snapshot_lab::*;
 use common::*;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-
-fn volume(build: impl Fn(&Path)) -> (LoopFs, String) {
-    let fs = LoopFs::new("btrfs", 300);
-    let data = fs.path("data");
-    btrfs(&["subvolume", "create", data.to_str().unwrap()]);
-    build(&data);
-    snapshot(&data, &fs.path("snaps/s1"));
-    let state = tempfile::tempdir().unwrap();
-    let (_, doc, err) = json(state.path(), args!["snapshots", data]);
-    let id = doc["snapshots"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{err}"))
-        .to_string();
-    (fs, id)
-}
 
 fn long_name() -> String {
     format!("{}.pth", "w".repeat(251))

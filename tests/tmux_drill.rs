@@ -14,6 +14,28 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A tmux server of our own (socket named by `tag` and our pid) running, at 80x24,
+    /// `snaprescue ARGS` with the lab and state directories in `dir`; `drill` when ARGS is
+    /// `["drill"]`, the wizard on a path otherwise.
+    fn start(tag: &str, dir: &Path, args: &[&std::ffi::OsStr]) -> Self {
+        let t = Tmux {
+            socket: format!("snaprescue-e2e-{tag}-{}", std::process::id()),
+            lab: dir.join("lab"),
+            state: dir.join("state"),
+        };
+        let status = Command::new("tmux")
+            .args(["-L", &t.socket, "new-session", "-d", "-s", "e2e"])
+            .args(["-x", "80", "-y", "24", "--", "env"])
+            .arg(format!("SNAPRESCUE_DRILL_DIR={}", t.lab.display()))
+            .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
+            .arg(env!("CARGO_BIN_EXE_snaprescue"))
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        t
+    }
+
     fn tmux(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
             .arg("-L")
@@ -48,6 +70,18 @@ impl Tmux {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// From step 3: the chosen snapshot, Rescue, every deleted entry selected (once `shown`
+    /// is listed), the restore confirmed at its `question`.
+    fn rescue_all_deleted(&self, shown: &str, question: &str) {
+        self.keys(&["Enter"]);
+        self.wait_for("Rescue: open a read-only copy");
+        self.keys(&["Enter"]);
+        self.wait_for(shown);
+        self.keys(&["a", "Enter"]);
+        self.wait_for(question);
+        self.keys(&["Enter"]);
     }
 
     fn pane_dead(&self) -> bool {
@@ -114,32 +148,7 @@ fn drill_through_the_wizard_to_a_verified_restore() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux {
-        socket: format!("snaprescue-e2e-{}", std::process::id()),
-        lab: dir.path().join("lab"),
-        state: dir.path().join("state"),
-    };
-    let status = Command::new("tmux")
-        .args([
-            "-L",
-            &t.socket,
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "--",
-            "env",
-        ])
-        .arg(format!("SNAPRESCUE_DRILL_DIR={}", t.lab.display()))
-        .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
-        .args([env!("CARGO_BIN_EXE_snaprescue"), "drill"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let t = Tmux::start("drill", dir.path(), &["drill".as_ref()]);
 
     let screen = t.wait_for("DELETED-OPEN");
     t.wait_for("1 (1.00 MiB)");
@@ -156,13 +165,7 @@ fn drill_through_the_wizard_to_a_verified_restore() {
         screen.contains("★") && screen.contains("daily-backup"),
         "{screen}"
     );
-    t.keys(&["Enter"]);
-    t.wait_for("Rescue: open a read-only copy");
-    t.keys(&["Enter"]);
-    t.wait_for("epoch_20.safetensors");
-    t.keys(&["a", "Enter"]);
-    t.wait_for("Restore 4 files?");
-    t.keys(&["Enter"]);
+    t.rescue_all_deleted("epoch_20.safetensors", "Restore 4 files?");
     let screen = t.wait_for("Verified 4 files: 4 OK");
     assert!(screen.contains("Still frozen"), "{screen}");
     t.keys(&["t"]);
@@ -346,14 +349,10 @@ fn a_whole_run_folder_removed_comes_back_through_the_wizard() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux {
-        socket: format!("snaprescue-e2e-folder-{}", std::process::id()),
-        lab: dir.path().join("lab"),
-        state: dir.path().join("state"),
-    };
+    let lab = dir.path().join("lab");
     let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
         .args(["drill", "--no-wizard"])
-        .env("SNAPRESCUE_DRILL_DIR", &t.lab)
+        .env("SNAPRESCUE_DRILL_DIR", &lab)
         .output()
         .unwrap();
     assert!(
@@ -361,29 +360,9 @@ fn a_whole_run_folder_removed_comes_back_through_the_wizard() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let gone = t.lab.join("mnt/data/experiments/checkpoints/run-20250405");
+    let gone = lab.join("mnt/data/experiments/checkpoints/run-20250405");
     assert!(!gone.exists() && gone.parent().unwrap().exists());
-    let status = Command::new("tmux")
-        .args([
-            "-L",
-            &t.socket,
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "--",
-            "env",
-        ])
-        .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
-        .arg(env!("CARGO_BIN_EXE_snaprescue"))
-        .arg(&gone)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let t = Tmux::start("folder", dir.path(), &[gone.as_os_str()]);
     t.wait_for("1 Stop writers");
     t.wait_for("1 (1.00 MiB)");
     t.keys(&["Enter"]);
@@ -393,13 +372,7 @@ fn a_whole_run_folder_removed_comes_back_through_the_wizard() {
     t.wait_for("GPU and processes");
     t.keys(&["Enter"]);
     t.wait_for("★");
-    t.keys(&["Enter"]);
-    t.wait_for("Rescue: open a read-only copy");
-    t.keys(&["Enter"]);
-    t.wait_for("config.yaml");
-    t.keys(&["a", "Enter"]);
-    t.wait_for("Restore 2 files?");
-    t.keys(&["Enter"]);
+    t.rescue_all_deleted("config.yaml", "Restore 2 files?");
     let screen = t.wait_for("Verified");
     assert!(!screen.contains("FAILED"), "{screen}");
     let snap = t
@@ -423,32 +396,7 @@ fn a_freeze_survives_a_killed_wizard_in_the_journal() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux {
-        socket: format!("snaprescue-e2e-kill-{}", std::process::id()),
-        lab: dir.path().join("lab"),
-        state: dir.path().join("state"),
-    };
-    let status = Command::new("tmux")
-        .args([
-            "-L",
-            &t.socket,
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "--",
-            "env",
-        ])
-        .arg(format!("SNAPRESCUE_DRILL_DIR={}", t.lab.display()))
-        .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
-        .args([env!("CARGO_BIN_EXE_snaprescue"), "drill"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let t = Tmux::start("kill", dir.path(), &["drill".as_ref()]);
     t.wait_for("DELETED-OPEN");
     t.keys(&["f"]);
     t.wait_for("y/n");
@@ -493,33 +441,8 @@ fn a_harvested_checkpoint_is_copied_back_into_place_from_the_finish() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux {
-        socket: format!("snaprescue-e2e-back-{}", std::process::id()),
-        lab: dir.path().join("lab"),
-        state: dir.path().join("state"),
-    };
     let harvest = tempfile::tempdir_in("/dev/shm").unwrap();
-    let status = Command::new("tmux")
-        .args([
-            "-L",
-            &t.socket,
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "--",
-            "env",
-        ])
-        .arg(format!("SNAPRESCUE_DRILL_DIR={}", t.lab.display()))
-        .arg(format!("SNAPRESCUE_STATE_DIR={}", t.state.display()))
-        .args([env!("CARGO_BIN_EXE_snaprescue"), "drill"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let t = Tmux::start("back", dir.path(), &["drill".as_ref()]);
     t.wait_for("1 (1.00 MiB)");
     t.keys(&["f"]);
     t.wait_for("y/n");
@@ -544,13 +467,7 @@ fn a_harvested_checkpoint_is_copied_back_into_place_from_the_finish() {
     t.wait_for("GPU and processes");
     t.keys(&["Enter"]);
     t.wait_for("★");
-    t.keys(&["Enter"]);
-    t.wait_for("Rescue: open a read-only copy");
-    t.keys(&["Enter"]);
-    t.wait_for("epoch_20.safetensors");
-    t.keys(&["a", "Enter"]);
-    t.wait_for("Restore 4 files?");
-    t.keys(&["Enter"]);
+    t.rescue_all_deleted("epoch_20.safetensors", "Restore 4 files?");
     let screen = t.wait_for("press b to copy them back");
     assert!(screen.contains("RAM"), "{screen}");
     t.keys(&["b"]);

@@ -299,3 +299,4 @@ pub fn isolated(home: &Path) -> Command {
 // After `args!`, which it uses (macros are in scope from their definition on).
 pub mod restore_lab;
 pub mod rollback_lab;
+pub mod snapshot_lab;
