@@ -283,6 +283,7 @@ pub fn clean() -> anyhow::Result<()> {
     let harvest_dir = Path::new(crate::wizard::DEFAULT_HARVEST_DIR);
     let harvested = crate::engine::harvest::remove_harvested_from(harvest_dir, &mount);
     if !harvested.is_empty() {
+        let _ = std::fs::remove_dir(harvest_dir); // only when nothing else is in it
         eprintln!(
             "removed {} harvested cop{} of the drill's files from {}",
             harvested.len(),

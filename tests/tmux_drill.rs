@@ -186,9 +186,11 @@ fn drill_through_the_wizard_to_a_verified_restore() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let left = t.screen();
-    assert!(left.contains("snaprescue: restored 4 file(s)"), "{left}");
+    assert!(left.contains("snaprescue: restore from snapshot"), "{left}");
+    assert!(left.contains("snaprescue: in all: 4 entries restored"), "{left}");
     assert!(left.contains("snaprescue: still missing: 1"), "{left}");
     assert!(left.contains("epoch_30.pth — in no snapshot"), "{left}");
+    assert!(left.contains("--rescue-open"), "a shell command, not a key: {left}");
     assert!(left.contains("snaprescue: report: "), "{left}");
     assert!(
         !left.contains("left frozen"),

@@ -122,7 +122,59 @@ fn after_a_rollback_the_checkpoints_under_path_are_checked_and_the_list_read_aga
     let written = checks_end(&mut m).expect("the report after a rollback");
     assert_eq!(
         written.actions,
-        vec!["rollback of /data to snapshot 259".to_string()]
+        vec![
+            "rollback of /data to snapshot 259; previous state kept read-only at \
+             /data.pre-rollback-x; to undo: mv …"
+                .to_string()
+        ]
     );
     assert!(written.rollback.is_some());
+}
+
+/// What came back stays in the summary when Rescue is opened again, the files only a
+/// harvest saved stay missing after a rollback (their process may be gone), and the shell
+/// is told shell commands, not the wizard's keys.
+#[test]
+fn the_exit_summary_tells_the_whole_run_in_shell_terms() {
+    let mut m = at_restore();
+    update(
+        &mut m,
+        Msg::RestoreDone {
+            report: report(2),
+            elapsed_ms: 5,
+        },
+    );
+    m.writers.last_harvest = Some(snaprescue::engine::harvest::HarvestReport {
+        saved: vec![snaprescue::engine::harvest::HarvestedFile {
+            pid: 77,
+            command: "python train.py".into(),
+            handle: "/proc/77/fd/5".into(),
+            original: "/data/run/epoch_30.pth".into(),
+            saved_to: "/dev/shm/snaprescue-harvest/pid-77/epoch_30.pth".into(),
+            size: 3,
+            blake3: "x".into(),
+        }],
+        ..Default::default()
+    });
+    // Rescue opened again: the run's restore is not forgotten.
+    m.restore = RestoreRun::default();
+    let lines = snaprescue::wizard::exit_summary::exit_summary(&m);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("restore from snapshot 259: 2 restored"),
+        "{text}"
+    );
+    assert!(text.contains("in all: 2 entries restored"), "{text}");
+    assert!(
+        text.contains("epoch_30.pth — in no snapshot; saved from pid 77"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cp -n --preserve=all /dev/shm/snaprescue-harvest/pid-77/epoch_30.pth /data/run/epoch_30.pth"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("b copies"),
+        "no wizard key at the shell: {text}"
+    );
 }

@@ -128,8 +128,14 @@ impl GpuProbe for Nvml {
                 if let Some(status) = super::gpu_smi::probe(&format!("NVML did not load: {e}")) {
                     return status;
                 }
+                let text = e.to_string();
+                let why = if text.contains("cannot open shared object file") {
+                    "libnvidia-ml.so.1 is not installed".to_string()
+                } else {
+                    text
+                };
                 return GpuStatus::Unavailable {
-                    reason: format!("NVIDIA driver library not loaded ({e}); no GPU jobs to show"),
+                    reason: format!("no NVIDIA driver here ({why}); no GPU jobs to show"),
                 };
             }
         };

@@ -106,6 +106,12 @@ pub fn write_report(report: &crate::wizard::FinishReport) -> Result<PathBuf, Str
     if let Some(r) = &report.rollback {
         text += &format!("rollback: {r}\n");
     }
+    for a in &report.actions {
+        text += &format!("action: {a}\n");
+    }
+    for m in &report.still_missing {
+        text += &format!("still missing: {m}\n");
+    }
     for v in &report.verdicts {
         text += &format!("verify: {v}\n");
     }

@@ -248,8 +248,8 @@ fn users_refusal(device: u64, shown: &Path) -> Result<(), SourceError> {
         })
         .collect();
     Err(SourceError::Refused(format!(
-        "processes still use {}: {}; stop them first (step 1: freeze, then end them), then \
-         roll back",
+        "processes still use {}: {}; end them first (a frozen one still uses it; save any \
+         deleted file one holds open before ending it), then roll back",
         shown.display(),
         names.join(", ")
     )))

@@ -13,20 +13,35 @@ pub const KEYS: &str = "↑↓:scroll t:thaw frozen Enter:quit Esc:back";
 
 /// The keys that work now (b only while harvested copies wait to be copied back).
 pub fn keys(model: &Model) -> &'static str {
-    if model.harvested_to_copy_back().is_empty() {
-        KEYS
-    } else {
-        "↑↓:scroll b:copy harvested back t:thaw frozen Enter:quit Esc:back"
+    match (
+        model.harvested_to_copy_back().is_empty(),
+        model.writers.frozen.is_empty(),
+    ) {
+        (true, false) => KEYS,
+        (true, true) => "↑↓:scroll Enter:quit Esc:back",
+        (false, false) => "↑↓:scroll b:copy harvested back t:thaw frozen Enter:quit Esc:back",
+        (false, true) => "↑↓:scroll b:copy harvested back Enter:quit Esc:back",
     }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
     if let Some(r) = &model.restore.report {
-        let n = r.restored.len();
+        // Counted as the confirmation counted them: files (and links), folders apart.
+        let dirs = r
+            .restored
+            .iter()
+            .filter(|x| x.kind == crate::engine::diff::EntryKind::Dir)
+            .count();
+        let n = r.restored.len() - dirs;
         let head = format!(
-            "Restored {n} {} ({})",
-            if n == 1 { "entry" } else { "entries" },
+            "Restored {n} {}{} ({})",
+            if n == 1 { "file" } else { "files" },
+            match dirs {
+                0 => String::new(),
+                1 => " and 1 folder".into(),
+                d => format!(" and {d} folders"),
+            },
             human(r.bytes)
         );
         lines.push(if r.failed.is_empty() {
@@ -216,9 +231,13 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         for m in &missing {
             lines.push(
                 Line::from(format!(
-                    "  {} — {}",
+                    "  {} — {}{}",
                     crate::engine::shown(&m.path),
-                    m.where_
+                    m.where_,
+                    m.in_wizard
+                        .as_deref()
+                        .map(|h| format!(" ({h})"))
+                        .unwrap_or_default()
                 ))
                 .yellow(),
             );
@@ -271,10 +290,20 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Some(Err(e)) => lines.push(Line::from(format!("Report not written: {e}")).red()),
         None => lines.push(Line::from("writing the report…")),
     }
+    // Never scrolled past the last line (an empty box looks like nothing happened).
+    let inner = area.width.saturating_sub(2);
+    let rows: u16 = lines
+        .iter()
+        .map(|l| super::wrapped_rows(&l.to_string(), inner))
+        .sum();
+    let scroll = model
+        .finish
+        .scroll
+        .min(rows.saturating_sub(area.height.saturating_sub(2)));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((model.finish.scroll, 0))
+            .scroll((scroll, 0))
             .block(Block::bordered().title("Verify and finish (↑↓ scroll)")),
         area,
     );

@@ -10,7 +10,7 @@ use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Gauge, Paragraph};
 
-pub const KEYS: &str = "space:select a:all-deleted d:filter /:find →←:open Enter:restore";
+pub const KEYS: &str = "space:select a:all-deleted d:filter /:find →←:open Enter:restore Esc:back";
 
 /// The keys that work now: typing a search, a committed search, or browsing.
 pub fn keys(model: &Model) -> &'static str {

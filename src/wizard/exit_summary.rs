@@ -8,37 +8,29 @@ use super::model::Model;
 
 /// The lines, without the `snaprescue: ` prefix.
 pub fn exit_summary(model: &Model) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(r) = &model.restore.report {
-        let files = r
-            .restored
-            .iter()
-            .filter(|x| x.kind == crate::engine::diff::EntryKind::File)
-            .count();
+    // Everything this run did, in order (the restore shown last may not be the only one).
+    let mut out: Vec<String> = model.finish.actions.clone();
+    let (entries, bytes) = model.finish.restored_total;
+    if entries > 0 {
         out.push(format!(
-            "restored {files} file(s), {}, into {}{}",
-            humansize::format_size(r.bytes, humansize::BINARY),
-            crate::engine::shown(&model.path),
-            if r.cancelled { " (then cancelled)" } else { "" }
-        ));
-        if !r.failed.is_empty() {
-            out.push(format!("{} failed (listed in the report)", r.failed.len()));
-        }
-    }
-    if let Some(Ok(o)) = &model.recovery.outcome {
-        out.push(format!(
-            "rolled back {} to snapshot {}; to undo: {}",
-            crate::engine::shown(&o.replaced),
-            o.snapshot,
-            o.undo
+            "in all: {entries} {} restored, {}, into {}",
+            if entries == 1 { "entry" } else { "entries" },
+            humansize::format_size(bytes, humansize::BINARY),
+            crate::engine::shown(&model.path)
         ));
     }
     let missing = super::missing::still_missing(model);
     if !missing.is_empty() {
         out.push(format!("still missing: {}", missing.len()));
         for m in missing.iter().take(10) {
+            // The wizard's keys mean nothing at the shell: the command that does it.
+            let fix = m
+                .at_shell
+                .as_deref()
+                .map(|f| format!("; {f}"))
+                .unwrap_or_default();
             out.push(format!(
-                "  {} — {}",
+                "  {} — {}{fix}",
                 crate::engine::shown(&m.path),
                 m.where_
             ));
@@ -70,7 +62,8 @@ mod tests {
     #[test]
     fn says_what_came_back_what_is_missing_and_where_the_report_is() {
         let mut m = Model::new("/data/run".into());
-        m.restore.report = Some(RestoreReport {
+        m.snapshots.chosen = Some("259".into());
+        let report = RestoreReport {
             restored: vec![RestoredItem {
                 path: "a.pth".into(),
                 target: "/data/run/a.pth".into(),
@@ -82,11 +75,24 @@ mod tests {
             }],
             bytes: 10,
             ..Default::default()
-        });
+        };
+        crate::wizard::update(
+            &mut m,
+            crate::wizard::Msg::RestoreDone {
+                report,
+                elapsed_ms: 1,
+            },
+        );
+        // Rescue opened again: the run's restores are still told.
+        m.restore = Default::default();
         m.finish.report_file = Some(Ok("/state/reports/r.json".into()));
         let lines = exit_summary(&m);
         assert!(
-            lines[0].starts_with("restored 1 file(s), 10 B, into /data/run"),
+            lines[0].starts_with("restore from snapshot 259: 1 restored"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("in all: 1 entry restored, 10 B, into /data/run"),
             "{lines:?}"
         );
         assert_eq!(lines.last().unwrap(), "report: /state/reports/r.json");

@@ -6,17 +6,22 @@
 use super::model::Model;
 use crate::engine::diff::{EntryKind, EntryStatus};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
-    /// Relative to PATH for snapshot entries; absolute for deleted-open files.
+    /// Relative to PATH when below it.
     pub path: PathBuf,
     /// Where it still is: "in snapshot 259", or "in no snapshot; …".
     pub where_: String,
+    /// What to do about it in the wizard (a key), if anything.
+    pub in_wizard: Option<String>,
+    /// The same at the shell, once the wizard has closed.
+    pub at_shell: Option<String>,
 }
 
-/// Every lost entry that did not come back, in tree order, then the open-file ones.
+/// Every lost entry that did not come back, in tree order, then the ones only a process's
+/// open file held (saved by a harvest or not).
 pub fn still_missing(model: &Model) -> Vec<Missing> {
     let mut out = Vec::new();
     let rolled_back = matches!(model.recovery.outcome, Some(Ok(_)));
@@ -35,50 +40,75 @@ pub fn still_missing(model: &Model) -> Vec<Missing> {
                 out.push(Missing {
                     path: e.path.clone(),
                     where_: format!("in snapshot {}", p.snapshot_id),
+                    in_wizard: None,
+                    at_shell: Some(format!(
+                        "snaprescue restore {} --snapshot {}",
+                        crate::engine::shown(&model.path),
+                        p.snapshot_id
+                    )),
                 });
             }
         }
     }
+    let relative = |p: &Path| {
+        p.strip_prefix(&model.path)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let back = |p: &Path| {
+        model
+            .finish
+            .copied_back
+            .iter()
+            .any(|(o, r)| o == p && r.is_ok())
+    };
+    // Saved from an open handle (the process may be gone since): the copy is where it is.
     let saved: Vec<_> = model
         .writers
         .last_harvest
         .iter()
         .flat_map(|h| h.saved.iter())
+        .filter(|s| s.original.starts_with(&model.path) && !in_tree.contains(&s.original))
+        .filter(|s| !back(&s.original))
         .collect();
+    for s in &saved {
+        let ram = s.saved_to.starts_with("/dev/shm");
+        out.push(Missing {
+            path: relative(&s.original),
+            where_: format!(
+                "in no snapshot; saved from pid {}'s open file to {}{}",
+                s.pid,
+                crate::engine::shown(&s.saved_to),
+                if ram { " (RAM: a reboot loses it)" } else { "" }
+            ),
+            in_wizard: Some("b copies it back into place".into()),
+            at_shell: Some(format!(
+                "cp -n --preserve=all {} {}",
+                crate::engine::shown(&s.saved_to),
+                crate::engine::shown(&s.original)
+            )),
+        });
+    }
     for p in &model.writers.processes {
         for d in &p.deleted_open {
-            let back = model
-                .finish
-                .copied_back
+            let done = saved
                 .iter()
-                .any(|(o, r)| o == &d.path && r.is_ok());
-            if !d.path.starts_with(&model.path) || in_tree.contains(&d.path) || back {
+                .any(|s| s.handle == d.handle || s.original == d.path);
+            if !d.path.starts_with(&model.path)
+                || in_tree.contains(&d.path)
+                || back(&d.path)
+                || done
+            {
                 continue;
             }
-            let where_ = match saved.iter().find(|s| s.handle == d.handle) {
-                Some(s) => format!(
-                    "in no snapshot; saved from pid {}'s open file to {}{}",
-                    p.pid,
-                    crate::engine::shown(&s.saved_to),
-                    if s.saved_to.starts_with("/dev/shm") {
-                        " (RAM: a reboot loses it; b copies it back into place)"
-                    } else {
-                        ""
-                    }
-                ),
-                None => format!(
-                    "in no snapshot; only in pid {}'s open file (step 1: h saves it)",
-                    p.pid
-                ),
-            };
             out.push(Missing {
-                // Named like the snapshot's entries: relative to PATH.
-                path: d
-                    .path
-                    .strip_prefix(&model.path)
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_else(|_| d.path.clone()),
-                where_,
+                path: relative(&d.path),
+                where_: format!("in no snapshot; only in pid {}'s open file", p.pid),
+                in_wizard: Some("step 1: h saves it".into()),
+                at_shell: Some(format!(
+                    "snaprescue writers {} --rescue-open /dev/shm/snaprescue-harvest",
+                    crate::engine::shown(&model.path)
+                )),
             });
         }
     }

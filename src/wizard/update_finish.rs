@@ -54,16 +54,30 @@ pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u12
     f.restored_total.0 += report.restored.len();
     f.restored_total.1 += report.bytes;
     f.actions.push(format!(
-        "restore from snapshot {}: {} restored ({} B), {} skipped, {} failed{}",
+        "restore from snapshot {}: {} restored ({}), {} skipped, {} failed{}",
         model.snapshots.chosen.as_deref().unwrap_or("?"),
         report.restored.len(),
-        report.bytes,
+        humansize::format_size(report.bytes, humansize::BINARY),
         report.skipped.len(),
         report.failed.len(),
         if report.cancelled { ", cancelled" } else { "" }
     ));
     start_checks(model);
     model.restore.report = Some(report);
+    // What step 3 counted is stale now: counted again.
+    model.snapshots.lost.clear();
+    let recount: Vec<Effect> = model
+        .snapshots
+        .listing
+        .iter()
+        .flat_map(|l| {
+            l.snapshots
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| l.worth_counting(*i, s))
+                .map(|(_, s)| Effect::CountLost { id: s.id.clone() })
+        })
+        .collect();
     vec![
         Effect::Verify { files, recorded },
         Effect::TorchCheck {
@@ -71,6 +85,9 @@ pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u12
             checkpoints,
         },
     ]
+    .into_iter()
+    .chain(recount)
+    .collect()
 }
 
 pub fn on_rollback_done(model: &mut Model, result: Result<RollbackOutcome, String>) -> Vec<Effect> {
@@ -84,9 +101,17 @@ pub fn on_rollback_done(model: &mut Model, result: Result<RollbackOutcome, Strin
     model.step = Step::Finish;
     if let Some(Ok(o)) = &model.recovery.outcome {
         model.finish.actions.push(format!(
-            "rollback of {} to snapshot {}",
+            "rollback of {} to snapshot {}{}; to undo: {}",
             crate::engine::shown(&o.replaced),
-            o.snapshot
+            o.snapshot,
+            o.guard
+                .as_ref()
+                .map(|g| format!(
+                    "; previous state kept read-only at {}",
+                    crate::engine::shown(g)
+                ))
+                .unwrap_or_default(),
+            o.undo
         ));
     }
     start_checks(model);
@@ -236,7 +261,10 @@ pub fn finish_report(model: &Model) -> FinishReport {
         actions: model.finish.actions.clone(),
         still_missing: super::missing::still_missing(model)
             .into_iter()
-            .map(|m| format!("{}: {}", crate::engine::shown(&m.path), m.where_))
+            .map(|m| {
+                let fix = m.at_shell.map(|f| format!(" ({f})")).unwrap_or_default();
+                format!("{}: {}{fix}", crate::engine::shown(&m.path), m.where_)
+            })
             .collect(),
     }
 }

@@ -157,6 +157,11 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
                 }]
             }
             (Pending::Remount, Key::Char('y') | Key::Enter) => vec![Effect::RemountReadOnly],
+            // "h first": h there saves them at once.
+            (Pending::Terminate { .. }, Key::Char('h')) => {
+                w.harvest_dir = Some(DEFAULT_HARVEST_DIR.to_string());
+                vec![]
+            }
             _ => vec![],
         };
     }
