@@ -187,10 +187,16 @@ fn drill_through_the_wizard_to_a_verified_restore() {
     }
     let left = t.screen();
     assert!(left.contains("snaprescue: restore from snapshot"), "{left}");
-    assert!(left.contains("snaprescue: in all: 4 entries restored"), "{left}");
+    assert!(
+        left.contains("snaprescue: in all: 4 entries restored"),
+        "{left}"
+    );
     assert!(left.contains("snaprescue: still missing: 1"), "{left}");
     assert!(left.contains("epoch_30.pth — in no snapshot"), "{left}");
-    assert!(left.contains("--rescue-open"), "a shell command, not a key: {left}");
+    assert!(
+        left.contains("--rescue-open"),
+        "a shell command, not a key: {left}"
+    );
     assert!(left.contains("snaprescue: report: "), "{left}");
     assert!(
         !left.contains("left frozen"),
