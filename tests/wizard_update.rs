@@ -153,9 +153,12 @@ fn rescue_loads_the_diff_and_restores_the_selection() {
     assert!(
         matches!(
             effects.as_slice(),
+            // … and step 3's counts, stale now, are counted again.
             [
                 Effect::Verify { .. },
-                Effect::TorchCheck { python: None, .. }
+                Effect::TorchCheck { python: None, .. },
+                Effect::CountLost { .. },
+                ..
             ]
         ),
         "{effects:?}"
