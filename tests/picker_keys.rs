@@ -77,7 +77,7 @@ fn a_search_with_no_match_says_so_and_how_to_clear_it() {
             "the query stays visible at {w}x{h}:\n{screen}"
         );
         assert!(
-            !screen.contains("Nothing under PATH is missing"),
+            !screen.contains("Nothing in this folder is missing"),
             "{screen}"
         );
     }

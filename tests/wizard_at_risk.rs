@@ -155,4 +155,14 @@ fn a_rollback_refusal_shows_before_the_confirmation_and_offers_the_fix() {
     update(&mut m, Msg::RollbackChecked(Err("still busy".into())));
     assert_eq!(keys(&mut m, &[Key::Char('f')]), vec![Effect::ScanWriters]);
     assert_eq!(m.step, Step::Writers);
+    // Done in step 1: Enter leads back to the rollback, checked again.
+    assert_eq!(
+        keys(&mut m, &[Key::Enter]),
+        vec![
+            Effect::CheckRollback { id: "259".into() },
+            Effect::ScanNewer { id: "259".into() }
+        ]
+    );
+    assert_eq!(m.step, Step::Recovery);
+    assert!(m.recovery.confirming && m.recovery.refusal.is_none());
 }

@@ -51,7 +51,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Constraint::Length(hint_rows),
     ])
     .areas(frame.area());
-    frame.render_widget(step_bar(model), bar);
+    frame.render_widget(step_bar(model, width), bar);
     match model.step {
         Step::Writers => writers::draw(frame, body, model),
         Step::Gpu => gpu::draw(frame, body, model),
@@ -111,13 +111,24 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     }
 }
 
-fn step_bar(model: &Model) -> Line<'static> {
+fn step_bar(model: &Model, width: u16) -> Line<'static> {
+    // Too narrow for every title: only the current step keeps its name.
+    let full: usize = Step::ALL
+        .iter()
+        .map(|s| s.title().chars().count() + 5)
+        .sum::<usize>()
+        - 3;
+    let compact = usize::from(width) < full;
     let mut spans = Vec::new();
     for (i, step) in Step::ALL.iter().enumerate() {
         if i > 0 {
             spans.push(Span::raw(" › ").dark_gray());
         }
-        let label = format!("{} {}", i + 1, step.title());
+        let label = if compact && *step != model.step {
+            format!("{}", i + 1)
+        } else {
+            format!("{} {}", i + 1, step.title())
+        };
         let style = if *step == model.step {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         } else if step.index() < model.step.index() {

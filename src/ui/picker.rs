@@ -154,9 +154,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         vec![Line::from(if !p.query.is_empty() {
             format!("no match for \"{}\" — Esc clears the search", p.query)
         } else if p.deleted_only {
-            "Nothing under PATH is missing from the live tree (d shows everything).".into()
+            "Nothing in this folder is missing from the live tree (d shows everything). Files \
+             only a process held open are in no snapshot: see step 1."
+                .into()
         } else {
-            "The snapshot holds nothing under PATH.".into()
+            "The snapshot holds nothing in this folder.".into()
         })]
     } else {
         rows

@@ -16,10 +16,14 @@ pub const KEYS: &str = "f/P/F:freeze t/T:thaw h:harvest K:kill R:ro Enter:next";
 
 /// The keys that work now: typing the harvest folder, or the step's own.
 pub fn keys(model: &Model) -> &'static str {
-    if model.writers.harvest_dir.is_some() {
-        "type the folder, Enter:save there Esc:cancel"
-    } else {
-        KEYS
+    use crate::wizard::Pending;
+    match &model.writers.confirm {
+        _ if model.writers.harvest_dir.is_some() => "type the folder, Enter:save there Esc:cancel",
+        Some(Pending::Terminate { unharvested, .. }) if *unharvested > 0 => {
+            "h:save them first !:terminate anyway other:cancel"
+        }
+        Some(_) => "y or Enter:yes other:no",
+        None => KEYS,
     }
 }
 

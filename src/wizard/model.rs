@@ -181,6 +181,8 @@ pub struct Recovery {
     /// What would refuse the rollback (busy, read-only, mounts), checked before anything
     /// is typed; None while the check runs, Some(Ok) when nothing does.
     pub refusal: Option<Result<(), String>>,
+    /// Sent to step 1 from a refused rollback (`f`): leaving step 1 comes back here.
+    pub back_to_rollback: bool,
     pub running: bool,
     /// Where a running rollback is (a cloud rollback takes minutes).
     pub stage: String,

@@ -203,8 +203,7 @@ fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
             model.overlay = Overlay::None;
             return match (key, leaving) {
                 (Key::Char('y') | Key::Char('Y'), Leaving::NextStep) => {
-                    model.step = Step::Gpu;
-                    vec![Effect::ProbeGpu]
+                    super::update_writers::leave(model)
                 }
                 (Key::Char('y') | Key::Char('Y'), Leaving::Quit) => {
                     model.quitting = true;

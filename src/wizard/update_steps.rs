@@ -79,6 +79,7 @@ fn recovery(model: &mut Model, key: Key) -> Vec<Effect> {
         return match key {
             Key::Char('f') => {
                 r.confirming = false;
+                r.back_to_rollback = true;
                 go(model, Step::Writers)
             }
             Key::Char('r') => {

@@ -114,6 +114,29 @@ pub fn adopt_still_frozen(
     });
 }
 
+/// Leaves step 1: to step 2, or back to the rollback that sent the user here (checked again).
+pub fn leave(model: &mut Model) -> Vec<Effect> {
+    let r = &mut model.recovery;
+    match model.snapshots.chosen.clone() {
+        Some(id) if r.back_to_rollback => {
+            r.back_to_rollback = false;
+            r.confirming = true;
+            r.refusal = None;
+            r.typed.clear();
+            r.newer = None;
+            model.step = Step::Recovery;
+            vec![
+                Effect::CheckRollback { id: id.clone() },
+                Effect::ScanNewer { id },
+            ]
+        }
+        _ => {
+            model.step = Step::Gpu;
+            vec![Effect::ProbeGpu]
+        }
+    }
+}
+
 pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
     let w = &mut model.writers;
     if let Some(dir) = w.harvest_dir.as_mut() {
@@ -238,8 +261,7 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
                 model.overlay = Overlay::AtRisk(Leaving::NextStep);
                 return vec![];
             }
-            model.step = Step::Gpu;
-            vec![Effect::ProbeGpu]
+            leave(model)
         }
         _ => vec![],
     }

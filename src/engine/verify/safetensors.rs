@@ -114,7 +114,8 @@ pub fn check(path: &Path) -> Result<String, String> {
         ));
     }
     Ok(format!(
-        "OK: {} tensors, {data_len} data bytes",
-        ranges.len()
+        "OK: {} tensor{}, {data_len} data bytes",
+        ranges.len(),
+        if ranges.len() == 1 { "" } else { "s" }
     ))
 }
