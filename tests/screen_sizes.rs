@@ -121,7 +121,10 @@ fn at_40_columns_the_step_bar_and_the_keys_still_show() {
         let lines: Vec<&str> = screen.lines().collect();
         // Narrow: the current step keeps its name, the others their numbers.
         assert!(lines[0].contains(m.step.title()), "{name}: {screen}");
-        assert!(lines[0].contains("1") && lines[0].contains("6"), "{name}: {screen}");
+        assert!(
+            lines[0].contains("1") && lines[0].contains("6"),
+            "{name}: {screen}"
+        );
         let bottom = lines[lines.len() - 3..].join(" ");
         // While a name is typed, q and ? are text: the footer says how to finish instead.
         let keys = if m.typing() {
