@@ -226,7 +226,7 @@ pub fn run_drill(wizard: bool) -> anyhow::Result<()> {
         lab_dir().join("mnt").join(OLD_RUN).display()
     );
     if wizard {
-        crate::runtime::run_wizard(&lost, None, Default::default())?;
+        crate::runtime::run_wizard(&lost, None, None, Default::default())?;
     } else {
         // A reader that went away (`| head`) is not a failure of the drill.
         let _ = writeln!(std::io::stdout(), "{}", lost.display());

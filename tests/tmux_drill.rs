@@ -496,3 +496,47 @@ fn a_harvested_checkpoint_is_copied_back_into_place_from_the_finish() {
     let screen = t.screen();
     assert!(!screen.contains("Still missing"), "{screen}");
 }
+
+/// A large restore across filesystems (`snaprescue PATH --to DIR`, PATH's btrfs snapshot to
+/// an ext4 disk): the progress bar shows bytes, rate and time left, `x` cancels, the finish
+/// says so, and no temporary file is left.
+#[test]
+fn a_cross_filesystem_restore_shows_its_progress_and_can_be_cancelled() {
+    if !privileged() {
+        return;
+    }
+    use std::io::Write;
+    let (vol, _) = common::snapshot_lab::volume_of(2400, |data| {
+        std::fs::create_dir(data.join("ckpt")).unwrap();
+        let mut big = std::fs::File::create(data.join("ckpt/model.pth")).unwrap();
+        let chunk: Vec<u8> = (0..(8u32 << 20)).map(|i| (i % 251) as u8).collect();
+        for _ in 0..256 {
+            big.write_all(&chunk).unwrap();
+        }
+        big.sync_all().unwrap();
+    });
+    let live = vol.path("data/ckpt");
+    std::fs::remove_dir_all(&live).unwrap();
+    let ext4 = LoopFs::new("ext4", 2400);
+    let to = ext4.path("out");
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(
+        "cross",
+        dir.path(),
+        &[live.as_os_str(), "--to".as_ref(), to.as_os_str()],
+    );
+    t.wait_for("1 Stop writers");
+    t.keys(&["Enter"]);
+    t.wait_for("GPU and processes");
+    t.keys(&["Enter"]);
+    t.wait_for("★");
+    t.rescue_all_deleted("model.pth", "Restore 1 file?");
+    let screen = t.wait_for(" left");
+    assert!(screen.contains("MiB/s"), "rate shown: {screen}");
+    assert!(screen.contains("x:cancel"), "{screen}");
+    t.keys(&["x"]);
+    let screen = t.wait_for("Cancelled");
+    assert!(screen.contains("Verify and finish"), "{screen}");
+    restore_lab::no_temp_files(&ext4.mount);
+    assert!(!to.join("model.pth").exists());
+}

@@ -23,6 +23,9 @@ use std::path::PathBuf;
 pub struct Cli {
     /// What was lost (default: the current directory). Opens the wizard.
     pub path: Option<PathBuf>,
+    /// The wizard restores into DIR instead of PATH (PATH's disk full or read-only).
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
     #[command(flatten)]
     pub cloud: CloudArgs,
     #[command(subcommand)]
@@ -305,7 +308,12 @@ pub fn main() -> i32 {
         Some(Command::Cleanup { json }) => emit(cloud_runs::cleanup(), json),
         None => {
             let path = cli.path.unwrap_or_else(|| PathBuf::from("."));
-            report(crate::runtime::run_wizard(&path, None, cli.cloud.into()))
+            report(crate::runtime::run_wizard(
+                &path,
+                cli.to.as_deref(),
+                None,
+                cli.cloud.into(),
+            ))
         }
         Some(Command::Writers { path, action, json }) => {
             emit(status::writers(&path, &action), json)

@@ -18,6 +18,8 @@ use tokio::sync::mpsc::UnboundedSender;
 /// Carries out effects and reports back through `tx`.
 pub struct Executor {
     pub path: PathBuf,
+    /// Where restores go instead of PATH (`snaprescue PATH --to DIR`).
+    pub to: Option<PathBuf>,
     /// Cloud source options from the command line (`--source`, `--disk`, …).
     pub cloud: crate::sources::CloudOptions,
     pub tx: UnboundedSender<Msg>,
@@ -204,6 +206,7 @@ impl Executor {
                 |e| Msg::RollbackChecked(Err(e)),
             ),
             Effect::LoadDiff { id } => {
+                let to = self.to.clone();
                 let (opened, cancel, tx) = (
                     self.opened.clone(),
                     self.jobs.start(crate::wizard::Job::Diff),
@@ -246,19 +249,18 @@ impl Executor {
                         match result {
                             Ok((snapshot_dir, tree)) => {
                                 let caveat = snapshot_dir.caveat().map(str::to_string);
-                                let reflink = crate::engine::restore_plan::reflinks(
-                                    &snapshot_dir.dir,
-                                    &s.path,
-                                );
+                                let dest = to.clone().unwrap_or_else(|| s.path.clone());
+                                let reflink =
+                                    crate::engine::restore_plan::reflinks(&snapshot_dir.dir, &dest);
                                 if let Ok(mut slot) = opened.lock() {
                                     *slot = Some((id.clone(), snapshot_dir));
                                 }
                                 let free_bytes =
-                                    crate::ports::fs_meta::free_bytes(&s.path).unwrap_or(0);
+                                    crate::ports::fs_meta::free_bytes(&dest).unwrap_or(0);
                                 Msg::DiffReady(Ok(DiffLoaded {
                                     snapshot_id: id,
                                     tree,
-                                    dest: s.path.clone(),
+                                    dest,
                                     free_bytes,
                                     reflink,
                                     caveat,
@@ -276,6 +278,7 @@ impl Executor {
                 selection,
                 policy,
             } => {
+                let to = self.to.clone();
                 let (opened, cancel, tx) = (
                     self.opened.clone(),
                     self.jobs.start(crate::wizard::Job::Restore),
@@ -291,13 +294,19 @@ impl Executor {
                         };
                         let started = Instant::now();
                         let mut last = Instant::now() - Duration::from_secs(1);
-                        let restored =
-                            s.restore(snapshot, &selection, None, policy, &cancel, &mut |p| {
+                        let restored = s.restore(
+                            snapshot,
+                            &selection,
+                            to.as_deref(),
+                            policy,
+                            &cancel,
+                            &mut |p| {
                                 if last.elapsed() >= Duration::from_millis(100) {
                                     last = Instant::now();
                                     let _ = tx.send(Msg::RestoreProgress(p.clone()));
                                 }
-                            });
+                            },
+                        );
                         let report = match restored {
                             Ok((_, report)) => report,
                             Err(e) => return Msg::RestoreRefused(e.to_string()),

@@ -33,6 +33,7 @@ async fn a_hanging_gpu_probe_is_not_started_again_on_every_tick() {
     });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let executor = Executor {
+        to: None,
         path: "/".into(),
         cloud: Default::default(),
         tx,

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Opens the wizard on `path`. `gpu` replaces NVML (tests, demos).
+/// The wizard on `path`; restores go to `to` when given (PATH's disk full or read-only).
 pub fn run_wizard(
     path: &Path,
+    to: Option<&Path>,
     gpu: Option<Arc<dyn GpuProbe>>,
     cloud: crate::sources::CloudOptions,
 ) -> anyhow::Result<()> {
@@ -28,6 +30,7 @@ pub fn run_wizard(
         .build()?;
     let result = runtime.block_on(wizard_loop(
         path,
+        to,
         gpu.unwrap_or_else(|| Arc::new(Nvml)),
         cloud,
     ));
@@ -37,13 +40,16 @@ pub fn run_wizard(
 
 async fn wizard_loop(
     path: &Path,
+    to: Option<&Path>,
     gpu: Arc<dyn GpuProbe>,
     cloud: crate::sources::CloudOptions,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let absolute = crate::ports::fs_meta::resolve_lost(path).unwrap_or(path.to_path_buf());
+    let to = to.map(|t| crate::ports::fs_meta::resolve_lost(t).unwrap_or(t.to_path_buf()));
     let executor = Executor {
         path: absolute.clone(),
+        to: to.clone(),
         cloud,
         tx: tx.clone(),
         gpu,
@@ -77,6 +83,7 @@ async fn wizard_loop(
         }
     });
     let mut model = Model::new(absolute.clone());
+    model.restore_to = to;
     model.notice = state::state_dir_notice(&absolute);
     crate::wizard::update_writers::adopt_still_frozen(
         &mut model,

@@ -16,7 +16,7 @@ pub fn exit_summary(model: &Model) -> Vec<String> {
             "in all: {entries} {} restored, {}, into {}",
             if entries == 1 { "entry" } else { "entries" },
             humansize::format_size(bytes, humansize::BINARY),
-            crate::engine::shown(&model.path)
+            crate::engine::shown(model.restore_to.as_ref().unwrap_or(&model.path))
         ));
     }
     let missing = super::missing::still_missing(model);

@@ -251,6 +251,8 @@ pub struct Finish {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub path: PathBuf,
+    /// Restores go here instead of PATH (`--to DIR`), when given.
+    pub restore_to: Option<PathBuf>,
     pub step: Step,
     pub overlay: Overlay,
     pub quitting: bool,
@@ -268,6 +270,7 @@ impl Model {
     pub fn new(path: PathBuf) -> Self {
         Self {
             path,
+            restore_to: None,
             step: Step::Writers,
             overlay: Overlay::None,
             quitting: false,
