@@ -380,7 +380,23 @@ fn a_whole_run_folder_removed_comes_back_through_the_wizard() {
     t.wait_for("GPU and processes");
     t.keys(&["Enter"]);
     t.wait_for("★");
-    t.rescue_all_deleted("config.yaml", "Restore 2 files?");
+    // A search for something that is not there, then Esc: the search goes, not the step.
+    t.keys(&["Enter"]);
+    t.wait_for("Rescue: open a read-only copy");
+    t.keys(&["Enter"]);
+    t.wait_for("config.yaml");
+    t.keys(&["/", "z", "z", "Enter"]);
+    let screen = t.wait_for("no match for \"zz\"");
+    assert!(screen.contains("Esc clears the search"), "{screen}");
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("config.yaml");
+    assert!(
+        screen.contains("5 Restore"),
+        "still in the picker: {screen}"
+    );
+    t.keys(&["a", "Enter"]);
+    t.wait_for("Restore 2 files?");
+    t.keys(&["Enter"]);
     let screen = t.wait_for("Verified");
     assert!(!screen.contains("FAILED"), "{screen}");
     let snap = t
