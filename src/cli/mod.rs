@@ -5,6 +5,7 @@
 mod cloud_runs;
 mod frozen_notice;
 mod recover;
+mod restore;
 mod status;
 mod usage;
 mod verify;
@@ -354,7 +355,7 @@ pub fn main() -> i32 {
             conflict,
             json,
         }) => emit(
-            recover::restore(
+            restore::restore(
                 &path,
                 snapshot.as_deref(),
                 &cloud.into(),

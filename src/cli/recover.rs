@@ -3,15 +3,13 @@
 use super::Outcome;
 use crate::engine::diff::{EntryKind, EntryStatus, TreeDiff};
 use crate::engine::path_json;
-use crate::engine::restore::RestoreReport;
-use crate::engine::restore_plan::ConflictPolicy;
 use crate::session::Session;
 use crate::sources::CloudOptions;
 use chrono::{DateTime, Utc};
 use humansize::{BINARY, format_size};
 use serde_json::{Value, json};
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn time(secs: i64) -> String {
     DateTime::<Utc>::from_timestamp(secs, 0)
@@ -102,7 +100,7 @@ fn entries_json(tree: &TreeDiff, status: EntryStatus) -> Vec<Value> {
 }
 
 /// Removes the cloud rescue disk behind `opened`, if there is one, and says how that went.
-fn close_rescue(
+pub(super) fn close_rescue(
     mut opened: crate::sources::OpenedSnapshot,
     watch: &crate::rescue::Watch,
 ) -> Option<Value> {
@@ -125,7 +123,7 @@ fn close_rescue(
 
 /// Says what became of the rescue disk and what its mount could not show; true when it
 /// was removed (or there was none).
-fn describe_rescue(human: &mut String, rescue: &Option<Value>) -> anyhow::Result<bool> {
+pub(super) fn describe_rescue(human: &mut String, rescue: &Option<Value>) -> anyhow::Result<bool> {
     let Some(r) = rescue else {
         return Ok(true);
     };
@@ -148,7 +146,7 @@ fn describe_rescue(human: &mut String, rescue: &Option<Value>) -> anyhow::Result
 
 /// The snapshot named by `--snapshot`, else the recommended one (looked inside first, as
 /// `snapshots` does), and the line that says which was used.
-fn chosen_snapshot(
+pub(super) fn chosen_snapshot(
     session: &mut Session,
     id: Option<&str>,
 ) -> anyhow::Result<(crate::sources::Snapshot, Option<String>)> {
@@ -226,166 +224,13 @@ pub fn deleted(path: &Path, id: Option<&str>, cloud: &CloudOptions) -> anyhow::R
     })
 }
 
-/// The smallest selection covering every deleted entry: deleted entries whose parent is not.
-pub fn deleted_roots(tree: &TreeDiff) -> Vec<PathBuf> {
-    let mut roots: Vec<PathBuf> = Vec::new();
-    for e in tree.with_status(EntryStatus::Deleted) {
-        if !roots
-            .iter()
-            .any(|r| e.path.starts_with(r) && !r.as_os_str().is_empty())
-        {
-            roots.push(e.path.clone());
-        }
-    }
-    roots
-}
-
 /// PATH-relative `rel` for people: PATH's own name when `rel` is PATH itself.
-fn rel_shown(rel: &Path, path: &Path) -> String {
+pub(super) fn rel_shown(rel: &Path, path: &Path) -> String {
     if rel.as_os_str().is_empty() {
         crate::engine::shown(Path::new(path.file_name().unwrap_or(path.as_os_str())))
     } else {
         crate::engine::shown(rel)
     }
-}
-
-/// "3 files, 1 directory and 2 links restored (…)": what came back, counted by kind.
-fn restored_summary(report: &RestoreReport) -> String {
-    let count = |kind: EntryKind| report.restored.iter().filter(|r| r.kind == kind).count();
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let mut parts = vec![plural(count(EntryKind::File), "file", "files")];
-    let dirs = count(EntryKind::Dir);
-    if dirs > 0 {
-        parts.push(plural(dirs, "directory", "directories"));
-    }
-    let links = count(EntryKind::Symlink);
-    if links > 0 {
-        parts.push(plural(links, "link", "links"));
-    }
-    parts.join(", ")
-}
-
-pub fn restore(
-    path: &Path,
-    id: Option<&str>,
-    cloud: &CloudOptions,
-    only_deleted: bool,
-    to: Option<&Path>,
-    policy: ConflictPolicy,
-) -> anyhow::Result<Outcome> {
-    let mut session = Session::open(path, cloud)?;
-    let (snapshot, using) = chosen_snapshot(&mut session, id)?;
-    if let Some(line) = &using {
-        eprintln!("snaprescue: {}", super::usage::for_terminal(line));
-    }
-    let watch = super::cloud_runs::interruptible();
-    let (opened, tree) = session.open_and_diff(&snapshot, &watch, &Default::default())?;
-    let selection = if only_deleted {
-        deleted_roots(&tree)
-    } else {
-        vec![PathBuf::new()]
-    };
-    let restored = if selection.is_empty() {
-        Ok(None)
-    } else {
-        session
-            .restore(&opened, &selection, to, policy, watch.cancel, &mut |_| {})
-            .map(Some)
-    };
-    let rescue = close_rescue(opened, &watch);
-    // The engine's advice names no flag (the wizard has none); here the flag is `--to`.
-    let restored = restored.map_err(|e| match e {
-        crate::session::SessionError::Plan(
-            crate::engine::restore_plan::PlanError::NoSpace { .. }
-            | crate::engine::restore_plan::PlanError::ReadOnly(_),
-        ) => anyhow::anyhow!("{e} (--to DIR restores there)"),
-        other => other.into(),
-    });
-    let (planned, report) = match restored? {
-        Some((p, r)) => (Some(p), r),
-        None => (None, RestoreReport::default()),
-    };
-    let mut human = String::new();
-    for r in &report.restored {
-        // Kept beside an existing entry: say where it went.
-        let beside = match (r.path.file_name(), r.target.file_name()) {
-            (Some(a), Some(b)) if a != b => format!(" → {}", crate::engine::shown(Path::new(b))),
-            _ => String::new(),
-        };
-        writeln!(
-            human,
-            "restored {}{beside}",
-            rel_shown(&r.path, &session.path)
-        )?;
-    }
-    for s in &report.skipped {
-        writeln!(
-            human,
-            "skipped  {}: {}",
-            rel_shown(&s.path, &session.path),
-            s.reason
-        )?;
-    }
-    for f in &report.failed {
-        writeln!(
-            human,
-            "FAILED   {}: {}",
-            rel_shown(&f.path, &session.path),
-            f.reason
-        )?;
-    }
-    for point in &session.unmounted {
-        writeln!(
-            human,
-            "unmounted {} (a read-only snapshot view an interrupted run had left)",
-            crate::engine::shown(point)
-        )?;
-    }
-    if !report.swept.is_empty() {
-        writeln!(
-            human,
-            "removed {} temporary file(s) an interrupted restore had left",
-            report.swept.len()
-        )?;
-    }
-    if selection.is_empty() {
-        writeln!(
-            human,
-            "nothing under PATH is missing from the live tree; nothing to restore"
-        )?;
-    }
-    let how = match &planned {
-        Some(p) if p.reflink => "reflinked or copied, verified",
-        _ => "copied and verified",
-    };
-    if report.cancelled {
-        writeln!(
-            human,
-            "CANCELLED: {} were complete and verified before the cancel ({}); \
-             nothing partial was left; run the same command again to finish",
-            restored_summary(&report),
-            format_size(report.bytes, BINARY),
-        )?;
-    } else {
-        writeln!(
-            human,
-            "{} restored ({}, {how}), {} skipped, {} failed",
-            restored_summary(&report),
-            format_size(report.bytes, BINARY),
-            report.skipped.len(),
-            report.failed.len()
-        )?;
-    }
-    let mut doc = serde_json::to_value(&report)?;
-    doc["snapshot"] = json!(snapshot.id);
-    let removed = describe_rescue(&mut human, &rescue)?;
-    doc["rescue"] = json!(rescue);
-    Ok(Outcome {
-        json: doc,
-        human,
-        ok: report.failed.is_empty() && !report.cancelled && removed,
-    })
 }
 
 pub fn rollback(

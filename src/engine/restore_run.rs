@@ -7,167 +7,24 @@
 //! are listed and the rest goes on; cancel leaves no temporary file, and a killed run's are
 //! found through [`super::leftovers`].
 
-use super::beneath::{BeneathError, Mounts, open_dir, open_resolved};
-use super::copy::{CopiedFile, CopyMethod, Place, rename_noreplace, stage_file, temp_name};
+use super::beneath::open_resolved;
+use super::copy::{CopyMethod, Place, stage_file};
 use super::diff::EntryKind;
 use super::restore::{
     BATCH_BYTES, BATCH_FILES, Batch, Committed, FailedItem, Progress, RestoreReport, RestoredItem,
     Verification, commit_batch,
 };
+use super::restore_entries::{
+    Dirs, make_dir, name_of, open_source, parent_of, raise_file_limit, restore_symlink,
+};
 use super::restore_plan::{ConflictPolicy, PlannedItem, RestorePlan};
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::Mode;
+use nix::fcntl::AtFlags;
 use std::collections::{BTreeSet, HashMap};
-use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Directories of the destination opened by descriptor, a few at a time.
-struct Dirs {
-    anchor: OwnedFd,
-    anchor_path: PathBuf,
-    open: HashMap<PathBuf, Arc<OwnedFd>>,
-}
-
-impl Dirs {
-    fn shown(&self, target: &Path) -> PathBuf {
-        self.anchor_path.join(target)
-    }
-
-    const KEEP: usize = 64;
-
-    fn get(&mut self, rel: &Path) -> Result<Arc<OwnedFd>, BeneathError> {
-        if let Some(fd) = self.open.get(rel) {
-            return Ok(fd.clone());
-        }
-        let fd = Arc::new(open_dir(self.anchor.as_fd(), rel, Mounts::Stay)?);
-        if self.open.len() >= Self::KEEP {
-            self.open.clear();
-        }
-        self.open.insert(rel.to_path_buf(), fd.clone());
-        Ok(fd)
-    }
-}
-
-fn name_of(target: &Path) -> &OsStr {
-    target.file_name().unwrap_or_default()
-}
-
-fn parent_of(target: &Path) -> &Path {
-    target.parent().unwrap_or(Path::new(""))
-}
-
-/// Creates the directory `target`; Ok(true) if made, Ok(false) if a real directory was
-/// already there (made meanwhile: merged into, its metadata left alone) — unless `fresh`
-/// (a keep-both name), where anything there is a conflict.
-fn make_dir(dirs: &mut Dirs, target: &Path, mode: u32, fresh: bool) -> Result<bool, String> {
-    let parent = dirs.get(parent_of(target)).map_err(|e| e.to_string())?;
-    match nix::sys::stat::mkdirat(
-        parent.as_fd(),
-        name_of(target),
-        Mode::from_bits_truncate(mode),
-    ) {
-        Ok(()) => Ok(true),
-        Err(nix::errno::Errno::EEXIST) if fresh => Err(format!(
-            "{} appeared in the live tree meanwhile; nothing was merged into it",
-            super::shown(&dirs.shown(target))
-        )),
-        Err(nix::errno::Errno::EEXIST) => match dirs.get(target) {
-            Ok(_) => Ok(false),
-            Err(e) => Err(format!("appeared in the live tree meanwhile: {e}")),
-        },
-        Err(e) => Err(format!("cannot create the directory: {e}")),
-    }
-}
-
-fn restore_symlink(
-    dirs: &mut Dirs,
-    item: &PlannedItem,
-    alternatives: usize,
-) -> Result<CopiedFile, String> {
-    let link =
-        std::fs::read_link(&item.source).map_err(|e| format!("cannot read the link: {e}"))?;
-    let meta = std::fs::symlink_metadata(&item.source).map_err(|e| e.to_string())?;
-    let parent = dirs
-        .get(parent_of(&item.target))
-        .map_err(|e| e.to_string())?;
-    let temp = temp_name();
-    nix::unistd::symlinkat(&link, parent.as_fd(), temp.as_os_str())
-        .map_err(|e| format!("cannot create the link: {e}"))?;
-    let placed = super::attrs::apply_to_link(parent.as_fd(), &temp, &meta)
-        .map_err(|e| format!("cannot set the link's owner or times: {e}"))
-        .and_then(|_| commit_name(&parent, &temp, name_of(&item.target), alternatives));
-    if placed.is_err() {
-        let _ = nix::unistd::unlinkat(
-            parent.as_fd(),
-            temp.as_os_str(),
-            nix::unistd::UnlinkatFlags::NoRemoveDir,
-        );
-    }
-    placed.map(|name| CopiedFile {
-        method: CopyMethod::Copy,
-        hash: None,
-        name,
-    })
-}
-
-/// Renames `temp` to `name` (or, keep-both, `name-2`…), never over an existing entry.
-fn commit_name(
-    dir: &OwnedFd,
-    temp: &OsStr,
-    name: &OsStr,
-    alternatives: usize,
-) -> Result<std::ffi::OsString, String> {
-    for attempt in 0..=alternatives {
-        let candidate = if attempt == 0 {
-            name.to_os_string()
-        } else {
-            super::copy::suffixed(name, &format!("-{}", attempt + 1))
-        };
-        match rename_noreplace(dir.as_fd(), temp, &candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(super::copy::CopyError::Exists(_)) if attempt < alternatives => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Err("no free name".into())
-}
-
-fn open_source(path: &Path) -> Result<File, String> {
-    nix::fcntl::open(
-        path,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map(File::from)
-    .map_err(|e| {
-        format!(
-            "cannot read {}: {}",
-            super::shown(path),
-            std::io::Error::from(e)
-        )
-    })
-}
-
-/// Raises the open-file limit to its hard maximum: a batch keeps one directory open per
-/// file it holds.
-fn raise_file_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
 
 struct Run<'a> {
     plan: &'a RestorePlan,

@@ -300,3 +300,4 @@ pub fn isolated(home: &Path) -> Command {
 pub mod restore_lab;
 pub mod rollback_lab;
 pub mod snapshot_lab;
+pub mod tmux;
