@@ -37,7 +37,7 @@ impl Executor {
         self.session.lock().ok()?.clone()
     }
 
-    fn blocking(&self, work: impl FnOnce() -> Msg + Send + 'static) {
+    pub(super) fn blocking(&self, work: impl FnOnce() -> Msg + Send + 'static) {
         let tx = self.tx.clone();
         tokio::task::spawn_blocking(move || {
             let _ = tx.send(work());
@@ -321,57 +321,12 @@ impl Executor {
             }
             Effect::Cancel(job) => self.jobs.cancel(job),
             Effect::CancelAll => self.jobs.cancel_all(),
-            Effect::VerifyUnder { root } => {
-                self.blocking(move || {
-                    let started = Instant::now();
-                    let targets = crate::engine::verify::Targets::collect(&[root]);
-                    let files: Vec<PathBuf> = targets
-                        .files
-                        .into_iter()
-                        .filter(|f| crate::engine::verify::is_checkpoint(f))
-                        .collect();
-                    let verdicts = crate::engine::verify::verify_all(
-                        &files,
-                        &std::collections::HashMap::new(),
-                        &|_, _| {},
-                    );
-                    Msg::Verified {
-                        verdicts,
-                        elapsed_ms: started.elapsed().as_millis(),
-                    }
-                });
-            }
-            Effect::Verify { files, recorded } => {
-                let tx = self.tx.clone();
-                self.blocking(move || {
-                    let started = Instant::now();
-                    let progress = Mutex::new((tx, Instant::now() - Duration::from_secs(1)));
-                    let verdicts =
-                        crate::engine::verify::verify_all(&files, &recorded, &|done, total| {
-                            let mut guard = progress.lock().unwrap_or_else(|e| e.into_inner());
-                            if guard.1.elapsed() >= Duration::from_millis(100) || done == total {
-                                guard.1 = Instant::now();
-                                let _ = guard.0.send(Msg::VerifyProgress { done, total });
-                            }
-                        });
-                    Msg::Verified {
-                        verdicts,
-                        elapsed_ms: started.elapsed().as_millis(),
-                    }
-                });
-            }
+            Effect::VerifyUnder { root } => self.verify_under(root),
+            Effect::Verify { files, recorded } => self.verify(files, recorded),
             Effect::TorchCheck {
                 python,
                 checkpoints,
-            } => self.blocking(move || {
-                use crate::engine::torch_check::{JobPython, torch_check_job};
-                let job = python.unwrap_or_else(|| JobPython::here(None));
-                Msg::TorchChecked(torch_check_job(
-                    &job,
-                    &checkpoints,
-                    Duration::from_secs(120),
-                ))
-            }),
+            } => self.torch_check(python, checkpoints),
             Effect::Rollback { id, confirm } => {
                 let (opened, cancel, tx) = (
                     self.opened.clone(),

@@ -2,6 +2,7 @@
 //! to the [`executor`]. The terminal is restored on exit, on panic and on Ctrl-C.
 
 mod executor;
+mod finish_effects;
 pub mod jobs;
 pub mod state;
 

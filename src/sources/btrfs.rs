@@ -339,7 +339,7 @@ impl SnapshotSource for BtrfsSource {
         snapshot: &Snapshot,
         keep_guard: bool,
     ) -> Result<Vec<String>, SourceError> {
-        super::btrfs_rollback::plan(self, snapshot, keep_guard)
+        super::btrfs_rollback_plan::plan(self, snapshot, keep_guard)
     }
 
     fn rollback(

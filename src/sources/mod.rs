@@ -7,6 +7,7 @@ pub mod btrfs;
 pub mod btrfs_list;
 pub mod btrfs_remount;
 pub mod btrfs_rollback;
+pub mod btrfs_rollback_plan;
 pub mod cloud_disk;
 pub mod snapshot_path;
 
