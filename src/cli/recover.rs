@@ -146,7 +146,7 @@ pub(super) fn describe_rescue(human: &mut String, rescue: &Option<Value>) -> any
 
 /// The snapshot named by `--snapshot`, else the recommended one (looked inside first, as
 /// `snapshots` does), and the line that says which was used.
-pub(super) fn chosen_snapshot(
+fn chosen_snapshot(
     session: &mut Session,
     id: Option<&str>,
 ) -> anyhow::Result<(crate::sources::Snapshot, Option<String>)> {
@@ -170,7 +170,19 @@ pub(super) fn chosen_snapshot(
     Ok((snapshot, Some(line)))
 }
 
-pub fn deleted(path: &Path, id: Option<&str>, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
+/// The session on PATH, the named or recommended snapshot (said on stderr when chosen for
+/// the user), opened and compared with the live tree: what `deleted` and `restore` share.
+pub(super) fn open_chosen(
+    path: &Path,
+    id: Option<&str>,
+    cloud: &CloudOptions,
+) -> anyhow::Result<(
+    Session,
+    crate::sources::Snapshot,
+    crate::sources::OpenedSnapshot,
+    crate::engine::diff::TreeDiff,
+    crate::rescue::Watch<'static>,
+)> {
     let mut session = Session::open(path, cloud)?;
     let (snapshot, using) = chosen_snapshot(&mut session, id)?;
     if let Some(line) = &using {
@@ -178,6 +190,11 @@ pub fn deleted(path: &Path, id: Option<&str>, cloud: &CloudOptions) -> anyhow::R
     }
     let watch = super::cloud_runs::interruptible();
     let (opened, tree) = session.open_and_diff(&snapshot, &watch, &Default::default())?;
+    Ok((session, snapshot, opened, tree, watch))
+}
+
+pub fn deleted(path: &Path, id: Option<&str>, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
+    let (session, snapshot, opened, tree, watch) = open_chosen(path, id, cloud)?;
     let rescue = close_rescue(opened, &watch);
     let lost = tree.lost();
     let mut human = String::new();

@@ -2,11 +2,10 @@
 //! the wizard uses too, and a report that counts by kind and says where each entry went.
 
 use super::Outcome;
-use super::recover::{chosen_snapshot, close_rescue, describe_rescue, rel_shown};
+use super::recover::{close_rescue, describe_rescue, open_chosen, rel_shown};
 use crate::engine::diff::{EntryKind, EntryStatus, TreeDiff};
 use crate::engine::restore::RestoreReport;
 use crate::engine::restore_plan::ConflictPolicy;
-use crate::session::Session;
 use crate::sources::CloudOptions;
 use humansize::{BINARY, format_size};
 use serde_json::json;
@@ -52,13 +51,7 @@ pub fn restore(
     to: Option<&Path>,
     policy: ConflictPolicy,
 ) -> anyhow::Result<Outcome> {
-    let mut session = Session::open(path, cloud)?;
-    let (snapshot, using) = chosen_snapshot(&mut session, id)?;
-    if let Some(line) = &using {
-        eprintln!("snaprescue: {}", super::usage::for_terminal(line));
-    }
-    let watch = super::cloud_runs::interruptible();
-    let (opened, tree) = session.open_and_diff(&snapshot, &watch, &Default::default())?;
+    let (session, snapshot, opened, tree, watch) = open_chosen(path, id, cloud)?;
     let selection = if only_deleted {
         deleted_roots(&tree)
     } else {
