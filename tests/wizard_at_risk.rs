@@ -166,3 +166,20 @@ fn a_rollback_refusal_shows_before_the_confirmation_and_offers_the_fix() {
     assert_eq!(m.step, Step::Recovery);
     assert!(m.recovery.confirming && m.recovery.refusal.is_none());
 }
+
+/// `h` from the finish's quit question saves the files in step 1, and leaving step 1 then
+/// comes back to the finish (not through every step again).
+#[test]
+fn saving_from_the_finish_returns_to_the_finish() {
+    let mut m = holding('T');
+    m.step = Step::Finish;
+    keys(&mut m, &[Key::Enter]);
+    assert_eq!(m.overlay, Overlay::AtRisk(Leaving::Quit));
+    keys(&mut m, &[Key::Char('h')]);
+    assert_eq!(m.step, Step::Writers);
+    assert!(m.writers.harvest_dir.is_some());
+    m.writers.harvest_dir = None;
+    m.writers.harvested.insert("/proc/10/fd/4".into());
+    assert!(keys(&mut m, &[Key::Enter]).is_empty());
+    assert_eq!(m.step, Step::Finish);
+}

@@ -244,6 +244,8 @@ pub struct Finish {
     pub restored_total: (usize, u64),
     /// The checks of the latest action are running; the report is written when they end.
     pub report_pending: bool,
+    /// Sent from here to step 1 to save open files: leaving step 1 comes back here.
+    pub back_here: bool,
     /// Harvested files copied back into place: (original, outcome).
     pub copied_back: Vec<(PathBuf, Result<(), String>)>,
 }

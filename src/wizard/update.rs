@@ -210,6 +210,8 @@ fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
                     vec![Effect::Quit]
                 }
                 (Key::Char('h'), _) => {
+                    // Saving from the finish's question: leaving step 1 comes back there.
+                    model.finish.back_here = model.step == Step::Finish;
                     model.step = Step::Writers;
                     super::update_writers::on_key(model, Key::Char('h'))
                 }

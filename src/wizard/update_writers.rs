@@ -130,6 +130,11 @@ pub fn leave(model: &mut Model) -> Vec<Effect> {
                 Effect::ScanNewer { id },
             ]
         }
+        _ if model.finish.back_here => {
+            model.finish.back_here = false;
+            model.step = Step::Finish;
+            vec![]
+        }
         _ => {
             model.step = Step::Gpu;
             vec![Effect::ProbeGpu]
