@@ -115,3 +115,17 @@ fn within_one_btrfs_filesystem_a_big_selection_fits() {
     assert!(!screen.contains("does not fit"), "{screen}");
     assert!(screen.contains("reflinked, needs no space"), "{screen}");
 }
+
+/// At 60x20 the state column and the whole leave question still show: the name gives way.
+#[test]
+fn at_60_columns_the_state_and_the_leave_question_still_show() {
+    let mut m = picker_model();
+    let screen = render_at(&m, 60, 20);
+    assert!(screen.contains("1 MiB deleted"), "{screen}");
+    keys(&mut m, &[Key::Esc]);
+    let screen = render_at(&m, 60, 20);
+    assert!(
+        screen.contains("y: leave") && screen.contains("key: stay"),
+        "{screen}"
+    );
+}

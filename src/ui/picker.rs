@@ -68,7 +68,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         Constraint::Length(1),
         Constraint::Length(caveat_rows),
         Constraint::Min(3),
-        Constraint::Length(2),
+        Constraint::Length(if area.width < 80 { 3 } else { 2 }),
     ])
     .areas(area);
     let filter = if p.deleted_only {
@@ -105,6 +105,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
     }
     let height = list.height.saturating_sub(2) as usize;
+    // [x] + space, arrow, size (10), state (8), spaces, borders.
+    let name_width = usize::from(list.width)
+        .saturating_sub(4 + 2 + 1 + 10 + 1 + 8 + 2)
+        .min(36);
     let top = window(p.cursor, height);
     let rows: Vec<Line> = p
         .rows(top, height)
@@ -137,7 +141,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 "{} {}{arrow}{name:<w$} {size:>10} {status}",
                 if row.selected { "[x]" } else { "[ ]" },
                 "  ".repeat(row.depth as usize),
-                w = 36usize.saturating_sub(row.depth as usize * 2)
+                // The name gives way first on a narrow terminal, so size and state stay.
+                w = name_width.saturating_sub(row.depth as usize * 2)
             );
             let mut line = Line::from(text);
             if e.status == EntryStatus::Deleted {
@@ -242,5 +247,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     } else if let Some(e) = &run.error {
         foot_lines.push(Line::from(format!("restore refused: {e}")).red());
     }
-    frame.render_widget(Paragraph::new(foot_lines), foot);
+    frame.render_widget(
+        Paragraph::new(foot_lines).wrap(ratatui::widgets::Wrap { trim: true }),
+        foot,
+    );
 }
