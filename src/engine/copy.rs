@@ -146,6 +146,30 @@ pub fn rename_noreplace(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> Result
     })
 }
 
+/// Renames `temp` to `name` in `dir`, never over an existing entry; with `alternatives` > 0
+/// a name taken meanwhile is retried as `name-2`, `name-3`… (keep-both). Returns the name
+/// given.
+pub fn rename_free(
+    dir: BorrowedFd<'_>,
+    temp: &OsStr,
+    name: &OsStr,
+    alternatives: usize,
+) -> Result<OsString, CopyError> {
+    let mut attempt = 0;
+    loop {
+        let candidate = if attempt == 0 {
+            name.to_os_string()
+        } else {
+            suffixed(name, &format!("-{}", attempt + 1))
+        };
+        match rename_noreplace(dir, temp, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(CopyError::Exists(_)) if attempt < alternatives => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Copies `src` to `target` (which must not exist), fsynced, then renamed into place: for
 /// harvested files, whose source is a `/proc/PID/fd` handle and whose directory
 /// snaprescue made itself. `on_bytes` hears about progress.
@@ -195,24 +219,15 @@ impl StagedFile {
     /// Renames the copy into place, never over an existing entry. With `alternatives` > 0,
     /// a name taken meanwhile is retried as `name-2`, `name-3`… (keep-both).
     pub fn commit(mut self, alternatives: usize) -> Result<CopiedFile, CopyError> {
-        let base = self.copied.name.clone();
-        let mut attempt = 0;
-        loop {
-            let name = if attempt == 0 {
-                base.clone()
-            } else {
-                suffixed(&base, &format!("-{}", attempt + 1))
-            };
-            match rename_noreplace(self.temp.dir.as_fd(), &self.temp.name, &name) {
-                Ok(()) => {
-                    self.temp.armed = false;
-                    self.copied.name = name;
-                    return Ok(self.copied.clone());
-                }
-                Err(CopyError::Exists(_)) if attempt < alternatives => attempt += 1,
-                Err(e) => return Err(e),
-            }
-        }
+        let name = rename_free(
+            self.temp.dir.as_fd(),
+            &self.temp.name,
+            &self.copied.name,
+            alternatives,
+        )?;
+        self.temp.armed = false;
+        self.copied.name = name;
+        Ok(self.copied.clone())
     }
 }
 

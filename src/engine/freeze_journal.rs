@@ -83,19 +83,6 @@ pub fn journal_path() -> PathBuf {
     crate::runtime::state::state_dir().join("freezes.jsonl")
 }
 
-fn start_time(pid: i32) -> Option<u64> {
-    procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .ok()
-        .map(|s| s.starttime)
-}
-
-fn stat_of(pid: i32) -> Option<procfs::process::Stat> {
-    procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .ok()
-}
-
 fn command_of(pid: i32) -> String {
     let Ok(process) = procfs::process::Process::new(pid) else {
         return String::new();
@@ -125,7 +112,7 @@ fn append(event: Event, pid: i32, start: u64, command: String, path: &Path) -> s
         path: path.to_path_buf(),
         at: chrono::Utc::now().to_rfc3339(),
         by_pid: me,
-        by_start: start_time(me as i32).unwrap_or(0),
+        by_start: crate::ports::processes::start_time(me as i32).unwrap_or(0),
     };
     let mut text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
     text.push('\n');
@@ -172,7 +159,7 @@ pub fn frozen_by_snaprescue(pid: i32, start: u64) -> bool {
 /// disk before SIGSTOP is sent. A process already stopped by someone else is left alone.
 pub fn freeze(pid: i32, start: u64, path: &Path) -> Result<(), FreezeError> {
     let process = Pidfd::open(pid, start)?;
-    if stat_of(pid).is_some_and(|s| s.state == 'T') && !frozen_by_snaprescue(pid, start) {
+    if crate::ports::processes::state_of(pid) == Some('T') && !frozen_by_snaprescue(pid, start) {
         return Err(FreezeError::AlreadyStopped { pid });
     }
     let command = command_of(pid);
@@ -211,10 +198,10 @@ pub fn thaw(pid: i32, start: u64) -> Result<(), FreezeError> {
 pub fn still_frozen() -> Vec<FrozenBySnaprescue> {
     outstanding()
         .into_iter()
-        .filter(|l| stat_of(l.pid).is_some_and(|s| s.starttime == l.start_time && s.state == 'T'))
+        .filter(|l| crate::ports::processes::stopped(l.pid, l.start_time))
         .map(|l| FrozenBySnaprescue {
             by_running_run: l.by_pid != std::process::id()
-                && start_time(l.by_pid as i32) == Some(l.by_start),
+                && crate::ports::processes::alive(l.by_pid as i32, l.by_start),
             pid: l.pid,
             start_time: l.start_time,
             command: l.command,

@@ -8,7 +8,7 @@
 //! `snaprescue cleanup`. Nothing is removed because of a name alone: only names carrying a
 //! tag recorded before they were made.
 
-use super::beneath::{Mounts, open_dir, open_root};
+use super::beneath::{Mounts, open_dir, open_resolved};
 use nix::fcntl::AtFlags;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use serde::{Deserialize, Serialize};
@@ -32,13 +32,6 @@ pub fn records_dir() -> PathBuf {
     crate::runtime::state::state_dir().join("restores")
 }
 
-fn start_time(pid: u32) -> Option<u64> {
-    procfs::process::Process::new(pid as i32)
-        .and_then(|p| p.stat())
-        .ok()
-        .map(|s| s.starttime)
-}
-
 /// A written record; dropping it removes the record (the run ended and cleaned up after
 /// itself: its temporary files were removed or renamed into place).
 pub struct Written {
@@ -59,7 +52,7 @@ impl Record {
             anchor: anchor.into(),
             dirs,
             pid,
-            pid_start: start_time(pid).unwrap_or(0),
+            pid_start: crate::ports::processes::start_time(pid as i32).unwrap_or(0),
         }
     }
 
@@ -78,7 +71,7 @@ impl Record {
     }
 
     fn alive(&self) -> bool {
-        start_time(self.pid).is_some_and(|t| t == self.pid_start)
+        crate::ports::processes::alive(self.pid as i32, self.pid_start)
     }
 }
 
@@ -120,7 +113,9 @@ pub fn sweep() -> Swept {
 fn remove_tagged(record: &Record) -> Vec<PathBuf> {
     let prefix = super::copy::temp_prefix(&record.tag);
     let mut removed = Vec::new();
-    let Ok(anchor) = open_root(&record.anchor) else {
+    // Opened as the restore opened it: from `/`, no link followed (one swapped in since is
+    // refused, never followed).
+    let Ok(anchor) = open_resolved(&record.anchor) else {
         return removed;
     };
     for rel in &record.dirs {

@@ -102,24 +102,50 @@ fn existing_part(path: &Path) -> (PathBuf, PathBuf) {
     (existing.to_path_buf(), missing.iter().rev().collect())
 }
 
-/// A keep-both copy of the snapshot file `meta` already beside `live` (an earlier
-/// keep-both restore): same size and modification time.
-pub(super) fn restored_beside(live: &Path, meta: &std::fs::Metadata) -> Option<PathBuf> {
-    let name = live.file_name()?.as_bytes();
-    let mut prefix = name.to_vec();
-    prefix.extend_from_slice(b".restored-");
-    std::fs::read_dir(live.parent()?)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_name().as_bytes().starts_with(&prefix))
-        .find(|e| {
-            e.metadata().is_ok_and(|m| {
-                m.is_file()
-                    && m.len() == meta.len()
-                    && (m.mtime(), m.mtime_nsec()) == (meta.mtime(), meta.mtime_nsec())
+/// The keep-both copies (`NAME.restored-…`) in each directory a plan looked at: name, size
+/// and modification time, read once per directory (a keep-both restore of a large folder
+/// would otherwise list it once per file).
+#[derive(Default)]
+pub(super) struct KeptBeside {
+    by_dir: std::collections::HashMap<PathBuf, Vec<KeptCopy>>,
+}
+
+/// A keep-both copy: its name, size and modification time (seconds, nanoseconds).
+type KeptCopy = (std::ffi::OsString, u64, (i64, i64));
+
+impl KeptBeside {
+    /// A keep-both copy of the snapshot file `meta` already beside `live` (an earlier
+    /// keep-both restore): same size and modification time.
+    pub(super) fn find(&mut self, live: &Path, meta: &std::fs::Metadata) -> Option<PathBuf> {
+        let mut prefix = live.file_name()?.as_bytes().to_vec();
+        prefix.extend_from_slice(b".restored-");
+        let dir = live.parent()?;
+        let copies = self.by_dir.entry(dir.to_path_buf()).or_insert_with(|| {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .as_bytes()
+                        .windows(10)
+                        .any(|w| w == b".restored-")
+                })
+                .filter_map(|e| {
+                    let m = e.metadata().ok().filter(|m| m.is_file())?;
+                    Some((e.file_name(), m.len(), (m.mtime(), m.mtime_nsec())))
+                })
+                .collect()
+        });
+        copies
+            .iter()
+            .find(|(name, len, mtime)| {
+                name.as_bytes().starts_with(&prefix)
+                    && *len == meta.len()
+                    && *mtime == (meta.mtime(), meta.mtime_nsec())
             })
-        })
-        .map(|e| PathBuf::from(e.file_name()))
+            .map(|(name, _, _)| PathBuf::from(name))
+    }
 }
 
 /// A free keep-both name for `target`: `name.restored-STAMP`, else with `-2`, `-3`… (two

@@ -3,7 +3,7 @@
 //! symbolic links made in them; the file copies themselves are [`super::copy`]'s.
 
 use super::beneath::{BeneathError, Mounts, open_dir};
-use super::copy::{CopiedFile, CopyMethod, rename_noreplace, temp_name};
+use super::copy::{CopiedFile, CopyMethod, rename_free, temp_name};
 use super::restore_plan::PlannedItem;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -93,7 +93,10 @@ pub(super) fn restore_symlink(
         .map_err(|e| format!("cannot create the link: {e}"))?;
     let placed = super::attrs::apply_to_link(parent.as_fd(), &temp, &meta)
         .map_err(|e| format!("cannot set the link's owner or times: {e}"))
-        .and_then(|_| commit_name(&parent, &temp, name_of(&item.target), alternatives));
+        .and_then(|_| {
+            rename_free(parent.as_fd(), &temp, name_of(&item.target), alternatives)
+                .map_err(|e| e.to_string())
+        });
     if placed.is_err() {
         let _ = nix::unistd::unlinkat(
             parent.as_fd(),
@@ -106,28 +109,6 @@ pub(super) fn restore_symlink(
         hash: None,
         name,
     })
-}
-
-/// Renames `temp` to `name` (or, keep-both, `name-2`…), never over an existing entry.
-fn commit_name(
-    dir: &OwnedFd,
-    temp: &OsStr,
-    name: &OsStr,
-    alternatives: usize,
-) -> Result<std::ffi::OsString, String> {
-    for attempt in 0..=alternatives {
-        let candidate = if attempt == 0 {
-            name.to_os_string()
-        } else {
-            super::copy::suffixed(name, &format!("-{}", attempt + 1))
-        };
-        match rename_noreplace(dir.as_fd(), temp, &candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(super::copy::CopyError::Exists(_)) if attempt < alternatives => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Err("no free name".into())
 }
 
 pub(super) fn open_source(path: &Path) -> Result<File, String> {

@@ -4,7 +4,7 @@
 //! bytes, and whether they fit.
 
 use super::diff::EntryKind;
-use super::restore_dest::{destination, keep_both_target, restored_beside};
+use super::restore_dest::{KeptBeside, destination, keep_both_target};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
@@ -18,6 +18,17 @@ pub enum ConflictPolicy {
     Skip,
     /// Restore beside it as `name.restored-<timestamp>`.
     KeepBoth,
+}
+
+impl ConflictPolicy {
+    /// How many other names a restored entry may take when its own is taken meanwhile:
+    /// keep-both tries `name-2`, `name-3`…; skip none.
+    pub fn alternatives(self) -> usize {
+        match self {
+            ConflictPolicy::Skip => 0,
+            ConflictPolicy::KeepBoth => 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +202,7 @@ pub fn plan(
     let mut blocked_at: Vec<(usize, usize)> = Vec::new(); // (skipped index, hidden entries)
     let mut inodes: HashMap<(u64, u64), usize> = HashMap::new();
     let mut taken: HashSet<PathBuf> = HashSet::new();
+    let mut kept_beside = KeptBeside::default();
     for (rel, _) in wanted {
         let source = join_rel(snapshot_dir, &rel);
         let Ok(meta) = std::fs::symlink_metadata(&source) else {
@@ -263,7 +275,7 @@ pub fn plan(
                 }
                 ConflictPolicy::KeepBoth
                     if kind == EntryKind::File
-                        && let Some(copy) = restored_beside(&dest.anchor.join(&target), &meta) =>
+                        && let Some(copy) = kept_beside.find(&dest.anchor.join(&target), &meta) =>
                 {
                     skipped.push(SkippedItem {
                         path: rel.clone(),

@@ -26,13 +26,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Why a file did not reach its batch.
+enum NotStaged {
+    Cancelled,
+    Failed(String),
+}
+
 struct Run<'a> {
     plan: &'a RestorePlan,
     report: RestoreReport,
-    /// Final target (relative to the anchor) and directory of each committed hard-link
-    /// leader, by index.
-    placed: HashMap<usize, (Arc<OwnedFd>, PathBuf)>,
-    leaders: std::collections::HashSet<usize>,
+    /// Directory and final target (keep-both may have renamed it) of each committed
+    /// hard-link leader, by its planned target.
+    placed: HashMap<PathBuf, (Arc<OwnedFd>, PathBuf)>,
+    /// Planned targets of the files other files are hard links of.
+    leaders: std::collections::HashSet<PathBuf>,
 }
 
 impl<'a> Run<'a> {
@@ -90,7 +97,11 @@ pub fn execute(
             ..Default::default()
         },
         placed: HashMap::new(),
-        leaders: plan.items.iter().filter_map(|i| i.link_to).collect(),
+        leaders: plan
+            .items
+            .iter()
+            .filter_map(|i| Some(plan.items[i.link_to?].target.clone()))
+            .collect(),
     };
     let mut dirs = match open_resolved(&plan.dest.anchor) {
         Ok(anchor) => Dirs {
@@ -123,11 +134,7 @@ pub fn execute(
     if let Err(e) = &record {
         tracing::warn!(error = %e, "restore record not written; a killed run's temporary files would need removing by hand");
     }
-    let alternatives = if plan.policy == ConflictPolicy::KeepBoth {
-        100
-    } else {
-        0
-    };
+    let alternatives = plan.policy.alternatives();
     for (target, source) in &plan.dest.parents {
         let mode = if source.is_some() { 0o700 } else { 0o755 };
         if let Err(reason) = make_dir(&mut dirs, target, mode, false) {
@@ -206,10 +213,11 @@ pub fn execute(
                     continue;
                 }
                 _ => {
-                    let staged = open_source(&item.source).and_then(|input| {
+                    let staged = (|| {
+                        let input = open_source(&item.source).map_err(NotStaged::Failed)?;
                         let dir = dirs
                             .get(parent_of(&item.target))
-                            .map_err(|e| e.to_string())?;
+                            .map_err(|e| NotStaged::Failed(e.to_string()))?;
                         let place = Place {
                             dir,
                             name: name_of(&item.target).to_os_string(),
@@ -220,13 +228,12 @@ pub fn execute(
                             progress(&state);
                         };
                         stage_file(input, place, plan.reflink, cancel, &mut on_bytes).map_err(|e| {
-                            if matches!(e, super::copy::CopyError::Cancelled) {
-                                String::new()
-                            } else {
-                                e.to_string()
+                            match e {
+                                super::copy::CopyError::Cancelled => NotStaged::Cancelled,
+                                e => NotStaged::Failed(e.to_string()),
                             }
                         })
-                    });
+                    })();
                     match staged {
                         Ok(staged) => {
                             batch_bytes += item.size;
@@ -238,11 +245,11 @@ pub fn execute(
                             state.items_done += 1;
                             continue;
                         }
-                        Err(reason) if reason.is_empty() => {
+                        Err(NotStaged::Cancelled) => {
                             run.report.cancelled = true;
                             break;
                         }
-                        Err(reason) => Err(reason),
+                        Err(NotStaged::Failed(reason)) => Err(reason),
                     }
                 }
             };
@@ -269,12 +276,11 @@ pub fn execute(
         match outcome {
             Ok(c) => {
                 let target = item.target.with_file_name(&c.name);
-                let index = (item as *const PlannedItem as usize - plan.items.as_ptr() as usize)
-                    / std::mem::size_of::<PlannedItem>().max(1);
-                if run.leaders.contains(&index)
+                if run.leaders.contains(&item.target)
                     && let Ok(dir) = dirs.get(parent_of(&item.target))
                 {
-                    run.placed.insert(index, (dir, target.clone()));
+                    run.placed
+                        .insert(item.target.clone(), (dir, target.clone()));
                 }
                 run.restored(item, &target, Some(c.method), c.hash);
             }
@@ -318,7 +324,9 @@ pub fn execute(
 fn restore_follower(run: &mut Run<'_>, dirs: &mut Dirs, index: usize, cancel: &AtomicBool) {
     let plan = run.plan;
     let item = &plan.items[index];
-    let leader = item.link_to.and_then(|l| run.placed.get(&l).cloned());
+    let leader = item
+        .link_to
+        .and_then(|l| run.placed.get(&plan.items[l].target).cloned());
     let parent = match dirs.get(parent_of(&item.target)) {
         Ok(p) => p,
         Err(e) => return run.failed(item, e.to_string()),
@@ -352,12 +360,9 @@ fn restore_follower(run: &mut Run<'_>, dirs: &mut Dirs, index: usize, cancel: &A
         let staged = stage_file(input, place, plan.reflink, cancel, &mut |_| {})
             .map_err(|e| e.to_string())?;
         staged.file().sync_all().map_err(|e| e.to_string())?;
-        let alternatives = if plan.policy == ConflictPolicy::KeepBoth {
-            100
-        } else {
-            0
-        };
-        staged.commit(alternatives).map_err(|e| e.to_string())
+        staged
+            .commit(plan.policy.alternatives())
+            .map_err(|e| e.to_string())
     });
     match copied {
         Ok(c) => {

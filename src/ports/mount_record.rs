@@ -28,13 +28,6 @@ struct Record {
     pid_start: u64,
 }
 
-fn start_time(pid: u32) -> Option<u64> {
-    procfs::process::Process::new(pid as i32)
-        .and_then(|p| p.stat())
-        .ok()
-        .map(|s| s.starttime)
-}
-
 /// A recorded mount point; dropping it removes the record (after the unmount).
 #[derive(Debug)]
 pub struct Recorded {
@@ -55,7 +48,7 @@ pub fn record(mount_point: &Path) -> std::io::Result<Recorded> {
     let record = Record {
         mount_point: mount_point.into(),
         pid,
-        pid_start: start_time(pid).unwrap_or(0),
+        pid_start: crate::ports::processes::start_time(pid as i32).unwrap_or(0),
     };
     let name = mount_point
         .file_name()
@@ -81,7 +74,7 @@ pub fn sweep() -> Vec<PathBuf> {
         else {
             continue;
         };
-        if start_time(record.pid).is_some_and(|t| t == record.pid_start) {
+        if crate::ports::processes::alive(record.pid as i32, record.pid_start) {
             continue;
         }
         // Only what snaprescue made: a point directly under the run directory.

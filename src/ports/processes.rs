@@ -285,6 +285,27 @@ pub(crate) fn fd_writing(pid: i32, fd: i32) -> bool {
 }
 
 /// Current state letter of a process (`T` when stopped), if it still exists.
+/// When `pid` started (clock ticks since boot, `/proc/PID/stat` field 22): with the pid, it
+/// names one process, so a pid reused since is never taken for it.
+pub fn start_time(pid: i32) -> Option<u64> {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .ok()
+        .map(|s| s.starttime)
+}
+
+/// The process `pid` that started at `start` still exists.
+pub fn alive(pid: i32, start: u64) -> bool {
+    start_time(pid) == Some(start)
+}
+
+/// The process `pid` that started at `start` still exists and is stopped (state T).
+pub fn stopped(pid: i32, start: u64) -> bool {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|s| s.starttime == start && s.state == 'T')
+}
+
 pub fn state_of(pid: i32) -> Option<char> {
     procfs::process::Process::new(pid)
         .and_then(|p| p.stat())

@@ -58,7 +58,7 @@ impl RunHeader {
             disk: None,
             started: chrono::Utc::now().to_rfc3339(),
             pid,
-            pid_start: start_time(pid).unwrap_or(0),
+            pid_start: crate::ports::processes::start_time(pid as i32).unwrap_or(0),
         }
     }
 }
@@ -91,13 +91,6 @@ pub fn journaled<T>(
             }
         }
     }
-}
-
-fn start_time(pid: u32) -> Option<u64> {
-    procfs::process::Process::new(pid as i32)
-        .and_then(|p| p.stat())
-        .ok()
-        .map(|s| s.starttime)
 }
 
 /// Where journals live: `<state dir>/journal`, finished ones under `done/`.
@@ -235,7 +228,7 @@ impl RunRecord {
 
     /// Whether the process that wrote it is still running.
     pub fn alive(&self) -> bool {
-        start_time(self.header.pid).is_some_and(|t| t == self.header.pid_start)
+        crate::ports::processes::alive(self.header.pid as i32, self.header.pid_start)
     }
 }
 

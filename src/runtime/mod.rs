@@ -121,11 +121,10 @@ async fn wizard_loop(
     let _ = input.join();
     // Only what is true now: a process that ended (or whose pid was reused) since the last
     // scan is not named as frozen.
-    model.writers.frozen.retain(|(pid, start, _)| {
-        procfs::process::Process::new(*pid)
-            .and_then(|p| p.stat())
-            .is_ok_and(|s| s.starttime == *start && s.state == 'T')
-    });
+    model
+        .writers
+        .frozen
+        .retain(|(pid, start, _)| crate::ports::processes::stopped(*pid, *start));
     for line in crate::wizard::exit_summary::exit_summary(&model) {
         eprintln!("snaprescue: {line}");
     }

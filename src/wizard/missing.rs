@@ -55,13 +55,6 @@ pub fn still_missing(model: &Model) -> Vec<Missing> {
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| p.to_path_buf())
     };
-    let back = |p: &Path| {
-        model
-            .finish
-            .copied_back
-            .iter()
-            .any(|(o, r)| o == p && r.is_ok())
-    };
     // Saved from an open handle (the process may be gone since): the copy is where it is.
     let saved: Vec<_> = model
         .writers
@@ -69,7 +62,7 @@ pub fn still_missing(model: &Model) -> Vec<Missing> {
         .iter()
         .flat_map(|h| h.saved.iter())
         .filter(|s| s.original.starts_with(&model.path) && !in_tree.contains(&s.original))
-        .filter(|s| !back(&s.original))
+        .filter(|s| !model.finish.is_back(&s.original))
         .collect();
     for s in &saved {
         let ram = s.saved_to.starts_with("/dev/shm");
@@ -96,7 +89,7 @@ pub fn still_missing(model: &Model) -> Vec<Missing> {
                 .any(|s| s.handle == d.handle || s.original == d.path);
             if !d.path.starts_with(&model.path)
                 || in_tree.contains(&d.path)
-                || back(&d.path)
+                || model.finish.is_back(&d.path)
                 || done
             {
                 continue;

@@ -13,7 +13,7 @@ use crate::ports::processes::ProcessUse;
 use crate::sources::{RollbackOutcome, Snapshot};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -250,6 +250,15 @@ pub struct Finish {
     pub copied_back: Vec<(PathBuf, Result<(), String>)>,
 }
 
+impl Finish {
+    /// The harvested copy of `original` is back in place.
+    pub fn is_back(&self, original: &Path) -> bool {
+        self.copied_back
+            .iter()
+            .any(|(o, r)| o == original && r.is_ok())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
     pub path: PathBuf,
@@ -341,13 +350,7 @@ impl Model {
             .last_harvest
             .iter()
             .flat_map(|h| h.saved.iter())
-            .filter(|s| {
-                !self
-                    .finish
-                    .copied_back
-                    .iter()
-                    .any(|(o, r)| o == &s.original && r.is_ok())
-            })
+            .filter(|s| !self.finish.is_back(&s.original))
             .map(|s| (s.saved_to.clone(), s.original.clone()))
             .collect()
     }
