@@ -4,90 +4,10 @@
 
 mod common;
 
-use common::screen_models::{model, picker_model, render_at};
-use snaprescue::engine::newer::NewerFiles;
-use snaprescue::engine::restore::Progress;
-use snaprescue::ports::gpu::GpuStatus;
+use common::screen_models::render_at;
+use common::screen_states::states;
+use snaprescue::wizard::keymap;
 use snaprescue::wizard::*;
-
-/// One model per screen state worth drawing.
-fn states() -> Vec<(&'static str, Model)> {
-    let mut out = Vec::new();
-    let mut m = model();
-    out.push(("writers", m.clone()));
-    m.writers.confirm = Some(Pending::Terminate {
-        targets: vec![(4242, 1)],
-        unharvested: 1,
-    });
-    out.push(("writers terminate", m.clone()));
-    m.writers.confirm = None;
-    m.writers.harvest_dir = Some("/dev/shm/snaprescue-harvest".into());
-    out.push(("writers harvest", m.clone()));
-    m.writers.harvest_dir = None;
-    m.writers.processes.clear();
-    out.push(("writers empty", m.clone()));
-
-    let mut m = model();
-    m.step = Step::Gpu;
-    out.push(("gpu", m.clone()));
-    m.gpu = Some(GpuStatus::Unavailable {
-        reason: "NVIDIA driver library not loaded (libnvidia-ml.so.1: cannot open)".into(),
-    });
-    out.push(("gpu unavailable", m.clone()));
-
-    let mut m = model();
-    m.step = Step::Snapshots;
-    out.push(("snapshots", m.clone()));
-
-    let mut m = model();
-    m.step = Step::Recovery;
-    m.recovery.choice = RecoveryChoice::Rollback;
-    m.recovery.confirming = true;
-    m.recovery.refusal = Some(Ok(()));
-    m.recovery.typed = "da".into();
-    m.recovery.newer = Some(Ok(NewerFiles {
-        count: 3,
-        bytes: 1 << 30,
-        newest: vec![("ckpt/epoch_31.pt".into(), 1_764_331_200)],
-    }));
-    out.push(("rollback confirm", m.clone()));
-    m.recovery.running = true;
-    m.recovery.stage = "waiting for the instance to stop (40 s)".into();
-    out.push(("rollback running", m.clone()));
-
-    let mut m = picker_model();
-    out.push(("picker", m.clone()));
-    m.picker.as_mut().unwrap().caveat = Some("the journal was not replayed ".repeat(6));
-    m.restore.confirming = true;
-    out.push(("picker caveat confirm", m.clone()));
-    m.restore.confirming = false;
-    m.restore.running = true;
-    m.restore.progress = Some(Progress {
-        items_done: 1,
-        items_total: 3,
-        bytes_done: 1 << 20,
-        bytes_total: 5 << 19,
-        current: "old/epoch_5.pth".into(),
-        elapsed_ms: 2_000,
-    });
-    out.push(("picker progress", m.clone()));
-
-    let mut m = model();
-    m.step = Step::Restore;
-    m.restore.loading = true;
-    m.restore.stage = "creating a rescue EBS volume from snap-0123456789abcdef0".into();
-    out.push(("rescue disk", m.clone()));
-
-    let mut m = model();
-    m.step = Step::Finish;
-    m.writers.frozen = vec![(4242, 1, "python train.py".into())];
-    out.push(("finish", m.clone()));
-    m.overlay = Overlay::Help;
-    out.push(("help", m.clone()));
-    m.overlay = Overlay::QuitConfirm;
-    out.push(("quit", m));
-    out
-}
 
 #[test]
 fn every_screen_draws_at_every_size() {
@@ -126,11 +46,12 @@ fn at_40_columns_the_step_bar_and_the_keys_still_show() {
             "{name}: {screen}"
         );
         let bottom = lines[lines.len() - 3..].join(" ");
-        // While a name is typed, q and ? are text: the footer says how to finish instead.
-        let keys = if m.typing() {
-            bottom.contains("Esc")
-        } else {
-            bottom.contains("?:help") && bottom.contains("q:quit")
+        // While a name is typed, q and ? are text: the footer says how to finish instead;
+        // a question says what any other key answers.
+        let keys = match keymap::Mode::of(&m).keymap().unbound {
+            keymap::Unbound::Typed => bottom.contains("Esc"),
+            keymap::Unbound::Answers(..) => bottom.contains("other:"),
+            keymap::Unbound::Ignored => bottom.contains("?:help") && bottom.contains("q:quit"),
         };
         assert!(keys, "{name}: {screen}");
     }

@@ -26,9 +26,9 @@ fn step1_writers() {
 #[test]
 fn step1_writers_actions_and_sizes() {
     let mut m = model();
-    m.writers.harvest_dir = Some("/dev/shm/snaprescue-harvest".into());
+    m.writers.confirm = Some(Pending::HarvestTo("/dev/shm/snaprescue-harvest".into()));
     insta::assert_snapshot!("writers_harvest_prompt", render(&m));
-    m.writers.harvest_dir = None;
+    m.writers.confirm = None;
     m.writers.confirm = Some(Pending::Terminate {
         targets: vec![(4242, 1)],
         unharvested: 1,
@@ -139,7 +139,7 @@ fn step4_recovery() {
     m.step = Step::Recovery;
     insta::assert_snapshot!("recovery", render(&m));
     m.recovery.choice = RecoveryChoice::Rollback;
-    m.recovery.confirming = true;
+    m.recovery.phase = RecoveryPhase::Confirming;
     m.recovery.refusal = Some(Ok(()));
     m.recovery.typed = "da".into();
     m.recovery.newer = Some(Ok(NewerFiles {
@@ -161,7 +161,7 @@ fn step4_cloud_rollback_confirm() {
         s.source = "aws".into();
     }
     m.recovery.choice = RecoveryChoice::Rollback;
-    m.recovery.confirming = true;
+    m.recovery.phase = RecoveryPhase::Confirming;
     m.recovery.refusal = Some(Ok(()));
     m.recovery.typed = "vol-0a".into();
     m.recovery.newer = Some(Ok(NewerFiles {
@@ -176,10 +176,10 @@ fn step4_cloud_rollback_confirm() {
 fn step5_picker_confirm_and_progress() {
     let mut m = picker_model();
     insta::assert_snapshot!("picker", render(&m));
-    m.restore.confirming = true;
+    m.restore.phase = RestorePhase::Confirming;
     insta::assert_snapshot!("picker_confirm", render(&m));
-    m.restore.confirming = false;
-    m.restore.running = true;
+    m.restore.phase = RestorePhase::Browsing;
+    m.restore.phase = RestorePhase::Running;
     m.restore.progress = Some(Progress {
         items_done: 1,
         items_total: 3,
@@ -195,7 +195,7 @@ fn step5_picker_confirm_and_progress() {
 fn step5_while_comparing() {
     let mut m = model();
     m.step = Step::Restore;
-    m.restore.loading = true;
+    m.restore.phase = RestorePhase::Loading;
     m.restore.scanned = 412_733;
     m.restore.first_deleted = vec![
         "checkpoints/epoch_10.pth".into(),
@@ -208,7 +208,7 @@ fn step5_while_comparing() {
 fn step5_while_a_cloud_rescue_disk_is_made() {
     let mut m = model();
     m.step = Step::Restore;
-    m.restore.loading = true;
+    m.restore.phase = RestorePhase::Loading;
     m.restore.stage =
         "waiting for EBS volume vol-0a1b2c3d4e5f60718 to become available (12 s)".into();
     insta::assert_snapshot!("picker_rescue_disk", render(&m));

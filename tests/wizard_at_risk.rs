@@ -52,7 +52,7 @@ fn h_from_the_question_opens_the_harvest() {
     keys(&mut m, &[Key::Enter, Key::Char('h')]);
     assert_eq!(m.step, Step::Writers);
     assert!(
-        m.writers.harvest_dir.is_some(),
+        matches!(m.writers.confirm, Some(Pending::HarvestTo(_))),
         "the harvest prompt is open"
     );
 }
@@ -164,7 +164,7 @@ fn a_rollback_refusal_shows_before_the_confirmation_and_offers_the_fix() {
         ]
     );
     assert_eq!(m.step, Step::Recovery);
-    assert!(m.recovery.confirming && m.recovery.refusal.is_none());
+    assert!(m.recovery.phase == RecoveryPhase::Confirming && m.recovery.refusal.is_none());
 }
 
 /// `h` from the finish's quit question saves the files in step 1, and leaving step 1 then
@@ -177,8 +177,8 @@ fn saving_from_the_finish_returns_to_the_finish() {
     assert_eq!(m.overlay, Overlay::AtRisk(Leaving::Quit));
     keys(&mut m, &[Key::Char('h')]);
     assert_eq!(m.step, Step::Writers);
-    assert!(m.writers.harvest_dir.is_some());
-    m.writers.harvest_dir = None;
+    assert!(matches!(m.writers.confirm, Some(Pending::HarvestTo(_))));
+    m.writers.confirm = None;
     m.writers.harvested.insert("/proc/10/fd/4".into());
     assert!(keys(&mut m, &[Key::Enter]).is_empty());
     assert_eq!(m.step, Step::Finish);

@@ -60,7 +60,7 @@ fn at_restore() -> Model {
     let mut m = Model::new("/data/run".into());
     m.snapshots.chosen = Some("259".into());
     m.step = Step::Restore;
-    m.restore.running = true;
+    m.restore.phase = RestorePhase::Running;
     m
 }
 
@@ -81,8 +81,8 @@ fn the_report_is_written_after_every_restore_and_counts_them_all() {
     let effects = update(&mut m, Msg::Key(Key::Esc));
     assert_eq!(effects, vec![Effect::LoadDiff { id: "259".into() }]);
     assert_eq!(m.step, Step::Restore);
-    assert!(m.picker.is_none() && m.restore.loading);
-    m.restore.running = true;
+    assert!(m.picker.is_none() && (m.restore.phase == RestorePhase::Loading));
+    m.restore.phase = RestorePhase::Running;
     update(
         &mut m,
         Msg::RestoreDone {
@@ -99,9 +99,9 @@ fn the_report_is_written_after_every_restore_and_counts_them_all() {
 #[test]
 fn after_a_rollback_the_checkpoints_under_path_are_checked_and_the_list_read_again() {
     let mut m = at_restore();
-    m.restore.running = false;
+    m.restore.phase = RestorePhase::Browsing;
     m.step = Step::Recovery;
-    m.recovery.running = true;
+    m.recovery.phase = RecoveryPhase::Running;
     let effects = update(
         &mut m,
         Msg::RollbackDone(Ok(RollbackOutcome {

@@ -244,7 +244,7 @@ fn esc_goes_back_and_q_quits_when_idle() {
 fn comparing_shows_a_counter_and_can_be_cancelled() {
     let mut m = at_snapshots();
     keys(&mut m, &[Key::Enter, Key::Enter]);
-    assert!(m.restore.loading);
+    assert!((m.restore.phase == RestorePhase::Loading));
     update(
         &mut m,
         Msg::DiffProgress {
@@ -302,7 +302,7 @@ fn only_the_newest_local_snapshots_and_the_recommended_one_are_counted() {
 fn a_running_rollback_shows_its_stage() {
     let mut m = at_snapshots();
     m.step = Step::Recovery;
-    m.recovery.running = true;
+    m.recovery.phase = RecoveryPhase::Running;
     let effects = update(
         &mut m,
         Msg::RollbackStage("waiting for instance i-1 to be Stopped (12 s)".into()),

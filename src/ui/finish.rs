@@ -9,21 +9,6 @@ use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-pub const KEYS: &str = "↑↓:scroll t:thaw frozen Enter:quit Esc:back";
-
-/// The keys that work now (b only while harvested copies wait to be copied back).
-pub fn keys(model: &Model) -> &'static str {
-    match (
-        model.harvested_to_copy_back().is_empty(),
-        model.writers.frozen.is_empty(),
-    ) {
-        (true, false) => KEYS,
-        (true, true) => "↑↓:scroll Enter:quit Esc:back",
-        (false, false) => "↑↓:scroll b:copy harvested back t:thaw frozen Enter:quit Esc:back",
-        (false, true) => "↑↓:scroll b:copy harvested back Enter:quit Esc:back",
-    }
-}
-
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
     if let Some(r) = &model.restore.report {

@@ -9,8 +9,6 @@ use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph};
 
-pub const KEYS: &str = "r:refresh Enter:next Esc:back";
-
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
     match &model.gpu {

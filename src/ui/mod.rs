@@ -22,20 +22,7 @@ pub fn human(bytes: u64) -> String {
 }
 
 pub fn draw(frame: &mut Frame, model: &Model) {
-    let hints = match model.step {
-        Step::Writers => writers::keys(model),
-        Step::Gpu => gpu::KEYS,
-        Step::Snapshots => snapshots::KEYS,
-        Step::Recovery => recovery::keys(model),
-        Step::Restore => picker::keys(model),
-        Step::Finish => finish::keys(model),
-    };
-    // While a name is typed, q and ? are text: the footer does not offer them.
-    let hints = if model.typing() {
-        hints.to_string()
-    } else {
-        format!("{hints} ?:help q:quit")
-    };
+    let hints = crate::wizard::keymap::footer(model);
     // On a narrow terminal the key hints wrap rather than lose `?:help q:quit` at the end,
     // and a long notice (an error from the kernel) wraps rather than being cut.
     let width = frame.area().width;
@@ -75,7 +62,12 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         keys,
     );
     match model.overlay {
-        Overlay::Help => popup(frame, "Help", &help(model), 72, 9),
+        Overlay::Help => {
+            let height = usize::from(frame.area().height).saturating_sub(2);
+            let text = help_text(model, 70.min(usize::from(width).saturating_sub(2)), height);
+            let rows = text.lines().count() as u16;
+            popup(frame, "Help — any key closes", &text, 72, rows);
+        }
         Overlay::QuitConfirm => popup(
             frame,
             "Quit?",
@@ -141,41 +133,48 @@ fn step_bar(model: &Model, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// Help for the screen in front of the user: its own keys first, then the common ones.
-fn help(model: &Model) -> String {
-    let step = match model.step {
-        Step::Writers => {
-            "Stop the writers: f freezes the selected process, P its tree, F all that write; \
-             t/T thaw; h saves deleted-but-open files to another disk; K terminates (after h); \
-             R remounts the filesystem read-only."
+/// The help popup's text, wrapped to `width` with each key's text hanging beside its keys.
+/// On a short terminal the keys come first: the screen's description is left out.
+fn help_text(model: &Model, width: usize, height: usize) -> String {
+    let (about, rows) = crate::wizard::keymap::help(model);
+    let mut lines = Vec::new();
+    for (keys, text) in rows {
+        let indent = keys.chars().count() + 2;
+        for (i, line) in word_wrap(&text, width.saturating_sub(indent).max(10))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                format!("{keys}  ")
+            } else {
+                " ".repeat(indent)
+            };
+            lines.push(format!("{lead}{line}"));
         }
-        Step::Gpu => "GPU and processes: r refreshes.",
-        Step::Snapshots => {
-            "Pick a snapshot: ↑↓ choose, Enter uses it. ★ holds the most lost files (cloud: \
-             the newest before the deletion, X on the timeline)."
+    }
+    let about = word_wrap(&about, width);
+    if about.len() + 1 + lines.len() <= height {
+        lines.splice(0..0, about.into_iter().chain([String::new()]));
+    }
+    lines.join("\n")
+}
+
+/// `text` broken into rows of at most `width` columns at spaces (a longer word has a row
+/// of its own).
+pub fn word_wrap(text: &str, width: usize) -> Vec<String> {
+    let mut rows = vec![String::new()];
+    for word in text.split_whitespace() {
+        let row = rows.last_mut().expect("one row at least");
+        if row.is_empty() {
+            row.push_str(word);
+        } else if row.chars().count() + 1 + word.chars().count() <= width {
+            row.push(' ');
+            row.push_str(word);
+        } else {
+            rows.push(word.to_string());
         }
-        Step::Recovery => {
-            "Rescue browses a read-only copy (nothing live changes but what you restore). \
-             Rollback replaces the whole subvolume after you type its name; the current one \
-             is kept read-only."
-        }
-        Step::Restore => {
-            "→/l open, ←/h close, space select, a all deleted, d deleted-only filter, / search \
-             (Enter keeps it, Esc clears it), Enter restores, c (when asked) keep both or \
-             skip, x cancels a running restore."
-        }
-        Step::Finish => {
-            "↑↓ scroll, b copies harvested files back, t thaws frozen processes, Enter quits, \
-             Esc goes back to the picker (compared again)."
-        }
-    };
-    format!(
-        "{step}\n\n\
-         Everywhere: ↑/↓ or j/k, PgUp/PgDn, g/G move; Enter next; Esc back; ? help; q quit \
-         (asks first while work runs or files are unsaved). Nothing is overwritten: \
-         conflicts are skipped or kept beside.\n\
-         Press any key to close."
-    )
+    }
+    rows
 }
 
 /// A centred box with text.

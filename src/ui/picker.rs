@@ -3,25 +3,12 @@
 use super::{human, window};
 use crate::engine::diff::{EntryKind, EntryStatus};
 use crate::engine::restore_plan::ConflictPolicy;
-use crate::wizard::Model;
+use crate::wizard::{Model, RestorePhase};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Gauge, Paragraph};
-
-pub const KEYS: &str = "space:select a:all-deleted d:filter /:find →←:open Enter:restore Esc:back";
-
-/// The keys that work now: typing a search, a committed search, or browsing.
-pub fn keys(model: &Model) -> &'static str {
-    match &model.picker {
-        Some(p) if p.searching => "type to search  Enter:keep the search  Esc:clear the search",
-        Some(p) if !p.query.is_empty() => {
-            "space:select a:all-deleted →←:open /:search again Esc:clear the search Enter:restore"
-        }
-        _ => KEYS,
-    }
-}
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let run = &model.restore;
@@ -188,7 +175,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         "selected: {count} {files}, {}   {space}",
         human(bytes),
     ))];
-    if run.running {
+    if run.phase.restoring() {
         let progress = run.progress.clone().unwrap_or_default();
         let ratio = if progress.bytes_total == 0 {
             0.0
@@ -212,7 +199,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             human(progress.bytes_done),
             human(progress.bytes_total),
             crate::engine::shown(&progress.current),
-            if run.cancelling {
+            if run.phase == RestorePhase::Cancelling {
                 "  cancelling…"
             } else {
                 "  x:cancel"
@@ -224,7 +211,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         );
         return;
     }
-    if run.leaving {
+    if run.phase == RestorePhase::Leaving {
         foot_lines.push(
             Line::from(format!(
                 "Leave? The {count} selected {files} will be forgotten. y: leave, any key: stay"
@@ -232,7 +219,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             .yellow()
             .bold(),
         );
-    } else if run.confirming {
+    } else if run.phase == RestorePhase::Confirming {
         let policy = match run.policy {
             ConflictPolicy::Skip => "skip them",
             ConflictPolicy::KeepBoth => "keep both (name.restored-<time>)",

@@ -1,24 +1,12 @@
 //! Step 4: rescue (browse a read-only copy) or rollback (typed confirmation, with what is lost).
 
 use super::human;
-use crate::wizard::{Model, RecoveryChoice};
+use crate::wizard::{Model, RecoveryChoice, RecoveryPhase};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
-
-pub const KEYS: &str = "↑↓:choose Enter:go Esc:back";
-
-/// The keys that work now: typing the name to confirm, a refusal, or choosing.
-pub fn keys(model: &Model) -> &'static str {
-    let r = &model.recovery;
-    match (r.confirming, &r.refusal) {
-        (true, Some(Err(_))) => "f:step 1 (freeze or end them) r:check again Esc:back",
-        (true, _) => "type the name shown, Enter:roll back Esc:cancel",
-        _ => KEYS,
-    }
-}
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let r = &model.recovery;
@@ -69,11 +57,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     ));
     lines.push(Line::from(format!("    {kept}")).dark_gray());
     lines.push(Line::from(""));
-    if r.running {
+    if r.phase == RecoveryPhase::Running {
         lines.push(Line::from(format!("rolling back… {}", r.stage)).yellow());
     } else if let Some(Err(e)) = &r.outcome {
         lines.push(Line::from(format!("rollback refused: {e}")).red());
-    } else if let (true, Some(Err(refusal))) = (r.confirming, &r.refusal) {
+    } else if let (true, Some(Err(refusal))) = (r.phase == RecoveryPhase::Confirming, &r.refusal) {
         lines.push(Line::from(format!("Rollback is not possible now: {refusal}")).red());
         lines.push(
             Line::from(
@@ -81,7 +69,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             )
             .bold(),
         );
-    } else if r.confirming {
+    } else if r.phase == RecoveryPhase::Confirming {
         if r.refusal.is_none() {
             lines.push(Line::from("checking what could stop the rollback…").dark_gray());
         }

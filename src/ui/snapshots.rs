@@ -9,8 +9,6 @@ use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table};
 
-pub const KEYS: &str = "↑↓:choose Enter:use this snapshot Esc:back";
-
 /// One line: snapshots as `|` and the deletion as `X`, oldest left (the recommended one is
 /// marked ★ in the table, not here: one marker style); a snapshot whose time is unknown has
 /// no place on it.

@@ -12,21 +12,6 @@ use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table};
 
-pub const KEYS: &str = "f/P/F:freeze t/T:thaw h:harvest K:kill R:ro Enter:next";
-
-/// The keys that work now: typing the harvest folder, or the step's own.
-pub fn keys(model: &Model) -> &'static str {
-    use crate::wizard::Pending;
-    match &model.writers.confirm {
-        _ if model.writers.harvest_dir.is_some() => "type the folder, Enter:save there Esc:cancel",
-        Some(Pending::Terminate { unharvested, .. }) if *unharvested > 0 => {
-            "h:save them first !:terminate anyway other:cancel"
-        }
-        Some(_) => "y or Enter:yes other:no",
-        None => KEYS,
-    }
-}
-
 /// How a process uses the GPUs: its GPU memory when the driver reports it for this PID,
 /// else `in use` when it holds a GPU device open (inside a container, or without NVML).
 pub fn gpu_use(model: &Model, p: &ProcessUse) -> Option<String> {
@@ -218,14 +203,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         table(frame, list, model);
     }
     let mut lines = Vec::new();
-    if let Some(dir) = &w.harvest_dir {
-        lines.push(
-            Line::from("Save deleted-but-open files to (another disk; Enter saves, Esc cancels):")
-                .yellow(),
-        );
-        lines.push(Line::from(format!("{dir}▏")).bold());
-    } else if let Some(pending) = &w.confirm {
+    if let Some(pending) = &w.confirm {
         let text = match pending {
+            Pending::HarvestTo(dir) => {
+                lines.push(
+                    Line::from(
+                        "Save deleted-but-open files to (another disk; Enter saves, Esc cancels):",
+                    )
+                    .yellow(),
+                );
+                format!("{dir}▏")
+            }
             Pending::Signal(SignalAction::Freeze, t) => {
                 format!("Freeze (SIGSTOP) {}? y/n", names(model, t))
             }

@@ -3,6 +3,8 @@
 //! carries out. `update` does no I/O, so every step can be tested by comparing effects.
 
 pub mod exit_summary;
+pub mod keymap;
+mod keymaps;
 mod keys;
 mod message;
 pub mod missing;

@@ -75,6 +75,8 @@ pub enum Pending {
         unharvested: usize,
     },
     Remount,
+    /// Harvest: the folder the saved files go to, being typed.
+    HarvestTo(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,11 +142,10 @@ pub struct Writers {
     pub rates: HashMap<i32, f64>,
     /// (pid, start time, command) of what this run froze.
     pub frozen: Vec<(i32, u64, String)>,
+    /// An action waiting for its answer (a confirmation, or the harvest folder).
     pub confirm: Option<Pending>,
     /// `/proc/PID/fd/N` handles whose data was saved.
     pub harvested: std::collections::HashSet<PathBuf>,
-    /// The harvest directory being typed.
-    pub harvest_dir: Option<String>,
     pub last_harvest: Option<HarvestReport>,
     pub working: bool,
 }
@@ -172,10 +173,20 @@ pub enum RecoveryChoice {
     Rollback,
 }
 
+/// Where step 4 is: choosing, confirming a rollback (refusals checked, then the name
+/// typed), or rolling back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryPhase {
+    #[default]
+    Choosing,
+    Confirming,
+    Running,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Recovery {
     pub choice: RecoveryChoice,
-    pub confirming: bool,
+    pub phase: RecoveryPhase,
     pub typed: String,
     pub newer: Option<Result<NewerFiles, String>>,
     /// What would refuse the rollback (busy, read-only, mounts), checked before anything
@@ -183,27 +194,42 @@ pub struct Recovery {
     pub refusal: Option<Result<(), String>>,
     /// Sent to step 1 from a refused rollback (`f`): leaving step 1 comes back here.
     pub back_to_rollback: bool,
-    pub running: bool,
     /// Where a running rollback is (a cloud rollback takes minutes).
     pub stage: String,
     pub outcome: Option<Result<RollbackOutcome, String>>,
 }
 
+/// Where step 5 is: comparing, browsing, asking (restore? leave?), restoring, cancelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestorePhase {
+    #[default]
+    Browsing,
+    /// The snapshot is opened and compared with the live tree.
+    Loading,
+    Confirming,
+    /// Asked before leaving the picker with a selection (which leaving forgets).
+    Leaving,
+    Running,
+    Cancelling,
+}
+
+impl RestorePhase {
+    /// A restore is copying (or stopping).
+    pub fn restoring(self) -> bool {
+        matches!(self, RestorePhase::Running | RestorePhase::Cancelling)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RestoreRun {
-    pub loading: bool,
+    pub phase: RestorePhase,
     /// Entries compared so far while loading, and the first deleted ones found.
     pub scanned: u64,
     pub first_deleted: Vec<PathBuf>,
     /// What opening the snapshot is doing, when that takes time (a cloud rescue disk).
     pub stage: String,
     pub error: Option<String>,
-    pub confirming: bool,
-    /// Asked before leaving the picker with a selection (which leaving forgets).
-    pub leaving: bool,
     pub policy: ConflictPolicy,
-    pub running: bool,
-    pub cancelling: bool,
     pub progress: Option<Progress>,
     pub report: Option<RestoreReport>,
 }
@@ -211,16 +237,12 @@ pub struct RestoreRun {
 impl Default for RestoreRun {
     fn default() -> Self {
         Self {
-            loading: false,
+            phase: RestorePhase::Browsing,
             scanned: 0,
             first_deleted: Vec::new(),
             stage: String::new(),
             error: None,
-            confirming: false,
-            leaving: false,
             policy: ConflictPolicy::Skip,
-            running: false,
-            cancelling: false,
             progress: None,
             report: None,
         }
@@ -298,9 +320,9 @@ impl Model {
 
     /// Work is running that quitting would interrupt.
     pub fn busy(&self) -> bool {
-        self.restore.running
-            || self.recovery.running
-            || self.restore.loading
+        self.restore.phase.restoring()
+            || self.restore.phase == RestorePhase::Loading
+            || self.recovery.phase == RecoveryPhase::Running
             || self.writers.working
     }
 
@@ -329,7 +351,6 @@ impl Model {
             .unwrap_or_default()
     }
 
-    /// A text field has the keyboard (search, typed confirmation).
     /// Deleted files whose only copy is a process's open handle, not yet saved (harvested);
     /// with `running_only`, only those held by a process that is not stopped (it may close
     /// or overwrite them any moment).
@@ -355,9 +376,8 @@ impl Model {
             .collect()
     }
 
+    /// A text field has the keyboard (search, typed confirmation, harvest folder).
     pub fn typing(&self) -> bool {
-        (self.step == Step::Writers && self.writers.harvest_dir.is_some())
-            || (self.step == Step::Recovery && self.recovery.confirming)
-            || (self.step == Step::Restore && self.picker.as_ref().is_some_and(|p| p.searching))
+        super::keymap::Mode::of(self).keymap().types()
     }
 }

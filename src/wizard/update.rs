@@ -1,5 +1,6 @@
 //! `update`: messages in, model changed, effects out. No I/O here.
 
+use super::keymap::Action;
 use super::keys::Key;
 use super::message::*;
 use super::model::*;
@@ -121,7 +122,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::DiffReady(result) => {
-            model.restore.loading = false;
+            model.restore.phase = RestorePhase::Browsing;
             match result {
                 Ok(d) => {
                     model
@@ -152,8 +153,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::RestoreRefused(reason) => {
-            model.restore.running = false;
-            model.restore.cancelling = false;
+            model.restore.phase = RestorePhase::Browsing;
             model.restore.error = Some(reason);
             vec![]
         }
@@ -182,68 +182,60 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
 }
 
 fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
+    let Some(action) = super::keymap::action(model, key) else {
+        return vec![];
+    };
     match model.overlay {
         Overlay::Help => {
             model.overlay = Overlay::None;
             return vec![];
         }
         Overlay::QuitConfirm => {
-            return match key {
-                Key::Char('y') | Key::Char('Y') => {
-                    model.quitting = true;
-                    vec![Effect::CancelAll, Effect::Quit]
-                }
-                _ => {
-                    model.overlay = Overlay::None;
-                    vec![]
-                }
-            };
+            model.overlay = Overlay::None;
+            if action == Action::Yes {
+                model.quitting = true;
+                return vec![Effect::CancelAll, Effect::Quit];
+            }
+            return vec![];
         }
         Overlay::AtRisk(leaving) => {
             model.overlay = Overlay::None;
-            return match (key, leaving) {
-                (Key::Char('y') | Key::Char('Y'), Leaving::NextStep) => {
-                    super::update_writers::leave(model)
-                }
-                (Key::Char('y') | Key::Char('Y'), Leaving::Quit) => {
+            return match (action, leaving) {
+                (Action::Yes, Leaving::NextStep) => super::update_writers::leave(model),
+                (Action::Yes, Leaving::Quit) => {
                     model.quitting = true;
                     vec![Effect::Quit]
                 }
-                (Key::Char('h'), _) => {
+                (Action::Harvest, _) => {
                     // Saving from the finish's question: leaving step 1 comes back there.
                     model.finish.back_here = model.step == Step::Finish;
                     model.step = Step::Writers;
-                    super::update_writers::on_key(model, Key::Char('h'))
+                    super::update_writers::on_action(model, Action::Harvest, key)
                 }
                 _ => vec![],
             };
         }
         Overlay::None => {}
     }
-    if !model.typing() {
-        match key {
-            Key::Char('q') | Key::CtrlC => {
-                if model.busy() {
-                    model.overlay = Overlay::QuitConfirm;
-                    return vec![];
-                }
-                if !model.files_at_risk(false).is_empty() {
-                    model.overlay = Overlay::AtRisk(Leaving::Quit);
-                    return vec![];
-                }
+    match action {
+        Action::Quit => {
+            if model.typing() || model.busy() {
+                model.overlay = Overlay::QuitConfirm;
+            } else if !model.files_at_risk(false).is_empty() {
+                model.overlay = Overlay::AtRisk(Leaving::Quit);
+            } else {
                 model.quitting = true;
                 return vec![Effect::Quit];
             }
-            Key::Char('?') => {
-                model.overlay = Overlay::Help;
-                return vec![];
-            }
-            _ => {}
+            vec![]
         }
-    } else if key == Key::CtrlC {
-        model.overlay = Overlay::QuitConfirm;
-        return vec![];
+        Action::Help => {
+            model.overlay = Overlay::Help;
+            vec![]
+        }
+        action => {
+            model.notice = None;
+            update_steps::on_step_action(model, action, key)
+        }
     }
-    model.notice = None;
-    update_steps::on_step_key(model, key)
 }

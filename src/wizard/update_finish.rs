@@ -30,8 +30,7 @@ pub fn job_python(model: &Model) -> Option<JobPython> {
 }
 
 pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u128) -> Vec<Effect> {
-    model.restore.running = false;
-    model.restore.cancelling = false;
+    model.restore.phase = RestorePhase::Browsing;
     model.step = Step::Finish;
     model.finish.timings.push(("restore".into(), elapsed_ms));
     let files: Vec<PathBuf> = report
@@ -91,8 +90,7 @@ pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u12
 }
 
 pub fn on_rollback_done(model: &mut Model, result: Result<RollbackOutcome, String>) -> Vec<Effect> {
-    model.recovery.running = false;
-    model.recovery.confirming = false;
+    model.recovery.phase = RecoveryPhase::Choosing;
     let ok = result.is_ok();
     model.recovery.outcome = Some(result);
     if !ok {

@@ -1,6 +1,7 @@
 //! Step 1's keys and results: freeze first, harvest deleted-but-open files, and only then,
 //! optionally, terminate (blocked while a deleted file would be lost) or remount read-only.
 
+use super::keymap::Action;
 use super::keys::{Key, moved};
 use super::message::*;
 use super::model::*;
@@ -120,7 +121,7 @@ pub fn leave(model: &mut Model) -> Vec<Effect> {
     match model.snapshots.chosen.clone() {
         Some(id) if r.back_to_rollback => {
             r.back_to_rollback = false;
-            r.confirming = true;
+            r.phase = RecoveryPhase::Confirming;
             r.refusal = None;
             r.typed.clear();
             r.newer = None;
@@ -142,17 +143,18 @@ pub fn leave(model: &mut Model) -> Vec<Effect> {
     }
 }
 
-pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
+pub fn on_action(model: &mut Model, action: Action, key: Key) -> Vec<Effect> {
     let w = &mut model.writers;
-    if let Some(dir) = w.harvest_dir.as_mut() {
-        match key {
-            Key::Char(c) => dir.push(c),
-            Key::Backspace => {
+    if let Some(Pending::HarvestTo(dir)) = w.confirm.as_mut() {
+        match action {
+            Action::Type(c) => dir.push(c),
+            Action::Erase => {
                 dir.pop();
             }
-            Key::Esc => w.harvest_dir = None,
-            Key::Enter => {
-                let dir = w.harvest_dir.take().unwrap_or_default().into();
+            Action::No => w.confirm = None,
+            Action::Yes => {
+                let dir = std::mem::take(dir).into();
+                w.confirm = None;
                 let targets: Vec<HarvestTarget> = HarvestTarget::held_by(&w.processes)
                     .into_iter()
                     .filter(|t| !w.harvested.contains(&t.file.handle))
@@ -165,8 +167,8 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
         return vec![];
     }
     if let Some(pending) = w.confirm.take() {
-        return match (pending, key) {
-            (Pending::Signal(action, targets), Key::Char('y') | Key::Enter) => {
+        return match (pending, action) {
+            (Pending::Signal(action, targets), Action::Yes) => {
                 w.working = action == SignalAction::Terminate;
                 vec![Effect::Signal { action, targets }]
             }
@@ -175,19 +177,19 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
                     targets,
                     unharvested: 0,
                 },
-                Key::Char('y') | Key::Enter,
+                Action::Yes,
             )
-            | (Pending::Terminate { targets, .. }, Key::Char('!')) => {
+            | (Pending::Terminate { targets, .. }, Action::TerminateAnyway) => {
                 w.working = true;
                 vec![Effect::Signal {
                     action: SignalAction::Terminate,
                     targets,
                 }]
             }
-            (Pending::Remount, Key::Char('y') | Key::Enter) => vec![Effect::RemountReadOnly],
+            (Pending::Remount, Action::Yes) => vec![Effect::RemountReadOnly],
             // "h first": h there saves them at once.
-            (Pending::Terminate { .. }, Key::Char('h')) => {
-                w.harvest_dir = Some(DEFAULT_HARVEST_DIR.to_string());
+            (Pending::Terminate { .. }, Action::Harvest) => {
+                w.confirm = Some(Pending::HarvestTo(DEFAULT_HARVEST_DIR.to_string()));
                 vec![]
             }
             _ => vec![],
@@ -195,7 +197,10 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
     }
     let current = w.processes.get(w.selected).cloned();
     if let Some(p) = current.as_ref().filter(|p| p.launcher)
-        && matches!(key, Key::Char('f' | 'P' | 'K'))
+        && matches!(
+            action,
+            Action::Freeze | Action::FreezeTree | Action::Terminate
+        )
     {
         model.notice = Some(format!(
             "{} started snaprescue: it is never frozen or ended from here (this session would \
@@ -204,64 +209,72 @@ pub fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
         ));
         return vec![];
     }
-    match key {
-        k if k.movement().is_some() => {
-            w.selected = moved(w.selected, k.movement().unwrap_or(0), w.processes.len());
+    match action {
+        Action::Move => {
+            w.selected = moved(w.selected, key.movement().unwrap_or(0), w.processes.len());
             vec![]
         }
-        Key::Char('f') => {
+        Action::Freeze => {
             w.confirm =
                 current.map(|p| Pending::Signal(SignalAction::Freeze, vec![(p.pid, p.start_time)]));
             vec![]
         }
-        Key::Char('P') => {
+        Action::FreezeTree => {
             w.confirm = current.map(|p| Pending::Signal(SignalAction::Freeze, tree(w, &p)));
             vec![]
         }
-        Key::Char('F') => {
+        Action::FreezeAll => {
             let alive: Vec<(i32, u64)> = freezable(&w.processes)
                 .iter()
                 .map(|p| (p.pid, p.start_time))
                 .collect();
-            w.confirm = (!alive.is_empty()).then_some(Pending::Signal(SignalAction::Freeze, alive));
+            if alive.is_empty() {
+                model.notice = Some("nothing to freeze: no listed process writes".into());
+            } else {
+                w.confirm = Some(Pending::Signal(SignalAction::Freeze, alive));
+            }
             vec![]
         }
-        Key::Char('t') => {
+        Action::Thaw => {
             w.confirm =
                 current.map(|p| Pending::Signal(SignalAction::Thaw, vec![(p.pid, p.start_time)]));
             vec![]
         }
-        Key::Char('T') => {
+        Action::ThawAll => {
             let frozen: Vec<(i32, u64)> = w
                 .processes
                 .iter()
                 .filter(|p| p.state == 'T')
                 .map(|p| (p.pid, p.start_time))
                 .collect();
-            w.confirm = (!frozen.is_empty()).then_some(Pending::Signal(SignalAction::Thaw, frozen));
+            if frozen.is_empty() {
+                model.notice = Some("nothing to thaw: no listed process is stopped".into());
+            } else {
+                w.confirm = Some(Pending::Signal(SignalAction::Thaw, frozen));
+            }
             vec![]
         }
-        Key::Char('K') => {
+        Action::Terminate => {
             w.confirm = current.map(|p| Pending::Terminate {
                 unharvested: unharvested(w, &p),
                 targets: vec![(p.pid, p.start_time)],
             });
             vec![]
         }
-        Key::Char('h') => {
+        Action::Harvest => {
             if w.processes.iter().any(|p| unharvested(w, p) > 0) {
-                w.harvest_dir = Some(DEFAULT_HARVEST_DIR.to_string());
+                w.confirm = Some(Pending::HarvestTo(DEFAULT_HARVEST_DIR.to_string()));
             } else {
                 model.notice = Some("no unsaved deleted-but-open files".into());
             }
             vec![]
         }
-        Key::Char('R') => {
+        Action::Remount => {
             w.confirm = Some(Pending::Remount);
             vec![]
         }
-        Key::Char('r') => vec![Effect::ScanWriters],
-        Key::Enter | Key::Tab | Key::Char('n') => {
+        Action::Refresh => vec![Effect::ScanWriters],
+        Action::Next => {
             if !model.files_at_risk(true).is_empty() {
                 model.overlay = Overlay::AtRisk(Leaving::NextStep);
                 return vec![];

@@ -9,6 +9,7 @@ pub mod ecs_stand_in;
 pub mod gpu_stand_ins;
 pub mod moto;
 pub mod screen_models;
+pub mod screen_states;
 pub mod wizard;
 
 use std::path::{Path, PathBuf};
