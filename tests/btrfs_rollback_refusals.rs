@@ -69,7 +69,7 @@ fn the_dry_run_refuses_what_the_rollback_refuses_and_names_what_would_be_set_asi
     );
     assert_eq!(code, 0, "{err}");
     let steps = doc["steps"].to_string();
-    assert!(steps.contains("set aside 3 file(s)"), "{steps}");
+    assert!(steps.contains("set aside 3 files"), "{steps}");
     assert!(steps.contains("new.txt"), "names the newest: {steps}");
     let job = Children(vec![training_job(&run)]);
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -125,7 +125,9 @@ fn at_60_columns_the_state_and_the_leave_question_still_show() {
     keys(&mut m, &[Key::Esc]);
     let screen = render_at(&m, 60, 20);
     assert!(
-        screen.contains("y: leave") && screen.contains("key: stay"),
+        screen.contains("will be forgotten")
+            && screen.contains("y:leave")
+            && screen.contains("other:stay"),
         "{screen}"
     );
 }

@@ -204,9 +204,7 @@ fn a_directory_with_nothing_to_check_fails_saying_why() {
     assert_eq!(reasons.len(), 1, "{doc}");
     assert!(reasons[0].1.starts_with("nothing to check"), "{doc}");
     assert!(
-        reasons[0]
-            .1
-            .contains("1 link(s) to directories not followed"),
+        reasons[0].1.contains("1 link to directories not followed"),
         "{doc}"
     );
 }

@@ -116,8 +116,8 @@ pub fn restore(
     if !report.swept.is_empty() {
         writeln!(
             human,
-            "removed {} temporary file(s) an interrupted restore had left",
-            report.swept.len()
+            "removed {} an interrupted restore had left",
+            crate::engine::counted(report.swept.len(), "temporary file")
         )?;
     }
     if selection.is_empty() {

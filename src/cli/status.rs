@@ -184,8 +184,8 @@ pub fn writers(path: &Path, action: &WritersAction) -> anyhow::Result<Outcome> {
         } else {
             let bytes = p.deleted_open.iter().map(|d| d.size).sum::<u64>();
             format!(
-                " holds {} deleted file(s), {}",
-                p.deleted_open.len(),
+                " holds {}, {}",
+                crate::engine::counted(p.deleted_open.len(), "deleted file"),
                 format_size(bytes, BINARY)
             )
         };

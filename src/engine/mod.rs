@@ -60,8 +60,24 @@ pub fn shown(path: &std::path::Path) -> String {
     out
 }
 
+/// `n` and its noun, plural when `n` is not 1: `1 file`, `3 files`.
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod shown_tests {
+    #[test]
+    fn counts_say_one_file_and_two_files() {
+        assert_eq!(super::counted(1, "file"), "1 file");
+        assert_eq!(super::counted(0, "file"), "0 files");
+        assert_eq!(super::counted(2, "GPU"), "2 GPUs");
+    }
+
     #[test]
     fn control_characters_and_raw_bytes_are_escaped() {
         use std::os::unix::ffi::OsStrExt;

@@ -107,8 +107,8 @@ pub fn plan(
         if let Some(created) = snapshot.created {
             let newer = crate::engine::newer::files_newer_than(live, created.timestamp(), 5);
             set_aside.push(format!(
-                "set aside {} file(s), {}, written since the snapshot{}",
-                newer.count,
+                "set aside {}, {}, written since the snapshot{}",
+                crate::engine::counted(newer.count as usize, "file"),
                 humansize::format_size(newer.bytes, humansize::BINARY),
                 if newer.newest.is_empty() {
                     String::new()

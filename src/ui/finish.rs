@@ -127,8 +127,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 Some(v) => {
                     let bad: Vec<_> = v.iter().filter(|v| !v.ok).collect();
                     let text = format!(
-                        "Checked the {} checkpoint(s) under PATH: {} OK, {} damaged",
-                        v.len(),
+                        "Checked the {} under PATH: {} OK, {} damaged",
+                        crate::engine::counted(v.len(), "checkpoint"),
                         v.len() - bad.len(),
                         bad.len()
                     );
@@ -186,8 +186,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             if let Some(why) = skipped.first() {
                 lines.push(
                     Line::from(format!(
-                        "  {} checkpoint(s) not loaded by torch: {why}",
-                        skipped.len()
+                        "  {} not loaded by torch: {why}",
+                        crate::engine::counted(skipped.len(), "checkpoint")
                     ))
                     .yellow(),
                 );
@@ -195,8 +195,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             if !t.not_loaded.is_empty() {
                 lines.push(
                     Line::from(format!(
-                        "  {} checkpoint(s) not loaded by torch: the job's container does not see them at that path",
-                        t.not_loaded.len()
+                        "  {} not loaded by torch: the job's container does not see them at that path",
+                        crate::engine::counted(t.not_loaded.len(), "checkpoint")
                     ))
                     .yellow(),
                 );
@@ -234,9 +234,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     if !back.is_empty() {
         lines.push(
             Line::from(format!(
-                "{} file(s) saved from open handles are only in {}: press b to copy them back \
+                "{} saved from open handles {} only in {}: press b to copy them back \
                  into place (verified, nothing overwritten).",
-                back.len(),
+                crate::engine::counted(back.len(), "file"),
+                if back.len() == 1 { "is" } else { "are" },
                 if back.iter().all(|(c, _)| c.starts_with("/dev/shm")) {
                     "RAM (/dev/shm), which a reboot empties"
                 } else {

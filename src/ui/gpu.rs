@@ -27,8 +27,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         }) => {
             lines.push(
                 Line::from(format!(
-                    "NVIDIA driver {driver}, {} device(s), via {via}",
-                    devices.len()
+                    "NVIDIA driver {driver}, {}, via {via}",
+                    crate::engine::counted(devices.len(), "device")
                 ))
                 .bold(),
             );

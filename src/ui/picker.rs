@@ -18,11 +18,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             None => {
                 let mut lines = vec![if run.stage.is_empty() || run.scanned > 0 {
                     Line::from(format!(
-                        "comparing the snapshot with the live tree… {} entries (x: cancel)",
+                        "comparing the snapshot with the live tree… {} entries",
                         run.scanned
                     ))
                 } else {
-                    Line::from(format!("{}… (x: cancel)", run.stage))
+                    Line::from(format!("{}…", run.stage))
                 }];
                 if !run.first_deleted.is_empty() {
                     lines.push(Line::from("deleted entries found so far:").dark_gray());
@@ -194,16 +194,21 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             ),
             _ => String::new(),
         };
-        let label = format!(
-            "{} / {}{speed}  {}{}",
+        // Bytes, rate and time left always show; the file being copied gets what is left.
+        let head = format!(
+            "{} / {}{speed}{}",
             human(progress.bytes_done),
             human(progress.bytes_total),
-            crate::engine::shown(&progress.current),
             if run.phase == RestorePhase::Cancelling {
                 "  cancelling…"
             } else {
-                "  x:cancel"
+                ""
             }
+        );
+        let room = usize::from(foot.width).saturating_sub(head.chars().count() + 2);
+        let label = format!(
+            "{head}  {}",
+            super::elide_middle(&crate::engine::shown(&progress.current), room)
         );
         frame.render_widget(
             Gauge::default().ratio(ratio.clamp(0.0, 1.0)).label(label),
@@ -214,7 +219,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     if run.phase == RestorePhase::Leaving {
         foot_lines.push(
             Line::from(format!(
-                "Leave? The {count} selected {files} will be forgotten. y: leave, any key: stay"
+                "Leave? The {count} selected {files} will be forgotten."
             ))
             .yellow()
             .bold(),
@@ -226,7 +231,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         };
         foot_lines.push(
             Line::from(format!(
-                "Restore {count} {files}? Existing files: {policy} (c: change). Enter: go"
+                "Restore {count} {files}? Existing files: {policy}."
             ))
             .yellow()
             .bold(),

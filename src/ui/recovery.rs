@@ -63,12 +63,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         lines.push(Line::from(format!("rollback refused: {e}")).red());
     } else if let (true, Some(Err(refusal))) = (r.phase == RecoveryPhase::Confirming, &r.refusal) {
         lines.push(Line::from(format!("Rollback is not possible now: {refusal}")).red());
-        lines.push(
-            Line::from(
-                "f: go to step 1 to freeze or end those processes   r: check again   Esc: back",
-            )
-            .bold(),
-        );
+        lines.push(Line::from(
+            "f takes you to step 1 to freeze or end them; leaving it comes back here.",
+        ));
     } else if r.phase == RecoveryPhase::Confirming {
         if r.refusal.is_none() {
             lines.push(Line::from("checking what could stop the rollback…").dark_gray());
@@ -83,8 +80,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Some(Ok(n)) => {
                 lines.push(
                     Line::from(format!(
-                        "Rollback sets aside {} file(s), {}, written after the snapshot; newest:",
-                        n.count,
+                        "Rollback sets aside {}, {}, written after the snapshot; newest:",
+                        crate::engine::counted(n.count as usize, "file"),
                         human(n.bytes)
                     ))
                     .yellow(),

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
 
 /// How a process uses the GPUs: its GPU memory when the driver reports it for this PID,
 /// else `in use` when it holds a GPU device open (inside a container, or without NVML).
@@ -83,78 +83,104 @@ fn names(model: &Model, targets: &[(i32, u64)]) -> String {
     }
 }
 
+/// One row's cells: PID, state, writes, deleted-open, GPU use, command.
+fn cells(model: &Model, p: &ProcessUse) -> [String; 6] {
+    let w = &model.writers;
+    // One fact per column: a stopped process writes nothing (its last rate would be
+    // stale), one not writing has no rate.
+    let writes = if p.state == 'T' {
+        "stopped".to_string()
+    } else if p.writes() {
+        w.rates
+            .get(&p.pid)
+            .map(|r| format!("{}/s", human(*r as u64)))
+            .unwrap_or_else(|| "writing".into())
+    } else {
+        "-".into()
+    };
+    let deleted = if p.deleted_open.is_empty() {
+        String::new()
+    } else {
+        let bytes: u64 = p.deleted_open.iter().map(|d| d.size).sum();
+        let saved = if unharvested(w, p) == 0 { " ✓" } else { "" };
+        format!("{} ({}){saved}", p.deleted_open.len(), human(bytes))
+    };
+    let state = match p.state {
+        'T' if w.froze(p.pid, p.start_time) => "T frozen".to_string(),
+        // Stopped by someone else (a debugger, Ctrl-Z): not thawed at the end.
+        'T' => "T stopped".to_string(),
+        other => other.to_string(),
+    };
+    [
+        p.pid.to_string(),
+        state,
+        writes,
+        deleted,
+        gpu_use(model, p).unwrap_or_default(),
+        short_command(p),
+    ]
+}
+
+/// Rates change every second: their column keeps a width that most of them fit.
+const MIN_WIDTHS: [usize; 6] = [0, 0, 10, 0, 0, 0];
+const HEADER: [&str; 6] = [
+    "PID",
+    "STATE",
+    "WRITES",
+    "DELETED-OPEN",
+    "GPU MEM",
+    "COMMAND",
+];
+
+/// `text` cut to `width` columns, with `…` where it was cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
 fn table(frame: &mut Frame, area: Rect, model: &Model) {
     let w = &model.writers;
     let height = area.height.saturating_sub(3) as usize;
     let top = window(w.selected, height);
-    let rows = w
+    let shown: Vec<(usize, [String; 6])> = w
         .processes
         .iter()
         .enumerate()
         .skip(top)
         .take(height)
-        .map(|(i, p)| {
-            // One fact per column: a stopped process writes nothing (its last rate would be
-            // stale), one not writing has no rate.
-            let writes = if p.state == 'T' {
-                "stopped".to_string()
-            } else if p.writes() {
-                w.rates
-                    .get(&p.pid)
-                    .map(|r| format!("{}/s", human(*r as u64)))
-                    .unwrap_or_else(|| "writing".into())
-            } else {
-                "-".into()
-            };
-            let deleted = if p.deleted_open.is_empty() {
-                String::new()
-            } else {
-                let bytes: u64 = p.deleted_open.iter().map(|d| d.size).sum();
-                let saved = if unharvested(w, p) == 0 { " ✓" } else { "" };
-                format!("{} ({}){saved}", p.deleted_open.len(), human(bytes))
-            };
-            let state = match p.state {
-                'T' if w.froze(p.pid, p.start_time) => "T frozen".to_string(),
-                // Stopped by someone else (a debugger, Ctrl-Z): not thawed at the end.
-                'T' => "T stopped".to_string(),
-                other => other.to_string(),
-            };
-            let row = Row::new(vec![
-                p.pid.to_string(),
-                state,
-                writes,
-                deleted,
-                gpu_use(model, p).unwrap_or_default(),
-                short_command(p),
-            ]);
-            if i == w.selected {
-                row.style(Style::new().add_modifier(Modifier::REVERSED))
-            } else {
-                row
-            }
-        });
-    let widths = [
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(12),
-        Constraint::Length(16),
-        Constraint::Length(10),
-        Constraint::Min(10),
-    ];
-    let header = Row::new(vec![
-        "PID",
-        "STATE",
-        "WRITES",
-        "DELETED-OPEN",
-        "GPU MEM",
-        "COMMAND",
-    ])
-    .bold();
+        .map(|(i, p)| (i, cells(model, p)))
+        .collect();
+    // Each fact column as wide as what it shows; the command gets the rest, cut with `…`.
+    let mut widths = [0usize; 6];
+    for (col, width) in widths.iter_mut().enumerate().take(5) {
+        *width = shown
+            .iter()
+            .map(|(_, c)| c[col].chars().count())
+            .chain([HEADER[col].chars().count(), MIN_WIDTHS[col]])
+            .max()
+            .unwrap_or(0);
+    }
+    let inner = usize::from(area.width.saturating_sub(2));
+    let facts: usize = widths[..5].iter().sum::<usize>() + 5;
+    widths[5] = inner.saturating_sub(facts).max(8);
+    let rows = shown.into_iter().map(|(i, mut c)| {
+        c[5] = cut(&c[5], widths[5]);
+        let row = Row::new(c.to_vec());
+        if i == w.selected {
+            row.style(Style::new().add_modifier(Modifier::REVERSED))
+        } else {
+            row
+        }
+    });
+    let constraints = widths.map(|w| Constraint::Length(w as u16));
     let n = w.processes.len();
     let title = format!("{n} {}", if n == 1 { "process" } else { "processes" });
     frame.render_widget(
-        Table::new(rows, widths)
-            .header(header)
+        Table::new(rows, constraints)
+            .header(Row::new(HEADER.to_vec()).bold())
             .block(Block::bordered().title(title)),
         area,
     );
@@ -168,8 +194,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     } else {
         3
     };
+    let warning =
+        "Writes may overwrite what was deleted. Freeze first: keeps GPU memory, undoable.";
     let [intro, list, footer] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(1 + super::wrapped_rows(warning, area.width).min(2)),
         Constraint::Min(3),
         Constraint::Length(footer_rows),
     ])
@@ -184,11 +212,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 )
             ))
             .bold(),
-            Line::from(
-                "Writes may overwrite what was deleted. Freeze first: keeps GPU memory, undoable.",
-            )
-            .dark_gray(),
-        ]),
+            Line::from(warning).dark_gray(),
+        ])
+        .wrap(Wrap { trim: true }),
         intro,
     );
     if !w.loaded {
@@ -234,8 +260,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 targets,
                 unharvested,
             } => format!(
-                "{} holds {unharvested} deleted file(s) not saved: terminating DESTROYS them. h first; ! kills anyway",
-                names(model, targets)
+                "{} holds {} not saved: terminating DESTROYS {}. h first; ! kills anyway",
+                names(model, targets),
+                crate::engine::counted(*unharvested, "deleted file"),
+                if *unharvested == 1 { "it" } else { "them" }
             ),
             Pending::Remount => {
                 "Remount this filesystem read-only (fails while files are open for writing)? y/n"

@@ -307,13 +307,28 @@ static RECOVERY_RUNNING: Keymap = Keymap {
 
 static PICKER_LOADING: Keymap = screen(
     "The snapshot is opened read-only and compared with the live tree.",
-    &[bind(
-        &[Esc, BackTab, Char('x')],
-        A::Back,
-        "Esc",
-        "back",
-        "stop comparing and go back",
-    )],
+    &[
+        bind_when(
+            bind(
+                &[Esc, BackTab, Char('x')],
+                A::Back,
+                "Esc",
+                "cancel",
+                "stop comparing and go back to step 4",
+            ),
+            |m| m.restore.phase == super::model::RestorePhase::Loading,
+        ),
+        bind_when(
+            bind(
+                &[Esc, BackTab, Char('x')],
+                A::Back,
+                "Esc",
+                "back",
+                "back to step 4",
+            ),
+            |m| m.restore.phase != super::model::RestorePhase::Loading,
+        ),
+    ],
 );
 
 static PICKER: Keymap = screen(

@@ -101,7 +101,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 })
                 .collect();
             model.notice = Some(if failed.is_empty() {
-                format!("{ok} harvested file(s) copied back into place, verified")
+                format!(
+                    "{} copied back into place, verified",
+                    crate::engine::counted(ok, "harvested file")
+                )
             } else {
                 format!("{ok} copied back; not copied: {}", failed.join("; "))
             });

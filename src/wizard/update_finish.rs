@@ -171,10 +171,10 @@ pub fn torch_summary(report: &TorchReport) -> String {
     let f = &report.facts;
     match &report.diagnosis {
         None => format!(
-            "torch {} (CUDA {}) sees {} GPU(s): {}{}",
+            "torch {} (CUDA {}) sees {}: {}{}",
             f.torch.as_deref().unwrap_or("?"),
             f.cuda_build.as_deref().unwrap_or("?"),
-            f.count,
+            crate::engine::counted(f.count as usize, "GPU"),
             f.names.join(", "),
             f.proven()
         ),
@@ -190,8 +190,8 @@ pub fn created(model: &Model) -> Vec<String> {
         && let Some(m) = &h.manifest
     {
         out.push(format!(
-            "{} harvested file(s), manifest {}",
-            h.saved.len(),
+            "{}, manifest {}",
+            crate::engine::counted(h.saved.len(), "harvested file"),
             m.display()
         ));
     }

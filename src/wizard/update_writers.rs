@@ -350,8 +350,8 @@ pub fn on_harvested(
                 .and_then(|p| p.parent());
             model.notice = Some(match (report.failed.len(), dir) {
                 (0, Some(d)) => format!(
-                    "{} file(s) saved and verified under {}",
-                    report.saved.len(),
+                    "{} saved and verified under {}",
+                    crate::engine::counted(report.saved.len(), "file"),
                     d.display()
                 ),
                 (0, None) => "nothing to save".into(),

@@ -148,8 +148,8 @@ impl Targets {
                 "nothing to check: no regular file and no link to one under it".to_string();
             if skipped.directory_links > 0 {
                 reason += &format!(
-                    "; {} link(s) to directories not followed (name their targets to check them)",
-                    skipped.directory_links
+                    "; {} to directories not followed (name their targets to check them)",
+                    crate::engine::counted(skipped.directory_links, "link")
                 );
             }
             if skipped.special > 0 {

@@ -1,0 +1,44 @@
+//! Every screen state at 60x20 (a split pane), as snapshots, and what must stay whole there
+//! and at 80x24: commands, key hints and questions are cut with `…` or wrapped, never
+//! silently.
+
+mod common;
+
+use common::screen_models::{render, render_at};
+use common::screen_states::states;
+use snaprescue::wizard::*;
+
+#[test]
+fn every_state_at_60x20() {
+    for (name, m) in states() {
+        insta::assert_snapshot!(
+            format!("narrow_{}", name.replace(' ', "_")),
+            render_at(&m, 60, 20)
+        );
+    }
+}
+
+#[test]
+fn the_command_column_shows_the_whole_command_at_80_and_marks_a_cut_at_60() {
+    let (_, m) = states().into_iter().find(|(n, _)| *n == "writers").unwrap();
+    let wide = render(&m);
+    assert!(wide.contains("python train.py --epochs 90"), "{wide}");
+    let narrow = render_at(&m, 60, 20);
+    assert!(narrow.contains("python train…"), "{narrow}");
+    // The warning above the table wraps instead of losing its end.
+    assert!(narrow.contains("undoable."), "{narrow}");
+}
+
+#[test]
+fn the_help_fits_a_short_terminal_keys_first() {
+    let (_, mut m) = states().into_iter().find(|(n, _)| *n == "writers").unwrap();
+    m.overlay = Overlay::Help;
+    let short = render_at(&m, 60, 20);
+    // Every key of step 1 shows, down to q; the description gives way.
+    for key in ["f/P/F", "t/T", "Enter", "q "] {
+        assert!(short.contains(&format!("│{key}")), "{key}: {short}");
+    }
+    assert!(!short.contains("Step 1, stop the writers"), "{short}");
+    let tall = render(&m);
+    assert!(tall.contains("Step 1, stop the writers"), "{tall}");
+}
