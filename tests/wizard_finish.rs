@@ -131,6 +131,30 @@ fn after_a_rollback_the_checkpoints_under_path_are_checked_and_the_list_read_aga
     assert!(written.rollback.is_some());
 }
 
+/// A rollback changes folder times, so the list read again after it estimates the deletion
+/// later: the first estimate stays (on the timeline and in the report).
+#[test]
+fn the_deletion_estimate_does_not_move_when_the_list_is_read_again() {
+    use chrono::{TimeZone, Utc};
+    let listing = |hour| SnapshotListing {
+        source: "btrfs".into(),
+        rollback_targets: vec![],
+        snapshots: vec![],
+        deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, hour, 30, 0).unwrap()),
+        recommended: None,
+        recommend_reason: String::new(),
+    };
+    let mut m = at_restore();
+    update(&mut m, Msg::SnapshotsListed(Ok(listing(11))));
+    update(&mut m, Msg::SnapshotsListed(Ok(listing(14))));
+    let first = Utc.with_ymd_and_hms(2026, 11, 28, 11, 30, 0).unwrap();
+    assert_eq!(m.snapshots.listing.as_ref().unwrap().deleted_at, Some(first));
+    assert_eq!(
+        finish_report(&m).deleted_at.as_deref(),
+        Some("2026-11-28T11:30:00+00:00")
+    );
+}
+
 /// What came back stays in the summary when Rescue is opened again, the files only a
 /// harvest saved stay missing after a rollback (their process may be gone), and the shell
 /// is told shell commands, not the wizard's keys.

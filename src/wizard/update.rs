@@ -57,7 +57,12 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::SnapshotsListed(result) => match result {
-            Ok(listing) => {
+            Ok(mut listing) => {
+                // The deletion happened once: a listing made again after a restore or a
+                // rollback (which change folder times) keeps the first estimate.
+                if let Some(first) = model.snapshots.listing.as_ref().and_then(|l| l.deleted_at) {
+                    listing.deleted_at = Some(first);
+                }
                 model.snapshots.selected = listing.recommended.unwrap_or(0);
                 let effects = listing
                     .snapshots
