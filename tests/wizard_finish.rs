@@ -148,7 +148,10 @@ fn the_deletion_estimate_does_not_move_when_the_list_is_read_again() {
     update(&mut m, Msg::SnapshotsListed(Ok(listing(11))));
     update(&mut m, Msg::SnapshotsListed(Ok(listing(14))));
     let first = Utc.with_ymd_and_hms(2026, 11, 28, 11, 30, 0).unwrap();
-    assert_eq!(m.snapshots.listing.as_ref().unwrap().deleted_at, Some(first));
+    assert_eq!(
+        m.snapshots.listing.as_ref().unwrap().deleted_at,
+        Some(first)
+    );
     assert_eq!(
         finish_report(&m).deleted_at.as_deref(),
         Some("2026-11-28T11:30:00+00:00")

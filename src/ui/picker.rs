@@ -156,7 +156,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         rows
     };
     frame.render_widget(
-        Paragraph::new(body).block(Block::bordered().title(format!("{} rows", p.visible_len()))),
+        Paragraph::new(body)
+            .block(Block::bordered().title(crate::engine::counted(p.visible_len(), "row"))),
         list,
     );
     let (count, bytes) = p.selection_totals();

@@ -72,7 +72,7 @@ fn names(model: &Model, targets: &[(i32, u64)]) -> String {
                 .find(|p| p.pid == *pid)
                 .map(short_command)
                 .unwrap_or_default();
-            format!("{pid} {}", cmd.chars().take(24).collect::<String>())
+            format!("{pid} {}", cut(&cmd, 24).trim_end())
         })
         .collect();
     let more = targets.len().saturating_sub(3);
