@@ -4,11 +4,10 @@
 mod common;
 
 use chrono::{TimeZone, Utc};
-use common::wizard::{keys, process};
+use common::wizard::keys;
 use snaprescue::engine::diff::{DiffEntry, EntryKind, EntryStatus, TreeDiff};
 use snaprescue::engine::restore::RestoreReport;
 use snaprescue::engine::restore_plan::ConflictPolicy;
-use snaprescue::engine::torch_check::JobPython;
 use snaprescue::sources::{Snapshot, SnapshotStatus};
 use snaprescue::wizard::*;
 use std::path::PathBuf;
@@ -325,45 +324,6 @@ fn a_running_rollback_shows_its_stage() {
         screen.contains("rolling back… waiting for instance i-1"),
         "{screen}"
     );
-}
-
-/// The torch check runs with the training job's interpreter: of the Python processes seen
-/// in step 1, the one on a GPU, then one in a conda/venv environment.
-#[test]
-fn the_torch_check_uses_the_gpu_jobs_python_not_tensorboards() {
-    let mut m = Model::new("/data/run".into());
-    let python = |pid: i32, path: &str| {
-        let mut p = process(pid);
-        p.python = Some(path.into());
-        p
-    };
-    let mut board = python(10, "/srv/venv/bin/python");
-    board.python_env = vec![("VIRTUAL_ENV".into(), "/srv/venv".into())];
-    let mut trainer = python(30, "/opt/conda/envs/train/bin/python");
-    trainer.gpu_files = vec!["/dev/nvidia0".into()];
-    trainer.other_root = true;
-    let shell = process(5);
-    m.writers.processes = vec![
-        shell,
-        board.clone(),
-        python(20, "/usr/bin/python3"),
-        trainer,
-    ];
-    // The trainer runs in a container: its path is its own, and the check runs in there.
-    assert_eq!(
-        job_python(&m),
-        Some(JobPython {
-            path: "/opt/conda/envs/train/bin/python".into(),
-            container: Some((30, 1030)),
-        })
-    );
-    m.writers.processes.pop();
-    assert_eq!(
-        job_python(&m).map(|j| (j.path, j.container)),
-        Some((board.python.unwrap(), None))
-    );
-    m.writers.processes.truncate(1);
-    assert_eq!(job_python(&m), None, "no Python job: python3 from PATH");
 }
 
 /// A (08:00) holds the lost files, B (09:00) was taken after the `rm`: once both are counted

@@ -4,6 +4,7 @@
 
 mod cloud_runs;
 mod frozen_notice;
+mod outcome;
 mod recover;
 mod restore;
 mod status;
@@ -12,6 +13,8 @@ mod verify;
 
 use crate::engine::restore_plan::ConflictPolicy;
 use clap::{Parser, Subcommand};
+pub use outcome::Outcome;
+use outcome::{bad_usage, emit};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -188,54 +191,6 @@ impl From<CloudArgs> for crate::sources::CloudOptions {
             attach_to: a.attach_to,
         }
     }
-}
-
-/// What a command produced: a JSON document and its human rendering.
-pub struct Outcome {
-    pub json: serde_json::Value,
-    pub human: String,
-    pub ok: bool,
-}
-
-fn emit(result: anyhow::Result<Outcome>, json: bool) -> i32 {
-    let (stdout, status) = match result {
-        Ok(outcome) => {
-            let text = if json {
-                format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&outcome.json).unwrap_or_default()
-                )
-            } else {
-                // Every path in it is escaped where it is written; this is the backstop.
-                usage::for_terminal(&outcome.human)
-            };
-            (text, if outcome.ok { 0 } else { 1 })
-        }
-        Err(e) => {
-            let message = usage::error_text(&e);
-            usage::write_stderr(&format!("snaprescue: {message}\n"));
-            let text = if json {
-                format!("{}\n", serde_json::json!({ "error": message }))
-            } else {
-                String::new()
-            };
-            (text, 1)
-        }
-    };
-    match usage::write_stdout(&stdout) {
-        // Delivered, or the reader went away (`| head`): the command's own status.
-        Ok(_) => status,
-        Err(e) => {
-            usage::write_stderr(&format!("snaprescue: cannot write the output: {e}\n"));
-            1
-        }
-    }
-}
-
-/// Exit status 2 with `message`.
-fn bad_usage(message: &str) -> i32 {
-    usage::write_stderr(&format!("snaprescue: {message}\n"));
-    2
 }
 
 /// Whether a local snapshot of the filesystem holding `path` holds it.
