@@ -124,7 +124,11 @@ fn step3_snapshots() {
     });
     listing.snapshots.insert(1, ebs);
     listing.source = "btrfs subvolume data (id 256) on /dev/nvme1n1; EBS volume vol-0123456789abcdef0 in us-east-1 (us-east-1a)".into();
-    insta::assert_snapshot!("snapshots_local_and_cloud", render(&m));
+    let screen = render(&m);
+    // The id is what `restore --snapshot` takes: never cut; the name gives way with `…`.
+    assert!(screen.contains("snap-0a1b2c3d4e5f60718 "), "{screen}");
+    assert!(screen.contains("[aws] nightly data…"), "{screen}");
+    insta::assert_snapshot!("snapshots_local_and_cloud", screen);
     m.snapshots.listing = None;
     m.snapshots.error = Some(
         "no snapshot source serves /srv (ext4 filesystem at /srv). Checked: btrfs (/srv is ext4)."

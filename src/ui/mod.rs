@@ -1,6 +1,7 @@
 //! Draws the model: a step bar, the current step's screen, a notice line and the keys.
 //! One file per step; nothing here changes state.
 
+mod columns;
 mod finish;
 mod gpu;
 mod picker;

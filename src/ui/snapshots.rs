@@ -1,5 +1,6 @@
 //! Step 3: the snapshot timeline with the deletion estimate and the recommendation.
 
+use super::columns::{cut, fit};
 use super::human;
 use crate::wizard::Model;
 use chrono::{DateTime, Utc};
@@ -112,45 +113,59 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         frame.render_widget(Paragraph::new("No read-only snapshot of this subvolume exists, so there is nothing to restore from here.").red(), table);
         return;
     }
-    let rows = listing.snapshots.iter().enumerate().map(|(i, snap)| {
-        let lost = match (&snap.cloud, s.lost.get(&snap.id)) {
-            // Looking inside a cloud snapshot needs a disk made from it: show its facts.
-            (Some(c), _) => format!("{} GiB disk, {}", c.size_gib, c.progress),
-            (None, None) if listing.worth_counting(i, snap) => "counting…".to_string(),
-            (None, None) => "—".to_string(),
-            (None, Some(Ok(l))) => format!("{} files, {}", l.entries, human(l.bytes)),
-            (None, Some(Err(e))) => format!("unreadable: {e}"),
-        };
-        let mark = if listing.recommended == Some(i) {
-            "★"
-        } else {
-            ""
-        };
-        let row = Row::new(vec![
-            mark.to_string(),
-            snap.id.clone(),
-            snap.created_text("%m-%d %H:%M:%S"),
-            lost,
-            if snap.source == "btrfs" {
-                snap.name.clone()
+    let mut cells: Vec<[String; 5]> = listing
+        .snapshots
+        .iter()
+        .enumerate()
+        .map(|(i, snap)| {
+            let lost = match (&snap.cloud, s.lost.get(&snap.id)) {
+                // Looking inside a cloud snapshot needs a disk made from it: show its facts.
+                (Some(c), _) => format!("{} GiB disk, {}", c.size_gib, c.progress),
+                (None, None) if listing.worth_counting(i, snap) => "counting…".to_string(),
+                (None, None) => "—".to_string(),
+                (None, Some(Ok(l))) => format!(
+                    "{}, {}",
+                    crate::engine::counted(l.entries as usize, "file"),
+                    human(l.bytes)
+                ),
+                (None, Some(Err(e))) => format!("unreadable: {e}"),
+            };
+            let mark = if listing.recommended == Some(i) {
+                "★"
             } else {
-                format!("[{}] {}", snap.source, snap.name)
-            },
-        ]);
+                ""
+            };
+            [
+                mark.to_string(),
+                snap.id.clone(),
+                snap.created_text("%m-%d %H:%M:%S"),
+                cut(&lost, 24),
+                if snap.source == "btrfs" {
+                    snap.name.clone()
+                } else {
+                    format!("[{}] {}", snap.source, snap.name)
+                },
+            ]
+        })
+        .collect();
+    // The id is what the CLI takes: shown whole; the name gets the rest, cut with `…`.
+    let header = ["", "ID", "CREATED (UTC)", "WOULD BRING BACK", "NAME"];
+    let widths = fit(
+        header,
+        [1, 0, 0, 16, 0],
+        &mut cells,
+        usize::from(table.width.saturating_sub(2)),
+    )
+    .map(Constraint::Length);
+    let rows = cells.into_iter().enumerate().map(|(i, c)| {
+        let row = Row::new(c.to_vec());
         if i == s.selected {
             row.style(Style::new().add_modifier(Modifier::REVERSED))
         } else {
             row
         }
     });
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(12),
-        Constraint::Length(14),
-        Constraint::Length(20),
-        Constraint::Min(10),
-    ];
-    let header = Row::new(vec!["", "ID", "CREATED (UTC)", "WOULD BRING BACK", "NAME"]).bold();
+    let header = Row::new(header.to_vec()).bold();
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)

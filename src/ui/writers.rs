@@ -1,6 +1,7 @@
 //! Step 1: processes using the filesystem, their writes and deleted-but-open files, and the
 //! confirmations of freeze, harvest, terminate and remount.
 
+use super::columns::{cut, fit};
 use super::{human, window};
 use crate::engine::keep_running::keep_running;
 use crate::ports::processes::ProcessUse;
@@ -132,42 +133,23 @@ const HEADER: [&str; 6] = [
     "COMMAND",
 ];
 
-/// `text` cut to `width` columns, with `…` where it was cut.
-fn cut(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
-    format!("{kept}…")
-}
-
 fn table(frame: &mut Frame, area: Rect, model: &Model) {
     let w = &model.writers;
     let height = area.height.saturating_sub(3) as usize;
     let top = window(w.selected, height);
-    let shown: Vec<(usize, [String; 6])> = w
-        .processes
+    let picked: Vec<usize> = (top..w.processes.len()).take(height).collect();
+    let mut cells: Vec<[String; 6]> = picked
         .iter()
-        .enumerate()
-        .skip(top)
-        .take(height)
-        .map(|(i, p)| (i, cells(model, p)))
+        .map(|&i| cells(model, &w.processes[i]))
         .collect();
     // Each fact column as wide as what it shows; the command gets the rest, cut with `…`.
-    let mut widths = [0usize; 6];
-    for (col, width) in widths.iter_mut().enumerate().take(5) {
-        *width = shown
-            .iter()
-            .map(|(_, c)| c[col].chars().count())
-            .chain([HEADER[col].chars().count(), MIN_WIDTHS[col]])
-            .max()
-            .unwrap_or(0);
-    }
-    let inner = usize::from(area.width.saturating_sub(2));
-    let facts: usize = widths[..5].iter().sum::<usize>() + 5;
-    widths[5] = inner.saturating_sub(facts).max(8);
-    let rows = shown.into_iter().map(|(i, mut c)| {
-        c[5] = cut(&c[5], widths[5]);
+    let widths = fit(
+        HEADER,
+        MIN_WIDTHS,
+        &mut cells,
+        usize::from(area.width.saturating_sub(2)),
+    );
+    let rows = picked.into_iter().zip(cells).map(|(i, c)| {
         let row = Row::new(c.to_vec());
         if i == w.selected {
             row.style(Style::new().add_modifier(Modifier::REVERSED))
@@ -175,7 +157,7 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
             row
         }
     });
-    let constraints = widths.map(|w| Constraint::Length(w as u16));
+    let constraints = widths.map(Constraint::Length);
     let n = w.processes.len();
     let title = format!("{n} {}", if n == 1 { "process" } else { "processes" });
     frame.render_widget(
