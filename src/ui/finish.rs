@@ -255,13 +255,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             .iter()
             .map(|f| {
                 let name = crate::ports::processes::program_name(&f.2);
-                format!("{} {}", f.0, name.chars().take(30).collect::<String>())
+                format!("{} {}", f.0, super::columns::cut(&name, 30))
             })
             .collect();
         lines.push(
             Line::from(format!(
-                "Still frozen: {}. Press t to thaw them.",
-                names.join(", ")
+                "Still frozen: {}. Press t to thaw {}.",
+                names.join(", "),
+                if w.frozen.len() == 1 { "it" } else { "them" },
             ))
             .yellow(),
         );

@@ -64,7 +64,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     } else if let (true, Some(Err(refusal))) = (r.phase == RecoveryPhase::Confirming, &r.refusal) {
         lines.push(Line::from(format!("Rollback is not possible now: {refusal}")).red());
         lines.push(Line::from(
-            "f takes you to step 1 to freeze or end them; leaving it comes back here.",
+            "f takes you to step 1 to stop them; leaving it comes back here.",
         ));
     } else if r.phase == RecoveryPhase::Confirming {
         if r.refusal.is_none() {

@@ -21,8 +21,9 @@ pub(super) static RECOVERY_REFUSED: Keymap = screen(
             &[Char('f')],
             A::FixWriters,
             "f",
-            "step 1 (freeze or end them)",
-            "go to step 1 to freeze or end the processes; leaving it comes back here",
+            "step 1 (stop them)",
+            "go to step 1 to stop the processes (save what they hold open, then end them); \
+             leaving it comes back here",
         ),
         bind(
             &[Char('r')],
