@@ -60,6 +60,15 @@ pub fn shown(path: &std::path::Path) -> String {
     out
 }
 
+/// `text` cut to `width` characters, with `…` where it was cut (never silently).
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
 /// `n` and its noun, plural when `n` is not 1: `1 file`, `3 files`.
 pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 {

@@ -76,7 +76,7 @@ pub(super) fn users_refusal(device: u64, shown: &Path) -> Result<(), SourceError
         .iter()
         .map(|p| {
             let name = crate::ports::processes::program_name(&p.command);
-            format!("{} ({})", p.pid, name.chars().take(40).collect::<String>())
+            format!("{} ({})", p.pid, crate::engine::cut(&name, 40))
         })
         .collect();
     Err(SourceError::Refused(format!(

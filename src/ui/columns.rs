@@ -2,14 +2,7 @@
 //! header, or a minimum), and the last one gets the rest, its cells cut with `…` so a cut is
 //! never silent. Shared by the process and snapshot tables.
 
-/// `text` cut to `width` columns, with `…` where it was cut.
-pub fn cut(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
-    format!("{kept}…")
-}
+pub use crate::engine::cut;
 
 /// Widths for `rows` under `header` in `total` columns (one space between columns): each
 /// column but the last fits its cells, the last takes what is left (at least 8). The last

@@ -72,7 +72,7 @@ pub fn left_frozen(model: &Model) -> Option<String> {
         .iter()
         .map(|(pid, _, command)| {
             let name = crate::ports::processes::program_name(command);
-            format!("{pid} ({})", name.chars().take(40).collect::<String>())
+            format!("{pid} ({})", crate::engine::cut(&name, 40))
         })
         .collect();
     let pids: Vec<String> = w.frozen.iter().map(|(pid, ..)| pid.to_string()).collect();
