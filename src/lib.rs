@@ -3,6 +3,16 @@
 //! The library holds everything so that integration tests can drive each layer directly;
 //! `main.rs` only parses the command line and hands over to [`cli`].
 
+/// What `--version` prints and the report records: version, git commit, build target.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SNAPRESCUE_COMMIT"),
+    ", ",
+    env!("SNAPRESCUE_TARGET"),
+    ")"
+);
+
 pub mod cli;
 pub mod cloud;
 pub mod drill;

@@ -147,3 +147,38 @@ fn a_snapshot_path_that_is_not_a_snapshot_says_why() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(doc["deleted"][0]["path"], "a.pth", "{doc}");
 }
+
+/// `--version` says which build this is: version, the git commit, the target.
+#[test]
+fn the_version_names_its_commit_and_target() {
+    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let head = git_head();
+    assert!(out.status.success());
+    assert!(
+        text.starts_with(&format!(
+            "snaprescue {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("x86_64-unknown-linux-gnu)"), "{text}");
+    if let Some(head) = head {
+        assert!(text.contains(&head[..12]), "{text} vs {head}");
+    }
+}
+
+/// The commit this checkout is at, when it is a git checkout.
+fn git_head() -> Option<String> {
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "snaprescue",
-    version,
+    version = crate::VERSION,
     about = "Get deleted files back from snapshots, step by step",
     args_conflicts_with_subcommands = true
 )]

@@ -82,7 +82,10 @@ pub fn write_report(report: &crate::wizard::FinishReport) -> Result<PathBuf, Str
     let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
     std::fs::write(&json_path, json)
         .map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
-    let mut text = format!("snaprescue report\npath: {}\n", report.path);
+    let mut text = format!(
+        "snaprescue report\nsnaprescue: {}\npath: {}\n",
+        report.snaprescue, report.path
+    );
     text += &format!(
         "snapshot: {}\n",
         report.snapshot.as_deref().unwrap_or("none")

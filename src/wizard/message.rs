@@ -86,6 +86,8 @@ pub enum Msg {
 /// The summary written at the end.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FinishReport {
+    /// The snaprescue that wrote it: version, commit, build target.
+    pub snaprescue: String,
     pub path: String,
     pub snapshot: Option<String>,
     pub deleted_at: Option<String>,

@@ -207,6 +207,7 @@ pub fn created(model: &Model) -> Vec<String> {
 pub fn finish_report(model: &Model) -> FinishReport {
     let report = model.restore.report.as_ref();
     FinishReport {
+        snaprescue: crate::VERSION.to_string(),
         path: model.path.display().to_string(),
         snapshot: model.snapshots.chosen.clone(),
         deleted_at: model
