@@ -2,6 +2,7 @@
 //! the same engine. `--json` prints exactly one JSON document on stdout; exit status 0 is
 //! success, 1 failure, 2 bad usage.
 
+pub mod assets;
 mod cloud_runs;
 mod frozen_notice;
 mod outcome;
