@@ -10,6 +10,7 @@ pub mod gpu_stand_ins;
 pub mod moto;
 pub mod screen_models;
 pub mod screen_states;
+pub mod svg;
 pub mod wizard;
 
 use std::path::{Path, PathBuf};
