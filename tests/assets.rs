@@ -16,7 +16,11 @@ fn the_man_page_and_completions_are_not_stale() {
 #[test]
 fn the_completions_know_every_subcommand() {
     let files = snaprescue::cli::assets::render_all();
-    let bash = &files.iter().find(|f| f.0.ends_with(".bash")).unwrap().1;
+    let bash = &files
+        .iter()
+        .find(|f| f.0.contains("bash-completion"))
+        .unwrap()
+        .1;
     let bash = String::from_utf8_lossy(bash);
     for sub in [
         "snapshots",

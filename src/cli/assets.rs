@@ -5,17 +5,23 @@
 use clap::CommandFactory;
 use clap_complete::Shell;
 
+/// Where the generated files live under `assets/`: laid out as the wheel's data scheme, so
+/// pip installs them under its prefix where man and the shells look
+/// (`share/man/man1`, `share/bash-completion/completions`, …).
+pub const INSTALL_ROOT: &str = "install/data/share";
+
 /// Every generated file: (path under `assets/`, its bytes).
 pub fn render_all() -> Vec<(String, Vec<u8>)> {
-    let mut files = vec![("man/snaprescue.1".to_string(), man_page())];
+    let mut files = vec![(format!("{INSTALL_ROOT}/man/man1/snaprescue.1"), man_page())];
     for (shell, name) in [
-        (Shell::Bash, "completions/snaprescue.bash"),
-        (Shell::Zsh, "completions/_snaprescue"),
-        (Shell::Fish, "completions/snaprescue.fish"),
+        (Shell::Bash, "bash-completion/completions/snaprescue"),
+        (Shell::Zsh, "zsh/site-functions/_snaprescue"),
+        (Shell::Fish, "fish/vendor_completions.d/snaprescue.fish"),
     ] {
+        let name = format!("{INSTALL_ROOT}/{name}");
         let mut out = Vec::new();
         clap_complete::generate(shell, &mut super::Cli::command(), "snaprescue", &mut out);
-        files.push((name.to_string(), out));
+        files.push((name, out));
     }
     files
 }

@@ -177,9 +177,9 @@ pub fn send_with_retries(
             }
             Err(e) => {
                 last_error = if e.is_timeout() {
-                    format!("timed out ({e})")
+                    format!("timed out ({})", with_causes(&e))
                 } else {
-                    e.to_string()
+                    with_causes(&e)
                 };
                 tracing::info!(service, attempt, error = %last_error, "request failed");
                 if attempt + 1 < policy.attempts {
@@ -194,6 +194,21 @@ pub fn send_with_retries(
         attempts: policy.attempts,
         reason: last_error,
     })
+}
+
+/// An error with the causes under it (`error sending request: … invalid peer certificate:
+/// UnknownIssuer`): the top line alone does not say what went wrong.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// The first bytes of a body, for error messages.
