@@ -105,6 +105,27 @@ fn step2_gpu() {
     insta::assert_snapshot!("gpu_no_driver", render(&m));
 }
 
+/// snaprescue's own files on the disk being rescued: one line at the top of step 1.
+#[test]
+fn step1_says_when_snaprescue_itself_is_on_the_disk() {
+    let mut m = model();
+    m.writers.self_warning = Some(
+        "snaprescue itself is on this disk: pip's cache (/data/.cache/pip). Next time run it \
+         from RAM (/dev/shm; README: When it happens for real)"
+            .into(),
+    );
+    let screen = render(&m);
+    assert!(
+        screen.contains("snaprescue itself is on this disk"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("python train.py"),
+        "the table still shows: {screen}"
+    );
+    insta::assert_snapshot!("writers_self_on_disk", screen);
+}
+
 #[test]
 fn step3_snapshots() {
     let mut m = model();

@@ -4,6 +4,7 @@
 mod executor;
 mod finish_effects;
 pub mod jobs;
+pub mod self_check;
 pub mod state;
 
 pub use state::{init_logging, state_dir};
@@ -85,7 +86,7 @@ async fn wizard_loop(
     });
     let mut model = Model::new(absolute.clone());
     model.restore_to = to;
-    model.notice = state::state_dir_notice(&absolute);
+    model.writers.self_warning = self_check::notice(&absolute);
     crate::wizard::update_writers::adopt_still_frozen(
         &mut model,
         &crate::engine::freeze_journal::still_frozen(),

@@ -43,17 +43,6 @@ pub fn state_dir_warning(path: &std::path::Path) -> Option<String> {
     })
 }
 
-/// The same warning, short enough for the wizard's notice line.
-pub fn state_dir_notice(path: &std::path::Path) -> Option<String> {
-    state_dir_on_rescued_filesystem(path).map(|dir| {
-        format!(
-            "state dir {} is on this filesystem: its writes may overwrite deleted blocks only a \
-             harvest can save (SNAPRESCUE_STATE_DIR moves it)",
-            dir.display()
-        )
-    })
-}
-
 /// Logs go to `state_dir()/snaprescue.log`, never to the screen.
 pub fn init_logging() {
     let dir = state_dir();

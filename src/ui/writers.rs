@@ -178,8 +178,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     };
     let warning =
         "Writes may overwrite what was deleted. Freeze first: keeps GPU memory, undoable.";
+    let own = w.self_warning.as_deref().unwrap_or("");
+    let own_rows = if own.is_empty() {
+        0
+    } else {
+        super::wrapped_rows(own, area.width).min(2)
+    };
     let [intro, list, footer] = Layout::vertical([
-        Constraint::Length(1 + super::wrapped_rows(warning, area.width).min(2)),
+        Constraint::Length(1 + super::wrapped_rows(warning, area.width).min(2) + own_rows),
         Constraint::Min(3),
         Constraint::Length(footer_rows),
     ])
@@ -195,6 +201,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             ))
             .bold(),
             Line::from(warning).dark_gray(),
+            Line::from(own).yellow(),
         ])
         .wrap(Wrap { trim: true }),
         intro,

@@ -148,6 +148,9 @@ pub struct Writers {
     pub harvested: std::collections::HashSet<PathBuf>,
     pub last_harvest: Option<HarvestReport>,
     pub working: bool,
+    /// What of snaprescue's own (program, state, install cache) lies on the filesystem
+    /// being rescued: one line at the top of step 1.
+    pub self_warning: Option<String>,
 }
 
 impl Writers {
