@@ -4,8 +4,8 @@
 //! also after a crash, touching only what the drill made.
 
 use crate::drill_fixtures::{write_pth, write_safetensors};
-use crate::ports::command::{self, run};
-use anyhow::{Context, bail};
+use crate::ports::command::run;
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -37,22 +37,6 @@ fn state_path() -> PathBuf {
 
 fn save(state: &LabState) -> anyhow::Result<()> {
     std::fs::write(state_path(), serde_json::to_vec_pretty(state)?)?;
-    Ok(())
-}
-
-fn preflight() -> anyhow::Result<()> {
-    if !nix::unistd::geteuid().is_root() {
-        bail!(
-            "the drill needs root (it creates a loop device and mounts it): run `sudo snaprescue drill`"
-        );
-    }
-    for program in ["mkfs.btrfs", "btrfs", "losetup"] {
-        if !command::exists(program) {
-            bail!(
-                "the drill needs `{program}`: install btrfs-progs and util-linux (apt-get install btrfs-progs util-linux)"
-            );
-        }
-    }
     Ok(())
 }
 
@@ -102,7 +86,7 @@ fn epoch(run_dir: &Path, n: u32) -> anyhow::Result<()> {
 
 /// Sets the lab up; returns the path the user lost (the checkpoints directory).
 pub fn setup() -> anyhow::Result<PathBuf> {
-    preflight()?;
+    crate::drill_prereqs::ensure()?;
     if state_path().exists() {
         clean().context("cleaning the previous drill")?;
     }

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod cloud;
 pub mod drill;
 pub mod drill_fixtures;
+pub mod drill_prereqs;
 pub mod engine;
 pub mod ports;
 pub mod rescue;
