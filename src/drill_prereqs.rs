@@ -45,7 +45,8 @@ pub fn ensure() -> anyhow::Result<()> {
         bail!("btrfs-progs not installed; `sudo {command_line}` installs it");
     }
     // Fresh images often have empty package lists: read them once if the install fails.
-    if !apt(&INSTALL)? && !(apt(&["update"])? && apt(&INSTALL)?) {
+    let installed = apt(&INSTALL)? || (apt(&["update"])? && apt(&INSTALL)?);
+    if !installed {
         bail!("`{command_line}` failed (its output is above)");
     }
     if !["mkfs.btrfs", "btrfs"].iter().all(|p| command::exists(p)) {
