@@ -2,9 +2,10 @@
 //! `/proc/PID/fd/N` (or `/proc/PID/map_files/…`) to a directory on *another* filesystem,
 //! verified by hash, under the original name, with a manifest naming the source pid and fd.
 
-use super::copy::{CopyError, copy_file};
+use super::copy::CopyError;
 use crate::ports::processes::DeletedOpen;
 use serde::Serialize;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use thiserror::Error;
@@ -67,29 +68,8 @@ pub enum HarvestError {
          network disk), or force it"
     )]
     SameFilesystem { dir: PathBuf, path: PathBuf },
-    #[error("cannot use {dir} for harvested files: {source}")]
-    Destination {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-/// A name under `dir/pid-PID/` that is free: the original name, else `name.harvested-N`.
-fn free_name(dir: &Path, pid: i32, original: &Path) -> PathBuf {
-    let base = dir.join(format!("pid-{pid}"));
-    let name = original
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "deleted-file".into());
-    let mut candidate = base.join(&name);
-    let mut n = 1;
-    while std::fs::symlink_metadata(&candidate).is_ok() {
-        let mut numbered = name.clone();
-        numbered.push(format!(".harvested-{n}"));
-        candidate = base.join(numbered);
-        n += 1;
-    }
-    candidate
+    #[error("cannot use {dir} for harvested files: {reason}")]
+    Unsafe { dir: PathBuf, reason: String },
 }
 
 /// Copies each target into `dir`. Refuses a `dir` on the filesystem of `protected` (PATH)
@@ -109,33 +89,14 @@ pub fn harvest(
             path: protected.into(),
         });
     }
-    std::fs::create_dir_all(dir).map_err(|source| HarvestError::Destination {
+    let root = super::harvest_dir::open(dir).map_err(|reason| HarvestError::Unsafe {
         dir: dir.into(),
-        source,
+        reason,
     })?;
     let mut report = HarvestReport::default();
-    let cancel = AtomicBool::new(false);
     for t in targets {
-        let target = free_name(dir, t.pid, &t.file.path);
-        let result = target
-            .parent()
-            .map(std::fs::create_dir_all)
-            .transpose()
-            .map_err(|e| e.to_string())
-            .and_then(|_| {
-                copy_file(&t.file.handle, &target, false, &cancel, &mut |_| {})
-                    .map_err(|e: CopyError| e.to_string())
-            });
-        match result {
-            Ok(copied) => report.saved.push(HarvestedFile {
-                pid: t.pid,
-                command: t.command.clone(),
-                handle: t.file.handle.clone(),
-                original: t.file.path.clone(),
-                size: std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0),
-                saved_to: target,
-                blake3: copied.hash.unwrap_or_default(),
-            }),
+        match save_one(&root, dir, t) {
+            Ok(saved) => report.saved.push(saved),
             Err(reason) => report.failed.push(HarvestFailure {
                 pid: t.pid,
                 original: t.file.path.clone(),
@@ -148,16 +109,45 @@ pub fn harvest(
         }
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let manifest = dir.join(format!("harvest-{stamp}.json"));
-    if std::fs::write(
-        &manifest,
-        serde_json::to_vec_pretty(&report).unwrap_or_default(),
-    )
-    .is_ok()
-    {
-        report.manifest = Some(manifest);
+    let name = format!("harvest-{stamp}.json");
+    let bytes = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    if super::harvest_dir::write_new(root.as_fd(), &name, &bytes).is_ok() {
+        report.manifest = Some(dir.join(name));
     }
     Ok(report)
+}
+
+/// Saves one target as `dir/pid-PID/NAME`, created relative to the folder's descriptor
+/// (no link followed), verified by BLAKE3 and fsynced before its name appears.
+fn save_one(root: &OwnedFd, dir: &Path, t: &HarvestTarget) -> Result<HarvestedFile, String> {
+    let sub = format!("pid-{}", t.pid);
+    let pid_dir = super::harvest_dir::subdir(root.as_fd(), &sub)?;
+    let wanted = t
+        .file
+        .path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "deleted-file".into());
+    let name = super::harvest_dir::free_name(pid_dir.as_fd(), &wanted);
+    let input = std::fs::File::open(&t.file.handle).map_err(|e| e.to_string())?;
+    let place = super::copy::Place {
+        dir: std::sync::Arc::new(pid_dir),
+        name,
+    };
+    let staged = super::copy::stage_file(input, place, false, &AtomicBool::new(false), &mut |_| {})
+        .map_err(|e: CopyError| e.to_string())?;
+    let size = staged.file().metadata().map(|m| m.len()).unwrap_or(0);
+    staged.file().sync_all().map_err(|e| e.to_string())?;
+    let copied = staged.commit(0).map_err(|e| e.to_string())?;
+    Ok(HarvestedFile {
+        pid: t.pid,
+        command: t.command.clone(),
+        handle: t.file.handle.clone(),
+        original: t.file.path.clone(),
+        saved_to: dir.join(sub).join(&copied.name),
+        size,
+        blake3: copied.hash.unwrap_or_default(),
+    })
 }
 
 /// Removes the harvested copies under `dir` whose deleted original lay under `root` (the
@@ -213,30 +203,49 @@ pub fn remove_harvested_from(dir: &Path, root: &Path) -> Vec<PathBuf> {
     removed
 }
 
-/// Copies a harvested file back to where it was deleted from, verified, never over an
-/// existing entry; the folder it lived in must still exist (opened without following links).
-pub fn copy_back(copy: &Path, original: &Path) -> Result<(), String> {
-    use std::os::fd::AsFd;
+/// Copies a harvested file back to where it was deleted from, never over an existing
+/// entry, opening neither the copy nor the folder through a link, and only when its content
+/// is still what was saved (`blake3` from the manifest): a copy changed or swapped since is
+/// refused, not restored.
+pub fn copy_back(saved: &HarvestedFile) -> Result<(), String> {
+    let (original, copy) = (&saved.original, &saved.saved_to);
     let (Some(parent), Some(name)) = (original.parent(), original.file_name()) else {
         return Err("no place to copy it back to".into());
+    };
+    let (Some(copy_dir), Some(copy_name)) = (copy.parent(), copy.file_name()) else {
+        return Err("no harvested copy named".into());
     };
     if std::fs::symlink_metadata(original).is_ok() {
         return Err("something is there again; kept as is".into());
     }
     let dir = super::beneath::open_resolved(parent).map_err(|e| e.to_string())?;
-    let input = std::fs::File::open(copy).map_err(|e| format!("cannot read the copy: {e}"))?;
+    let from = super::beneath::open_resolved(copy_dir).map_err(|e| e.to_string())?;
+    let input = nix::fcntl::openat(
+        from.as_fd(),
+        copy_name,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| format!("cannot read the copy without following a link: {e}"))?;
     let place = super::copy::Place {
         dir: std::sync::Arc::new(dir),
         name: name.to_os_string(),
     };
     let staged = super::copy::stage_file(
-        input,
+        std::fs::File::from(input),
         place.clone(),
         false,
         &AtomicBool::new(false),
         &mut |_| {},
     )
     .map_err(|e| e.to_string())?;
+    if staged.copied.hash.as_deref() != Some(saved.blake3.as_str()) {
+        return Err(
+            "the harvested copy changed since it was saved (its BLAKE3 is not the manifest's): \
+             not copied back"
+                .into(),
+        );
+    }
     staged.file().sync_all().map_err(|e| e.to_string())?;
     staged.commit(0).map_err(|e| e.to_string())?;
     let _ = nix::unistd::fsync(place.dir.as_fd());

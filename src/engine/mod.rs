@@ -9,6 +9,7 @@ pub mod diff;
 pub mod extents;
 pub mod freeze_journal;
 pub mod harvest;
+pub mod harvest_dir;
 pub mod keep_running;
 pub mod leftovers;
 pub mod newer;

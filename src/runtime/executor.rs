@@ -187,9 +187,9 @@ impl Executor {
                 Msg::CopiedBack(
                     files
                         .into_iter()
-                        .map(|(copy, original)| {
-                            let r = crate::engine::harvest::copy_back(&copy, &original);
-                            (original, r)
+                        .map(|saved| {
+                            let r = crate::engine::harvest::copy_back(&saved);
+                            (saved.original, r)
                         })
                         .collect(),
                 )

@@ -238,7 +238,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                  into place (verified, nothing overwritten).",
                 crate::engine::counted(back.len(), "file"),
                 if back.len() == 1 { "is" } else { "are" },
-                if back.iter().all(|(c, _)| c.starts_with("/dev/shm")) {
+                if back.iter().all(|s| s.saved_to.starts_with("/dev/shm")) {
                     "RAM (/dev/shm), which a reboot empties"
                 } else {
                     "the harvest folder"

@@ -151,9 +151,9 @@ pub enum Effect {
         files: Vec<PathBuf>,
         recorded: HashMap<PathBuf, String>,
     },
-    /// Copies harvested files (copy, original) back into place.
+    /// Copies harvested files back into place (checked against their recorded BLAKE3).
     CopyBack {
-        files: Vec<(PathBuf, PathBuf)>,
+        files: Vec<crate::engine::harvest::HarvestedFile>,
     },
     /// Runs the rollback's dry run for the snapshot: what would refuse it.
     CheckRollback {

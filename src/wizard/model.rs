@@ -368,14 +368,14 @@ impl Model {
             .collect()
     }
 
-    /// Harvested copies (copy, original) not yet copied back into place.
-    pub fn harvested_to_copy_back(&self) -> Vec<(PathBuf, PathBuf)> {
+    /// Harvested copies not yet copied back into place.
+    pub fn harvested_to_copy_back(&self) -> Vec<crate::engine::harvest::HarvestedFile> {
         self.writers
             .last_harvest
             .iter()
             .flat_map(|h| h.saved.iter())
             .filter(|s| !self.finish.is_back(&s.original))
-            .map(|s| (s.saved_to.clone(), s.original.clone()))
+            .cloned()
             .collect()
     }
 
