@@ -183,3 +183,23 @@ fn saving_from_the_finish_returns_to_the_finish() {
     assert!(keys(&mut m, &[Key::Enter]).is_empty());
     assert_eq!(m.step, Step::Finish);
 }
+
+/// The same from the picker's `q`: leaving step 1 comes back to the picker with its
+/// selection, which going through steps 3 and 4 again would have forgotten.
+#[test]
+fn saving_from_the_picker_returns_to_the_picker_with_its_selection() {
+    let mut m = common::screen_models::picker_model();
+    let held = holding('T');
+    m.writers = held.writers;
+    let selected = m.picker.as_ref().unwrap().selection();
+    assert!(!selected.is_empty());
+    keys(&mut m, &[Key::Char('q')]);
+    assert_eq!(m.overlay, Overlay::AtRisk(Leaving::Quit));
+    keys(&mut m, &[Key::Char('h')]);
+    assert_eq!(m.step, Step::Writers);
+    m.writers.confirm = None;
+    m.writers.harvested.insert("/proc/10/fd/4".into());
+    keys(&mut m, &[Key::Enter]);
+    assert_eq!(m.step, Step::Restore);
+    assert_eq!(m.picker.as_ref().unwrap().selection(), selected);
+}

@@ -207,6 +207,51 @@ fn the_exit_summary_tells_the_whole_run_in_shell_terms() {
     );
 }
 
+/// A harvested file copied back, then a rollback to a snapshot without it: the live tree
+/// was replaced, so the file is missing again and `b` offers the copy again (a tester saw
+/// "Nothing lost is missing any more" here).
+#[test]
+fn a_rollback_after_a_copy_back_counts_the_file_missing_again() {
+    let mut m = at_restore();
+    m.restore.phase = RestorePhase::Browsing;
+    m.writers.last_harvest = Some(snaprescue::engine::harvest::HarvestReport {
+        saved: vec![snaprescue::engine::harvest::HarvestedFile {
+            pid: 77,
+            command: "python train.py".into(),
+            handle: "/proc/77/fd/5".into(),
+            original: "/data/run/epoch_30.pth".into(),
+            saved_to: "/dev/shm/snaprescue-harvest/pid-77/epoch_30.pth".into(),
+            size: 3,
+            blake3: "x".into(),
+        }],
+        ..Default::default()
+    });
+    update(
+        &mut m,
+        Msg::CopiedBack(vec![("/data/run/epoch_30.pth".into(), Ok(()))]),
+    );
+    assert!(snaprescue::wizard::missing::still_missing(&m).is_empty());
+    m.step = Step::Recovery;
+    m.recovery.phase = RecoveryPhase::Running;
+    update(
+        &mut m,
+        Msg::RollbackDone(Ok(RollbackOutcome {
+            replaced: "/data".into(),
+            snapshot: "259".into(),
+            guard: Some("/data.pre-rollback-x".into()),
+            undo: "mv …".into(),
+            notes: vec![],
+        })),
+    );
+    let missing = snaprescue::wizard::missing::still_missing(&m);
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(
+        missing[0].in_wizard.as_deref(),
+        Some("b copies it back into place")
+    );
+    assert_eq!(m.harvested_to_copy_back().len(), 1);
+}
+
 /// The torch check runs with the training job's interpreter: of the Python processes seen
 /// in step 1, the one on a GPU, then one in a conda/venv environment.
 #[test]

@@ -48,7 +48,13 @@ pub fn shown(path: &std::path::Path) -> String {
                 '\n' => out.push_str("\\n"),
                 '\t' => out.push_str("\\t"),
                 '\\' => out.push_str("\\\\"),
-                c if c.is_control() => {
+                // Controls, and the bidirectional overrides that make `gpj.exe` read as
+                // `exe.jpg` and shift the columns after them.
+                c if c.is_control()
+                    || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
+                    || ('\u{202a}'..='\u{202e}').contains(&c)
+                    || ('\u{2066}'..='\u{2069}').contains(&c) =>
+                {
                     let _ = write!(out, "\\u{{{:x}}}", c as u32);
                 }
                 c => out.push(c),
@@ -81,6 +87,12 @@ pub fn counted(n: usize, noun: &str) -> String {
 
 #[cfg(test)]
 mod shown_tests {
+    #[test]
+    fn bidirectional_overrides_are_escaped() {
+        let name = std::path::Path::new("bidi\u{202e}gpj.exe");
+        assert_eq!(super::shown(name), "bidi\\u{202e}gpj.exe");
+    }
+
     #[test]
     fn counts_say_one_file_and_two_files() {
         assert_eq!(super::counted(1, "file"), "1 file");

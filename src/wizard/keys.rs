@@ -28,6 +28,15 @@ impl Key {
         }
         Some(match event.code {
             KeyCode::Char('c') if event.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
+            // Other Ctrl combinations (Ctrl-U, Ctrl-W…) mean nothing here: never typed as
+            // their letter into a field.
+            KeyCode::Char(_)
+                if event
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                return None;
+            }
             KeyCode::Char(c) => Key::Char(c),
             KeyCode::Up => Key::Up,
             KeyCode::Down => Key::Down,
@@ -68,4 +77,19 @@ pub fn moved(cursor: usize, delta: isize, len: usize) -> usize {
     (cursor as isize)
         .saturating_add(delta)
         .clamp(0, len as isize - 1) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Key;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn control_letters_are_not_typed() {
+        let ctrl = |c| Key::from_crossterm(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+        assert_eq!(ctrl('c'), Some(Key::CtrlC));
+        assert_eq!(ctrl('u'), None);
+        let plain = Key::from_crossterm(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::NONE));
+        assert_eq!(plain, Some(Key::Char('u')));
+    }
 }

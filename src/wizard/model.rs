@@ -269,8 +269,6 @@ pub struct Finish {
     pub restored_total: (usize, u64),
     /// The checks of the latest action are running; the report is written when they end.
     pub report_pending: bool,
-    /// Sent from here to step 1 to save open files: leaving step 1 comes back here.
-    pub back_here: bool,
     /// Harvested files copied back into place: (original, outcome).
     pub copied_back: Vec<(PathBuf, Result<(), String>)>,
 }
@@ -292,6 +290,8 @@ pub struct Model {
     pub step: Step,
     pub overlay: Overlay,
     pub quitting: bool,
+    /// Sent to step 1 from a later step (to save open files): leaving step 1 goes back there.
+    pub return_to: Option<Step>,
     pub notice: Option<String>,
     pub writers: Writers,
     pub gpu: Option<GpuStatus>,
@@ -310,6 +310,7 @@ impl Model {
             step: Step::Writers,
             overlay: Overlay::None,
             quitting: false,
+            return_to: None,
             notice: None,
             writers: Writers::default(),
             gpu: None,

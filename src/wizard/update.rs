@@ -215,8 +215,9 @@ fn on_key(model: &mut Model, key: Key) -> Vec<Effect> {
                     vec![Effect::Quit]
                 }
                 (Action::Harvest, _) => {
-                    // Saving from the finish's question: leaving step 1 comes back there.
-                    model.finish.back_here = model.step == Step::Finish;
+                    // Saving from a later step's question: leaving step 1 comes back to it,
+                    // with what it held (the picker's selection, the finish).
+                    model.return_to = (model.step != Step::Writers).then_some(model.step);
                     model.step = Step::Writers;
                     super::update_writers::on_action(model, Action::Harvest, key)
                 }

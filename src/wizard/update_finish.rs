@@ -97,6 +97,9 @@ pub fn on_rollback_done(model: &mut Model, result: Result<RollbackOutcome, Strin
         return vec![];
     }
     model.step = Step::Finish;
+    // The live tree was replaced: harvested files copied back before are in the guard
+    // now, not in place; they count as missing again (and `b` offers them again).
+    model.finish.copied_back.clear();
     if let Some(Ok(o)) = &model.recovery.outcome {
         model.finish.actions.push(format!(
             "rollback of {} to snapshot {}{}; to undo: {}",

@@ -131,9 +131,8 @@ pub fn leave(model: &mut Model) -> Vec<Effect> {
                 Effect::ScanNewer { id },
             ]
         }
-        _ if model.finish.back_here => {
-            model.finish.back_here = false;
-            model.step = Step::Finish;
+        _ if model.return_to.is_some() => {
+            model.step = model.return_to.take().unwrap_or(Step::Gpu);
             vec![]
         }
         _ => {
