@@ -55,9 +55,17 @@ pub fn recommend_from(
     deleted_at: Option<DateTime<Utc>>,
     lost: &LostById,
 ) -> Recommendation {
-    recommend(snapshots, deleted_at, &|s| {
+    // A snapshot that could not be read is never recommended (Enter would land on its
+    // error): the choice is made among the others.
+    let readable: Vec<usize> = (0..snapshots.len())
+        .filter(|&i| !matches!(lost.get(&snapshots[i].id), Some(Err(_))))
+        .collect();
+    let candidates: Vec<Snapshot> = readable.iter().map(|&i| snapshots[i].clone()).collect();
+    let mut chosen = recommend(&candidates, deleted_at, &|s| {
         lost.get(&s.id).and_then(|r| r.as_ref().ok()).copied()
-    })
+    });
+    chosen.index = chosen.index.map(|i| readable[i]);
+    chosen
 }
 
 impl Session {

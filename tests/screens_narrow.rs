@@ -42,3 +42,20 @@ fn the_help_fits_a_short_terminal_keys_first() {
     let tall = render(&m);
     assert!(tall.contains("Step 1, stop the writers"), "{tall}");
 }
+
+/// A refused restore says the whole reason, wrapped under the selection, at 80 and 60
+/// columns (a tester saw only "restore refused: cannot use destination").
+#[test]
+fn a_restore_refusal_shows_its_whole_reason() {
+    let mut m = common::screen_models::picker_model();
+    m.restore.error = Some(
+        "cannot use destination /data/run/ckpt/experiments/checkpoints: a symbolic link is \
+         in the live tree where a folder was (experiments/checkpoints → /tmp/elsewhere); \
+         nothing was changed"
+            .into(),
+    );
+    for (w, h) in [(80, 24), (60, 20)] {
+        let screen = render_at(&m, w, h);
+        assert!(screen.contains("nothing was changed"), "{w}x{h}: {screen}");
+    }
+}

@@ -373,3 +373,17 @@ fn counts_move_the_recommendation_to_the_snapshot_holding_the_lost_files() {
         "the recommended row is preselected"
     );
 }
+
+/// A snapshot whose contents could not be read (a name the listing could not carry, a
+/// broken subvolume) is never recommended, even when it is the newest before the deletion.
+#[test]
+fn an_unreadable_snapshot_is_never_recommended() {
+    use snaprescue::session::{LostById, recommend_from};
+    let snapshots = vec![snapshot("263", 10), snapshot("259", 9)];
+    let deleted = Some(Utc.with_ymd_and_hms(2026, 11, 28, 11, 0, 0).unwrap());
+    let mut lost = LostById::new();
+    lost.insert("263".into(), Err("no longer there".into()));
+    assert_eq!(recommend_from(&snapshots, deleted, &lost).index, Some(1));
+    lost.insert("259".into(), Err("no longer there".into()));
+    assert_eq!(recommend_from(&snapshots, deleted, &lost).index, None);
+}

@@ -50,12 +50,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let caveat_rows = caveat
         .as_ref()
         .map_or(0, |c| super::wrapped_rows(c, area.width));
+    // A refusal (an error from the kernel, a path) wraps whole under the selection line.
+    let foot_rows = match &run.error {
+        Some(e) => 1 + super::wrapped_rows(&format!("restore refused: {e}"), area.width).min(4),
+        None if area.width < 80 => 3,
+        None => 2,
+    };
     let [head, filter_line, caveat_area, list, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(caveat_rows),
         Constraint::Min(3),
-        Constraint::Length(if area.width < 80 { 3 } else { 2 }),
+        Constraint::Length(foot_rows),
     ])
     .areas(area);
     let filter = if p.deleted_only {

@@ -99,6 +99,12 @@ fn extra_states(out: &mut Vec<(&'static str, Model)>) {
     out.push(("at risk next", m));
 
     let mut m = model();
+    m.step = Step::Snapshots;
+    m.snapshots.listing = None;
+    m.snapshots.error = Some("no snapshot source serves /tmp (ext4 filesystem at /)".into());
+    out.push(("snapshots none", m));
+
+    let mut m = model();
     m.step = Step::Recovery;
     out.push(("recovery", m.clone()));
     m.recovery.phase = RecoveryPhase::Confirming;

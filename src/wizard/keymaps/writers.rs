@@ -143,14 +143,28 @@ pub(super) static SNAPSHOTS: Keymap = screen(
     "Step 3, pick a snapshot taken before the deletion. ★ marks the one that brings back \
      the most (in the cloud: the newest before the deletion, X on the timeline).",
     &[
-        bind(MOVES, A::Move, "↑↓", "choose", "choose a snapshot"),
-        bind(
-            NEXT,
-            A::Next,
-            "Enter",
-            "use this snapshot",
-            "use the chosen snapshot",
+        bind_when(
+            bind(MOVES, A::Move, "↑↓", "choose", "choose a snapshot"),
+            listed_snapshots,
+        ),
+        bind_when(
+            bind(
+                NEXT,
+                A::Next,
+                "Enter",
+                "use this snapshot",
+                "use the chosen snapshot",
+            ),
+            listed_snapshots,
         ),
         bind(BACK, A::Back, "Esc", "back", "back to step 2"),
     ],
 );
+
+/// Step 3 has snapshots to choose from.
+fn listed_snapshots(m: &Model) -> bool {
+    m.snapshots
+        .listing
+        .as_ref()
+        .is_some_and(|l| !l.snapshots.is_empty())
+}
