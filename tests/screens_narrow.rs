@@ -59,3 +59,23 @@ fn a_restore_refusal_shows_its_whole_reason() {
         assert!(screen.contains("nothing was changed"), "{w}x{h}: {screen}");
     }
 }
+
+/// Step 1 when no snapshot serves PATH (`snaprescue /tmp`): the warning and the suggestion
+/// both show whole at 80x24 and 60x20.
+#[test]
+fn step1_without_a_snapshot_source_says_all_of_it() {
+    let mut m = common::screen_models::model();
+    m.snapshots.error = Some(
+        "no snapshot source serves /tmp (ext4 filesystem at /). Checked: btrfs (/tmp is \
+         ext4), aws (not an EC2 instance), aliyun (not an ECS instance)"
+            .into(),
+    );
+    for (w, h) in [(80, 24), (60, 20)] {
+        let screen = render_at(&m, w, h);
+        assert!(
+            screen.contains("the only rescue here."),
+            "{w}x{h}: {screen}"
+        );
+        assert!(screen.contains("Next:"), "{w}x{h}: {screen}");
+    }
+}

@@ -80,6 +80,8 @@ pub fn cut(text: &str, width: usize) -> String {
 pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
+    } else if ["s", "x", "ch", "sh"].iter().any(|end| noun.ends_with(end)) {
+        format!("{n} {noun}es")
     } else {
         format!("{n} {noun}s")
     }
@@ -98,6 +100,7 @@ mod shown_tests {
         assert_eq!(super::counted(1, "file"), "1 file");
         assert_eq!(super::counted(0, "file"), "0 files");
         assert_eq!(super::counted(2, "GPU"), "2 GPUs");
+        assert_eq!(super::counted(3, "process"), "3 processes");
     }
 
     #[test]

@@ -170,12 +170,14 @@ fn table(frame: &mut Frame, area: Rect, model: &Model) {
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let w = &model.writers;
-    // Room for the "no snapshot" warning, which must not push the suggestion away.
-    let footer_rows = if model.snapshots.error.is_some() {
-        5
-    } else {
-        3
-    };
+    // Room for every line under the table, wrapped (the "no snapshot" warning must not push
+    // the suggestion away), at least 3 rows so the table does not jump.
+    let lines = footer_lines(model);
+    let footer_rows = lines
+        .iter()
+        .map(|l| super::wrapped_rows(&l.to_string(), area.width))
+        .sum::<u16>()
+        .clamp(3, 8);
     let warning =
         "Writes may overwrite what was deleted. Freeze first: keeps GPU memory, undoable.";
     let own = w.self_warning.as_deref().unwrap_or("");
@@ -217,6 +219,16 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     } else {
         table(frame, list, model);
     }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        footer,
+    );
+}
+
+/// Under the table: the question waiting for an answer, or the suggested next move, and
+/// what the user must know (no snapshot serves PATH, launchers, unreadable processes).
+fn footer_lines(model: &Model) -> Vec<Line<'static>> {
+    let w = &model.writers;
     let mut lines = Vec::new();
     if let Some(pending) = &w.confirm {
         let text = match pending {
@@ -286,7 +298,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     if let Some(e) = &model.snapshots.error {
         lines.push(
             Line::from(format!(
-                "No snapshot can bring PATH back ({e}). Deleted files still open in a process \
+                "No snapshot can bring PATH back: {e}. Deleted files still open in a process \
                  can be saved with h: that is the only rescue here."
             ))
             .yellow(),
@@ -304,14 +316,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     if w.unreadable > 0 {
         lines.push(
             Line::from(format!(
-                "{} process(es) could not be inspected (permission denied): run as root.",
-                w.unreadable
+                "{} could not be inspected (permission denied): run as root.",
+                crate::engine::counted(w.unreadable, "process")
             ))
             .dark_gray(),
         );
     }
-    frame.render_widget(
-        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
-        footer,
-    );
+    lines
 }
