@@ -290,3 +290,54 @@ fn the_torch_check_uses_the_gpu_jobs_python_not_tensorboards() {
     m.writers.processes.truncate(1);
     assert_eq!(job_python(&m), None, "no Python job: python3 from PATH");
 }
+
+/// What went beside its place (keep-both, or a planted link in the way of PATH itself) is
+/// named with where it went, on the finish and in the run's actions (a tester saw "into
+/// …/run-20250405" while the files were in `run-20250405.restored-…`).
+#[test]
+fn entries_kept_beside_are_named_with_where_they_went() {
+    let item = |path: &str, target: &str, kind| RestoredItem {
+        path: path.into(),
+        target: target.into(),
+        kind,
+        size: 1,
+        method: None,
+        hash: None,
+        verified_by: None,
+    };
+    let report = RestoreReport {
+        destination: "/data/run".into(),
+        restored: vec![
+            item("", "/data/run.restored-1", EntryKind::Dir),
+            item("a.pth", "/data/run.restored-1/a.pth", EntryKind::File),
+        ],
+        skipped: vec![snaprescue::engine::restore_plan::SkippedItem {
+            path: "".into(),
+            reason: "a symbolic link is in the live tree".into(),
+        }],
+        ..Default::default()
+    };
+    assert_eq!(
+        report.kept_beside(),
+        vec![("".into(), "/data/run.restored-1".into())]
+    );
+    let mut m = at_restore();
+    update(
+        &mut m,
+        Msg::RestoreDone {
+            report,
+            elapsed_ms: 1,
+        },
+    );
+    assert!(
+        m.finish.actions[0].ends_with("; run went beside, as /data/run.restored-1"),
+        "{:?}",
+        m.finish.actions
+    );
+    let screen = common::screen_models::render(&m);
+    assert!(
+        screen.contains("run went beside, as /data/run.restored-1"),
+        "{screen}"
+    );
+    assert!(screen.contains("skipped run: a symbolic link"), "{screen}");
+}

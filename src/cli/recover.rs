@@ -242,13 +242,7 @@ pub fn deleted(path: &Path, id: Option<&str>, cloud: &CloudOptions) -> anyhow::R
 }
 
 /// PATH-relative `rel` for people: PATH's own name when `rel` is PATH itself.
-pub(super) fn rel_shown(rel: &Path, path: &Path) -> String {
-    if rel.as_os_str().is_empty() {
-        crate::engine::shown(Path::new(path.file_name().unwrap_or(path.as_os_str())))
-    } else {
-        crate::engine::shown(rel)
-    }
-}
+pub(super) use crate::engine::rel_shown;
 
 pub fn rollback(
     path: &Path,

@@ -76,6 +76,17 @@ pub fn cut(text: &str, width: usize) -> String {
     format!("{kept}…")
 }
 
+/// A path relative to PATH for human eyes; PATH itself (the empty path) by its own name.
+pub fn rel_shown(rel: &std::path::Path, path: &std::path::Path) -> String {
+    if rel.as_os_str().is_empty() {
+        shown(std::path::Path::new(
+            path.file_name().unwrap_or(path.as_os_str()),
+        ))
+    } else {
+        shown(rel)
+    }
+}
+
 /// `n` and its noun, plural when `n` is not 1: `1 file`, `3 files`.
 pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 {

@@ -63,6 +63,28 @@ pub struct RestoreReport {
     pub swept: Vec<PathBuf>,
 }
 
+impl RestoreReport {
+    /// Entries that went beside their place (keep-both, or a link in the way) rather than
+    /// to it: (path relative to PATH, where it went), outermost only (a folder kept beside
+    /// carries its contents along).
+    pub fn kept_beside(&self) -> Vec<(PathBuf, PathBuf)> {
+        let moved: Vec<&RestoredItem> = self
+            .restored
+            .iter()
+            .filter(|r| r.target != self.destination.join(&r.path))
+            .collect();
+        moved
+            .iter()
+            .filter(|r| {
+                !moved
+                    .iter()
+                    .any(|o| o.path != r.path && r.path.starts_with(&o.path))
+            })
+            .map(|r| (r.path.clone(), r.target.clone()))
+            .collect()
+    }
+}
+
 fn ser_paths<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
     paths
         .iter()

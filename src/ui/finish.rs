@@ -52,11 +52,21 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 .red(),
             );
         }
+        for (rel, target) in r.kept_beside() {
+            lines.push(
+                Line::from(format!(
+                    "  {} went beside, as {} (something was in the way)",
+                    crate::engine::rel_shown(&rel, &r.destination),
+                    crate::engine::shown(&target)
+                ))
+                .yellow(),
+            );
+        }
         for s in &r.skipped {
             lines.push(
                 Line::from(format!(
                     "  skipped {}: {}",
-                    crate::engine::shown(&s.path),
+                    crate::engine::rel_shown(&s.path, &r.destination),
                     s.reason
                 ))
                 .dark_gray(),

@@ -52,8 +52,19 @@ pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u12
     let f = &mut model.finish;
     f.restored_total.0 += report.restored.len();
     f.restored_total.1 += report.bytes;
+    let beside: String = report
+        .kept_beside()
+        .iter()
+        .map(|(rel, target)| {
+            format!(
+                "; {} went beside, as {}",
+                crate::engine::rel_shown(rel, &report.destination),
+                crate::engine::shown(target)
+            )
+        })
+        .collect();
     f.actions.push(format!(
-        "restore from snapshot {}: {} restored ({}), {} skipped, {} failed{}",
+        "restore from snapshot {}: {} restored ({}), {} skipped, {} failed{}{beside}",
         model.snapshots.chosen.as_deref().unwrap_or("?"),
         report.restored.len(),
         humansize::format_size(report.bytes, humansize::BINARY),
