@@ -256,6 +256,7 @@ fn step6_finish() {
     m.step = Step::Finish;
     m.writers.frozen = vec![(4242, 1, "python train.py --epochs 90".into())];
     m.restore.report = Some(RestoreReport {
+        destination: "/data/run/ckpt".into(),
         restored: vec![RestoredItem {
             path: "epoch_20.pth".into(),
             target: "/data/run/ckpt/epoch_20.pth".into(),

@@ -68,6 +68,9 @@ impl RestoreReport {
     /// to it: (path relative to PATH, where it went), outermost only (a folder kept beside
     /// carries its contents along).
     pub fn kept_beside(&self) -> Vec<(PathBuf, PathBuf)> {
+        if self.destination.as_os_str().is_empty() {
+            return Vec::new(); // not known: nothing to compare with
+        }
         let moved: Vec<&RestoredItem> = self
             .restored
             .iter()
