@@ -17,6 +17,12 @@ pub enum ProcessError {
     Denied { pid: i32, errno: std::io::Error },
     #[error("signal to process {pid} failed: {errno}")]
     Signal { pid: i32, errno: std::io::Error },
+    #[error(
+        "this kernel has no pidfd (Linux 5.3 or newer is needed): snaprescue does not signal \
+         process {pid} by number alone (a reused PID would be hit); check `ps -o lstart -p \
+         {pid}` and use `kill -STOP {pid}` yourself"
+    )]
+    NoPidfd { pid: i32 },
     #[error("process {pid} did not exit after SIGKILL")]
     Unkillable { pid: i32 },
 }
@@ -32,7 +38,10 @@ impl Pidfd {
         // SAFETY: plain syscall with integer arguments.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         if raw < 0 {
-            return Err(ProcessError::Gone { pid });
+            return Err(match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::ENOSYS) => ProcessError::NoPidfd { pid },
+                _ => ProcessError::Gone { pid },
+            });
         }
         // SAFETY: the syscall returned a fresh descriptor that we now own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
