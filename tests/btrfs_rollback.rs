@@ -211,3 +211,45 @@ fn a_shell_inside_the_subvolume_is_told_it_now_sees_the_previous_state() {
     assert!(note.contains(&format!("(pid {})", shell.trim())), "{note}");
     assert!(note.contains("previous state"), "{note}");
 }
+
+/// Names planted where the guard will go (`data.pre-rollback-<time>`, as links for the
+/// next seconds): the rollback is not broken by them nor writes through them; the guard
+/// takes the next free name.
+#[test]
+fn a_name_planted_where_the_guard_goes_is_left_alone() {
+    if !privileged() {
+        return;
+    }
+    let (fs, id) = volume();
+    let state = tempfile::tempdir().unwrap();
+    let decoy = fs.path("decoy");
+    fs::create_dir(&decoy).unwrap();
+    let now = chrono::Utc::now();
+    for s in 0..4 {
+        let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%dT%H%M%SZ");
+        std::os::unix::fs::symlink(&decoy, fs.path(&format!("data.pre-rollback-{stamp}"))).unwrap();
+    }
+    let (code, doc, err) = json(
+        state.path(),
+        args![
+            "rollback",
+            fs.path("data/run"),
+            "--snapshot",
+            id,
+            "--confirm",
+            "data"
+        ],
+    );
+    assert_eq!(code, 0, "{err} {doc}");
+    let guard = doc["guard"].as_str().unwrap();
+    assert!(guard.ends_with("-2"), "{guard}");
+    assert_eq!(
+        fs::read_to_string(fs.path("data/run/a.txt")).unwrap(),
+        "version 1"
+    );
+    assert_eq!(
+        fs::read_dir(&decoy).unwrap().count(),
+        0,
+        "nothing went through a link"
+    );
+}

@@ -49,32 +49,46 @@ pub fn rollback(
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let mut guard_name: OsString = live.file_name().unwrap_or_default().to_os_string();
     guard_name.push(format!(".pre-rollback-{stamp}"));
-    let guard = live.with_file_name(&guard_name);
-    // The snapshot as seen once the live subvolume has moved to the guard (a snapshot
-    // nested in it, like snapper's .snapshots, moves with it).
-    // `reading` may hold a private mount the snapshot is read through: kept until copied.
-    let (from, reading) = match &top {
-        Some(top) => {
-            let from = match snapshot.path.strip_prefix(&subvolume.path) {
-                Ok(inside) => guard.join(inside),
-                Err(_) => top.path().join(&snapshot.path),
-            };
-            (from, None)
-        }
+    // Where the snapshot is read from once the live subvolume has moved to the guard (a
+    // snapshot nested in it, like snapper's .snapshots, moves with it): inside the guard
+    // (known once the guard has its name), or a path of its own. `reading` may hold a
+    // private mount the snapshot is read through: kept until copied.
+    let (at, reading) = match &top {
+        Some(top) => match snapshot.path.strip_prefix(&subvolume.path) {
+            Ok(inside) => (Err(inside.to_path_buf()), None),
+            Err(_) => (Ok(top.path().join(&snapshot.path)), None),
+        },
         None => {
             let opened = source.open(snapshot, &crate::rescue::quiet_watch())?;
-            let from = match opened.root.strip_prefix(&live) {
-                Ok(inside) => guard.join(inside),
-                Err(_) => opened.root.clone(),
-            };
-            (from, Some(opened))
+            match opened.root.strip_prefix(&live) {
+                Ok(inside) => (Err(inside.to_path_buf()), Some(opened)),
+                Err(_) => (Ok(opened.root.clone()), Some(opened)),
+            }
         }
     };
-    std::fs::rename(&live, &guard).map_err(SourceError::io(format!(
-        "cannot move {} aside to {}",
-        live.display(),
-        guard.display()
-    )))?;
+    // Never over an existing entry (a name planted there beforehand): the next free
+    // `-2`, `-3`… instead.
+    let parent = live.parent().unwrap_or(Path::new("/"));
+    let parent_fd = nix::fcntl::open(
+        parent,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| SourceError::io(format!("cannot open {}", parent.display()))(e.into()))?;
+    let given = crate::engine::copy::rename_free(
+        std::os::fd::AsFd::as_fd(&parent_fd),
+        live.file_name().unwrap_or_default(),
+        &guard_name,
+        20,
+    )
+    .map_err(|e| {
+        SourceError::io(format!("cannot move {} aside", live.display()))(std::io::Error::other(
+            e.to_string(),
+        ))
+    })?;
+    let guard = live.with_file_name(given);
+    // `at`: Ok(a path of its own), or Err(its place inside the guard).
+    let from = at.unwrap_or_else(|inside| guard.join(inside));
     if let Err(e) = command::run(
         "btrfs",
         &[Path::new("subvolume"), Path::new("snapshot"), &from, &live],
