@@ -25,6 +25,7 @@ fn holder(dir: &Path, name: &str, bytes: &[u8]) -> (Children, HarvestTarget) {
     let pid = child.id() as i32;
     let target = HarvestTarget {
         pid,
+        start_time: 0,
         command: "sleep 60".into(),
         file: DeletedOpen {
             path: dir.join(name),
@@ -124,4 +125,21 @@ fn copy_back_refuses_a_copy_swapped_for_a_link_or_changed_since_it_was_saved() {
     std::fs::rename(&kept, &saved.saved_to).unwrap();
     copy_back(&saved).unwrap();
     assert_eq!(std::fs::read(&original).unwrap(), b"the real checkpoint");
+}
+
+/// A restarted wizard learns from the manifests what earlier runs saved, only from a
+/// folder it can trust.
+#[test]
+fn earlier_harvests_are_read_back_only_from_a_folder_others_cannot_write() {
+    let live = tempfile::tempdir().unwrap();
+    let (_kids, mut target) = holder(live.path(), "epoch_30.pth", b"weights");
+    target.start_time = 1234;
+    let shm = shm();
+    let folder = shm.path().join("h");
+    harvest(std::slice::from_ref(&target), &folder, live.path(), false).unwrap();
+    let found = snaprescue::engine::harvest::earlier(&folder);
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].pid, found[0].start_time), (target.pid, 1234));
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert!(snaprescue::engine::harvest::earlier(&folder).is_empty());
 }

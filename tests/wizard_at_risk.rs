@@ -203,3 +203,49 @@ fn saving_from_the_picker_returns_to_the_picker_with_its_selection() {
     assert_eq!(m.step, Step::Restore);
     assert_eq!(m.picker.as_ref().unwrap().selection(), selected);
 }
+
+/// A file an earlier run saved (its manifest in the harvest folder) is not asked about
+/// again when the same process still holds it; a process that only has the same pid (its
+/// start time differs) is.
+#[test]
+fn a_file_an_earlier_run_saved_is_not_asked_about_again() {
+    use snaprescue::engine::harvest::HarvestedFile;
+    let saved = |start_time| HarvestedFile {
+        pid: 10,
+        start_time,
+        command: "python".into(),
+        handle: "/proc/10/fd/4".into(),
+        original: "/data/run/ckpt/epoch_30.pth".into(),
+        saved_to: "/dev/shm/snaprescue-harvest/pid-10/epoch_30.pth".into(),
+        size: 3 << 20,
+        blake3: "b3".into(),
+    };
+    let rescan = |m: &mut Model| {
+        let processes = m.writers.processes.clone();
+        update(
+            m,
+            Msg::WritersScanned {
+                processes,
+                unreadable: 0,
+                elapsed_secs: 1.0,
+            },
+        );
+    };
+    let start = holding('S').writers.processes[0].start_time;
+    let mut m = holding('S');
+    m.writers.earlier = vec![saved(start)];
+    rescan(&mut m);
+    assert!(m.files_at_risk(false).is_empty());
+    assert_eq!(m.harvested_to_copy_back().len(), 1, "offered for copy-back");
+    keys(&mut m, &[Key::Enter]);
+    assert_eq!(m.step, Step::Gpu, "not asked");
+
+    let mut m = holding('S');
+    m.writers.earlier = vec![saved(start + 1)];
+    rescan(&mut m);
+    assert_eq!(
+        m.files_at_risk(false).len(),
+        1,
+        "another process with that pid"
+    );
+}

@@ -175,6 +175,7 @@ fn the_exit_summary_tells_the_whole_run_in_shell_terms() {
     m.writers.last_harvest = Some(snaprescue::engine::harvest::HarvestReport {
         saved: vec![snaprescue::engine::harvest::HarvestedFile {
             pid: 77,
+            start_time: 0,
             command: "python train.py".into(),
             handle: "/proc/77/fd/5".into(),
             original: "/data/run/epoch_30.pth".into(),
@@ -217,6 +218,7 @@ fn a_rollback_after_a_copy_back_counts_the_file_missing_again() {
     m.writers.last_harvest = Some(snaprescue::engine::harvest::HarvestReport {
         saved: vec![snaprescue::engine::harvest::HarvestedFile {
             pid: 77,
+            start_time: 0,
             command: "python train.py".into(),
             handle: "/proc/77/fd/5".into(),
             original: "/data/run/epoch_30.pth".into(),

@@ -162,6 +162,7 @@ fn terminate_is_blocked_until_deleted_files_are_harvested() {
     assert_eq!(targets[0].file.handle, PathBuf::from("/proc/10/fd/3"));
     let saved = HarvestedFile {
         pid: 10,
+        start_time: 0,
         command: "python".into(),
         handle: "/proc/10/fd/3".into(),
         original: "/x/epoch_30.pth".into(),

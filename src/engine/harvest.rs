@@ -4,7 +4,7 @@
 
 use super::copy::CopyError;
 use crate::ports::processes::DeletedOpen;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -13,6 +13,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HarvestTarget {
     pub pid: i32,
+    /// The process's start time (clock ticks since boot): with the pid, which process.
+    pub start_time: u64,
     pub command: String,
     pub file: DeletedOpen,
 }
@@ -25,6 +27,7 @@ impl HarvestTarget {
             .flat_map(|p| {
                 p.deleted_open.iter().map(|f| Self {
                     pid: p.pid,
+                    start_time: p.start_time,
                     command: p.command.clone(),
                     file: f.clone(),
                 })
@@ -33,9 +36,13 @@ impl HarvestTarget {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HarvestedFile {
     pub pid: i32,
+    /// With the pid, which process held it (0 in manifests of older versions: never
+    /// matched to a running process).
+    #[serde(default)]
+    pub start_time: u64,
     pub command: String,
     /// Where the data was read from (`/proc/PID/fd/N`).
     pub handle: PathBuf,
@@ -46,14 +53,14 @@ pub struct HarvestedFile {
     pub blake3: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HarvestFailure {
     pub pid: i32,
     pub original: PathBuf,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HarvestReport {
     pub saved: Vec<HarvestedFile>,
     pub failed: Vec<HarvestFailure>,
@@ -141,6 +148,7 @@ fn save_one(root: &OwnedFd, dir: &Path, t: &HarvestTarget) -> Result<HarvestedFi
     let copied = staged.commit(0).map_err(|e| e.to_string())?;
     Ok(HarvestedFile {
         pid: t.pid,
+        start_time: t.start_time,
         command: t.command.clone(),
         handle: t.file.handle.clone(),
         original: t.file.path.clone(),
@@ -148,6 +156,37 @@ fn save_one(root: &OwnedFd, dir: &Path, t: &HarvestTarget) -> Result<HarvestedFi
         size,
         blake3: copied.hash.unwrap_or_default(),
     })
+}
+
+/// What earlier runs saved into the harvest folder `dir` (their manifests), when the folder
+/// is safe to trust (ours, not writable by others: see `harvest_dir`) and each copy is still
+/// there; so a restarted wizard knows those files are saved.
+pub fn earlier(dir: &Path) -> Vec<HarvestedFile> {
+    let Some(root) = super::harvest_dir::open_existing(dir) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let text = name.to_string_lossy();
+        if !(text.starts_with("harvest-") && text.ends_with(".json")) {
+            continue;
+        }
+        let Some(bytes) = super::harvest_dir::read(root.as_fd(), &name) else {
+            continue;
+        };
+        let Ok(report) = serde_json::from_slice::<HarvestReport>(&bytes) else {
+            continue;
+        };
+        found.extend(report.saved.into_iter().filter(|s| {
+            s.saved_to.starts_with(dir)
+                && std::fs::symlink_metadata(&s.saved_to).is_ok_and(|m| m.is_file())
+        }));
+    }
+    found
 }
 
 /// Removes the harvested copies under `dir` whose deleted original lay under `root` (the

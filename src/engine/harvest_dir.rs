@@ -36,6 +36,17 @@ pub fn open(dir: &Path) -> Result<OwnedFd, String> {
         }
         e => e.to_string(),
     })?;
+    trusted(fd)
+}
+
+/// The folder `dir` if it exists and passes the same checks (nothing is created).
+pub fn open_existing(dir: &Path) -> Option<OwnedFd> {
+    let fd = nix::fcntl::open(dir, DIR, Mode::empty()).ok()?;
+    trusted(fd).ok()
+}
+
+/// `fd` when it is ours and others may not write in it.
+fn trusted(fd: OwnedFd) -> Result<OwnedFd, String> {
     let st = fstat(fd.as_fd()).map_err(|e| e.to_string())?;
     let me = nix::unistd::geteuid().as_raw();
     if st.st_uid != me {
@@ -90,4 +101,19 @@ pub fn write_new(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> Result<(), St
     let mut file = std::fs::File::from(fd);
     file.write_all(bytes).map_err(|e| e.to_string())?;
     file.sync_all().map_err(|e| e.to_string())
+}
+
+/// The contents of the file `name` in `dir`, opened without following a link.
+pub fn read(dir: BorrowedFd<'_>, name: &OsStr) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }

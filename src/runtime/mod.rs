@@ -87,6 +87,8 @@ async fn wizard_loop(
     let mut model = Model::new(absolute.clone());
     model.restore_to = to;
     model.writers.self_warning = self_check::notice(&absolute);
+    model.writers.earlier =
+        crate::engine::harvest::earlier(std::path::Path::new(crate::wizard::DEFAULT_HARVEST_DIR));
     crate::wizard::update_writers::adopt_still_frozen(
         &mut model,
         &crate::engine::freeze_journal::still_frozen(),

@@ -2,7 +2,7 @@
 
 use super::picker::Picker;
 use crate::engine::diff::LostCounts;
-use crate::engine::harvest::HarvestReport;
+use crate::engine::harvest::{HarvestReport, HarvestedFile};
 pub use crate::engine::newer::NewerFiles;
 use crate::engine::restore::{Progress, RestoreReport};
 use crate::engine::restore_plan::ConflictPolicy;
@@ -148,6 +148,9 @@ pub struct Writers {
     pub harvested: std::collections::HashSet<PathBuf>,
     pub last_harvest: Option<HarvestReport>,
     pub working: bool,
+    /// What earlier runs saved in the harvest folder: adopted when the same process (pid
+    /// and start time) still holds the same handle, so it is not asked about again.
+    pub earlier: Vec<HarvestedFile>,
     /// What of snaprescue's own (program, state, install cache) lies on the filesystem
     /// being rescued: one line at the top of step 1.
     pub self_warning: Option<String>,

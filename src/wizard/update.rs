@@ -39,6 +39,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 .collect();
             w.processes = processes;
             w.unreadable = unreadable;
+            super::update_writers::adopt_earlier_harvests(w);
             w.loaded = true;
             w.selected = w.selected.min(w.processes.len().saturating_sub(1));
             vec![]

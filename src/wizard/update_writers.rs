@@ -332,6 +332,32 @@ pub fn on_signalled(
     vec![Effect::ScanWriters]
 }
 
+/// Files an earlier run saved from a process that still holds them (same pid, same start
+/// time, same handle) count as saved: not asked about again, offered for copy-back.
+pub fn adopt_earlier_harvests(w: &mut Writers) {
+    let adopted: Vec<crate::engine::harvest::HarvestedFile> = w
+        .earlier
+        .iter()
+        .filter(|e| !w.harvested.contains(&e.handle))
+        .filter(|e| {
+            w.processes.iter().any(|p| {
+                p.pid == e.pid
+                    && p.start_time == e.start_time
+                    && p.deleted_open.iter().any(|d| d.handle == e.handle)
+            })
+        })
+        .cloned()
+        .collect();
+    if adopted.is_empty() {
+        return;
+    }
+    w.harvested.extend(adopted.iter().map(|e| e.handle.clone()));
+    w.last_harvest
+        .get_or_insert_with(Default::default)
+        .saved
+        .extend(adopted);
+}
+
 pub fn on_harvested(
     model: &mut Model,
     result: Result<crate::engine::harvest::HarvestReport, String>,
@@ -360,7 +386,15 @@ pub fn on_harvested(
                     report.failed[0].reason
                 ),
             });
-            w.last_harvest = Some(report);
+            // A second harvest adds to the first (both stay known for copy-back).
+            match &mut w.last_harvest {
+                Some(earlier) => {
+                    earlier.saved.extend(report.saved);
+                    earlier.failed.extend(report.failed);
+                    earlier.manifest = report.manifest.or(earlier.manifest.take());
+                }
+                None => w.last_harvest = Some(report),
+            }
         }
         Err(e) => model.notice = Some(format!("harvest refused: {e}")),
     }
