@@ -2,6 +2,7 @@
 //! [`update`] which changes the model and returns [`Effect`]s — plain data the runtime
 //! carries out. `update` does no I/O, so every step can be tested by comparing effects.
 
+mod earlier_runs;
 pub mod exit_summary;
 pub mod keymap;
 mod keymaps;
