@@ -7,15 +7,14 @@ use common::rollback_lab::volume;
 use common::*;
 use std::fs;
 
-#[test]
-fn rollback_brings_the_old_tree_back_and_keeps_the_newer_as_a_guard() {
-    if !privileged() {
-        return;
-    }
-    let (fs, id) = volume();
-    let state = tempfile::tempdir().unwrap();
-    let (code, doc, err) = json(
-        state.path(),
+/// `rollback PATH --snapshot ID --confirm data` on the lab's `data/run`.
+fn roll_back_to(
+    state: &std::path::Path,
+    fs: &LoopFs,
+    id: &str,
+) -> (i32, serde_json::Value, String) {
+    json(
+        state,
         args![
             "rollback",
             fs.path("data/run"),
@@ -24,7 +23,17 @@ fn rollback_brings_the_old_tree_back_and_keeps_the_newer_as_a_guard() {
             "--confirm",
             "data"
         ],
-    );
+    )
+}
+
+#[test]
+fn rollback_brings_the_old_tree_back_and_keeps_the_newer_as_a_guard() {
+    if !privileged() {
+        return;
+    }
+    let (fs, id) = volume();
+    let state = tempfile::tempdir().unwrap();
+    let (code, doc, err) = roll_back_to(state.path(), &fs, &id);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         fs::read_to_string(fs.path("data/run/a.txt")).unwrap(),
@@ -229,17 +238,7 @@ fn a_name_planted_where_the_guard_goes_is_left_alone() {
         let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%dT%H%M%SZ");
         std::os::unix::fs::symlink(&decoy, fs.path(&format!("data.pre-rollback-{stamp}"))).unwrap();
     }
-    let (code, doc, err) = json(
-        state.path(),
-        args![
-            "rollback",
-            fs.path("data/run"),
-            "--snapshot",
-            id,
-            "--confirm",
-            "data"
-        ],
-    );
+    let (code, doc, err) = roll_back_to(state.path(), &fs, &id);
     assert_eq!(code, 0, "{err} {doc}");
     let guard = doc["guard"].as_str().unwrap();
     assert!(guard.ends_with("-2"), "{guard}");

@@ -52,13 +52,7 @@ fn the_report_follows_two_restores_and_a_rollback() {
     }
     let dir = tempfile::tempdir().unwrap();
     let t = Tmux::start("report", dir.path(), &["drill".as_ref()]);
-    t.wait_for("1 (1.00 MiB)");
-    t.keys(&["Enter"]);
-    t.wait_for("Not saved yet");
-    t.keys(&["y"]);
-    t.wait_for("GPU and processes");
-    t.keys(&["Enter"]);
-    t.wait_for("★");
+    t.drill_to_snapshots();
     t.keys(&["Enter"]);
     t.wait_for("Rescue: open a read-only copy");
     t.keys(&["Enter"]);

@@ -57,6 +57,23 @@ fn checks_end(m: &mut Model) -> Option<FinishReport> {
     })
 }
 
+/// pid 77's deleted `epoch_30.pth`, saved to RAM by a harvest.
+fn harvested_epoch_30() -> snaprescue::engine::harvest::HarvestReport {
+    snaprescue::engine::harvest::HarvestReport {
+        saved: vec![snaprescue::engine::harvest::HarvestedFile {
+            pid: 77,
+            start_time: 0,
+            command: "python train.py".into(),
+            handle: "/proc/77/fd/5".into(),
+            original: "/data/run/epoch_30.pth".into(),
+            saved_to: "/dev/shm/snaprescue-harvest/pid-77/epoch_30.pth".into(),
+            size: 3,
+            blake3: "x".into(),
+        }],
+        ..Default::default()
+    }
+}
+
 fn at_restore() -> Model {
     let mut m = Model::new("/data/run".into());
     m.snapshots.chosen = Some("259".into());
@@ -172,19 +189,7 @@ fn the_exit_summary_tells_the_whole_run_in_shell_terms() {
             elapsed_ms: 5,
         },
     );
-    m.writers.last_harvest = Some(snaprescue::engine::harvest::HarvestReport {
-        saved: vec![snaprescue::engine::harvest::HarvestedFile {
-            pid: 77,
-            start_time: 0,
-            command: "python train.py".into(),
-            handle: "/proc/77/fd/5".into(),
-            original: "/data/run/epoch_30.pth".into(),
-            saved_to: "/dev/shm/snaprescue-harvest/pid-77/epoch_30.pth".into(),
-            size: 3,
-            blake3: "x".into(),
-        }],
-        ..Default::default()
-    });
+    m.writers.last_harvest = Some(harvested_epoch_30());
     // Rescue opened again: the run's restore is not forgotten.
     m.restore = RestoreRun::default();
     let lines = snaprescue::wizard::exit_summary::exit_summary(&m);
@@ -215,19 +220,7 @@ fn the_exit_summary_tells_the_whole_run_in_shell_terms() {
 fn a_rollback_after_a_copy_back_counts_the_file_missing_again() {
     let mut m = at_restore();
     m.restore.phase = RestorePhase::Browsing;
-    m.writers.last_harvest = Some(snaprescue::engine::harvest::HarvestReport {
-        saved: vec![snaprescue::engine::harvest::HarvestedFile {
-            pid: 77,
-            start_time: 0,
-            command: "python train.py".into(),
-            handle: "/proc/77/fd/5".into(),
-            original: "/data/run/epoch_30.pth".into(),
-            saved_to: "/dev/shm/snaprescue-harvest/pid-77/epoch_30.pth".into(),
-            size: 3,
-            blake3: "x".into(),
-        }],
-        ..Default::default()
-    });
+    m.writers.last_harvest = Some(harvested_epoch_30());
     update(
         &mut m,
         Msg::CopiedBack(vec![("/data/run/epoch_30.pth".into(), Ok(()))]),

@@ -71,6 +71,18 @@ impl Tmux {
         }
     }
 
+    /// The drill's first steps without saving: step 1 (its writer holds a deleted file:
+    /// asked, `y`), step 2, to the snapshots (once the ★ shows).
+    pub fn drill_to_snapshots(&self) {
+        self.wait_for("1 (1.00 MiB)");
+        self.keys(&["Enter"]);
+        self.wait_for("Not saved yet");
+        self.keys(&["y"]);
+        self.wait_for("GPU and processes");
+        self.keys(&["Enter"]);
+        self.wait_for("★");
+    }
+
     /// From step 3: the chosen snapshot, Rescue, every deleted entry selected (once `shown`
     /// is listed), the restore confirmed at its `question`.
     pub fn rescue_all_deleted(&self, shown: &str, question: &str) {

@@ -157,33 +157,24 @@ static QUIT_CONFIRM: Keymap = question(
     "stay",
 );
 
+/// `h` in the questions about files only a process holds.
+const SAVE_FIRST: Binding = bind(
+    &[Char('h')],
+    A::Harvest,
+    "h",
+    "save them first",
+    "save them",
+);
+
 static AT_RISK_NEXT: Keymap = question(
     "Deleted files are held only by a running process.",
-    &[
-        bind(
-            &[Char('h')],
-            A::Harvest,
-            "h",
-            "save them first",
-            "save them",
-        ),
-        bind(YES, A::Yes, "y", "go on anyway", "go on"),
-    ],
+    &[SAVE_FIRST, bind(YES, A::Yes, "y", "go on anyway", "go on")],
     "stay",
 );
 
 static AT_RISK_QUIT: Keymap = question(
     "Deleted files are held only by a process.",
-    &[
-        bind(
-            &[Char('h')],
-            A::Harvest,
-            "h",
-            "save them first",
-            "save them",
-        ),
-        bind(YES, A::Yes, "y", "quit anyway", "quit"),
-    ],
+    &[SAVE_FIRST, bind(YES, A::Yes, "y", "quit anyway", "quit")],
     "stay",
 );
 

@@ -1,7 +1,7 @@
 //! Step 5: comparing, browsing, searching, the restore and leave questions, the copy.
 
 use super::*;
-use crate::wizard::keymap::{Action as A, Keymap};
+use crate::wizard::keymap::{Action as A, Binding, Keymap};
 
 pub(super) static PICKER_LOADING: Keymap = screen(
     "The snapshot is opened read-only and compared with the live tree.",
@@ -29,25 +29,36 @@ pub(super) static PICKER_LOADING: Keymap = screen(
     ],
 );
 
+const SELECT: Binding = bind(
+    &[Char(' ')],
+    A::Select,
+    "space",
+    "select",
+    "select or unselect",
+);
+const SELECT_ALL_DELETED: Binding = bind(
+    &[Char('a')],
+    A::SelectAllDeleted,
+    "a",
+    "all-deleted",
+    "select everything deleted",
+);
+
+const RESTORE: Binding = bind(
+    &[Enter],
+    A::Next,
+    "Enter",
+    "restore",
+    "restore the selection (asks)",
+);
+
 pub(super) static PICKER: Keymap = screen(
     "Step 5, pick what to copy back. Nothing is overwritten: conflicts are skipped or kept \
      beside. Within one btrfs filesystem files are reflinked (no space needed).",
     &[
         bind(MOVES, A::Move, "↑↓", "", "move (j/k, PgUp/PgDn, g/G too)"),
-        bind(
-            &[Char(' ')],
-            A::Select,
-            "space",
-            "select",
-            "select or unselect",
-        ),
-        bind(
-            &[Char('a')],
-            A::SelectAllDeleted,
-            "a",
-            "all-deleted",
-            "select everything deleted",
-        ),
+        SELECT,
+        SELECT_ALL_DELETED,
         bind(
             &[Char('d')],
             A::FilterDeleted,
@@ -64,13 +75,7 @@ pub(super) static PICKER: Keymap = screen(
             "open or close a folder (l and h too)",
         ),
         bind(&[Left, Char('h')], A::Close, "←", "open", ""),
-        bind(
-            &[Enter],
-            A::Next,
-            "Enter",
-            "restore",
-            "restore the selection (asks)",
-        ),
+        RESTORE,
         bind(
             BACK,
             A::Back,
@@ -110,20 +115,8 @@ pub(super) static PICKER_SEARCHED: Keymap = screen(
      everything again.",
     &[
         bind(MOVES, A::Move, "↑↓", "", "move"),
-        bind(
-            &[Char(' ')],
-            A::Select,
-            "space",
-            "select",
-            "select or unselect",
-        ),
-        bind(
-            &[Char('a')],
-            A::SelectAllDeleted,
-            "a",
-            "all-deleted",
-            "select everything deleted",
-        ),
+        SELECT,
+        SELECT_ALL_DELETED,
         bind(
             &[Char('/')],
             A::Search,
@@ -131,13 +124,7 @@ pub(super) static PICKER_SEARCHED: Keymap = screen(
             "search again",
             "change the search",
         ),
-        bind(
-            &[Enter],
-            A::Next,
-            "Enter",
-            "restore",
-            "restore the selection (asks)",
-        ),
+        RESTORE,
         bind(
             BACK,
             A::ClearSearch,
