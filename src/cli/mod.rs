@@ -160,7 +160,7 @@ pub enum Command {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CloudArgs {
     /// Only this source: btrfs, aws or aliyun (default: every source that serves PATH).
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::sources::KNOWN_SOURCES))]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::sources::known_sources()))]
     pub source: Option<String>,
     /// The cloud instance (default: from the metadata service).
     #[arg(long)]

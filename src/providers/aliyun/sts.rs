@@ -4,8 +4,8 @@
 
 use super::creds::AliyunCredentials;
 use super::rpc::{Api, rpc_call};
-use crate::cloud::CloudError;
-use crate::cloud::aws::creds::Secret;
+use crate::providers::CloudError;
+use crate::providers::secret::Secret;
 use std::time::Duration;
 
 pub fn assume_role(
@@ -16,7 +16,7 @@ pub fn assume_role(
 ) -> Result<AliyunCredentials, CloudError> {
     let endpoint = std::env::var("SNAPRESCUE_ALIYUN_STS_ENDPOINT")
         .unwrap_or_else(|_| "https://sts.aliyuncs.com".into());
-    let http = crate::cloud::http_client(Duration::from_secs(30))?;
+    let http = crate::providers::http_client(Duration::from_secs(30))?;
     let api = Api {
         service: "STS",
         endpoint: endpoint.trim_end_matches('/'),
@@ -39,7 +39,7 @@ pub fn assume_role(
             .ok_or_else(|| CloudError::Malformed {
                 service: "STS",
                 reason: format!("no Credentials.{k} in the AssumeRole answer"),
-                head: crate::cloud::head(&doc.to_string()),
+                head: crate::providers::head(&doc.to_string()),
             })
     };
     Ok(AliyunCredentials {

@@ -4,7 +4,7 @@
 
 use super::creds::AwsCredentials;
 use super::xml::{self, Ec2Snapshot, Ec2Volume};
-use crate::cloud::{Answer, CloudError, Retry, RetryPolicy, send_with_retries};
+use crate::providers::{Answer, CloudError, Retry, RetryPolicy, send_with_retries};
 use std::time::{Duration, SystemTime};
 
 const THROTTLING: &[&str] = &[
@@ -56,7 +56,7 @@ impl Ec2Client {
             endpoint: Self::endpoint_for(region),
             region: region.to_string(),
             creds,
-            http: crate::cloud::http_client(Duration::from_secs(30))?,
+            http: crate::providers::http_client(Duration::from_secs(30))?,
         })
     }
 
@@ -115,7 +115,7 @@ impl Ec2Client {
             None => Err(CloudError::Malformed {
                 service: "EC2",
                 reason: format!("HTTP {} without an error document", answer.status),
-                head: crate::cloud::head(&answer.body),
+                head: crate::providers::head(&answer.body),
             }),
         }
     }
@@ -138,7 +138,7 @@ impl Ec2Client {
             let (page, next) = parse(&body).map_err(|reason| CloudError::Malformed {
                 service: "EC2",
                 reason,
-                head: crate::cloud::head(&body),
+                head: crate::providers::head(&body),
             })?;
             all.extend(page);
             match next {
@@ -157,6 +157,16 @@ impl Ec2Client {
             ("MaxResults".into(), page_size()),
         ];
         self.all_pages("DescribeSnapshots", params, xml::snapshots)
+    }
+
+    /// The snapshot `id`, `None` when it does not exist.
+    pub fn snapshot(&self, id: &str) -> Result<Option<Ec2Snapshot>, CloudError> {
+        let params = vec![("SnapshotId.1".to_string(), id.to_string())];
+        match self.all_pages("DescribeSnapshots", params, xml::snapshots) {
+            Ok(found) => Ok(found.into_iter().next()),
+            Err(e) if e.has_code(&["InvalidSnapshot.NotFound"]) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Volumes attached to `instance_id` (or the one with `volume_id`), all pages.

@@ -1,18 +1,74 @@
-//! EBS volumes as rescue disks: CreateVolume (with a client token and the run's tag),
-//! DescribeVolumes for the state, AttachVolume at a free `/dev/sd[f-p]` name, DetachVolume
-//! and DeleteVolume, where "not found" and "already detached" count as done. The guest finds
-//! the volume by its NVMe serial (`vol0123…`), never by the device name.
+//! AWS EC2's side of the provider contract. EBS volumes as rescue disks: CreateVolume (with
+//! a client token and the run's tag), DescribeVolumes for the state, AttachVolume at a free
+//! `/dev/sd[f-p]` name, DetachVolume and DeleteVolume, where "not found" and "already
+//! detached" count as done. The guest finds a volume by its NVMe serial (`vol0123…`), never
+//! by the device name. Snapshots come from DescribeSnapshots, all pages; EBS cannot reset a
+//! volume in place, so its rollbacks swap volumes (see `rollback`).
 
-use super::{DiskState, RUN_TAG, RescueCloud, param};
-use crate::cloud::CloudError;
-use crate::cloud::aws::ec2::Ec2Client;
-use crate::cloud::aws::xml;
+use super::ec2::{Ec2Client, volume_id_from_serial};
+use super::xml;
+use crate::providers::{
+    CloudError, CloudProvider, DiskState, GuardRequest, Identity, RollbackFlow,
+};
+use crate::rescue::journal::{Journal, RunRecord};
+use crate::rescue::{RUN_TAG, RescueError, Watch, param};
+use crate::sources::cloud_disk::{CloudDisk, DiskPlace};
+use crate::sources::{CloudDetails, Snapshot, SnapshotStatus};
 
-pub struct Ec2Disks {
+pub struct AwsProvider {
     pub ec2: Ec2Client,
+    pub identity: Identity,
 }
 
-impl Ec2Disks {
+/// What an EBS snapshot state means for recovery.
+fn snapshot_status(state: &str) -> SnapshotStatus {
+    match state {
+        "completed" => SnapshotStatus::Completed,
+        "pending" | "recovering" => SnapshotStatus::InProgress,
+        _ => SnapshotStatus::Failed,
+    }
+}
+
+fn as_snapshot(provider: &dyn CloudProvider, s: xml::Ec2Snapshot) -> Snapshot {
+    let name = s.tags.iter().find(|t| t.0 == "Name").map(|t| t.1.clone());
+    let status = snapshot_status(&s.status);
+    let details = CloudDetails {
+        disk_id: s.volume_id,
+        size_gib: s.volume_size_gib,
+        progress: s.progress,
+        encrypted: s.encrypted,
+        tags: s.tags,
+        source_region: s.source_region,
+    };
+    Snapshot::in_cloud(
+        provider,
+        s.id,
+        name,
+        s.description,
+        s.start_time,
+        status,
+        details,
+    )
+}
+
+fn as_disk(v: xml::Ec2Volume) -> CloudDisk {
+    CloudDisk {
+        label: format!(
+            "{} ({} GiB, {})",
+            v.id,
+            v.size_gib,
+            v.attachments
+                .first()
+                .map(|a| a.device.as_str())
+                .unwrap_or("-")
+        ),
+        attached_to: v.attachments.iter().map(|a| a.instance.clone()).collect(),
+        id: v.id,
+        zone: v.zone,
+    }
+}
+
+impl AwsProvider {
     /// Calls `action` and returns the text of `field` in the answer.
     pub fn call_for(
         &self,
@@ -24,7 +80,7 @@ impl Ec2Disks {
         xml::field(&body, field).ok_or_else(|| CloudError::Malformed {
             service: "EC2",
             reason: format!("{action} answered without {field}"),
-            head: crate::cloud::head(&body),
+            head: crate::providers::head(&body),
         })
     }
 
@@ -61,9 +117,15 @@ impl Ec2Disks {
     }
 }
 
-impl RescueCloud for Ec2Disks {
+impl CloudProvider for AwsProvider {
     fn name(&self) -> &'static str {
         "aws"
+    }
+    fn snapshot_layout(&self) -> &'static str {
+        "ebs"
+    }
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
     fn region(&self) -> &str {
         &self.ec2.region
@@ -73,6 +135,32 @@ impl RescueCloud for Ec2Disks {
     }
     fn noun(&self) -> &'static str {
         "EBS volume"
+    }
+
+    fn disk_from_serial(&self, serial: &str, _model: Option<&str>) -> Option<String> {
+        volume_id_from_serial(serial)
+    }
+
+    fn describe_disks(
+        &self,
+        instance: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<CloudDisk>, CloudError> {
+        Ok(self
+            .ec2
+            .describe_volumes(instance, id)?
+            .into_iter()
+            .map(as_disk)
+            .collect())
+    }
+
+    fn list_snapshots(&self, disk: &str) -> Result<Vec<Snapshot>, CloudError> {
+        Ok(self
+            .ec2
+            .describe_snapshots(disk)?
+            .into_iter()
+            .map(|s| as_snapshot(self, s))
+            .collect())
     }
 
     fn create_disk(&self, snapshot: &str, zone: &str, run: &str) -> Result<String, CloudError> {
@@ -167,5 +255,65 @@ impl RescueCloud for Ec2Disks {
 
     fn serials(&self, disk: &str) -> Vec<String> {
         vec![disk.replacen("vol-", "vol", 1), disk.to_string()]
+    }
+
+    fn create_snapshot(&self, guard: &GuardRequest) -> Result<String, CloudError> {
+        self.call_for(
+            "CreateSnapshot",
+            &[
+                param("VolumeId", guard.disk),
+                param(
+                    "Description",
+                    &format!(
+                        "state of {} before rollback to {}",
+                        guard.disk, guard.before_rollback_to
+                    ),
+                ),
+                param("TagSpecification.1.ResourceType", "snapshot"),
+                param("TagSpecification.1.Tag.1.Key", RUN_TAG),
+                param("TagSpecification.1.Tag.1.Value", guard.run),
+                param("TagSpecification.1.Tag.2.Key", "snaprescue-guard"),
+                param("TagSpecification.1.Tag.2.Value", "true"),
+                param("TagSpecification.1.Tag.3.Key", "Name"),
+                param(
+                    "TagSpecification.1.Tag.3.Value",
+                    &format!("snaprescue-guard-{}", guard.run),
+                ),
+            ],
+            "snapshotId",
+        )
+    }
+
+    fn snapshot_status(&self, snapshot: &str) -> Result<Option<SnapshotStatus>, CloudError> {
+        Ok(self
+            .ec2
+            .snapshot(snapshot)?
+            .map(|s| snapshot_status(&s.status)))
+    }
+
+    fn reset_disk(&self, disk: &str, _snapshot: &str) -> Result<(), CloudError> {
+        Err(CloudError::Unsupported {
+            service: "EC2",
+            what: format!("reset EBS volume {disk} to a snapshot in place"),
+            instead: "A rollback makes a new volume from the snapshot and swaps it in, keeping \
+                      the old one"
+                .into(),
+        })
+    }
+
+    fn rollback_flow<'a>(
+        &'a self,
+        place: &'a DiskPlace,
+    ) -> Result<Box<dyn RollbackFlow + 'a>, RescueError> {
+        super::rollback_flow::choose(self, place)
+    }
+
+    fn finish_rollback(
+        &self,
+        run: &RunRecord,
+        journal: &Journal,
+        watch: &Watch,
+    ) -> Result<String, RescueError> {
+        super::rollback_flow::finish(self, run, journal, watch)
     }
 }

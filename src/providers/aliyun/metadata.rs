@@ -3,9 +3,9 @@
 //! Cloud.
 
 use super::creds::AliyunCredentials;
-use crate::cloud::CloudError;
-use crate::cloud::aws::creds::Secret;
-use crate::cloud::metadata::TokenMetadata;
+use crate::providers::CloudError;
+use crate::providers::secret::Secret;
+use crate::providers::token_metadata::TokenMetadata;
 
 pub struct Metadata(TokenMetadata);
 

@@ -4,8 +4,8 @@
 
 use super::creds::AliyunCredentials;
 use super::rpc::{Api, rpc_call};
-use crate::cloud::CloudError;
-use crate::cloud::iso_time::parse_cloud_time;
+use crate::providers::CloudError;
+use crate::providers::iso_time::parse_cloud_time;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
@@ -85,7 +85,7 @@ impl EcsClient {
             endpoint,
             region: region.to_string(),
             creds,
-            http: crate::cloud::http_client(Duration::from_secs(timeout))?,
+            http: crate::providers::http_client(Duration::from_secs(timeout))?,
         })
     }
 
@@ -121,7 +121,7 @@ impl EcsClient {
                 .ok_or_else(|| CloudError::Malformed {
                     service: "ECS",
                     reason: format!("no {list}.{item} list in {action}"),
-                    head: crate::cloud::head(&doc.to_string()),
+                    head: crate::providers::head(&doc.to_string()),
                 })?;
             all.extend(items.iter().cloned());
             match doc["NextToken"].as_str().filter(|t| !t.is_empty()) {
@@ -144,7 +144,7 @@ impl EcsClient {
                 let malformed = |reason: String| CloudError::Malformed {
                     service: "ECS",
                     reason,
-                    head: crate::cloud::head(&s.to_string()),
+                    head: crate::providers::head(&s.to_string()),
                 };
                 Ok(EcsSnapshot {
                     id: text(s, "SnapshotId"),
@@ -196,7 +196,7 @@ impl EcsClient {
                     size_gib: number(d, "Size").map_err(|reason| CloudError::Malformed {
                         service: "ECS",
                         reason,
-                        head: crate::cloud::head(&d.to_string()),
+                        head: crate::providers::head(&d.to_string()),
                     })?,
                     zone: text(d, "ZoneId"),
                     status: text(d, "Status"),

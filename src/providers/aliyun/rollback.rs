@@ -4,16 +4,99 @@
 //! Interrupted runs are finished from the journal by [`finish`]: a stopped instance is
 //! started again.
 
-use super::aliyun_disks::{EcsDisks, required};
-use super::journal::{Journal, RunHeader, RunRecord, journaled};
-use super::{RUN_TAG, RescueError, Watch, cloud_wait, param, wait_until};
+use super::provider::AliyunProvider;
+use crate::providers::{CloudProvider, RollbackFlow};
+use crate::rescue::journal::{Journal, RunHeader, RunRecord, journaled};
+use crate::rescue::{RescueError, Watch, cloud_wait, param, wait_until};
+use crate::sources::RollbackOutcome;
+use crate::sources::cloud_disk::DiskPlace;
 use serde_json::json;
+use std::path::PathBuf;
+
+/// The journal kind of a stop-and-reset rollback.
+pub const STOP_RESET: &str = "rollback-aliyun";
 
 pub struct Request<'a> {
     pub disk: &'a str,
     pub instance: &'a str,
     pub snapshot: &'a str,
     pub keep_guard: bool,
+}
+
+/// The stop-and-reset plan for the disk at `place`.
+struct StopAndReset<'a> {
+    aliyun: &'a AliyunProvider,
+    disk: &'a str,
+    instance: &'a str,
+    this_instance: Option<&'a str>,
+}
+
+/// The plan for the disk at `place`, refused when the disk belongs to no known instance.
+pub fn choose<'a>(
+    aliyun: &'a AliyunProvider,
+    place: &'a DiskPlace,
+) -> Result<Box<dyn RollbackFlow + 'a>, RescueError> {
+    let instance = place.instance.as_deref().ok_or_else(|| {
+        RescueError::Refused(format!(
+            "ECS disk {} is attached to no known instance: give --instance",
+            place.disk.id
+        ))
+    })?;
+    Ok(Box::new(StopAndReset {
+        aliyun,
+        disk: &place.disk.id,
+        instance,
+        this_instance: place.this_instance.as_deref(),
+    }))
+}
+
+impl StopAndReset<'_> {
+    /// The request, refused when it would stop the instance snaprescue runs on.
+    fn request<'a>(
+        &'a self,
+        snapshot: &'a str,
+        keep_guard: bool,
+    ) -> Result<Request<'a>, RescueError> {
+        let request = Request {
+            disk: self.disk,
+            instance: self.instance,
+            snapshot,
+            keep_guard,
+        };
+        refuse_self_stop(&request, self.this_instance, &self.aliyun.ecs.region)?;
+        Ok(request)
+    }
+}
+
+impl RollbackFlow for StopAndReset<'_> {
+    fn plan(&self, snapshot: &str, keep_guard: bool) -> Result<Vec<String>, RescueError> {
+        Ok(plan(&self.request(snapshot, keep_guard)?))
+    }
+
+    fn run(
+        &self,
+        snapshot: &str,
+        keep_guard: bool,
+        watch: &Watch,
+    ) -> Result<RollbackOutcome, RescueError> {
+        let request = self.request(snapshot, keep_guard)?;
+        let guard = rollback(self.aliyun, &request, watch)?;
+        Ok(RollbackOutcome {
+            replaced: PathBuf::from(self.disk),
+            snapshot: snapshot.to_string(),
+            undo: match &guard {
+                Some(g) => format!(
+                    "stop {}, ResetDisk {} to the guard snapshot {g}, start it again",
+                    self.instance, self.disk
+                ),
+                None => {
+                    "no guard snapshot was taken (--no-guard): the previous state is gone".into()
+                }
+            },
+            guard: guard.map(PathBuf::from),
+            notes: Vec::new(),
+        })
+    }
 }
 
 pub fn plan(r: &Request) -> Vec<String> {
@@ -50,94 +133,58 @@ pub fn refuse_self_stop(
 
 /// The rollback; returns the guard snapshot id when one was made.
 pub fn rollback(
-    disks: &EcsDisks,
+    aliyun: &AliyunProvider,
     r: &Request,
     watch: &Watch,
 ) -> Result<Option<String>, RescueError> {
-    let header = RunHeader::rollback("rollback-aliyun", disks, r.snapshot, r.instance, r.disk);
+    let header = RunHeader::rollback(STOP_RESET, aliyun, r.snapshot, r.instance, r.disk);
     // Whatever failed, a stopped instance is started again.
     journaled(
         header,
-        |journal| run(disks, journal, r, watch),
-        |record, journal| finish(disks, record, journal, watch),
+        |journal| run(aliyun, journal, r, watch),
+        |record, journal| finish(aliyun, record, journal, watch),
     )
 }
 
 fn run(
-    disks: &EcsDisks,
+    aliyun: &AliyunProvider,
     journal: &Journal,
     r: &Request,
     watch: &Watch,
 ) -> Result<Option<String>, RescueError> {
-    let run = journal.header.run.clone();
-    let mut guard = None;
-    if r.keep_guard {
-        watch.say(&format!("taking a guard snapshot of {}", r.disk));
-        journal.record("guard", "start", json!({}))?;
-        let doc = disks.ecs.call(
-            "CreateSnapshot",
-            &[
-                param("DiskId", r.disk),
-                param("SnapshotName", &format!("snaprescue-guard-{run}")),
-                param(
-                    "Description",
-                    &format!("state of {} before rollback to {}", r.disk, r.snapshot),
-                ),
-                param("ClientToken", &run),
-                param("Tag.1.Key", RUN_TAG),
-                param("Tag.1.Value", &run),
-                param("Tag.2.Key", "snaprescue-guard"),
-                param("Tag.2.Value", "true"),
-            ],
-        )?;
-        let id = required(&doc, "CreateSnapshot", "SnapshotId")?;
-        journal.record("guard", "created", json!({"guard": id}))?;
-        wait_until(
-            &format!("guard snapshot {id} to complete"),
-            cloud_wait(3600),
+    let guard = if r.keep_guard {
+        Some(crate::rescue::guard::take_guard(
+            aliyun,
+            journal,
+            r.disk,
+            r.snapshot,
             "nothing was stopped yet; run again later",
             watch,
-            || {
-                let doc = disks.ecs.call(
-                    "DescribeSnapshots",
-                    &[param("SnapshotIds", &format!("[\"{id}\"]"))],
-                )?;
-                match doc["Snapshots"]["Snapshot"][0]["Status"].as_str() {
-                    Some("accomplished") => Ok(Some(())),
-                    Some("failed") => Err(RescueError::Refused(format!(
-                        "the guard snapshot {id} failed; nothing was stopped"
-                    ))),
-                    _ => Ok(None),
-                }
-            },
-        )?;
-        journal.record("guard", "done", json!({"guard": id}))?;
-        guard = Some(id);
-    }
+        )?)
+    } else {
+        None
+    };
     watch.say(&format!("stopping {}", r.instance));
     journal.record("stop", "start", json!({}))?;
-    disks.ecs.call(
+    aliyun.ecs.call(
         "StopInstance",
         &[
             param("InstanceId", r.instance),
             param("StoppedMode", "KeepCharging"),
         ],
     )?;
-    wait_status(disks, r.instance, "Stopped", watch)?;
+    wait_status(aliyun, r.instance, "Stopped", watch)?;
     journal.record("stop", "done", json!({}))?;
     watch.say(&format!("resetting {} to {}", r.disk, r.snapshot));
     journal.record("reset", "start", json!({}))?;
-    disks.ecs.call(
-        "ResetDisk",
-        &[param("DiskId", r.disk), param("SnapshotId", r.snapshot)],
-    )?;
+    aliyun.reset_disk(r.disk, r.snapshot)?;
     journal.record("reset", "done", json!({}))?;
-    start(disks, journal, r.instance, watch)?;
+    start(aliyun, journal, r.instance, watch)?;
     Ok(guard)
 }
 
-fn status(disks: &EcsDisks, instance: &str) -> Result<String, RescueError> {
-    let doc = disks
+fn status(aliyun: &AliyunProvider, instance: &str) -> Result<String, RescueError> {
+    let doc = aliyun
         .ecs
         .call("DescribeInstanceStatus", &[param("InstanceId.1", instance)])?;
     let statuses = doc["InstanceStatuses"]["InstanceStatus"].as_array();
@@ -149,7 +196,7 @@ fn status(disks: &EcsDisks, instance: &str) -> Result<String, RescueError> {
 }
 
 fn wait_status(
-    disks: &EcsDisks,
+    aliyun: &AliyunProvider,
     instance: &str,
     wanted: &str,
     watch: &Watch,
@@ -159,26 +206,26 @@ fn wait_status(
         cloud_wait(900),
         "check the instance in the ECS console; `snaprescue cleanup` starts it again",
         watch,
-        || Ok((status(disks, instance)? == wanted).then_some(())),
+        || Ok((status(aliyun, instance)? == wanted).then_some(())),
     )
 }
 
 /// StartInstance, retried while ECS says the disk or instance is still busy.
 fn start(
-    disks: &EcsDisks,
+    aliyun: &AliyunProvider,
     journal: &Journal,
     instance: &str,
     watch: &Watch,
 ) -> Result<(), RescueError> {
     watch.say(&format!("starting {instance}"));
     journal.record("start", "start", json!({}))?;
-    if status(disks, instance)? != "Running" {
+    if status(aliyun, instance)? != "Running" {
         wait_until(
             &format!("ECS to accept StartInstance for {instance}"),
             cloud_wait(900),
             "start the instance from the ECS console",
             watch,
-            || match disks
+            || match aliyun
                 .ecs
                 .call("StartInstance", &[param("InstanceId", instance)])
             {
@@ -190,7 +237,7 @@ fn start(
                         "OperationConflict",
                     ]) =>
                 {
-                    if status(disks, instance)? == "Running" {
+                    if status(aliyun, instance)? == "Running" {
                         return Ok(Some(()));
                     }
                     Ok(None)
@@ -198,7 +245,7 @@ fn start(
                 Err(e) => Err(e.into()),
             },
         )?;
-        wait_status(disks, instance, "Running", watch)?;
+        wait_status(aliyun, instance, "Running", watch)?;
     }
     journal.record("start", "done", json!({}))?;
     Ok(())
@@ -206,7 +253,7 @@ fn start(
 
 /// Finishes an interrupted rollback: the instance is started again if it was stopped.
 pub fn finish(
-    disks: &EcsDisks,
+    aliyun: &AliyunProvider,
     run: &RunRecord,
     journal: &Journal,
     watch: &Watch,
@@ -216,7 +263,7 @@ pub fn finish(
     let disk = run.header.disk.clone().unwrap_or_default();
     let guard = run.field("guard");
     if run.reached("stop", "start") {
-        start(disks, journal, &instance, watch)?;
+        start(aliyun, journal, &instance, watch)?;
     }
     let reset = if run.reached("reset", "done") {
         format!("{disk} was reset to {}", run.header.snapshot)

@@ -57,7 +57,7 @@ pub fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::aws::creds::Secret;
+    use crate::providers::secret::Secret;
 
     fn vector_creds(token: Option<&str>) -> AwsCredentials {
         AwsCredentials {

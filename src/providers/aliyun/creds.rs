@@ -2,8 +2,8 @@
 //! profile of `~/.aliyun/config.json` (AK, StsToken, EcsRamRole), then the instance's RAM
 //! role through the metadata service.
 
-use crate::cloud::CloudError;
-use crate::cloud::aws::creds::Secret;
+use crate::providers::CloudError;
+use crate::providers::secret::Secret;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub fn from_config() -> Result<Option<Profile>, CloudError> {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
-    crate::cloud::warn_if_exposed(&path);
+    crate::providers::warn_if_exposed(&path);
     let doc: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| CloudError::Config(format!("{} is not valid JSON: {e}", path.display())))?;
     let wanted = env_first(&[

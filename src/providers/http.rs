@@ -1,55 +1,9 @@
-//! Talking to cloud APIs: one HTTP client with short timeouts, retries with capped
-//! exponential backoff and full jitter on throttling, 5xx and timeouts (honouring
-//! retry-after), and errors turned into advice that names the API code and what to do.
+//! Talking to cloud APIs, the same for every provider: one HTTP client with short timeouts,
+//! retries with capped exponential backoff and full jitter on throttling, 5xx and timeouts
+//! (honouring retry-after).
 
-pub mod aliyun;
-pub mod aws;
-pub mod dmi;
-pub mod iso_time;
-pub mod metadata;
-
+use super::CloudError;
 use std::time::Duration;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum CloudError {
-    #[error("{service} API error {code}: {message}. {advice}")]
-    Api {
-        service: &'static str,
-        code: String,
-        message: String,
-        advice: String,
-    },
-    #[error("{service} endpoint {endpoint} unreachable after {attempts} attempt(s): {reason}")]
-    Unreachable {
-        service: &'static str,
-        endpoint: String,
-        attempts: u32,
-        reason: String,
-    },
-    #[error(
-        "{service} answered something that is not a valid response ({reason}); body starts: {head}"
-    )]
-    Malformed {
-        service: &'static str,
-        reason: String,
-        head: String,
-    },
-    #[error("no {service} credentials found. {advice}")]
-    NoCredentials {
-        service: &'static str,
-        advice: String,
-    },
-    #[error("{0}")]
-    Config(String),
-}
-
-impl CloudError {
-    /// Whether this is an API error with one of `codes` (for "already gone" / "already done").
-    pub fn has_code(&self, codes: &[&str]) -> bool {
-        matches!(self, CloudError::Api { code, .. } if codes.contains(&code.as_str()))
-    }
-}
 
 /// One HTTP answer.
 #[derive(Debug, Clone)]

@@ -2,28 +2,10 @@
 //! config and credentials files (profile from `AWS_PROFILE`), then the instance role through
 //! IMDSv2. Secrets are wrapped so that Debug and logs never show them.
 
-use crate::cloud::CloudError;
+use crate::providers::CloudError;
+pub use crate::providers::secret::Secret;
 use std::collections::HashMap;
 use std::path::PathBuf;
-
-/// A secret string: printed as `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsCredentials {
@@ -109,7 +91,7 @@ pub fn profile_settings(profile: &str) -> HashMap<String, String> {
     }
     let path = credentials_file();
     if let Ok(text) = std::fs::read_to_string(&path) {
-        crate::cloud::warn_if_exposed(&path);
+        crate::providers::warn_if_exposed(&path);
         merged.extend(parse_ini(&text, false).remove(profile).unwrap_or_default());
     }
     merged

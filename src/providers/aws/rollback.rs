@@ -4,11 +4,12 @@
 //! is replaced by EC2 itself (CreateReplaceRootVolumeTask, old root kept), and polled.
 //! Interrupted runs are finished from the journal by `rollback_aws_finish`.
 
-use super::aws_disks::Ec2Disks;
-use super::journal::{Journal, RunHeader, journaled};
-use super::{DiskState, RUN_TAG, RescueCloud, RescueError, Watch, cloud_wait, param, wait_until};
+use super::provider::AwsProvider;
 use crate::ports::disk_by_serial::DiskLocator;
 use crate::ports::mounts::MountSpec;
+use crate::providers::{CloudProvider, DiskState};
+use crate::rescue::journal::{Journal, RunHeader, journaled};
+use crate::rescue::{RUN_TAG, RescueError, Watch, cloud_wait, param, wait_until};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -30,11 +31,11 @@ pub struct Target {
 }
 
 /// Finds how `volume` is attached and whether it is `instance`'s root volume.
-pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, RescueError> {
-    let v = disks.volume(volume)?.ok_or_else(|| {
+pub fn target(aws: &AwsProvider, volume: &str, path: &Path) -> Result<Target, RescueError> {
+    let v = aws.volume(volume)?.ok_or_else(|| {
         RescueError::Refused(format!(
             "EBS volume {volume} does not exist in {}",
-            disks.ec2.region
+            aws.ec2.region
         ))
     })?;
     let attachment = v
@@ -47,7 +48,7 @@ pub fn target(disks: &Ec2Disks, volume: &str, path: &Path) -> Result<Target, Res
                  (create a volume from the snapshot instead)"
             ))
         })?;
-    let root_device = disks.call_for(
+    let root_device = aws.call_for(
         "DescribeInstances",
         &[param("InstanceId.1", &attachment.instance)],
         "rootDeviceName",
@@ -125,24 +126,30 @@ pub fn plan(t: &Target, snapshot: &str) -> Vec<String> {
 
 /// Rolls a data volume back by swapping in a new volume made from `snapshot`.
 pub fn data_volume(
-    disks: &Ec2Disks,
+    aws: &AwsProvider,
     t: &Target,
     snapshot: &str,
     watch: &Watch,
 ) -> Result<String, RescueError> {
-    let header = RunHeader::rollback("rollback-aws-data", disks, snapshot, &t.instance, &t.volume);
+    let header = RunHeader::rollback(
+        super::rollback_flow::DATA_SWAP,
+        aws,
+        snapshot,
+        &t.instance,
+        &t.volume,
+    );
     journaled(
         header,
         |journal| {
             journal.record("target", "done", json!({ "target": t }))?;
-            swap(disks, journal, t, snapshot, watch)
+            swap(aws, journal, t, snapshot, watch)
         },
-        |record, journal| super::rollback_aws_finish::finish_data(disks, record, journal, watch),
+        |record, journal| super::rollback_finish::finish_data(aws, record, journal, watch),
     )
 }
 
 fn swap(
-    disks: &Ec2Disks,
+    aws: &AwsProvider,
     journal: &Journal,
     t: &Target,
     snapshot: &str,
@@ -151,9 +158,9 @@ fn swap(
     let run = journal.header.run.clone();
     watch.say(&format!("creating a volume from {snapshot}"));
     journal.record("create", "start", json!({}))?;
-    let new = disks.create_disk(snapshot, &t.zone, &run)?;
+    let new = aws.create_disk(snapshot, &t.zone, &run)?;
     journal.record("create", "done", json!({"disk": new}))?;
-    wait_state(disks, &new, "to become available", watch, |s| {
+    wait_state(aws, &new, "to become available", watch, |s| {
         s == Some(DiskState::Available)
     })?;
     if let Some(m) = &t.mount_point {
@@ -162,13 +169,13 @@ fn swap(
         crate::ports::mounts::unmount(m)?;
         journal.record("unmount", "done", json!({}))?;
     }
-    detach_old(disks, journal, t, &new, watch)?;
-    attach_new(disks, journal, t, &new, watch)?;
+    detach_old(aws, journal, t, &new, watch)?;
+    attach_new(aws, journal, t, &new, watch)?;
     Ok(new)
 }
 
 pub(super) fn wait_state(
-    disks: &Ec2Disks,
+    aws: &AwsProvider,
     volume: &str,
     what: &str,
     watch: &Watch,
@@ -179,12 +186,12 @@ pub(super) fn wait_state(
         cloud_wait(900),
         "run `snaprescue cleanup` later to finish",
         watch,
-        || Ok(done(disks.disk_state(volume)?).then_some(())),
+        || Ok(done(aws.disk_state(volume)?).then_some(())),
     )
 }
 
 fn detach_old(
-    disks: &Ec2Disks,
+    aws: &AwsProvider,
     journal: &Journal,
     t: &Target,
     new: &str,
@@ -192,11 +199,11 @@ fn detach_old(
 ) -> Result<(), RescueError> {
     watch.say(&format!("detaching {} (kept)", t.volume));
     journal.record("detach", "start", json!({}))?;
-    disks.detach(&t.volume, &t.instance)?;
-    wait_state(disks, &t.volume, "to be detached", watch, |s| {
+    aws.detach(&t.volume, &t.instance)?;
+    wait_state(aws, &t.volume, "to be detached", watch, |s| {
         s == Some(DiskState::Available)
     })?;
-    disks.tag(
+    aws.tag(
         &t.volume,
         &[("snaprescue-replaced-by", new), ("snaprescue-kept", "true")],
     )?;
@@ -205,26 +212,26 @@ fn detach_old(
 }
 
 pub(super) fn attach_new(
-    disks: &Ec2Disks,
+    aws: &AwsProvider,
     journal: &Journal,
     t: &Target,
     new: &str,
     watch: &Watch,
 ) -> Result<(), RescueError> {
-    if disks.disk_state(new)? != Some(DiskState::InUse(t.instance.clone())) {
+    if aws.disk_state(new)? != Some(DiskState::InUse(t.instance.clone())) {
         watch.say(&format!("attaching {new} at {}", t.device));
         journal.record("attach", "start", json!({"disk": new}))?;
-        disks.attach_at(new, &t.instance, &t.device)?;
-        wait_state(disks, new, "to be attached", watch, |s| {
+        aws.attach_at(new, &t.instance, &t.device)?;
+        wait_state(aws, new, "to be attached", watch, |s| {
             matches!(s, Some(DiskState::InUse(_)))
         })?;
         journal.record("attach", "done", json!({}))?;
     }
-    remount(disks, journal, t, new, watch)
+    remount(aws, journal, t, new, watch)
 }
 
 pub(super) fn remount(
-    disks: &Ec2Disks,
+    aws: &AwsProvider,
     journal: &Journal,
     t: &Target,
     volume: &str,
@@ -239,7 +246,7 @@ pub(super) fn remount(
         return Ok(());
     }
     let locator = DiskLocator::system();
-    let serials = disks.serials(volume);
+    let serials = aws.serials(volume);
     let device = wait_until(
         &format!("{volume} to appear as a block device here"),
         cloud_wait(120),
@@ -289,22 +296,28 @@ fn partition_number(sys: &Path, source: &str) -> Option<u32> {
 /// Replaces the root volume with one from `snapshot` (EC2 does it; the instance reboots),
 /// keeping the old root. Returns the task id once it succeeded.
 pub fn root_volume(
-    disks: &Ec2Disks,
+    aws: &AwsProvider,
     t: &Target,
     snapshot: &str,
     watch: &Watch,
 ) -> Result<String, RescueError> {
-    let header = RunHeader::rollback("rollback-aws-root", disks, snapshot, &t.instance, &t.volume);
+    let header = RunHeader::rollback(
+        super::rollback_flow::ROOT_REPLACE,
+        aws,
+        snapshot,
+        &t.instance,
+        &t.volume,
+    );
     // A failed replacement is not retried here: `cleanup` requests it again (same token).
     journaled(
         header,
-        |journal| replace_root(disks, journal, snapshot, watch),
+        |journal| replace_root(aws, journal, snapshot, watch),
         |_, _| Err(RescueError::Refused("left to cleanup".into())),
     )
 }
 
 pub(super) fn replace_root(
-    disks: &Ec2Disks,
+    aws: &AwsProvider,
     journal: &Journal,
     snapshot: &str,
     watch: &Watch,
@@ -315,7 +328,7 @@ pub(super) fn replace_root(
         "replacing the root volume of {instance} from {snapshot}"
     ));
     journal.record("replace", "start", json!({}))?;
-    let task = disks.call_for(
+    let task = aws.call_for(
         "CreateReplaceRootVolumeTask",
         &[
             param("InstanceId", &instance),
@@ -338,7 +351,7 @@ pub(super) fn replace_root(
         "see the task in the EC2 console (Instances → Replace root volume)",
         watch,
         || {
-            let state = disks.call_for(
+            let state = aws.call_for(
                 "DescribeReplaceRootVolumeTasks",
                 &[param("ReplaceRootVolumeTaskId.1", &task)],
                 "taskState",

@@ -97,7 +97,7 @@ pub fn error(body: &str) -> Option<(String, String)> {
 }
 
 fn time(s: Option<String>) -> Option<DateTime<Utc>> {
-    crate::cloud::iso_time::parse_cloud_time(&s?)
+    crate::providers::iso_time::parse_cloud_time(&s?)
 }
 
 /// Snapshots and the next page token.

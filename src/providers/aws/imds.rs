@@ -2,8 +2,8 @@
 //! `AWS_EC2_METADATA_SERVICE_ENDPOINT`, as in the official SDKs.
 
 use super::creds::{AwsCredentials, Secret};
-use crate::cloud::CloudError;
-use crate::cloud::metadata::TokenMetadata;
+use crate::providers::CloudError;
+use crate::providers::token_metadata::TokenMetadata;
 
 pub struct Imds(TokenMetadata);
 
@@ -32,6 +32,10 @@ impl Imds {
 
     pub fn region(&self) -> Result<String, CloudError> {
         self.0.get("meta-data/placement/region")
+    }
+
+    pub fn zone(&self) -> Result<String, CloudError> {
+        self.0.get("meta-data/placement/availability-zone")
     }
 
     /// Credentials of the instance's IAM role.

@@ -3,7 +3,7 @@
 //! into advice that names the code and what to do.
 
 use super::creds::AliyunCredentials;
-use crate::cloud::{Answer, CloudError, Retry, RetryPolicy, send_with_retries};
+use crate::providers::{Answer, CloudError, Retry, RetryPolicy, send_with_retries};
 use chrono::Utc;
 use serde_json::Value;
 
@@ -128,7 +128,7 @@ pub fn rpc_call(
     let doc: Value = serde_json::from_str(&answer.body).map_err(|e| CloudError::Malformed {
         service: api.service,
         reason: format!("not JSON ({e})"),
-        head: crate::cloud::head(&answer.body),
+        head: crate::providers::head(&answer.body),
     })?;
     if (200..300).contains(&answer.status) {
         return Ok(doc);
