@@ -31,6 +31,8 @@ pub enum DiskState {
     /// Attached to this instance.
     InUse(String),
     Detaching,
+    /// Being put back to a snapshot in place (a reset still running).
+    Resetting,
     /// Being deleted, or any state the cloud reports that we do not act on.
     Other(String),
 }

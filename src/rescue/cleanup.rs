@@ -44,6 +44,9 @@ fn clean(run: &RunRecord, watch: &Watch) -> Result<String, SourceError> {
     let provider = crate::providers::reconnect(&run.header)?;
     let state = match run.header.kind.as_str() {
         "rescue" => rescue(provider.as_ref(), run, &journal, watch)?,
+        super::online_rollback::KIND => {
+            super::online_rollback::finish(provider.as_ref(), run, &journal, watch)?
+        }
         _ => provider.finish_rollback(run, &journal, watch)?,
     };
     journal.finish("cleaned")?;

@@ -8,6 +8,8 @@ pub mod cleanup;
 pub mod disk;
 pub mod guard;
 pub mod journal;
+pub mod online_checks;
+pub mod online_rollback;
 
 use crate::ports::mounts::MountError;
 use crate::providers::CloudError;
