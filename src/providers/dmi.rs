@@ -8,6 +8,7 @@ use std::path::Path;
 pub enum Cloud {
     Aws,
     Aliyun,
+    Tencent,
 }
 
 /// This machine's cloud: DMI under `SNAPRESCUE_DMI_DIR`, else `/sys/class/dmi/id`.
@@ -38,6 +39,8 @@ pub fn detect(dmi_dir: &Path) -> Option<Cloud> {
         Some(Cloud::Aws)
     } else if text.contains("alibaba cloud") || text.contains("aliyun") {
         Some(Cloud::Aliyun)
+    } else if text.contains("tencent cloud") {
+        Some(Cloud::Tencent)
     } else {
         None
     }
@@ -74,6 +77,10 @@ mod tests {
                 .path()
             ),
             Some(Cloud::Aliyun)
+        );
+        assert_eq!(
+            detect(dmi(&[("sys_vendor", "Tencent Cloud"), ("product_name", "CVM")]).path()),
+            Some(Cloud::Tencent)
         );
         assert_eq!(
             detect(

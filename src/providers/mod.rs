@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod iso_time;
 pub mod secret;
+pub mod tencent;
 pub mod token_metadata;
 
 pub use contract::{CloudProvider, DiskState, GuardRequest, Identity, RollbackFlow};
@@ -31,7 +32,7 @@ pub struct ProviderEntry {
 }
 
 /// Every cloud, in the order detection tries them.
-pub const PROVIDERS: [ProviderEntry; 2] = [
+pub const PROVIDERS: [ProviderEntry; 3] = [
     ProviderEntry {
         name: "aws",
         dmi: dmi::Cloud::Aws,
@@ -41,6 +42,11 @@ pub const PROVIDERS: [ProviderEntry; 2] = [
         name: "aliyun",
         dmi: dmi::Cloud::Aliyun,
         connect: aliyun::connect,
+    },
+    ProviderEntry {
+        name: "tencent",
+        dmi: dmi::Cloud::Tencent,
+        connect: tencent::connect,
     },
 ];
 

@@ -96,7 +96,7 @@ impl Snapshot {
     }
 }
 
-/// Size, progress, encryption, tags and origin of a cloud snapshot.
+/// Size, progress, encryption, tags, origin and expiry of a cloud snapshot.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CloudDetails {
     pub disk_id: String,
@@ -105,6 +105,10 @@ pub struct CloudDetails {
     pub encrypted: bool,
     pub tags: Vec<(String, String)>,
     pub source_region: Option<String>,
+    /// When the cloud will delete it, when it says so (RFC 3339).
+    pub expires: Option<DateTime<Utc>>,
+    /// What may delete it without a fixed time (a policy), when known.
+    pub expiry_rule: Option<String>,
 }
 
 /// A snapshot opened for reading: `dir` is the snapshot's copy of PATH. Dropping it undoes

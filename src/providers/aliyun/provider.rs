@@ -38,6 +38,8 @@ fn as_snapshot(provider: &dyn CloudProvider, s: EcsSnapshot) -> Snapshot {
         encrypted: s.encrypted,
         tags: s.tags,
         source_region: s.source_region,
+        expires: None,
+        expiry_rule: None,
     };
     Snapshot::in_cloud(
         provider,
