@@ -44,6 +44,14 @@ pub enum CloudError {
 }
 
 impl CloudError {
+    /// The API error code, when this is an API error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CloudError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
     /// Whether this is an API error with one of `codes` (for "already gone" / "already done").
     pub fn has_code(&self, codes: &[&str]) -> bool {
         matches!(self, CloudError::Api { code, .. } if codes.contains(&code.as_str()))

@@ -50,7 +50,8 @@ impl<'a> OnlineRollback<'a> {
         place: &DiskPlace,
     ) -> Result<Self, RescueError> {
         let disk = &place.disk.id;
-        let instance = place.instance.clone().ok_or_else(|| {
+        let attached_to = place.disk.attached_to.first().cloned();
+        let instance = place.instance.clone().or(attached_to).ok_or_else(|| {
             RescueError::Refused(format!(
                 "{} {disk} is attached to no known instance: give --instance",
                 provider.noun()

@@ -213,14 +213,21 @@ fn settle(
         watch,
         || match instance_state(tencent, instance)?.as_str() {
             "RUNNING" => Ok(Some(())),
-            "STOPPED" => {
-                tencent.client.call(
-                    Service::Cvm,
-                    "StartInstances",
-                    &json!({"InstanceIds": [instance]}),
-                )?;
-                Ok(None)
-            }
+            "STOPPED" => match tencent.client.call(
+                Service::Cvm,
+                "StartInstances",
+                &json!({"InstanceIds": [instance]}),
+            ) {
+                // AutoStartInstance got there first: it is starting.
+                Err(e)
+                    if e.code()
+                        .is_some_and(|c| c.starts_with("UnsupportedOperation.InstanceState")) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(e.into()),
+                Ok(_) => Ok(None),
+            },
             _ => Ok(None),
         },
     )?;
