@@ -78,6 +78,24 @@ fn a_wrong_secret_is_refused_with_advice_and_the_cvm_role_keys_work() {
     );
     assert_eq!(code, Some(0), "{doc} {stderr}");
     assert_eq!(doc["snapshots"].as_array().unwrap().len(), 4);
+    // The SDK's credentials file, readable by others: used, and warned about.
+    let file = cbs.home.path().join(".tencentcloud/credentials");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        format!("[default]\nsecret_id = {SECRET_ID}\nsecret_key = {SECRET_KEY}\n"),
+    )
+    .unwrap();
+    let (code, doc, stderr) = cbs.run(
+        &args,
+        &[
+            ("TENCENTCLOUD_SECRET_ID", ""),
+            ("TENCENTCLOUD_SECRET_KEY", ""),
+        ],
+    );
+    assert_eq!(code, Some(0), "{doc} {stderr}");
+    assert!(stderr.contains("readable by group or others"), "{stderr}");
+    assert!(!stderr.contains(SECRET_KEY) && !doc.to_string().contains(SECRET_KEY));
 }
 
 #[test]
@@ -212,4 +230,28 @@ fn every_crash_point_of_a_rescue_is_cleaned_up() {
             "{point}: a second cleanup has nothing to do"
         );
     }
+}
+
+#[test]
+fn deleted_names_what_the_snapshot_holds_and_the_live_disk_lost() {
+    if !privileged() {
+        return;
+    }
+    let Some(cbs) = start(json!({})) else { return };
+    let mut args = vec![
+        "deleted",
+        cbs.live.to_str().unwrap(),
+        "--snapshot",
+        SNAPSHOT,
+        "--json",
+    ];
+    args.extend(cloud_args());
+    args.extend(["--attach-to", INSTANCE]);
+    let (code, doc, stderr) = cbs.run(&args, &[]);
+    assert_eq!(code, Some(0), "{doc} {stderr}");
+    let deleted = doc["deleted"].to_string();
+    assert!(deleted.contains("ckpt/model.safetensors"), "{doc}");
+    assert!(doc["changed"].to_string().contains("note.txt"), "{doc}");
+    assert_eq!(doc["rescue"]["removed"], true, "{doc}");
+    cbs.assert_only_the_live_disk_left("deleted");
 }

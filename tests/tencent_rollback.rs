@@ -75,10 +75,29 @@ fn an_elastic_data_disk_is_rolled_back_online_and_remounted_where_it_was() {
     )
     .unwrap();
     let args = rollback_args(&cbs);
-    let (code, doc, stderr) = cbs.run_here(
-        &strs(&args),
-        &[("SNAPRESCUE_FSTAB", fstab.to_str().unwrap())],
+    let fstab_env = [("SNAPRESCUE_FSTAB", fstab.to_str().unwrap())];
+    // Without --confirm: the plan, and nothing changes.
+    let (code, plan, stderr) = cbs.run_here(
+        &strs(&args[..4])
+            .iter()
+            .chain(&["--json", "--dry-run"])
+            .chain(&cloud_args())
+            .copied()
+            .collect::<Vec<_>>(),
+        &fstab_env,
     );
+    assert_eq!(code, Some(0), "{plan} {stderr}");
+    let steps = plan["steps"].to_string();
+    assert!(
+        steps.contains("unmount") && steps.contains("detach") && steps.contains("nofail"),
+        "{plan}"
+    );
+    assert!(
+        !cbs.actions()
+            .iter()
+            .any(|a| a == "DetachDisks" || a == "CreateSnapshot")
+    );
+    let (code, doc, stderr) = cbs.run_here(&strs(&args), &fstab_env);
     assert_eq!(code, Some(0), "{doc} {stderr}");
     assert_rolled_back(&cbs);
     let guard = doc["guard"].as_str().unwrap().to_string();

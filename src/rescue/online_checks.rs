@@ -174,6 +174,30 @@ pub fn held_elsewhere(disk: &str, holders: &[Holder]) -> Option<String> {
     })
 }
 
+/// The refusal when this process does not see the host's mounts: its unmount and remount
+/// would happen in its own mount namespace only. `ours` and `init` are the mount
+/// namespaces of this process and of PID 1; unknown (unreadable) is not refused.
+pub fn outside_host_namespace(ours: Option<&Path>, init: Option<&Path>) -> Option<String> {
+    match (ours, init) {
+        (Some(ours), Some(init)) if ours != init => Some(
+            "snaprescue runs in another mount namespace than the host's (a container): the \
+             unmount and remount must happen in the host's. Run it on the host, or as \
+             `nsenter -t 1 -m -- snaprescue …`"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// [`outside_host_namespace`] for this process.
+pub fn outside_host_namespace_here() -> Option<String> {
+    use crate::ports::job_container::mount_namespace;
+    outside_host_namespace(
+        mount_namespace("self").as_deref(),
+        mount_namespace("1").as_deref(),
+    )
+}
+
 /// The refusal when the journal or state dir lies on the disk about to be detached.
 pub fn state_dir_on_disk(mount_point: &Path) -> Option<String> {
     let dir = crate::runtime::state::state_dir();
@@ -265,6 +289,18 @@ mod tests {
         let devices = vec![(PathBuf::from("/dev/vdb1"), "253:17".to_string())];
         assert_eq!(mounts_naming(text, &devices), ["/data", "/srv/my data"]);
         assert!(mounts_naming(text, &[(PathBuf::from("/dev/vdz"), "9:9".into())]).is_empty());
+    }
+
+    #[test]
+    fn a_process_outside_the_host_mount_namespace_is_refused_and_unknown_is_not() {
+        let (a, b) = (Path::new("mnt:[1]"), Path::new("mnt:[2]"));
+        assert!(
+            outside_host_namespace(Some(a), Some(b))
+                .unwrap()
+                .contains("nsenter")
+        );
+        assert_eq!(outside_host_namespace(Some(a), Some(a)), None);
+        assert_eq!(outside_host_namespace(Some(a), None), None);
     }
 
     #[test]

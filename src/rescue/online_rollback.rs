@@ -68,6 +68,9 @@ impl<'a> OnlineRollback<'a> {
                     .unwrap_or("not known to the metadata service")
             )));
         }
+        if let Some(refusal) = checks::outside_host_namespace_here() {
+            return Err(RescueError::Refused(refusal));
+        }
         let here = DiskHere::find(&provider.serials(disk), disk, &place.path)?;
         if let Some(refusal) = checks::held_elsewhere(disk, &checks::holders(&here.devices, true)) {
             return Err(RescueError::Refused(refusal));
