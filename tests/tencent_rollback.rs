@@ -161,6 +161,18 @@ fn the_online_rollback_refuses_before_anything_changes() {
         "{doc}"
     );
     assert_untouched(&cbs, "state dir");
+    // snaprescue started from inside it.
+    let metadata = [("SNAPRESCUE_TENCENT_METADATA_ENDPOINT", cbs.url.as_str())];
+    let (code, doc, _) = cbs.run_in(&cbs.live, &strs(&args), &metadata);
+    assert_eq!(code, Some(1));
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("working directory of snaprescue"),
+        "{doc}"
+    );
+    assert_untouched(&cbs, "cwd");
     // A process working on it.
     let mut writer = Children(vec![
         std::process::Command::new("sleep")

@@ -243,9 +243,28 @@ pub fn fstab_warning(mount_point: &Path) -> Option<String> {
 }
 
 /// The refusal while processes still use the filesystem at `mount_point` (an unmount would
-/// fail or, lazily, leave their writes to the old disk).
+/// fail or, lazily, leave their writes to the old disk): snaprescue itself or the shell that
+/// started it sitting in it, or any other process using it.
 pub fn writers_refusal(mount_point: &Path, path: &Path) -> Option<String> {
     let devices = crate::ports::processes::filesystem_devices(mount_point).ok()?;
+    let me = std::process::id() as i32;
+    let sitting = std::iter::once(me)
+        .chain(crate::ports::invocation::ancestors())
+        .find(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/cwd")).is_ok_and(|m| devices.contains(&m.dev()))
+        });
+    if let Some(pid) = sitting {
+        return Some(format!(
+            "{} is the working directory of {} (pid {pid}): the disk cannot be unmounted \
+             while it is. cd elsewhere (for example `cd /`) and run again",
+            mount_point.display(),
+            if pid == me {
+                "snaprescue"
+            } else {
+                "the shell that started snaprescue"
+            }
+        ));
+    }
     let (users, _) = crate::ports::processes::processes_using(&devices);
     (!users.is_empty()).then(|| {
         format!(

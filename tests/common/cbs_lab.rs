@@ -135,7 +135,18 @@ pub fn start(extra: Value) -> Option<Cbs> {
 impl Cbs {
     /// The binary with the stand-in's endpoints and keys, and `env`.
     pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
+        self.run_in(Path::new("/"), args, env)
+    }
+
+    /// The same, started in `dir`.
+    pub fn run_in(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Option<i32>, Value, String) {
         let mut cmd = super::isolated(self.home.path());
+        cmd.current_dir(dir);
         cmd.args(args)
             .env("SNAPRESCUE_TENCENT_CBS_ENDPOINT", &self.url)
             .env("SNAPRESCUE_TENCENT_CVM_ENDPOINT", &self.url)
