@@ -1,8 +1,9 @@
 //! Tencent Cloud rollbacks through the real binary against the CBS stand-in, with real loop
 //! devices: an elastic data disk rolled back online from the instance itself (unmount, guard
 //! snapshot, detach, ApplySnapshot, attach, remount where it was), its refusals decided before
-//! anything changes, every crash point finished forward by `cleanup`; the system disk reset
-//! with AutoStop/AutoStart from another machine, refused on the instance itself.
+//! anything changes (a container holding it: `tencent_rollback_container.rs`), every crash
+//! point finished forward by `cleanup`; the system disk reset with AutoStop/AutoStart from
+//! another machine, refused on the instance itself.
 
 mod common;
 
@@ -174,7 +175,7 @@ fn the_online_rollback_refuses_before_anything_changes() {
     );
     assert_untouched(&cbs, "cwd");
     // A process working on it.
-    let mut writer = Children(vec![
+    let writer = Children(vec![
         std::process::Command::new("sleep")
             .arg("60")
             .current_dir(&cbs.live)
@@ -189,31 +190,7 @@ fn the_online_rollback_refuses_before_anything_changes() {
         "{error}"
     );
     assert_untouched(&cbs, "writer");
-    writer.0.clear();
-    // Another mount namespace (a container) that still has it mounted.
-    let container = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sleep", "60"])
-        .current_dir("/")
-        .spawn()
-        .unwrap();
-    let pid = container.id();
-    let _container = Children(vec![container]);
-    let ours = std::fs::read_link("/proc/self/ns/mnt").unwrap();
-    while std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
-        .ok()
-        .as_ref()
-        == Some(&ours)
-    {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let (code, doc, _) = cbs.run_here(&strs(&args), &[]);
-    assert_eq!(code, Some(1));
-    let error = doc["error"].as_str().unwrap();
-    assert!(
-        error.contains("another mount namespace") && error.contains(&format!("pid {pid}")),
-        "{error}"
-    );
-    assert_untouched(&cbs, "container");
+    drop(writer);
 }
 
 #[test]

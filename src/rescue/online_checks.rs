@@ -212,20 +212,13 @@ pub fn state_dir_on_disk(mount_point: &Path) -> Option<String> {
     })
 }
 
-/// The fstab `SNAPRESCUE_FSTAB` names, else `/etc/fstab`.
-fn fstab_path() -> PathBuf {
-    std::env::var_os("SNAPRESCUE_FSTAB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/fstab"))
-}
-
 /// The warning for an fstab line of `mount_point` without `nofail`, given the fstab text.
 pub fn fstab_warning_in(fstab: &str, mount_point: &Path) -> Option<String> {
     let line = fstab.lines().map(str::trim).find(|l| {
         !l.starts_with('#')
             && l.split_whitespace()
                 .nth(1)
-                .is_some_and(|m| Path::new(&m.replace("\\040", " ")) == mount_point)
+                .is_some_and(|m| crate::ports::fstab::path_field(m) == mount_point)
     })?;
     let options = line.split_whitespace().nth(3).unwrap_or("defaults");
     (!options.split(',').any(|o| o == "nofail")).then(|| {
@@ -239,7 +232,7 @@ pub fn fstab_warning_in(fstab: &str, mount_point: &Path) -> Option<String> {
 
 /// The fstab warning for `mount_point` on this machine.
 pub fn fstab_warning(mount_point: &Path) -> Option<String> {
-    fstab_warning_in(&std::fs::read_to_string(fstab_path()).ok()?, mount_point)
+    fstab_warning_in(&crate::ports::fstab::text(), mount_point)
 }
 
 /// The refusal while processes still use the filesystem at `mount_point` (an unmount would
