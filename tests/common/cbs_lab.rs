@@ -4,8 +4,8 @@
 //! filesystem mounted by the test; its snapshot `SNAPSHOT` holds checkpoints the live disk
 //! has since lost; and the binary run against it.
 
+use super::Unmount;
 use super::disk_harness::DiskHarness;
-use super::{LoopFs, Unmount};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -50,29 +50,30 @@ fn snapshot(id: &str, disk: &str, usage: &str, created: &str, deadline: Option<&
 /// instance's data disk mounted at `live`.
 pub fn start(extra: Value) -> Option<Cbs> {
     let harness = DiskHarness::new();
-    // The snapshot: checkpoints and a note; the live disk since: checkpoints deleted, new file.
-    let mut fs = LoopFs::new("ext4", 32);
-    std::fs::create_dir(fs.path("ckpt")).unwrap();
+    // The snapshot: checkpoints and a note; the live disk since: checkpoints deleted, the note
+    // rewritten. Both made by mkfs.ext4 -d, never mounted here: a mount another test's mount
+    // namespace copied could keep the filesystem alive past our unmount, half written.
     let checkpoint: Vec<u8> = (0..2_500_000).map(|_| fastrand::u8(..)).collect();
-    std::fs::write(fs.path("ckpt/model.safetensors"), &checkpoint).unwrap();
-    std::fs::write(fs.path("note.txt"), "before").unwrap();
-    fs.unmount();
-    harness.add_snapshot_image(SNAPSHOT, &fs.image);
-    fs.mount_with("");
-    std::fs::remove_dir_all(fs.path("ckpt")).unwrap();
-    std::fs::write(fs.path("note.txt"), "after").unwrap();
-    fs.unmount();
-    let volume = harness.path().join("volumes").join(format!("{DISK}.img"));
-    std::fs::create_dir_all(volume.parent().unwrap()).unwrap();
-    super::sh(
-        "cp",
+    let stage = tempfile::tempdir().unwrap();
+    let snapshot_image = harness
+        .path()
+        .join("images")
+        .join(format!("{SNAPSHOT}.img"));
+    ext4_image(
+        stage.path(),
+        &snapshot_image,
         &[
-            "--sparse=always",
-            fs.image.to_str().unwrap(),
-            volume.to_str().unwrap(),
+            ("ckpt/model.safetensors", &checkpoint),
+            ("note.txt", b"before"),
         ],
     );
-    drop(fs);
+    let volume = harness.path().join("volumes").join(format!("{DISK}.img"));
+    std::fs::create_dir_all(volume.parent().unwrap()).unwrap();
+    ext4_image(
+        &stage.path().join("live"),
+        &volume,
+        &[("note.txt", b"after")],
+    );
     let disk = |id: &str, usage: &str, portable: bool| {
         json!({"DiskId": id, "DiskState": "ATTACHED", "Attached": true, "InstanceId": INSTANCE, "DiskUsage": usage,
                "DiskType": "CLOUD_PREMIUM", "DiskSize": 50, "Portable": portable, "Rollbacking": false,
@@ -233,6 +234,31 @@ impl Cbs {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.live.join(rel)
     }
+}
+
+/// A 32 MiB ext4 image at `image` holding `files`, staged under `stage` (made with
+/// `mkfs.ext4 -d`, no mount).
+fn ext4_image(stage: &Path, image: &Path, files: &[(&str, &[u8])]) {
+    let root = stage.join("root");
+    for (rel, data) in files {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+    std::fs::File::create(image)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    super::sh(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-d",
+            root.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ],
+    );
 }
 
 /// Whether `dir` is a mount point now.
