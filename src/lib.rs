@@ -14,12 +14,12 @@ pub const VERSION: &str = concat!(
 );
 
 pub mod cli;
-pub mod cloud;
 pub mod drill;
 pub mod drill_fixtures;
 pub mod drill_prereqs;
 pub mod engine;
 pub mod ports;
+pub mod providers;
 pub mod rescue;
 pub mod runtime;
 pub mod session;

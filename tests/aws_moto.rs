@@ -5,7 +5,7 @@
 mod common;
 
 use common::moto::{Moto, access_key, between, call, creds, python, start_moto};
-use snaprescue::cloud::aws::creds::AwsCredentials;
+use snaprescue::providers::aws::creds::AwsCredentials;
 
 struct Seeded {
     instance: String,

@@ -159,8 +159,8 @@ pub enum Command {
 /// Which source and which cloud resources, for commands that list or use snapshots.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CloudArgs {
-    /// Only this source: btrfs, aws or aliyun (default: every source that serves PATH).
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::sources::KNOWN_SOURCES))]
+    /// Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::sources::known_sources()))]
     pub source: Option<String>,
     /// The cloud instance (default: from the metadata service).
     #[arg(long)]
@@ -172,7 +172,8 @@ pub struct CloudArgs {
     #[arg(long)]
     pub disk: Option<String>,
     /// The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2,
-    /// SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, then the regional one).
+    /// SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then
+    /// the regional one).
     #[arg(long)]
     pub endpoint: Option<String>,
     /// Attach rescue disks to this instance (default: the instance this runs on, from its

@@ -5,6 +5,7 @@ pub mod block;
 pub mod command;
 pub mod disk_by_serial;
 pub mod fs_meta;
+pub mod fstab;
 pub mod gpu;
 pub mod gpu_smi;
 pub mod invocation;

@@ -1,14 +1,12 @@
 //! `snaprescue cleanup`: finishes every interrupted run found in the journal. A rescue is
 //! torn down (unmount, detach, delete — what is already gone counts as done, and a disk whose
 //! creation was not recorded is found by the run's tag); a rollback is finished or undone
-//! the way its own module says. Running it twice does nothing the second time.
+//! the way its provider's flow says. Running it twice does nothing the second time.
 
-use super::aliyun_disks::EcsDisks;
-use super::aws_disks::Ec2Disks;
 use super::disk::{Resources, tear_down};
 use super::journal::{Journal, RunRecord, interrupted};
-use super::{RescueCloud, RescueError, Watch};
-use crate::sources::CloudOptions;
+use super::{RescueError, Watch};
+use crate::providers::CloudProvider;
 use crate::sources::SourceError;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -22,14 +20,6 @@ pub struct Cleaned {
     pub ok: bool,
     /// What it left, in words.
     pub state: String,
-}
-
-fn options(run: &RunRecord) -> CloudOptions {
-    CloudOptions {
-        region: Some(run.header.region.clone()),
-        endpoint: Some(run.header.endpoint.clone()),
-        ..Default::default()
-    }
 }
 
 /// Finishes every interrupted run; each result says what it left.
@@ -51,43 +41,20 @@ pub fn clean_all(watch: &Watch) -> Vec<Cleaned> {
 
 fn clean(run: &RunRecord, watch: &Watch) -> Result<String, SourceError> {
     let journal = Journal::resume(run)?;
-    let state = match run.header.cloud.as_str() {
-        "aws" => {
-            let disks = Ec2Disks {
-                ec2: crate::sources::aws::connect(&options(run))?.0,
-            };
-            match run.header.kind.as_str() {
-                "rollback-aws-data" => {
-                    super::rollback_aws_finish::finish_data(&disks, run, &journal, watch)?
-                }
-                "rollback-aws-root" => {
-                    super::rollback_aws_finish::finish_root(&disks, &journal, watch)?
-                }
-                _ => rescue(&disks, run, &journal, watch)?,
-            }
+    let provider = crate::providers::reconnect(&run.header)?;
+    let state = match run.header.kind.as_str() {
+        "rescue" => rescue(provider.as_ref(), run, &journal, watch)?,
+        super::online_rollback::KIND => {
+            super::online_rollback::finish(provider.as_ref(), run, &journal, watch)?
         }
-        "aliyun" => {
-            let disks = EcsDisks {
-                ecs: crate::sources::aliyun::connect(&options(run))?.0,
-            };
-            match run.header.kind.as_str() {
-                "rollback-aliyun" => super::rollback_aliyun::finish(&disks, run, &journal, watch)?,
-                _ => rescue(&disks, run, &journal, watch)?,
-            }
-        }
-        other => {
-            return Err(SourceError::Refused(format!(
-                "journal {} names an unknown cloud `{other}`",
-                run.path.display()
-            )));
-        }
+        _ => provider.finish_rollback(run, &journal, watch)?,
     };
     journal.finish("cleaned")?;
     Ok(state)
 }
 
 fn rescue(
-    cloud: &dyn RescueCloud,
+    cloud: &dyn CloudProvider,
     run: &RunRecord,
     journal: &Journal,
     watch: &Watch,

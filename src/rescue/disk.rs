@@ -4,9 +4,10 @@
 //! through the journal first, so a crash leaves enough for `snaprescue cleanup`.
 
 use super::journal::{Journal, RunHeader};
-use super::{DiskState, RescueCloud, RescueError, Watch, cloud_wait, wait_until};
+use super::{RescueError, Watch, cloud_wait, wait_until};
 use crate::ports::disk_by_serial::DiskLocator;
 use crate::ports::superblock::{self, FsKind};
+use crate::providers::{CloudProvider, DiskState};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ impl std::fmt::Debug for RescueDisk {
 }
 
 pub struct RescueDisk {
-    cloud: Arc<dyn RescueCloud>,
+    cloud: Arc<dyn CloudProvider>,
     journal: Option<Journal>,
     resources: Resources,
     /// What the read-only mount cannot show (an unreplayed journal or log), if anything.
@@ -52,7 +53,7 @@ fn device_wait() -> Duration {
 impl RescueDisk {
     /// Makes, attaches and mounts a disk from `snapshot` in `zone` for `instance`.
     pub fn open(
-        cloud: Arc<dyn RescueCloud>,
+        cloud: Arc<dyn CloudProvider>,
         snapshot: &str,
         zone: &str,
         instance: &str,
@@ -285,7 +286,7 @@ fn filesystem_on(locator: &DiskLocator, device: &Path) -> Result<(PathBuf, FsKin
 /// Unmounts, detaches and deletes what `resources` names, recording each step; anything
 /// already gone counts as done, so this can be repeated.
 pub fn tear_down(
-    cloud: &dyn RescueCloud,
+    cloud: &dyn CloudProvider,
     journal: &Journal,
     resources: &Resources,
     watch: &Watch,

@@ -14,7 +14,8 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunHeader {
     pub run: String,
-    /// `rescue`, `rollback-aws-data`, `rollback-aws-root` or `rollback-aliyun`.
+    /// `rescue`, or the kind of rollback (`rollback-aws-data`, `rollback-aliyun`, …) its
+    /// provider finishes.
     pub kind: String,
     pub cloud: String,
     pub region: String,
@@ -33,7 +34,7 @@ impl RunHeader {
     /// The header of a rollback of `disk` on `instance`.
     pub fn rollback(
         kind: &str,
-        cloud: &dyn super::RescueCloud,
+        cloud: &dyn crate::providers::CloudProvider,
         snapshot: &str,
         instance: &str,
         disk: &str,
@@ -45,7 +46,7 @@ impl RunHeader {
         }
     }
 
-    pub fn new(kind: &str, cloud: &dyn super::RescueCloud, snapshot: &str) -> Self {
+    pub fn new(kind: &str, cloud: &dyn crate::providers::CloudProvider, snapshot: &str) -> Self {
         let pid = std::process::id();
         Self {
             run: super::new_run_id(),

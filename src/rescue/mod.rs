@@ -1,19 +1,18 @@
 //! Cloud rescue disks and cloud rollbacks, crash-safe. A rescue makes a disk from the
 //! snapshot, attaches it here, finds it by serial and mounts it read-only; every step is
 //! written to a journal first, and the disk is always detached and deleted afterwards, also
-//! after a crash (`snaprescue cleanup`). The clouds differ only behind [`RescueCloud`].
+//! after a crash (`snaprescue cleanup`). The clouds differ only behind
+//! [`crate::providers::CloudProvider`].
 
-pub mod aliyun_disks;
-pub mod aws_disks;
 pub mod cleanup;
 pub mod disk;
+pub mod guard;
 pub mod journal;
-pub mod rollback_aliyun;
-pub mod rollback_aws;
-pub mod rollback_aws_finish;
+pub mod online_checks;
+pub mod online_rollback;
 
-use crate::cloud::CloudError;
 use crate::ports::mounts::MountError;
+use crate::providers::CloudError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -55,41 +54,6 @@ impl RescueError {
         let context = context.into();
         move |source| RescueError::Io { context, source }
     }
-}
-
-/// Where a cloud disk is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DiskState {
-    Creating,
-    Available,
-    Attaching(String),
-    /// Attached to this instance.
-    InUse(String),
-    Detaching,
-    /// Being deleted, or any state the cloud reports that we do not act on.
-    Other(String),
-}
-
-/// What a rescue and a rollback need from a cloud. Ids are the cloud's own.
-pub trait RescueCloud: Send + Sync {
-    /// `aws` or `aliyun`.
-    fn name(&self) -> &'static str;
-    fn region(&self) -> &str;
-    fn endpoint(&self) -> &str;
-    /// "EBS volume", "ECS disk".
-    fn noun(&self) -> &'static str;
-    /// Starts making a disk from `snapshot` in `zone`, tagged with the run; `token` makes a
-    /// repeated request return the same disk.
-    fn create_disk(&self, snapshot: &str, zone: &str, run: &str) -> Result<String, CloudError>;
-    /// `None` when the disk no longer exists.
-    fn disk_state(&self, disk: &str) -> Result<Option<DiskState>, CloudError>;
-    /// Disks tagged with `run` (to find one whose creation was not recorded).
-    fn tagged(&self, run: &str) -> Result<Vec<String>, CloudError>;
-    fn attach(&self, disk: &str, instance: &str) -> Result<(), CloudError>;
-    fn detach(&self, disk: &str, instance: &str) -> Result<(), CloudError>;
-    fn delete(&self, disk: &str) -> Result<(), CloudError>;
-    /// The serials the guest sees for `disk` (by-id suffixes).
-    fn serials(&self, disk: &str) -> Vec<String>;
 }
 
 /// How a long operation reports where it is, and learns that the user cancelled it.

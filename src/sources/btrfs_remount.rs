@@ -61,26 +61,15 @@ pub fn mounts_to_move(source: &BtrfsSource, table: &MountTable) -> Result<Vec<Mo
         ));
     }
     let direct = direct_mounts(table, majmin, subvolume);
-    match refusal(table, &direct, &fstab_text(), &own_working_dirs()) {
+    match refusal(
+        table,
+        &direct,
+        &crate::ports::fstab::text(),
+        &own_working_dirs(),
+    ) {
         Some(why) => Err(why),
         None => Ok(direct),
     }
-}
-
-/// The fstab that decides what the next boot mounts (`SNAPRESCUE_FSTAB` in tests).
-fn fstab_text() -> String {
-    let path = std::env::var_os("SNAPRESCUE_FSTAB").unwrap_or_else(|| "/etc/fstab".into());
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-/// fstab escapes spaces and tabs in paths as octal (`\040`).
-fn fstab_path(field: &str) -> PathBuf {
-    PathBuf::from(
-        field
-            .replace("\\040", " ")
-            .replace("\\011", "\t")
-            .replace("\\134", "\\"),
-    )
 }
 
 /// The working directories of this process and of its ancestors (the shell that started
@@ -149,7 +138,7 @@ fn refusal(
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
             .find(|f| {
                 f.len() >= 4
-                    && fstab_path(f[1]) == *point
+                    && crate::ports::fstab::path_field(f[1]) == *point
                     && f[3].split(',').any(|o| o.starts_with("subvolid="))
             });
         if let Some(fields) = by_id {

@@ -3,7 +3,7 @@
 //! chooses from the list. A disk attached to another instance is refused.
 
 use super::SourceError;
-use crate::cloud::CloudError;
+use crate::providers::{CloudError, CloudProvider};
 use std::path::{Path, PathBuf};
 
 /// A cloud disk as the choice needs it.
@@ -17,49 +17,35 @@ pub struct CloudDisk {
     pub label: String,
 }
 
-/// What a cloud says about its disks.
-pub trait DiskDirectory {
-    /// "EBS volume", "ECS disk".
-    fn noun(&self) -> &'static str;
-    /// The disks attached to `instance` and/or with id `id`.
-    fn describe(
-        &self,
-        instance: Option<&str>,
-        id: Option<&str>,
-    ) -> Result<Vec<CloudDisk>, CloudError>;
-
-    fn by_id(&self, id: &str) -> Result<Option<CloudDisk>, CloudError> {
-        Ok(self.describe(None, Some(id))?.into_iter().next())
-    }
-
-    fn attached_to(&self, instance: &str) -> Result<Vec<CloudDisk>, CloudError> {
-        self.describe(Some(instance), None)
-    }
+fn by_id(provider: &dyn CloudProvider, id: &str) -> Result<Option<CloudDisk>, CloudError> {
+    Ok(provider.describe_disks(None, Some(id))?.into_iter().next())
 }
 
+/// The disk behind `path`: `explicit` (`--disk`), else the one `from_serial` names, else
+/// `instance`'s only disk; refused with the choices otherwise.
 pub fn choose(
-    directory: &dyn DiskDirectory,
+    provider: &dyn CloudProvider,
     path: &Path,
     explicit: Option<&str>,
     from_serial: Option<String>,
     instance: Option<&str>,
 ) -> Result<CloudDisk, SourceError> {
-    let noun = directory.noun();
+    let noun = provider.noun();
     // A serial that names no disk of this account (another cloud, a local disk) is no answer.
     let found = match from_serial.filter(|_| explicit.is_none()) {
-        Some(id) => directory.by_id(&id).ok().flatten(),
+        Some(id) => by_id(provider, &id).ok().flatten(),
         None => None,
     };
     let disk = match (explicit, found) {
         (_, Some(disk)) => disk,
-        (Some(id), None) => directory.by_id(id)?.ok_or_else(|| {
+        (Some(id), None) => by_id(provider, id)?.ok_or_else(|| {
             SourceError::Refused(format!(
                 "{noun} {id} was not found in this region: check --region and --disk"
             ))
         })?,
         (None, None) => {
             let attached = match instance {
-                Some(i) => directory.attached_to(i)?,
+                Some(i) => provider.describe_disks(Some(i), None)?,
                 None => vec![],
             };
             if attached.len() != 1 {
@@ -95,6 +81,18 @@ pub fn choose(
     Ok(disk)
 }
 
+/// The cloud disk under `path`, from the serials of the block devices of its mount (`sys` is
+/// normally `/sys`).
+pub fn disk_under(provider: &dyn CloudProvider, path: &Path, sys: &Path) -> Option<String> {
+    crate::ports::block::disks_of_path(path, sys)
+        .into_iter()
+        .find_map(|d| {
+            d.serial
+                .as_deref()
+                .and_then(|s| provider.disk_from_serial(s, d.model.as_deref()))
+        })
+}
+
 /// Where `path` sits inside its filesystem: the path below the filesystem's root (through
 /// the mount's root, which for btrfs names the subvolume), e.g. `/@data/run1/ckpt`.
 pub fn position_in_filesystem(path: &Path) -> Result<PathBuf, SourceError> {
@@ -123,15 +121,15 @@ pub struct DiskPlace {
 impl DiskPlace {
     /// Chooses the disk holding `path` (see [`choose`]) and the instances around it.
     pub fn find(
-        directory: &dyn DiskDirectory,
+        provider: &dyn CloudProvider,
         path: &Path,
         options: &super::CloudOptions,
-        from_serial: Option<String>,
-        this_instance: Option<String>,
     ) -> Result<Self, SourceError> {
+        let this_instance = provider.identity().instance.clone();
+        let from_serial = disk_under(provider, path, Path::new("/sys"));
         let instance = options.instance.clone().or_else(|| this_instance.clone());
         let disk = choose(
-            directory,
+            provider,
             path,
             options.disk.as_deref(),
             from_serial,
@@ -151,8 +149,14 @@ impl DiskPlace {
     }
 
     /// "EBS volume vol-1 in us-east-1 (us-east-1a)".
-    pub fn describe(&self, noun: &str, region: &str) -> String {
-        format!("{noun} {} in {region} ({})", self.disk.id, self.disk.zone)
+    pub fn describe(&self, provider: &dyn CloudProvider) -> String {
+        format!(
+            "{} {} in {} ({})",
+            provider.noun(),
+            self.disk.id,
+            provider.region(),
+            self.disk.zone
+        )
     }
 
     /// PATH's mount point, where what a rollback loses is visible.
@@ -166,7 +170,7 @@ impl DiskPlace {
     /// same position on the rescue disk as PATH is on its own filesystem.
     pub fn open(
         &self,
-        cloud: std::sync::Arc<dyn crate::rescue::RescueCloud>,
+        cloud: std::sync::Arc<dyn CloudProvider>,
         snapshot: &super::Snapshot,
         watch: &crate::rescue::Watch,
     ) -> Result<super::OpenedSnapshot, SourceError> {

@@ -1,13 +1,12 @@
 //! Snapshot sources: one trait that every place snapshots can come from implements (local
 //! btrfs today, clouds next), and detection of which sources serve a path.
 
-pub mod aliyun;
-pub mod aws;
 pub mod btrfs;
 pub mod btrfs_list;
 pub mod btrfs_remount;
 pub mod btrfs_rollback;
 pub mod btrfs_rollback_plan;
+pub mod cloud;
 pub mod cloud_disk;
 pub mod snapshot_path;
 
@@ -61,9 +60,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// A cloud snapshot: read-only, addressed by its id, named by `name` or else by its
-    /// description.
+    /// description; source and layout are its provider's (`aws`, `ebs`).
     pub fn in_cloud(
-        source: &str,
+        provider: &dyn crate::providers::CloudProvider,
         id: String,
         name: Option<String>,
         description: String,
@@ -77,16 +76,11 @@ impl Snapshot {
                 .unwrap_or_else(|| description.clone()),
             path: PathBuf::from(&id),
             id,
-            source: source.into(),
+            source: provider.name().into(),
             created,
             status,
             read_only: true,
-            layout: match source {
-                "aws" => "ebs",
-                "aliyun" => "ecs",
-                other => other,
-            }
-            .into(),
+            layout: provider.snapshot_layout().into(),
             description: Some(description).filter(|d| !d.is_empty()),
             cloud: Some(cloud),
         }
@@ -102,7 +96,7 @@ impl Snapshot {
     }
 }
 
-/// Size, progress, encryption, tags and origin of a cloud snapshot.
+/// Size, progress, encryption, tags, origin and expiry of a cloud snapshot.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CloudDetails {
     pub disk_id: String,
@@ -111,6 +105,10 @@ pub struct CloudDetails {
     pub encrypted: bool,
     pub tags: Vec<(String, String)>,
     pub source_region: Option<String>,
+    /// When the cloud will delete it, when it says so (RFC 3339).
+    pub expires: Option<DateTime<Utc>>,
+    /// What may delete it without a fixed time (a policy), when known.
+    pub expiry_rule: Option<String>,
 }
 
 /// A snapshot opened for reading: `dir` is the snapshot's copy of PATH. Dropping it undoes
@@ -166,7 +164,7 @@ pub enum SourceError {
     #[error(transparent)]
     Mount(#[from] MountError),
     #[error(transparent)]
-    Cloud(#[from] crate::cloud::CloudError),
+    Cloud(#[from] crate::providers::CloudError),
     #[error(transparent)]
     Rescue(#[from] crate::rescue::RescueError),
     #[error("{context}: {source}")]
@@ -224,8 +222,6 @@ pub trait SnapshotSource: Send + Sync {
     ) -> Result<RollbackOutcome, SourceError>;
 }
 
-type CloudDetect = fn(&Path, &CloudOptions) -> Result<Option<Box<dyn SnapshotSource>>, SourceError>;
-
 /// The sources that serve `path` (local first, then clouds detected or asked for). None
 /// found is an error that says what was checked.
 pub fn detect(
@@ -243,20 +239,13 @@ pub fn detect(
     }
     // A cloud found by DMI but not usable (no credentials, no network) does not stop the
     // local source; asked for with --source, it is the answer.
-    let clouds: [(&str, CloudDetect); 2] = [
-        ("aws", |p, o| {
-            Ok(aws::AwsSource::detect(p, o)?.map(|s| Box::new(s) as Box<dyn SnapshotSource>))
-        }),
-        ("aliyun", |p, o| {
-            Ok(aliyun::AliyunSource::detect(p, o)?.map(|s| Box::new(s) as Box<dyn SnapshotSource>))
-        }),
-    ];
-    for (name, detect_cloud) in clouds {
+    for entry in &crate::providers::PROVIDERS {
+        let name = entry.name;
         if only.is_some_and(|s| s != name) {
             continue;
         }
-        match detect_cloud(path, options) {
-            Ok(Some(source)) => found.push(source),
+        match cloud::CloudSource::detect(entry, path, options) {
+            Ok(Some(source)) => found.push(Box::new(source)),
             Ok(None) => checked.push(format!(
                 "{name} (not this machine's cloud by DMI; use --source {name})"
             )),
@@ -267,12 +256,13 @@ pub fn detect(
             }
         }
     }
+    let known = known_sources();
     if let Some(name) = only
-        && !KNOWN_SOURCES.contains(&name)
+        && !known.contains(&name)
     {
         return Err(SourceError::Refused(format!(
             "unknown source `{name}`; known: {}",
-            KNOWN_SOURCES.join(", ")
+            known.join(", ")
         )));
     }
     if !found.is_empty() {
@@ -287,8 +277,12 @@ pub fn detect(
     })
 }
 
-/// The names `--source` accepts.
-pub const KNOWN_SOURCES: [&str; 3] = ["btrfs", "aws", "aliyun"];
+/// The names `--source` accepts: the local sources, then every cloud provider.
+pub fn known_sources() -> Vec<&'static str> {
+    let mut names = vec!["btrfs"];
+    names.extend(crate::providers::PROVIDERS.iter().map(|p| p.name));
+    names
+}
 
 /// Refuses a confirmation that does not name `target`.
 pub fn check_confirmation(confirm: &str, target: &str, noun: &str) -> Result<(), SourceError> {

@@ -6,7 +6,7 @@ use super::LoopFs;
 use super::disk_harness::DiskHarness;
 use super::moto::{Moto, access_key, between, call, start_moto_with};
 use serde_json::Value;
-use snaprescue::cloud::aws::creds::AwsCredentials;
+use snaprescue::providers::aws::creds::AwsCredentials;
 
 pub struct Cloud {
     pub harness: DiskHarness,

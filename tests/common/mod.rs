@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod aws_cloud;
+pub mod cbs_lab;
 pub mod disk_harness;
 pub mod ecs_rescue_lab;
 pub mod ecs_stand_in;

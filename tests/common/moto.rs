@@ -2,9 +2,9 @@
 //! disk harness when `harness` is given), an IAM user whose key signs the calls, and signed
 //! Query API calls for seeding.
 
-use snaprescue::cloud::aws::creds::{AwsCredentials, Secret};
-use snaprescue::cloud::aws::ec2::form_urlencoded;
-use snaprescue::cloud::aws::sign::{Unsigned, sign};
+use snaprescue::providers::aws::creds::{AwsCredentials, Secret};
+use snaprescue::providers::aws::ec2::form_urlencoded;
+use snaprescue::providers::aws::sign::{Unsigned, sign};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::SystemTime;

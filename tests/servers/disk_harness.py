@@ -79,3 +79,22 @@ def deleted(disk):
     if os.path.exists(image):
         os.unlink(image)
     _log("deleted", disk=disk)
+
+
+def snapshotted(disk, snapshot):
+    """A snapshot of `disk` holds what its volume holds now."""
+    image = _path("volumes", disk + ".img") if DIR else None
+    if not image or not os.path.exists(image):
+        return
+    os.makedirs(_path("images"), exist_ok=True)
+    subprocess.run(["cp", "--sparse=always", image, _path("images", snapshot + ".img")], check=True)
+    _log("snapshotted", disk=disk, snapshot=snapshot, sha256=_sha256(image))
+
+
+def reset(disk, snapshot):
+    """`disk` holds `snapshot` again (written in place: an attached loop device sees it)."""
+    image = _path("images", snapshot + ".img") if DIR else None
+    if not image or not os.path.exists(image) or not os.path.exists(_path("volumes", disk + ".img")):
+        return
+    subprocess.run(["cp", "--sparse=always", image, _path("volumes", disk + ".img")], check=True)
+    _log("reset", disk=disk, snapshot=snapshot, sha256=_sha256(image))

@@ -25,13 +25,14 @@ function __fish_snaprescue_using_subcommand
 end
 
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -l to -d 'The wizard restores into DIR instead of PATH (PATH\'s disk full or read-only)' -r -F
-complete -c snaprescue -n "__fish_snaprescue_needs_command" -l source -d 'Only this source: btrfs, aws or aliyun (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
 aws\t''
-aliyun\t''"
+aliyun\t''
+tencent\t''"
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -l instance -d 'The cloud instance (default: from the metadata service)' -r
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
-complete -c snaprescue -n "__fish_snaprescue_needs_command" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -s V -l version -d 'Print version'
@@ -57,35 +58,38 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand writers" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand writers" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand gpu" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand gpu" -s h -l help -d 'Print help'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l source -d 'Only this source: btrfs, aws or aliyun (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
 aws\t''
-aliyun\t''"
+aliyun\t''
+tencent\t''"
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l instance -d 'The cloud instance (default: from the metadata service)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path (default: the recommended one)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l source -d 'Only this source: btrfs, aws or aliyun (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
 aws\t''
-aliyun\t''"
+aliyun\t''
+tencent\t''"
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l instance -d 'The cloud instance (default: from the metadata service)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path (default: the recommended one)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l source -d 'Only this source: btrfs, aws or aliyun (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
 aws\t''
-aliyun\t''"
+aliyun\t''
+tencent\t''"
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l instance -d 'The cloud instance (default: from the metadata service)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l to -d 'Restore into DIR instead of PATH' -r -F
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l conflict -d 'What to do when an entry exists live: skip it or restore beside it' -r -f -a "skip\t'Leave the live file alone and report it as skipped'
@@ -95,13 +99,14 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l confirm -d 'The subvolume path or id (cloud: the disk or volume id), typed to confirm' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l source -d 'Only this source: btrfs, aws or aliyun (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
 aws\t''
-aliyun\t''"
+aliyun\t''
+tencent\t''"
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l instance -d 'The cloud instance (default: from the metadata service)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l dry-run -d 'Print what the rollback would do, and change nothing'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l no-guard -d 'Delete the current state instead of keeping it as a read-only guard'

@@ -1,0 +1,122 @@
+//! The one contract every cloud implements. A provider answers the questions the generic
+//! flows ask (who am I, which disk is behind a device, its snapshots, make / attach / detach /
+//! delete a disk, take a guard snapshot, reset a detached disk) and offers its rollback
+//! plans; the snapshot source (`sources::cloud`), the rescue disk (`rescue::disk`), the
+//! journal and `cleanup` are written once over this trait, so a new cloud is one folder.
+//!
+//! Room for what comes next: pin/unpin, automatic-policy, encryption and copy queries join
+//! this trait as further methods, each answered by every provider.
+
+use super::CloudError;
+use crate::rescue::journal::{Journal, RunRecord};
+use crate::rescue::{RescueError, Watch};
+use crate::sources::cloud_disk::{CloudDisk, DiskPlace};
+use crate::sources::{RollbackOutcome, Snapshot, SnapshotStatus};
+
+/// Where this machine is, from its cloud's metadata service; all `None` when it did not
+/// answer (not on that cloud, or run from elsewhere).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub instance: Option<String>,
+    pub region: Option<String>,
+    pub zone: Option<String>,
+}
+
+/// Where a cloud disk is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiskState {
+    Creating,
+    Available,
+    Attaching(String),
+    /// Attached to this instance.
+    InUse(String),
+    Detaching,
+    /// Being put back to a snapshot in place (a reset still running).
+    Resetting,
+    /// Being deleted, or any state the cloud reports that we do not act on.
+    Other(String),
+}
+
+/// A guard snapshot to take: the state of `disk` before a rollback to `before_rollback_to`,
+/// tagged with the run (and `run` as its idempotency token where the API has one).
+#[derive(Debug, Clone, Copy)]
+pub struct GuardRequest<'a> {
+    pub disk: &'a str,
+    pub run: &'a str,
+    pub before_rollback_to: &'a str,
+}
+
+/// What a cloud must answer. Ids are the cloud's own; "not found" on detach/delete counts as
+/// done, so the flows over it can be repeated after a crash.
+pub trait CloudProvider: Send + Sync {
+    /// `aws`, `aliyun`: the `--source` name and the journal's `cloud`.
+    fn name(&self) -> &'static str;
+    /// How its snapshots are shown as a layout (`ebs`, `ecs`).
+    fn snapshot_layout(&self) -> &'static str;
+    /// "EBS volume", "ECS disk".
+    fn noun(&self) -> &'static str;
+    fn region(&self) -> &str;
+    fn endpoint(&self) -> &str;
+    /// This machine, from the metadata service.
+    fn identity(&self) -> &Identity;
+
+    /// The disk id a block device's serial (and model) names, if it is one of this cloud's.
+    fn disk_from_serial(&self, serial: &str, model: Option<&str>) -> Option<String>;
+    /// The serials the guest sees for `disk` (by-id suffixes).
+    fn serials(&self, disk: &str) -> Vec<String>;
+    /// The disks attached to `instance` and/or with id `id`.
+    fn describe_disks(
+        &self,
+        instance: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<CloudDisk>, CloudError>;
+    /// `None` when the disk no longer exists.
+    fn disk_state(&self, disk: &str) -> Result<Option<DiskState>, CloudError>;
+    /// Every snapshot of `disk`, all pages, with what the cloud says about their expiry.
+    fn list_snapshots(&self, disk: &str) -> Result<Vec<Snapshot>, CloudError>;
+
+    /// Starts making a disk from `snapshot` in `zone`, tagged with the run; `run` is also the
+    /// client token, so a repeated request returns the same disk.
+    fn create_disk(&self, snapshot: &str, zone: &str, run: &str) -> Result<String, CloudError>;
+    /// Disks tagged with `run` (to find one whose creation was not recorded).
+    fn tagged(&self, run: &str) -> Result<Vec<String>, CloudError>;
+    fn attach(&self, disk: &str, instance: &str) -> Result<(), CloudError>;
+    fn detach(&self, disk: &str, instance: &str) -> Result<(), CloudError>;
+    fn delete(&self, disk: &str) -> Result<(), CloudError>;
+
+    /// Starts a guard snapshot; returns its id.
+    fn create_snapshot(&self, guard: &GuardRequest) -> Result<String, CloudError>;
+    /// `None` when the snapshot does not exist.
+    fn snapshot_status(&self, snapshot: &str) -> Result<Option<SnapshotStatus>, CloudError>;
+    /// Starts putting a detached disk back to `snapshot` in place (refused with
+    /// [`CloudError::Unsupported`] by clouds that cannot).
+    fn reset_disk(&self, disk: &str, snapshot: &str) -> Result<(), CloudError>;
+
+    /// The rollback plan for the disk at `place` (a provider-specific flow, or the generic
+    /// one), refused before anything changes when it cannot be done from here.
+    fn rollback_flow<'a>(
+        &'a self,
+        place: &'a DiskPlace,
+    ) -> Result<Box<dyn RollbackFlow + 'a>, RescueError>;
+    /// Finishes an interrupted rollback of this provider's from its journal (`cleanup`);
+    /// returns the state it left, in words.
+    fn finish_rollback(
+        &self,
+        run: &RunRecord,
+        journal: &Journal,
+        watch: &Watch,
+    ) -> Result<String, RescueError>;
+}
+
+/// One way of rolling a disk back, chosen by its provider.
+pub trait RollbackFlow {
+    /// What it will do, step by step (nothing is changed), or why it is refused.
+    fn plan(&self, snapshot: &str, keep_guard: bool) -> Result<Vec<String>, RescueError>;
+    /// Does it, journaled; the outcome says where the old state is kept and how to undo.
+    fn run(
+        &self,
+        snapshot: &str,
+        keep_guard: bool,
+        watch: &Watch,
+    ) -> Result<RollbackOutcome, RescueError>;
+}

@@ -1,0 +1,15 @@
+//! Tencent Cloud CBS: TC3-HMAC-SHA256-signed API 3.0 calls to CBS and CVM, credentials in
+//! the SDK's order, the CVM metadata service, typed disks and snapshots (times in UTC+8),
+//! and its implementation of the provider contract with its rollback plans.
+
+pub mod api;
+pub mod cbs;
+pub mod connect;
+pub mod creds;
+pub mod metadata;
+pub mod provider;
+pub mod rollback;
+pub mod sign;
+
+pub use connect::connect;
+pub use provider::TencentProvider;
