@@ -143,6 +143,14 @@ impl Session {
             .collect()
     }
 
+    /// (source name, how its rollback is said).
+    pub fn rollback_words(&self) -> Vec<(String, crate::sources::RollbackWords)> {
+        self.sources
+            .iter()
+            .map(|s| (s.name().to_string(), s.rollback_words()))
+            .collect()
+    }
+
     pub fn source_of(&self, snapshot: &Snapshot) -> Result<&dyn SnapshotSource, SourceError> {
         self.sources
             .iter()

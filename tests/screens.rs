@@ -182,6 +182,16 @@ fn step4_cloud_rollback_confirm() {
     let listing = m.snapshots.listing.as_mut().unwrap();
     listing.source = "EBS volume vol-0a1b2c3d4e5f60718 in us-east-1 (us-east-1a)".into();
     listing.rollback_targets = vec![("aws".into(), "vol-0a1b2c3d4e5f60718".into())];
+    listing.rollback_words = vec![(
+        "aws".into(),
+        snaprescue::sources::RollbackWords {
+            noun: "EBS volume".into(),
+            kept: "the current volume is detached and kept, tagged snaprescue-kept".into(),
+            how_kept: "The current volume `vol-0a1b2c3d4e5f60718` is detached and kept, never \
+                       deleted."
+                .into(),
+        },
+    )];
     for s in &mut listing.snapshots {
         s.source = "aws".into();
     }

@@ -117,6 +117,7 @@ fn a_rollback_refusal_shows_before_the_confirmation_and_offers_the_fix() {
         Msg::SnapshotsListed(Ok(SnapshotListing {
             source: "btrfs subvolume data".into(),
             rollback_targets: vec![("btrfs".into(), "data".into())],
+            rollback_words: vec![],
             snapshots: vec![],
             deleted_at: None,
             recommended: None,

@@ -157,6 +157,7 @@ fn the_deletion_estimate_does_not_move_when_the_list_is_read_again() {
     let listing = |hour| SnapshotListing {
         source: "btrfs".into(),
         rollback_targets: vec![],
+        rollback_words: vec![],
         snapshots: vec![],
         deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, hour, 30, 0).unwrap()),
         recommended: None,

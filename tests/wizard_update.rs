@@ -44,6 +44,7 @@ fn at_snapshots() -> Model {
         Msg::SnapshotsListed(Ok(SnapshotListing {
             source: "btrfs subvolume data".into(),
             rollback_targets: vec![("btrfs".into(), "data".into())],
+            rollback_words: vec![],
             snapshots: vec![snapshot("3", 12), snapshot("2", 9), snapshot("1", 8)],
             deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap()),
             recommended: Some(1),
@@ -71,6 +72,7 @@ fn the_recommended_snapshot_is_preselected_and_counted() {
         Msg::SnapshotsListed(Ok(SnapshotListing {
             source: "s".into(),
             rollback_targets: vec![("btrfs".into(), "data".into())],
+            rollback_words: vec![],
             snapshots: vec![snapshot("3", 12), snapshot("2", 9)],
             deleted_at: None,
             recommended: Some(1),
@@ -277,6 +279,7 @@ fn only_the_newest_local_snapshots_and_the_recommended_one_are_counted() {
         Msg::SnapshotsListed(Ok(SnapshotListing {
             source: "s".into(),
             rollback_targets: vec![],
+            rollback_words: vec![],
             snapshots,
             deleted_at: None,
             recommended: Some(8),
@@ -337,6 +340,7 @@ fn counts_move_the_recommendation_to_the_snapshot_holding_the_lost_files() {
         Msg::SnapshotsListed(Ok(SnapshotListing {
             source: "s".into(),
             rollback_targets: vec![],
+            rollback_words: vec![],
             snapshots: vec![snapshot("B", 9), snapshot("A", 8)],
             deleted_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap()),
             recommended: Some(0),

@@ -55,6 +55,9 @@ pub trait CloudProvider: Send + Sync {
     fn snapshot_layout(&self) -> &'static str;
     /// "EBS volume", "ECS disk".
     fn noun(&self) -> &'static str;
+    /// What its rollback does with the current state of `disk`: a few words, and a
+    /// sentence (the wizard's step 4).
+    fn rollback_words(&self, disk: &str) -> (String, String);
     fn region(&self) -> &str;
     fn endpoint(&self) -> &str;
     /// This machine, from the metadata service.

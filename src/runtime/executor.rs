@@ -134,6 +134,7 @@ impl Executor {
                         let listing = SnapshotListing {
                             source: session.describe(),
                             rollback_targets: session.rollback_targets(),
+                            rollback_words: session.rollback_words(),
                             snapshots: session.snapshots.clone(),
                             deleted_at: session.deleted_at,
                             recommended: session.recommended,

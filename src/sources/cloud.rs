@@ -47,6 +47,15 @@ impl SnapshotSource for CloudSource {
         self.place.disk.id.clone()
     }
 
+    fn rollback_words(&self) -> super::RollbackWords {
+        let (kept, how_kept) = self.provider.rollback_words(&self.place.disk.id);
+        super::RollbackWords {
+            noun: self.provider.noun().into(),
+            kept,
+            how_kept,
+        }
+    }
+
     fn live_root(&self) -> Option<PathBuf> {
         self.place.live_root()
     }

@@ -190,6 +190,17 @@ impl SourceError {
 }
 
 /// A place snapshots of PATH come from.
+/// How a rollback is said to the user, by the source that does it (the wizard's step 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackWords {
+    /// What is rolled back: "subvolume", "EBS volume"…
+    pub noun: String,
+    /// What happens to the current state, in a few words.
+    pub kept: String,
+    /// The same as a sentence naming the target.
+    pub how_kept: String,
+}
+
 pub trait SnapshotSource: Send + Sync {
     /// Short name used in `--source` and JSON (`btrfs`).
     fn name(&self) -> &'static str;
@@ -197,6 +208,8 @@ pub trait SnapshotSource: Send + Sync {
     fn describe(&self) -> String;
     /// The identifier the user types to confirm a rollback.
     fn rollback_target(&self) -> String;
+    /// How its rollback is said to the user.
+    fn rollback_words(&self) -> RollbackWords;
     /// Where the live copy of what a rollback replaces is visible, if it is.
     fn live_root(&self) -> Option<PathBuf>;
     fn list(&self) -> Result<Vec<Snapshot>, SourceError>;

@@ -18,23 +18,28 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .map(|s| s.created_text("%Y-%m-%d %H:%M:%S UTC"))
         .unwrap_or_default();
     let target = model.rollback_target();
-    let (noun, kept, how_kept) = match snap.map(|s| s.source.as_str()) {
-        Some("aws") => (
-            "EBS volume",
-            "the current volume is detached and kept, tagged snaprescue-kept".to_string(),
-            format!("The current volume `{target}` is detached and kept, never deleted."),
-        ),
-        Some("aliyun") => (
-            "ECS disk",
-            "a guard snapshot of it is taken first; the instance is stopped and started".into(),
-            format!("A guard snapshot of `{target}` is taken first; the instance restarts."),
-        ),
-        _ => (
-            "subvolume",
-            "everything written since is set aside in a read-only guard".into(),
-            format!("The current subvolume is kept read-only as `{target}.pre-rollback-…`."),
-        ),
-    };
+    // Said by the source that rolls back; a subvolume's words until the list says.
+    let words = snap
+        .and_then(|s| {
+            let listing = model.snapshots.listing.as_ref()?;
+            listing
+                .rollback_words
+                .iter()
+                .find(|(source, _)| *source == s.source)
+                .map(|(_, w)| w.clone())
+        })
+        .unwrap_or_else(|| crate::sources::RollbackWords {
+            noun: "subvolume".into(),
+            kept: "everything written since is set aside in a read-only guard".into(),
+            how_kept: format!(
+                "The current subvolume is kept read-only as `{target}.pre-rollback-…`."
+            ),
+        });
+    let (noun, kept, how_kept) = (
+        words.noun.as_str(),
+        words.kept.clone(),
+        words.how_kept.clone(),
+    );
     let mut lines = vec![
         Line::from(format!("Snapshot {name}, taken {when}")).bold(),
         Line::from(""),

@@ -103,6 +103,8 @@ pub struct SnapshotListing {
     pub source: String,
     /// (source name, what to type to confirm a rollback there).
     pub rollback_targets: Vec<(String, String)>,
+    /// (source name, how its rollback is said in step 4).
+    pub rollback_words: Vec<(String, crate::sources::RollbackWords)>,
     pub snapshots: Vec<Snapshot>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub recommended: Option<usize>,

@@ -103,6 +103,7 @@ pub fn model() -> Model {
     m.snapshots.listing = Some(SnapshotListing {
         source: "btrfs subvolume data (id 256) on /dev/loop3".into(),
         rollback_targets: vec![("btrfs".into(), "data".into())],
+        rollback_words: vec![],
         snapshots: vec![
             snap("259", 9, "snapper #2: daily-backup"),
             snap("258", 2, "snapper #1: timeline"),

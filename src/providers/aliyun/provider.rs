@@ -97,6 +97,13 @@ impl CloudProvider for AliyunProvider {
         "ECS disk"
     }
 
+    fn rollback_words(&self, disk: &str) -> (String, String) {
+        (
+            "a guard snapshot of it is taken first; the instance is stopped and started".into(),
+            format!("A guard snapshot of `{disk}` is taken first; the instance restarts."),
+        )
+    }
+
     fn disk_from_serial(&self, serial: &str, model: Option<&str>) -> Option<String> {
         disk_id_from_serial(serial, model)
     }

@@ -139,6 +139,13 @@ impl CloudProvider for AwsProvider {
         "EBS volume"
     }
 
+    fn rollback_words(&self, disk: &str) -> (String, String) {
+        (
+            "the current volume is detached and kept, tagged snaprescue-kept".into(),
+            format!("The current volume `{disk}` is detached and kept, never deleted."),
+        )
+    }
+
     fn disk_from_serial(&self, serial: &str, _model: Option<&str>) -> Option<String> {
         volume_id_from_serial(serial)
     }

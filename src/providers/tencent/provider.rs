@@ -102,6 +102,18 @@ impl CloudProvider for TencentProvider {
     fn noun(&self) -> &'static str {
         "CBS disk"
     }
+
+    fn rollback_words(&self, disk: &str) -> (String, String) {
+        (
+            "a guard snapshot of it is taken first; a data disk is reset while detached (no \
+             reboot), the system disk with the instance stopped"
+                .into(),
+            format!(
+                "A guard snapshot of `{disk}` is taken first. A data disk is detached, reset \
+                 and attached again: its mount is gone for a while, no reboot."
+            ),
+        )
+    }
     fn region(&self) -> &str {
         &self.client.region
     }
