@@ -40,12 +40,22 @@ fn is_torch_name(name: &str) -> bool {
         || (name.starts_with("pytorch_model") && name.ends_with(".bin"))
 }
 
-/// A checkpoint torch can load: the PyTorch names or `.safetensors`.
-pub fn is_checkpoint(path: &Path) -> bool {
+/// The name that says a file's format, lower case: a keep-both copy
+/// (`epoch_30.pth.restored-<time>`, `…-2`) is checked as what it was restored from.
+fn format_name(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    match name.rfind(".restored-") {
+        Some(at) if at > 0 => name[..at].to_string(),
+        _ => name,
+    }
+}
+
+/// A checkpoint torch can load: the PyTorch names or `.safetensors`.
+pub fn is_checkpoint(path: &Path) -> bool {
+    let name = format_name(path);
     is_torch_name(&name) || name.ends_with(".safetensors")
 }
 
@@ -106,10 +116,7 @@ pub fn confirm_legacy_by_loads(
 }
 
 fn verify_content(path: &Path, recorded: Option<&str>) -> Verdict {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
+    let name = format_name(path);
     let (format, result) = if name.ends_with(".safetensors") {
         (Format::Safetensors, safetensors::check(path))
     } else if name.ends_with(".index.json") {
@@ -292,4 +299,23 @@ pub fn verify_all(
     });
     verdicts.sort_by_key(|(i, _)| *i);
     verdicts.into_iter().map(|(_, v)| v).collect()
+}
+
+#[cfg(test)]
+mod format_tests {
+    use std::path::Path;
+
+    #[test]
+    fn a_keep_both_copy_is_checked_as_what_it_was_restored_from() {
+        assert!(super::is_checkpoint(Path::new(
+            "/d/epoch_30.pth.restored-20261202T1800Z"
+        )));
+        assert!(super::is_checkpoint(Path::new(
+            "/d/m.safetensors.restored-20261202T1800Z-2"
+        )));
+        assert!(!super::is_checkpoint(Path::new(
+            "/d/notes.txt.restored-20261202T1800Z"
+        )));
+        assert!(!super::is_checkpoint(Path::new("/d/.restored-x.pth.txt")));
+    }
 }
