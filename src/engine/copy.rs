@@ -111,20 +111,44 @@ pub fn temp_name() -> OsString {
 }
 
 /// `name` with `suffix` appended, the name shortened (at a character boundary when it is
-/// UTF-8) so the result fits NAME_MAX.
+/// UTF-8) so the result fits NAME_MAX; a short extension (`.pth`) is kept when the stem is
+/// shortened, so the copy is still checked as what it is.
 pub fn suffixed(name: &OsStr, suffix: &str) -> OsString {
     const NAME_MAX: usize = 255;
     let bytes = name.as_bytes();
     let room = NAME_MAX.saturating_sub(suffix.len());
-    let mut cut = bytes.len().min(room);
-    if let Ok(text) = std::str::from_utf8(bytes) {
+    let (stem, ext): (&[u8], &[u8]) = match bytes.iter().rposition(|&b| b == b'.') {
+        Some(dot) if bytes.len() > room && dot > 0 && bytes.len() - dot <= 16 => {
+            bytes.split_at(dot)
+        }
+        _ => (bytes, &[]),
+    };
+    let mut cut = stem.len().min(room.saturating_sub(ext.len()));
+    if let Ok(text) = std::str::from_utf8(stem) {
         while !text.is_char_boundary(cut) {
             cut -= 1;
         }
     }
-    let mut out = OsStr::from_bytes(&bytes[..cut]).to_os_string();
+    let mut out = OsStr::from_bytes(&stem[..cut]).to_os_string();
+    out.push(OsStr::from_bytes(ext));
     out.push(suffix);
     out
+}
+
+#[cfg(test)]
+mod suffixed_tests {
+    use std::ffi::OsStr;
+
+    #[test]
+    fn a_long_name_keeps_its_extension_and_fits() {
+        let name = format!("{}.pth", "a".repeat(251));
+        let out = super::suffixed(OsStr::new(&name), ".restored-20261202T180000Z");
+        let text = out.to_str().unwrap();
+        assert!(text.len() <= 255, "{}", text.len());
+        assert!(text.ends_with(".pth.restored-20261202T180000Z"), "{text}");
+        let short = super::suffixed(OsStr::new("epoch.pth"), "-2");
+        assert_eq!(short, "epoch.pth-2");
+    }
 }
 
 /// Renames `from` to `to` in `dir` only if `to` does not exist (renameat2 RENAME_NOREPLACE).
