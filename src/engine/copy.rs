@@ -135,22 +135,6 @@ pub fn suffixed(name: &OsStr, suffix: &str) -> OsString {
     out
 }
 
-#[cfg(test)]
-mod suffixed_tests {
-    use std::ffi::OsStr;
-
-    #[test]
-    fn a_long_name_keeps_its_extension_and_fits() {
-        let name = format!("{}.pth", "a".repeat(251));
-        let out = super::suffixed(OsStr::new(&name), ".restored-20261202T180000Z");
-        let text = out.to_str().unwrap();
-        assert!(text.len() <= 255, "{}", text.len());
-        assert!(text.ends_with(".pth.restored-20261202T180000Z"), "{text}");
-        let short = super::suffixed(OsStr::new("epoch.pth"), "-2");
-        assert_eq!(short, "epoch.pth-2");
-    }
-}
-
 /// Renames `from` to `to` in `dir` only if `to` does not exist (renameat2 RENAME_NOREPLACE).
 pub fn rename_noreplace(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> Result<(), CopyError> {
     nix::fcntl::renameat2(
@@ -335,4 +319,20 @@ fn reflink(input: &File, output: &File) -> bool {
 /// Blocks actually allocated by a file, in bytes (what a sparse copy needs).
 pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
     meta.blocks() * 512
+}
+
+#[cfg(test)]
+mod suffixed_tests {
+    use std::ffi::OsStr;
+
+    #[test]
+    fn a_long_name_keeps_its_extension_and_fits() {
+        let name = format!("{}.pth", "a".repeat(251));
+        let out = super::suffixed(OsStr::new(&name), ".restored-20261202T180000Z");
+        let text = out.to_str().unwrap();
+        assert!(text.len() <= 255, "{}", text.len());
+        assert!(text.ends_with(".pth.restored-20261202T180000Z"), "{text}");
+        let short = super::suffixed(OsStr::new("epoch.pth"), "-2");
+        assert_eq!(short, "epoch.pth-2");
+    }
 }
