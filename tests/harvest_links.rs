@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use snaprescue::engine::harvest::{HarvestError, HarvestTarget, copy_back, harvest};
+use snaprescue::engine::harvest::{CopyBackError, HarvestError, HarvestTarget, copy_back, harvest};
 use snaprescue::ports::processes::DeletedOpen;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -111,14 +111,19 @@ fn copy_back_refuses_a_copy_swapped_for_a_link_or_changed_since_it_was_saved() {
     std::fs::rename(&saved.saved_to, &kept).unwrap();
     std::os::unix::fs::symlink(&secret, &saved.saved_to).unwrap();
     let err = copy_back(&saved).unwrap_err();
-    assert!(err.contains("link"), "{err}");
+    assert!(matches!(err, CopyBackError::Untrusted(_)), "{err}");
+    assert!(err.to_string().contains("link"), "{err}");
     assert!(!original.exists());
 
     // The same name with other bytes: refused by its hash.
     std::fs::remove_file(&saved.saved_to).unwrap();
     std::fs::write(&saved.saved_to, b"the real checkpoinT").unwrap();
     let err = copy_back(&saved).unwrap_err();
-    assert!(err.contains("changed since it was saved"), "{err}");
+    assert!(matches!(err, CopyBackError::Untrusted(_)), "{err}");
+    assert!(
+        err.to_string().contains("changed since it was saved"),
+        "{err}"
+    );
     assert!(!original.exists());
 
     // The copy as it was saved: back in place, byte for byte.
@@ -142,4 +147,71 @@ fn earlier_harvests_are_read_back_only_from_a_folder_others_cannot_write() {
     assert_eq!((found[0].pid, found[0].start_time), (target.pid, 1234));
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
     assert!(snaprescue::engine::harvest::earlier(&folder).is_empty());
+}
+
+/// What a restarted wizard reads back is checked: a copy emptied since, a `saved_to` that
+/// leaves the folder, a manifest others may write, and a fifo named like a manifest (which
+/// must not hang the start) are all passed over.
+#[test]
+fn earlier_harvests_that_cannot_be_trusted_are_passed_over() {
+    let live = tempfile::tempdir().unwrap();
+    let (_kids, target) = holder(live.path(), "epoch_30.pth", b"weights");
+    let shm = shm();
+    let folder = shm.path().join("h");
+    let report = harvest(std::slice::from_ref(&target), &folder, live.path(), false).unwrap();
+    let manifest = report.manifest.clone().unwrap();
+    let good = std::fs::read_to_string(&manifest).unwrap();
+    assert_eq!(snaprescue::engine::harvest::earlier(&folder).len(), 1);
+
+    // A fifo named like a manifest: skipped at once.
+    nix::unistd::mkfifo(
+        &folder.join("harvest-20990101T000000.000Z.json"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    assert_eq!(snaprescue::engine::harvest::earlier(&folder).len(), 1);
+
+    // The copy emptied: not counted as saved.
+    let copy = &report.saved[0].saved_to;
+    let bytes = std::fs::read(copy).unwrap();
+    std::fs::write(copy, b"").unwrap();
+    assert!(snaprescue::engine::harvest::earlier(&folder).is_empty());
+    std::fs::write(copy, &bytes).unwrap();
+
+    // A manifest whose saved_to climbs out of the folder.
+    let outside = shm.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("epoch_30.pth"), &bytes).unwrap();
+    let forged = good.replace(
+        copy.to_str().unwrap(),
+        &format!("{}/../outside/epoch_30.pth", folder.display()),
+    );
+    std::fs::write(&manifest, forged).unwrap();
+    assert!(snaprescue::engine::harvest::earlier(&folder).is_empty());
+
+    // The good manifest again, but writable by others.
+    std::fs::write(&manifest, &good).unwrap();
+    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(snaprescue::engine::harvest::earlier(&folder).is_empty());
+}
+
+/// A `pid-N` folder planted by someone else (writable by all) is not saved into.
+#[test]
+fn a_planted_pid_folder_is_not_saved_into() {
+    let live = tempfile::tempdir().unwrap();
+    let (_kids, target) = holder(live.path(), "victim", b"data");
+    let shm = shm();
+    let folder = shm.path().join("h");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let planted = folder.join(format!("pid-{}", target.pid));
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let report = harvest(std::slice::from_ref(&target), &folder, live.path(), false).unwrap();
+    assert!(report.saved.is_empty(), "{report:?}");
+    assert!(
+        report.failed[0].reason.contains("others may write"),
+        "{report:?}"
+    );
+    assert_eq!(std::fs::read_dir(&planted).unwrap().count(), 0);
 }

@@ -250,3 +250,39 @@ fn a_file_an_earlier_run_saved_is_not_asked_about_again() {
         "another process with that pid"
     );
 }
+
+/// A copy-back refused because the harvested copy changed or became a link: the copy no
+/// longer counts as saved, so the file is at risk again (`q` asks) and not offered again.
+#[test]
+fn a_harvested_copy_found_changed_no_longer_counts_as_saved() {
+    use snaprescue::engine::harvest::{CopyBackError, HarvestReport, HarvestedFile};
+    let mut m = holding('T');
+    m.writers.harvested.insert("/proc/10/fd/4".into());
+    m.writers.last_harvest = Some(HarvestReport {
+        saved: vec![HarvestedFile {
+            pid: 10,
+            start_time: 0,
+            command: "python".into(),
+            handle: "/proc/10/fd/4".into(),
+            original: "/data/run/ckpt/epoch_30.pth".into(),
+            saved_to: "/dev/shm/snaprescue-harvest/pid-10/epoch_30.pth".into(),
+            size: 3,
+            blake3: "b3".into(),
+        }],
+        ..Default::default()
+    });
+    assert!(m.files_at_risk(false).is_empty());
+    update(
+        &mut m,
+        Msg::CopiedBack(vec![(
+            "/data/run/ckpt/epoch_30.pth".into(),
+            Err(CopyBackError::Untrusted(
+                "the harvested copy changed".into(),
+            )),
+        )]),
+    );
+    assert_eq!(m.files_at_risk(false).len(), 1);
+    assert!(m.harvested_to_copy_back().is_empty());
+    keys(&mut m, &[Key::Char('q')]);
+    assert_eq!(m.overlay, Overlay::AtRisk(Leaving::Quit));
+}

@@ -67,6 +67,18 @@ pub struct HarvestReport {
     pub manifest: Option<PathBuf>,
 }
 
+/// Why a harvested copy was not copied back.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CopyBackError {
+    /// The copy can no longer be trusted (swapped for a link, or changed since it was
+    /// saved): it does not count as saved any more.
+    #[error("{0}")]
+    Untrusted(String),
+    /// Not done here (something is in the way), the copy still good.
+    #[error("{0}")]
+    Refused(String),
+}
+
 #[derive(Debug, Error)]
 pub enum HarvestError {
     #[error(
@@ -181,10 +193,14 @@ pub fn earlier(dir: &Path) -> Vec<HarvestedFile> {
         let Ok(report) = serde_json::from_slice::<HarvestReport>(&bytes) else {
             continue;
         };
-        found.extend(report.saved.into_iter().filter(|s| {
-            s.saved_to.starts_with(dir)
-                && std::fs::symlink_metadata(&s.saved_to).is_ok_and(|m| m.is_file())
-        }));
+        // Only copies still whole where a harvest puts them (`pid-N/NAME`, no link, ours,
+        // the recorded size); copy-back checks their BLAKE3 again before using one.
+        for s in report.saved {
+            let known = found.iter().any(|f: &HarvestedFile| f.handle == s.handle);
+            if !known && super::harvest_dir::holds_copy(root.as_fd(), dir, &s.saved_to, s.size) {
+                found.push(s);
+            }
+        }
     }
     found
 }
@@ -246,26 +262,43 @@ pub fn remove_harvested_from(dir: &Path, root: &Path) -> Vec<PathBuf> {
 /// entry, opening neither the copy nor the folder through a link, and only when its content
 /// is still what was saved (`blake3` from the manifest): a copy changed or swapped since is
 /// refused, not restored.
-pub fn copy_back(saved: &HarvestedFile) -> Result<(), String> {
+pub fn copy_back(saved: &HarvestedFile) -> Result<(), CopyBackError> {
+    copy_back_checked(saved).map_err(|(untrusted, reason)| {
+        if untrusted {
+            CopyBackError::Untrusted(reason)
+        } else {
+            CopyBackError::Refused(reason)
+        }
+    })
+}
+
+/// Why a copy-back did not happen: (the copy itself can no longer be trusted, reason).
+fn copy_back_checked(saved: &HarvestedFile) -> Result<(), (bool, String)> {
+    let refused = |e: String| (false, e);
     let (original, copy) = (&saved.original, &saved.saved_to);
     let (Some(parent), Some(name)) = (original.parent(), original.file_name()) else {
-        return Err("no place to copy it back to".into());
+        return Err(refused("no place to copy it back to".into()));
     };
     let (Some(copy_dir), Some(copy_name)) = (copy.parent(), copy.file_name()) else {
-        return Err("no harvested copy named".into());
+        return Err((true, "no harvested copy named".into()));
     };
     if std::fs::symlink_metadata(original).is_ok() {
-        return Err("something is there again; kept as is".into());
+        return Err(refused("something is there again; kept as is".into()));
     }
-    let dir = super::beneath::open_resolved(parent).map_err(|e| e.to_string())?;
-    let from = super::beneath::open_resolved(copy_dir).map_err(|e| e.to_string())?;
+    let dir = super::beneath::open_resolved(parent).map_err(|e| refused(e.to_string()))?;
+    let from = super::beneath::open_resolved(copy_dir).map_err(|e| (true, e.to_string()))?;
     let input = nix::fcntl::openat(
         from.as_fd(),
         copy_name,
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| format!("cannot read the copy without following a link: {e}"))?;
+    .map_err(|e| {
+        (
+            true,
+            format!("cannot read the copy without following a link: {e}"),
+        )
+    })?;
     let place = super::copy::Place {
         dir: std::sync::Arc::new(dir),
         name: name.to_os_string(),
@@ -277,16 +310,20 @@ pub fn copy_back(saved: &HarvestedFile) -> Result<(), String> {
         &AtomicBool::new(false),
         &mut |_| {},
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| refused(e.to_string()))?;
     if staged.copied.hash.as_deref() != Some(saved.blake3.as_str()) {
-        return Err(
+        return Err((
+            true,
             "the harvested copy changed since it was saved (its BLAKE3 is not the manifest's): \
              not copied back"
                 .into(),
-        );
+        ));
     }
-    staged.file().sync_all().map_err(|e| e.to_string())?;
-    staged.commit(0).map_err(|e| e.to_string())?;
+    staged
+        .file()
+        .sync_all()
+        .map_err(|e| refused(e.to_string()))?;
+    staged.commit(0).map_err(|e| refused(e.to_string()))?;
     let _ = nix::unistd::fsync(place.dir.as_fd());
     Ok(())
 }

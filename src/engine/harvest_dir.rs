@@ -72,7 +72,13 @@ pub fn subdir(dir: BorrowedFd<'_>, name: &str) -> Result<OwnedFd, String> {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(e.to_string()),
     }
-    openat(dir, name, DIR, Mode::empty()).map_err(|e| format!("{name}: {e}"))
+    let fd = openat(dir, name, DIR, Mode::empty()).map_err(|e| match e {
+        Errno::ELOOP | Errno::ENOTDIR => {
+            format!("a link or a file was planted at {name} in the harvest folder: remove it")
+        }
+        e => format!("{name}: {e}"),
+    })?;
+    trusted(fd).map_err(|why| format!("{name} in the harvest folder: {why}"))
 }
 
 /// `name` if nothing has it in `dir`, else `name.harvested-N` for the first free N.
@@ -103,16 +109,51 @@ pub fn write_new(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> Result<(), St
     file.sync_all().map_err(|e| e.to_string())
 }
 
-/// The contents of the file `name` in `dir`, opened without following a link.
-pub fn read(dir: BorrowedFd<'_>, name: &OsStr) -> Option<Vec<u8>> {
-    use std::io::Read;
+/// A regular file `name` in `dir` that only we could have written: opened without following
+/// a link and without blocking (a fifo planted there must not hang the start), ours, not
+/// writable by others.
+fn own_file(dir: BorrowedFd<'_>, name: &OsStr) -> Option<(OwnedFd, u64)> {
     let fd = openat(
         dir,
         name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .ok()?;
+    let st = fstat(fd.as_fd()).ok()?;
+    let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+    let ours = st.st_uid == nix::unistd::geteuid().as_raw() && st.st_mode & 0o022 == 0;
+    (regular && ours).then_some((fd, st.st_size as u64))
+}
+
+/// Whether `saved_to` is a copy saved in the folder `dir` (opened as `root`) as
+/// `pid-N/NAME`, reached without a link, ours, of `size` bytes.
+pub fn holds_copy(root: BorrowedFd<'_>, dir: &Path, saved_to: &Path, size: u64) -> bool {
+    use std::path::Component;
+    let Ok(rel) = saved_to.strip_prefix(dir) else {
+        return false;
+    };
+    let parts: Vec<Component> = rel.components().collect();
+    let [Component::Normal(pid_dir), Component::Normal(name)] = parts[..] else {
+        return false;
+    };
+    if !pid_dir.to_string_lossy().starts_with("pid-") {
+        return false;
+    }
+    let Ok(sub) = openat(root, pid_dir, DIR, Mode::empty()) else {
+        return false;
+    };
+    let Ok(sub) = trusted(sub) else {
+        return false;
+    };
+    own_file(sub.as_fd(), name).is_some_and(|(_, len)| len == size)
+}
+
+/// The contents of the file `name` in `dir` when only we could have written it (see
+/// [`own_file`]).
+pub fn read(dir: BorrowedFd<'_>, name: &OsStr) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let (fd, _) = own_file(dir, name)?;
     let mut bytes = Vec::new();
     std::fs::File::from(fd).read_to_end(&mut bytes).ok()?;
     Some(bytes)

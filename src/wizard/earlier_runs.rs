@@ -84,3 +84,20 @@ pub fn adopt_earlier_harvests(w: &mut Writers) {
         .saved
         .extend(adopted);
 }
+
+/// The harvested copy of `original` is no longer trusted: it stops counting as saved.
+pub fn forget_harvested(w: &mut Writers, original: &std::path::Path) {
+    let Some(report) = w.last_harvest.as_mut() else {
+        return;
+    };
+    let handles: Vec<std::path::PathBuf> = report
+        .saved
+        .iter()
+        .filter(|s| s.original == original)
+        .map(|s| s.handle.clone())
+        .collect();
+    report.saved.retain(|s| s.original != original);
+    for handle in handles {
+        w.harvested.remove(&handle);
+    }
+}

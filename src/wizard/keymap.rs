@@ -242,11 +242,27 @@ pub fn help(model: &Model) -> (String, Vec<(String, String)>) {
         .map(|g| g.0.chars().count())
         .max()
         .unwrap_or(0);
+    // Keys bound beside the one shown (Tab and n go on, Shift-Tab goes back) are said too,
+    // so no key works that the help does not name.
+    let also = |shown: &str| {
+        let b = map
+            .active(model)
+            .find(|b| b.shown == shown || shown.starts_with(&format!("{}/", b.shown)));
+        match b.map(|b| b.keys) {
+            Some(keys) if keys.contains(&Key::Tab) => " (Tab and n too)",
+            Some(keys) if keys.contains(&Key::BackTab) => " (Shift-Tab too)",
+            _ => "",
+        }
+    };
     let mut rows: Vec<(String, String)> = groups
         .into_iter()
         .map(|(shown, _, help)| {
             let pad = width - shown.chars().count();
-            (format!("{shown}{}", " ".repeat(pad)), help.to_string())
+            let extra = also(&shown);
+            (
+                format!("{shown}{}", " ".repeat(pad)),
+                format!("{help}{extra}"),
+            )
         })
         .collect();
     if map.types() {

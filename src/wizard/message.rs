@@ -75,7 +75,7 @@ pub enum Msg {
     TorchChecked(TorchReport),
     RollbackDone(Result<RollbackOutcome, String>),
     /// Harvested files copied back: (original, outcome).
-    CopiedBack(Vec<(PathBuf, Result<(), String>)>),
+    CopiedBack(Vec<(PathBuf, Result<(), crate::engine::harvest::CopyBackError>)>),
     /// The rollback's dry run: Err names what would refuse it.
     RollbackChecked(Result<(), String>),
     /// What a running rollback is doing now.

@@ -115,14 +115,24 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 format!("{ok} copied back; not copied: {}", failed.join("; "))
             });
             for (original, result) in &results {
-                if result.is_ok() {
-                    model.finish.actions.push(format!(
+                match result {
+                    Ok(()) => model.finish.actions.push(format!(
                         "harvested copy of {} copied back into place",
                         crate::engine::shown(original)
-                    ));
+                    )),
+                    // A copy that changed or became a link is not a saved copy any more:
+                    // the file counts as at risk again (asked about, not offered as saved).
+                    Err(crate::engine::harvest::CopyBackError::Untrusted(_)) => {
+                        super::earlier_runs::forget_harvested(&mut model.writers, original)
+                    }
+                    Err(_) => {}
                 }
             }
-            model.finish.copied_back.extend(results);
+            model.finish.copied_back.extend(
+                results
+                    .into_iter()
+                    .map(|(original, r)| (original, r.map_err(|e| e.to_string()))),
+            );
             model.finish.report_pending = true;
             vec![Effect::WriteReport(Box::new(super::finish_report(model)))]
         }
