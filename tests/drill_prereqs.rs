@@ -75,16 +75,22 @@ fn without_a_terminal_the_drill_names_the_one_command_and_installs_nothing() {
         return;
     }
     let env = NoBtrfs::new();
-    let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
-        .args(["drill", "--no-wizard"])
-        .env("PATH", env.path_var())
-        .env("SNAPRESCUE_DRILL_DIR", env.lab())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("sudo apt-get install -y btrfs-progs"), "{err}");
+    // With or without the wizard: the command is said before the wizard's terminal.
+    for args in [&["drill", "--no-wizard"][..], &["drill"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_snaprescue"))
+            .args(args)
+            .env("PATH", env.path_var())
+            .env("SNAPRESCUE_DRILL_DIR", env.lab())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("sudo apt-get install -y btrfs-progs"),
+            "{args:?}: {err}"
+        );
+    }
     assert_eq!(env.apt_log(), "", "nothing installed without asking");
 }
 

@@ -227,6 +227,14 @@ pub fn main() -> i32 {
         }) => !clean && !no_wizard,
         Some(_) => false,
     };
+    // The drill's own needs (root, btrfs-progs) are said before the wizard's terminal:
+    // without a terminal the one command to install btrfs-progs is the useful answer.
+    if let Some(Command::Drill { clean: false, .. }) = &cli.command
+        && let Err(e) = crate::drill_prereqs::ensure()
+    {
+        usage::write_stderr(&format!("snaprescue: {e}\n"));
+        return 1;
+    }
     if wants_wizard && let Some(message) = usage::wizard_needs_terminal() {
         return bad_usage(&message);
     }
