@@ -74,6 +74,17 @@ fn harvested_epoch_30() -> snaprescue::engine::harvest::HarvestReport {
     }
 }
 
+/// The rollback of /data to snapshot 259 ended, its guard kept.
+fn rolled_back_to_259() -> Msg {
+    Msg::RollbackDone(Ok(RollbackOutcome {
+        replaced: "/data".into(),
+        snapshot: "259".into(),
+        guard: Some("/data.pre-rollback-x".into()),
+        undo: "mv …".into(),
+        notes: vec![],
+    }))
+}
+
 fn at_restore() -> Model {
     let mut m = Model::new("/data/run".into());
     m.snapshots.chosen = Some("259".into());
@@ -120,16 +131,7 @@ fn after_a_rollback_the_checkpoints_under_path_are_checked_and_the_list_read_aga
     m.restore.phase = RestorePhase::Browsing;
     m.step = Step::Recovery;
     m.recovery.phase = RecoveryPhase::Running;
-    let effects = update(
-        &mut m,
-        Msg::RollbackDone(Ok(RollbackOutcome {
-            replaced: "/data".into(),
-            snapshot: "259".into(),
-            guard: Some("/data.pre-rollback-x".into()),
-            undo: "mv …".into(),
-            notes: vec![],
-        })),
-    );
+    let effects = update(&mut m, rolled_back_to_259());
     assert!(
         effects.contains(&Effect::VerifyUnder {
             root: "/data/run".into()
@@ -229,16 +231,7 @@ fn a_rollback_after_a_copy_back_counts_the_file_missing_again() {
     assert!(snaprescue::wizard::missing::still_missing(&m).is_empty());
     m.step = Step::Recovery;
     m.recovery.phase = RecoveryPhase::Running;
-    update(
-        &mut m,
-        Msg::RollbackDone(Ok(RollbackOutcome {
-            replaced: "/data".into(),
-            snapshot: "259".into(),
-            guard: Some("/data.pre-rollback-x".into()),
-            undo: "mv …".into(),
-            notes: vec![],
-        })),
-    );
+    update(&mut m, rolled_back_to_259());
     let missing = snaprescue::wizard::missing::still_missing(&m);
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert_eq!(

@@ -219,6 +219,22 @@ impl RunRecord {
             .any(|e| e["step"] == step && e["phase"] == phase)
     }
 
+    /// What the journal knows of a reset done by `step` to `disk`: done, maybe (asked, the
+    /// answer not recorded), or not done. Said by every rollback's `cleanup`.
+    pub fn reset_outcome(&self, step: &str, disk: &str) -> String {
+        let snapshot = &self.header.snapshot;
+        if self.reached(step, "done") {
+            format!("{disk} was reset to {snapshot}")
+        } else if self.reached(step, "start") {
+            format!(
+                "{disk} may or may not have been reset to {snapshot} (the request's answer was \
+                 not recorded; check its data)"
+            )
+        } else {
+            format!("{disk} was not reset")
+        }
+    }
+
     /// The last value of `key` recorded by any step.
     pub fn field(&self, key: &str) -> Option<String> {
         self.events

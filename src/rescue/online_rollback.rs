@@ -308,22 +308,11 @@ pub fn finish(
         .ok_or_else(|| {
             RescueError::Refused("the journal has no target; nothing was changed".into())
         })?;
-    let snapshot = &run.header.snapshot;
     if run.reached("reset", "start") {
         wait_reset(provider, &t.disk, watch)?;
     }
     attach_and_mount(provider, journal, &t, watch)?;
-    let reset = if run.reached("reset", "done") {
-        format!("{} was reset to {snapshot}", t.disk)
-    } else if run.reached("reset", "start") {
-        format!(
-            "{} may or may not have been reset to {snapshot} (the request's answer was not \
-             recorded; check its data)",
-            t.disk
-        )
-    } else {
-        format!("{} was not reset", t.disk)
-    };
+    let reset = run.reset_outcome("reset", &t.disk);
     Ok(format!(
         "{reset}; it is attached to {} and mounted on {}{}",
         t.instance,

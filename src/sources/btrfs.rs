@@ -281,14 +281,7 @@ impl SnapshotSource for BtrfsSource {
     }
 
     fn rollback_words(&self) -> super::RollbackWords {
-        super::RollbackWords {
-            noun: "subvolume".into(),
-            kept: "everything written since is set aside in a read-only guard".into(),
-            how_kept: format!(
-                "The current subvolume is kept read-only as `{}.pre-rollback-…`.",
-                self.rollback_target()
-            ),
-        }
+        super::RollbackWords::subvolume(&self.rollback_target())
     }
 
     fn live_root(&self) -> Option<PathBuf> {

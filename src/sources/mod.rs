@@ -201,6 +201,19 @@ pub struct RollbackWords {
     pub how_kept: String,
 }
 
+impl RollbackWords {
+    /// A btrfs subvolume's: swapped for the snapshot, the current one kept read-only.
+    pub fn subvolume(target: &str) -> Self {
+        Self {
+            noun: "subvolume".into(),
+            kept: "everything written since is set aside in a read-only guard".into(),
+            how_kept: format!(
+                "The current subvolume is kept read-only as `{target}.pre-rollback-…`."
+            ),
+        }
+    }
+}
+
 pub trait SnapshotSource: Send + Sync {
     /// Short name used in `--source` and JSON (`btrfs`).
     fn name(&self) -> &'static str;

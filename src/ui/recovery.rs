@@ -28,18 +28,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
                 .find(|(source, _)| *source == s.source)
                 .map(|(_, w)| w.clone())
         })
-        .unwrap_or_else(|| crate::sources::RollbackWords {
-            noun: "subvolume".into(),
-            kept: "everything written since is set aside in a read-only guard".into(),
-            how_kept: format!(
-                "The current subvolume is kept read-only as `{target}.pre-rollback-…`."
-            ),
-        });
-    let (noun, kept, how_kept) = (
-        words.noun.as_str(),
-        words.kept.clone(),
-        words.how_kept.clone(),
-    );
+        .unwrap_or_else(|| crate::sources::RollbackWords::subvolume(&target));
+    let crate::sources::RollbackWords {
+        noun,
+        kept,
+        how_kept,
+    } = words;
     let mut lines = vec![
         Line::from(format!("Snapshot {name}, taken {when}")).bold(),
         Line::from(""),

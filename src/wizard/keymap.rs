@@ -176,22 +176,37 @@ impl Keymap {
             .filter(move |b| b.when.is_none_or(|holds| holds(model)))
     }
 
-    /// Bindings grouped by their label, in order: (keys as shown, label, help).
-    fn groups(&self, model: &Model) -> Vec<(String, &'static str, &'static str)> {
-        let mut groups: Vec<(String, &'static str, &'static str)> = Vec::new();
+    /// Bindings grouped by their label, in order (`f/P/F:freeze` is one group).
+    fn groups(&self, model: &Model) -> Vec<Group> {
+        let mut groups: Vec<Group> = Vec::new();
         for b in self.active(model) {
             match groups.last_mut() {
-                Some(last) if !b.label.is_empty() && last.1 == b.label => {
-                    last.0 = format!("{}/{}", last.0, b.shown);
-                    if last.2.is_empty() {
-                        last.2 = b.help;
+                Some(last) if !b.label.is_empty() && last.label == b.label => {
+                    last.shown = format!("{}/{}", last.shown, b.shown);
+                    if last.help.is_empty() {
+                        last.help = b.help;
                     }
+                    last.keys.extend_from_slice(b.keys);
                 }
-                _ => groups.push((b.shown.to_string(), b.label, b.help)),
+                _ => groups.push(Group {
+                    shown: b.shown.to_string(),
+                    label: b.label,
+                    help: b.help,
+                    keys: b.keys.to_vec(),
+                }),
             }
         }
         groups
     }
+}
+
+/// Neighbouring bindings with one label: their keys as shown, the word, the help line, and
+/// every key they bind.
+struct Group {
+    shown: String,
+    label: &'static str,
+    help: &'static str,
+    keys: Vec<Key>,
 }
 
 /// What `key` asks for in the mode the model is in, if anything.
@@ -213,8 +228,8 @@ pub fn footer(model: &Model) -> String {
     let mut parts: Vec<String> = map
         .groups(model)
         .into_iter()
-        .filter(|g| !g.1.is_empty())
-        .map(|(shown, label, _)| format!("{shown}:{label}"))
+        .filter(|g| !g.label.is_empty())
+        .map(|g| format!("{}:{}", g.shown, g.label))
         .collect();
     if let Unbound::Answers(_, word) = map.unbound {
         let other = if parts.is_empty() { "any key" } else { "other" };
@@ -232,36 +247,32 @@ pub fn footer(model: &Model) -> String {
 /// (keys as shown, padded to one width; what they do).
 pub fn help(model: &Model) -> (String, Vec<(String, String)>) {
     let map = Mode::of_screen(model).keymap();
-    let groups: Vec<_> = map
+    let groups: Vec<Group> = map
         .groups(model)
         .into_iter()
-        .filter(|g| !g.2.is_empty())
+        .filter(|g| !g.help.is_empty())
         .collect();
     let width = groups
         .iter()
-        .map(|g| g.0.chars().count())
+        .map(|g| g.shown.chars().count())
         .max()
         .unwrap_or(0);
-    // Keys bound beside the one shown (Tab and n go on, Shift-Tab goes back) are said too,
-    // so no key works that the help does not name.
-    let also = |shown: &str| {
-        let b = map
-            .active(model)
-            .find(|b| b.shown == shown || shown.starts_with(&format!("{}/", b.shown)));
-        match b.map(|b| b.keys) {
-            Some(keys) if keys.contains(&Key::Tab) => " (Tab and n too)",
-            Some(keys) if keys.contains(&Key::BackTab) => " (Shift-Tab too)",
-            _ => "",
-        }
-    };
     let mut rows: Vec<(String, String)> = groups
         .into_iter()
-        .map(|(shown, _, help)| {
-            let pad = width - shown.chars().count();
-            let extra = also(&shown);
+        .map(|g| {
+            // Keys bound beside the one shown are said too: no key works that the help
+            // does not name.
+            let also = if g.keys.contains(&Key::Tab) {
+                " (Tab and n too)"
+            } else if g.keys.contains(&Key::BackTab) {
+                " (Shift-Tab too)"
+            } else {
+                ""
+            };
+            let pad = width - g.shown.chars().count();
             (
-                format!("{shown}{}", " ".repeat(pad)),
-                format!("{help}{extra}"),
+                format!("{}{}", g.shown, " ".repeat(pad)),
+                format!("{}{also}", g.help),
             )
         })
         .collect();

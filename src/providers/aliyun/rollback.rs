@@ -265,16 +265,7 @@ pub fn finish(
     if run.reached("stop", "start") {
         start(aliyun, journal, &instance, watch)?;
     }
-    let reset = if run.reached("reset", "done") {
-        format!("{disk} was reset to {}", run.header.snapshot)
-    } else if run.reached("reset", "start") {
-        format!(
-            "{disk} may or may not have been reset to {} (check its data)",
-            run.header.snapshot
-        )
-    } else {
-        format!("{disk} was not reset")
-    };
+    let reset = run.reset_outcome("reset", &disk);
     Ok(format!(
         "{reset}; instance {instance} is running{}",
         guard

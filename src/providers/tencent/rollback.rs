@@ -254,16 +254,7 @@ pub fn finish(
     if run.reached("apply", "start") {
         settle(tencent, journal, &disk, &instance, watch)?;
     }
-    let reset = if run.reached("apply", "done") {
-        format!("{disk} was reset to {}", run.header.snapshot)
-    } else if run.reached("apply", "start") {
-        format!(
-            "{disk} may or may not have been reset to {} (check its data)",
-            run.header.snapshot
-        )
-    } else {
-        format!("{disk} was not reset")
-    };
+    let reset = run.reset_outcome("apply", &disk);
     Ok(format!(
         "{reset}; instance {instance} is running{}",
         run.field("guard")
