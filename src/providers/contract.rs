@@ -94,6 +94,11 @@ pub trait CloudProvider: Send + Sync {
     /// Starts putting a detached disk back to `snapshot` in place (refused with
     /// [`CloudError::Unsupported`] by clouds that cannot).
     fn reset_disk(&self, disk: &str, snapshot: &str) -> Result<(), CloudError>;
+    /// Whether `error`, answering an attach right after a reset, only means the disk is still
+    /// settling (ECS's `IncorrectDiskStatus`), so the attach is asked again.
+    fn still_settling(&self, _error: &CloudError) -> bool {
+        false
+    }
 
     /// The rollback plan for the disk at `place` (a provider-specific flow, or the generic
     /// one), refused before anything changes when it cannot be done from here.
@@ -113,6 +118,9 @@ pub trait CloudProvider: Send + Sync {
 
 /// One way of rolling a disk back, chosen by its provider.
 pub trait RollbackFlow {
+    /// What happens to the current state and to the machine, in a few words and as a
+    /// sentence (the wizard's step 4 says it before the user chooses).
+    fn words(&self) -> (String, String);
     /// What it will do, step by step (nothing is changed), or why it is refused.
     fn plan(&self, snapshot: &str, keep_guard: bool) -> Result<Vec<String>, RescueError>;
     /// Does it, journaled; the outcome says where the old state is kept and how to undo.

@@ -42,3 +42,14 @@ pub fn take_guard(
     journal.record("guard", "done", json!({"guard": id}))?;
     Ok(id)
 }
+
+/// How a rollback that stops the instance is said: the guard first, then the stop and start.
+pub fn stop_words(disk: &str, instance: &str) -> (String, String) {
+    (
+        "a guard snapshot of it is taken first; the instance is stopped and started again".into(),
+        format!(
+            "A guard snapshot of `{disk}` is taken first; instance {instance} is stopped, the \
+             disk reset and the instance started again (from another machine)."
+        ),
+    )
+}

@@ -144,8 +144,26 @@ impl<'a> OnlineRollback<'a> {
 }
 
 impl RollbackFlow for OnlineRollback<'_> {
+    fn words(&self) -> (String, String) {
+        let (disk, mp) = (&self.target.disk, self.target.mount_point.display());
+        (
+            format!(
+                "a guard snapshot is taken first; {mp} is unmounted, the disk detached, reset \
+                 and attached again: gone for a few minutes, no reboot"
+            ),
+            format!(
+                "A guard snapshot of `{disk}` is taken first. {mp} is unmounted, {disk} detached, \
+                 reset and attached again, and {mp} mounted as before: it is gone for a few \
+                 minutes; nothing reboots."
+            ),
+        )
+    }
+
     fn plan(&self, snapshot: &str, keep_guard: bool) -> Result<Vec<String>, RescueError> {
         let t = &self.target;
+        if let Some(refusal) = checks::writers_refusal(&t.mount_point, &self.path) {
+            return Err(RescueError::Refused(refusal));
+        }
         let mp = t.mount_point.display();
         let mut steps = vec![
             format!("check that no process uses {mp} (stop the writers first)"),
@@ -253,7 +271,7 @@ fn attach_and_mount(
             watch.say(&format!("attaching {} to {}", t.disk, t.instance));
             journal.record("attach", "start", json!({}))?;
             if provider.disk_state(&t.disk)? == Some(DiskState::Available) {
-                provider.attach(&t.disk, &t.instance)?;
+                attach(provider, t, watch)?;
             }
         }
         wait_for(provider, &t.disk, "to be attached", watch, attached_here)?;
@@ -289,6 +307,25 @@ fn attach_and_mount(
     crate::ports::mounts::mount_as(&device, &t.mounted_as, &t.mount_point)?;
     journal.record("mount", "done", json!({}))?;
     Ok(())
+}
+
+/// Attaches the disk, asked again while the cloud says a reset is still settling.
+fn attach(
+    provider: &dyn CloudProvider,
+    t: &OnlineTarget,
+    watch: &Watch,
+) -> Result<(), RescueError> {
+    wait_until(
+        &format!("{} to accept the attach of {}", provider.name(), t.disk),
+        cloud_wait(900),
+        "run `snaprescue cleanup` later: it attaches and mounts the disk again",
+        watch,
+        || match provider.attach(&t.disk, &t.instance) {
+            Ok(()) => Ok(Some(())),
+            Err(e) if provider.still_settling(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+    )
 }
 
 /// Finishes an interrupted online rollback forward: waits out a running reset, attaches the

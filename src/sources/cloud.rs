@@ -48,7 +48,12 @@ impl SnapshotSource for CloudSource {
     }
 
     fn rollback_words(&self) -> super::RollbackWords {
-        let (kept, how_kept) = self.provider.rollback_words(&self.place.disk.id);
+        // Said by the flow that would run; the provider's general words when none can be
+        // chosen now (the refusal is shown when the rollback is asked for).
+        let (kept, how_kept) = match self.provider.rollback_flow(&self.place) {
+            Ok(flow) => flow.words(),
+            Err(_) => self.provider.rollback_words(&self.place.disk.id),
+        };
         super::RollbackWords {
             noun: self.provider.noun().into(),
             kept,

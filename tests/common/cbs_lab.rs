@@ -238,7 +238,7 @@ impl Cbs {
 
 /// A 32 MiB ext4 image at `image` holding `files`, staged under `stage` (made with
 /// `mkfs.ext4 -d`, no mount).
-fn ext4_image(stage: &Path, image: &Path, files: &[(&str, &[u8])]) {
+pub fn ext4_image(stage: &Path, image: &Path, files: &[(&str, &[u8])]) {
     let root = stage.join("root");
     for (rel, data) in files {
         let path = root.join(rel);

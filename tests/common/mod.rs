@@ -6,6 +6,7 @@ pub mod aws_cloud;
 pub mod cbs_lab;
 pub mod disk_harness;
 pub mod ecs_rescue_lab;
+pub mod ecs_rollback_lab;
 pub mod ecs_stand_in;
 pub mod gpu_stand_ins;
 pub mod moto;

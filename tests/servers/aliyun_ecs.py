@@ -11,7 +11,10 @@ through their real states, one step per description: CreateDisk Creating→Avail
 AttachDisk Attaching→In_use, DetachDisk Detaching→Available, CreateSnapshot
 progressing→accomplished, StopInstance Stopping→Stopped, StartInstance Starting→Running (the
 first StartInstance after a ResetDisk is refused with IncorrectDiskStatus, as ECS does while
-the reset settles). Attached disks are presented to the machine by disk_harness.py (virtio
+the reset settles). ResetDisk of a detached data disk: ReIniting, then Available under an
+operation lock, then free; the first AttachDisk after it is refused with IncorrectDiskStatus.
+ResetDisk of an attached disk needs its instance Stopped (IncorrectInstanceStatus), and a
+snapshot of that disk (InvalidParameter.Mismatch). Attached disks are presented to the machine by disk_harness.py (virtio
 serial = id without d-). Every request is appended to STATE.log as one JSON line."""
 import base64
 import datetime
@@ -44,7 +47,11 @@ def advance(obj, on_change=None):
     """Answers the current state, then moves one step along the object's pending states."""
     shown = public(obj)
     if obj.get("_pending"):
-        obj["Status"] = obj["_pending"].pop(0)
+        step = obj["_pending"].pop(0)
+        if step == "_unlock":
+            obj["OperationLocks"] = {"OperationLock": []}
+        else:
+            obj["Status"] = step
         if on_change:
             on_change(obj)
     return shown
@@ -232,6 +239,11 @@ class Handler(BaseHTTPRequestHandler):
                     return refusal(404, "InvalidInstanceId.NotFound", "The specified instance does not exist.")
                 if disk["Status"] != "Available" or instance["Status"] not in ("Running", "Stopped"):
                     return refusal(403, "IncorrectDiskStatus", "The current disk status does not support this operation.")
+                if disk.get("OperationLocks", {}).get("OperationLock") or disk.get("_attach_refusals"):
+                    # Available again after a reset, but ECS still settles it for a moment.
+                    if not disk.get("OperationLocks", {}).get("OperationLock"):
+                        disk["_attach_refusals"] -= 1
+                    return refusal(403, "IncorrectDiskStatus", "The current disk status does not support this operation.")
                 disk.update(Status="Attaching", _pending=["In_use"], InstanceId=instance["InstanceId"])
             elif action == "DetachDisk":
                 if disk["Status"] != "In_use" or disk["InstanceId"] != p.get("InstanceId"):
@@ -252,9 +264,16 @@ class Handler(BaseHTTPRequestHandler):
                     return refusal(403, "InvalidParameter.Mismatch", "The specified snapshot is not created from the specified disk.")
                 if instance is not None and instance["Status"] != "Stopped":
                     return refusal(403, "IncorrectInstanceStatus", "The current status of the instance does not support this operation.")
+                if disk["Status"] not in ("In_use", "Available"):
+                    return refusal(403, "IncorrectDiskStatus", "The current disk status does not support this operation.")
                 disk["_reset_to"] = snap["SnapshotId"]
+                disk_harness.reset(disk["DiskId"], snap["SnapshotId"])
                 if instance is not None:
                     instance["_start_refusals"] = 1
+                else:
+                    # A detached disk: ReIniting, then Available under an operation lock, then free.
+                    disk.update(Status="ReIniting", _pending=["ReIniting", "Available", "_unlock"],
+                                OperationLocks={"OperationLock": [{"LockReason": "resetting"}]}, _attach_refusals=1)
             return reply(200, {"RequestId": "r-12"})
         if action == "CreateSnapshot":
             disk = disks_by_id.get(p.get("DiskId"))
@@ -271,6 +290,7 @@ class Handler(BaseHTTPRequestHandler):
                                        "Encrypted": False, "Tags": request_tags(p)})
             if token:
                 tokens[token] = snap_id
+            disk_harness.snapshotted(disk["DiskId"], snap_id)
             return reply(200, {"RequestId": "r-13", "SnapshotId": snap_id})
         if action in ("StopInstance", "StartInstance"):
             instance = instances.get(p.get("InstanceId"))
@@ -324,6 +344,11 @@ class Handler(BaseHTTPRequestHandler):
             return reply(200, page)
         return refusal(404, "InvalidAction.NotFound", f"Specified api {action} is not found.")
 
+
+# Disks attached when the state was written are presented now (an instance's own disks).
+for d in state["disks"]:
+    if d.get("Status") == "In_use":
+        disk_changed(d)
 
 # Port 0: the kernel picks a free one, announced on stdout for the test that started us.
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -40,6 +40,10 @@ pub struct EcsDisk {
     pub status: String,
     pub kind: String,
     pub instance_id: String,
+    /// Whether it can be detached (`Portable`); unknown counts as not.
+    pub portable: bool,
+    /// Operations still holding the disk (`OperationLocks`), e.g. a reset settling.
+    pub locked: bool,
 }
 
 /// A field that should be a number but may arrive as a string (`"40"`), as the SDK models
@@ -202,6 +206,10 @@ impl EcsClient {
                     status: text(d, "Status"),
                     kind: text(d, "Type"),
                     instance_id: text(d, "InstanceId"),
+                    portable: d["Portable"].as_bool().unwrap_or(false),
+                    locked: d["OperationLocks"]["OperationLock"]
+                        .as_array()
+                        .is_some_and(|locks| !locks.is_empty()),
                 })
             })
             .collect()

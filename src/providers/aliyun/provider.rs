@@ -158,6 +158,9 @@ impl CloudProvider for AliyunProvider {
         };
         Ok(found.map(|d| match d.status.to_ascii_lowercase().as_str() {
             "creating" => DiskState::Creating,
+            // A reset (ReIniting) or another operation still holds the disk.
+            "reiniting" => DiskState::Resetting,
+            "available" if d.locked => DiskState::Resetting,
             "available" => DiskState::Available,
             "attaching" => DiskState::Attaching(d.instance_id),
             "in_use" => DiskState::InUse(d.instance_id),
@@ -253,6 +256,10 @@ impl CloudProvider for AliyunProvider {
                 &[param("DiskId", disk), param("SnapshotId", snapshot)],
             )
             .map(|_| ())
+    }
+
+    fn still_settling(&self, error: &CloudError) -> bool {
+        error.has_code(&["IncorrectDiskStatus", "OperationConflict"])
     }
 
     fn rollback_flow<'a>(

@@ -1,12 +1,17 @@
-//! ECS rollback: a guard snapshot of the disk as it is now (tagged, waited for), then
-//! StopInstance, wait Stopped, ResetDisk, StartInstance (retried while ECS still reports the
-//! disk or instance busy), wait Running. Refused on the very instance it would stop.
-//! Interrupted runs are finished from the journal by [`finish`]: a stopped instance is
-//! started again.
+//! ECS rollback plans behind the contract's one interface. A detachable data disk rolled back
+//! from the instance using it takes the generic online flow (unmount, guard, DetachDisk,
+//! ResetDisk on the `Available` disk, AttachDisk again, remount): no stop, no reboot. Any
+//! other disk, or a run from another machine, takes the stop-and-reset flow: a guard snapshot
+//! of the disk as it is now (tagged, waited for), then StopInstance, wait Stopped, ResetDisk,
+//! StartInstance (retried while ECS still reports the disk or instance busy), wait Running —
+//! refused on the very instance it would stop, with the command to run from elsewhere.
+//! Interrupted stop-and-reset runs are finished from the journal by [`finish`]: a stopped
+//! instance is started again.
 
 use super::provider::AliyunProvider;
 use crate::providers::{CloudProvider, RollbackFlow};
 use crate::rescue::journal::{Journal, RunHeader, RunRecord, journaled};
+use crate::rescue::online_rollback::OnlineRollback;
 use crate::rescue::{RescueError, Watch, cloud_wait, param, wait_until};
 use crate::sources::RollbackOutcome;
 use crate::sources::cloud_disk::DiskPlace;
@@ -27,26 +32,53 @@ pub struct Request<'a> {
 struct StopAndReset<'a> {
     aliyun: &'a AliyunProvider,
     disk: &'a str,
-    instance: &'a str,
+    instance: String,
     this_instance: Option<&'a str>,
+    /// Why the online flow does not apply, said when the stop is refused here.
+    not_online: Option<String>,
 }
 
-/// The plan for the disk at `place`, refused when the disk belongs to no known instance.
+/// The plan for the disk at `place`: online for a detachable data disk of the instance this
+/// runs on, else stop-and-reset; refused when the disk belongs to no known instance.
 pub fn choose<'a>(
     aliyun: &'a AliyunProvider,
     place: &'a DiskPlace,
 ) -> Result<Box<dyn RollbackFlow + 'a>, RescueError> {
-    let instance = place.instance.as_deref().ok_or_else(|| {
+    let disk = aliyun
+        .ecs
+        .describe_disks(None, Some(&place.disk.id))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            RescueError::Refused(format!(
+                "ECS disk {} does not exist in {}: check --disk and --region",
+                place.disk.id, aliyun.ecs.region
+            ))
+        })?;
+    let attached = Some(disk.instance_id.as_str()).filter(|i| !i.is_empty());
+    let instance = place.instance.as_deref().or(attached).ok_or_else(|| {
         RescueError::Refused(format!(
             "ECS disk {} is attached to no known instance: give --instance",
             place.disk.id
         ))
     })?;
+    let here = place.this_instance.as_deref() == Some(instance);
+    let not_online = if disk.kind == "system" {
+        Some("it is the system disk".to_string())
+    } else if !disk.portable {
+        Some("it cannot be detached (Portable=false)".to_string())
+    } else {
+        None
+    };
+    if here && not_online.is_none() {
+        return Ok(Box::new(OnlineRollback::prepare(aliyun, place)?));
+    }
     Ok(Box::new(StopAndReset {
         aliyun,
         disk: &place.disk.id,
-        instance,
+        instance: instance.to_string(),
         this_instance: place.this_instance.as_deref(),
+        not_online,
     }))
 }
 
@@ -59,16 +91,25 @@ impl StopAndReset<'_> {
     ) -> Result<Request<'a>, RescueError> {
         let request = Request {
             disk: self.disk,
-            instance: self.instance,
+            instance: &self.instance,
             snapshot,
             keep_guard,
         };
-        refuse_self_stop(&request, self.this_instance, &self.aliyun.ecs.region)?;
+        refuse_self_stop(
+            &request,
+            self.this_instance,
+            &self.aliyun.ecs.region,
+            self.not_online.as_deref(),
+        )?;
         Ok(request)
     }
 }
 
 impl RollbackFlow for StopAndReset<'_> {
+    fn words(&self) -> (String, String) {
+        crate::rescue::guard::stop_words(self.disk, &self.instance)
+    }
+
     fn plan(&self, snapshot: &str, keep_guard: bool) -> Result<Vec<String>, RescueError> {
         Ok(plan(&self.request(snapshot, keep_guard)?))
     }
@@ -113,19 +154,29 @@ pub fn plan(r: &Request) -> Vec<String> {
     steps
 }
 
-/// Refuses to stop the instance this process runs on, naming the alternatives.
+/// Refuses to stop the instance this process runs on, naming the alternatives; `why` says
+/// why the disk cannot be rolled back online instead.
 pub fn refuse_self_stop(
     r: &Request,
     this_instance: Option<&str>,
     region: &str,
+    why: Option<&str>,
 ) -> Result<(), RescueError> {
     if this_instance == Some(r.instance) {
         return Err(RescueError::Refused(format!(
-            "rolling {} back stops instance {}, which is the machine snaprescue runs on: it could not \
-             start it again. Either restore files from a rescue disk instead (snaprescue restore PATH \
+            "rolling {} back stops instance {}{}, which is the machine snaprescue runs on: it \
+             could not start it again. Either restore files from a rescue disk instead (snaprescue restore PATH \
              --snapshot {} --source aliyun), or run from another machine: snaprescue rollback PATH \
              --source aliyun --region {region} --instance {} --disk {} --snapshot {} --confirm {}",
-            r.disk, r.instance, r.snapshot, r.instance, r.disk, r.snapshot, r.disk
+            r.disk,
+            r.instance,
+            why.map(|w| format!(" ({w}, so it cannot be reset online)"))
+                .unwrap_or_default(),
+            r.snapshot,
+            r.instance,
+            r.disk,
+            r.snapshot,
+            r.disk
         )));
     }
     Ok(())

@@ -32,6 +32,10 @@ pub fn choose<'a>(
 }
 
 impl RollbackFlow for EbsRollback<'_> {
+    fn words(&self) -> (String, String) {
+        crate::providers::CloudProvider::rollback_words(self.aws, &self.target.volume)
+    }
+
     fn plan(&self, snapshot: &str, _keep_guard: bool) -> Result<Vec<String>, RescueError> {
         Ok(rollback::plan(&self.target, snapshot))
     }

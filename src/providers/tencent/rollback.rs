@@ -119,6 +119,10 @@ impl StopAndApply<'_> {
 }
 
 impl RollbackFlow for StopAndApply<'_> {
+    fn words(&self) -> (String, String) {
+        crate::rescue::guard::stop_words(&self.disk, &self.instance)
+    }
+
     fn plan(&self, snapshot: &str, keep_guard: bool) -> Result<Vec<String>, RescueError> {
         self.refuse_self_stop(snapshot)?;
         let mut steps = Vec::new();
