@@ -47,6 +47,11 @@ fn a_data_disk_is_rolled_back_from_its_instance_without_a_stop() {
         assert!(steps.contains(word), "{word}: {plan}");
     }
     assert!(!steps.contains("stop instance"), "{plan}");
+    let said = plan["what_happens"].as_str().unwrap();
+    assert!(
+        said.contains("unmounted") && said.contains("nothing reboots"),
+        "the words step 4 shows: {said}"
+    );
     ecs.assert_untouched("dry run");
 
     let args = ecs.rollback_args(SNAPSHOT, &["--confirm", DISK]);
@@ -226,6 +231,10 @@ fn a_disk_that_cannot_be_detached_is_refused_here_with_the_command_for_elsewhere
     assert_eq!(code, Some(0), "{plan} {stderr}");
     assert!(
         plan["steps"].to_string().contains("stop instance"),
+        "{plan}"
+    );
+    assert!(
+        plan["what_happens"].as_str().unwrap().contains("stopped"),
         "{plan}"
     );
 }

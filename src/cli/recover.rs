@@ -256,8 +256,10 @@ pub fn rollback(
     let source = session.source_of(&snapshot)?;
     let Some(confirm) = confirm else {
         let steps = source.rollback_plan(&snapshot, keep_guard)?;
+        // The same words the wizard's step 4 shows for this rollback.
+        let what_happens = source.rollback_words().how_kept;
         let mut human = format!(
-            "dry run: rolling {} back to {} would:\n",
+            "dry run: rolling {} back to {} would:\n{what_happens}\n",
             source.rollback_target(),
             snapshot.id
         );
@@ -276,6 +278,7 @@ pub fn rollback(
                 "target": source.rollback_target(),
                 "snapshot": snapshot.id,
                 "steps": steps,
+                "what_happens": what_happens,
             }),
             human,
             ok: true,
