@@ -1,6 +1,11 @@
-//! The data of one file copied and proven: only its data regions (holes stay holes), read
-//! ahead while each chunk is hashed and written, and every written chunk read back from the
-//! copy and hashed again on a second thread, so verification overlaps the copy.
+//! The data of one file copied and proven: only its data regions (holes stay holes), every
+//! byte hashed as read from the snapshot and again as read back from the copy.
+//!
+//! A large file runs as a pipeline of three threads joined by bounded queues, so a cold read
+//! never waits on the hash or the write: a reader fills a small pool of 4 MiB buffers with
+//! the source's data regions in order, the calling thread hashes and writes each buffer and
+//! starts its writeback, and a verifier reads each written span back from the copy and
+//! hashes it. A small file is done inline on the calling thread (no threads to start).
 
 use super::copy::{CopyError, io};
 use std::fs::File;
@@ -9,15 +14,22 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-const CHUNK: usize = 1 << 20;
+/// The unit of reading, writing and reading back for a large file.
+const CHUNK: usize = 4 << 20;
+/// Buffers in flight between the reader and the writer (the reader's lead, 24 MiB).
+const POOL: usize = 6;
+/// Files up to this size are copied inline.
+const INLINE_MAX: u64 = 2 << 20;
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 /// BLAKE3 of a whole file.
 pub fn hash_file(file: &mut File, cancel: &AtomicBool) -> Result<String, CopyError> {
     file.seek(SeekFrom::Start(0))
         .map_err(io("cannot seek", Path::new("file")))?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; 1 << 20];
     loop {
         if cancel.load(Ordering::Relaxed) {
             return Err(CopyError::Cancelled);
@@ -49,25 +61,59 @@ fn next_data(file: &File, offset: u64, len: u64) -> Option<(u64, u64)> {
     ((start as u64) < len).then_some((start as u64, end))
 }
 
-/// What the verifier hashes, in file order.
+/// The source in file order: data regions cut into pieces of at most `chunk`, and the holes
+/// between them (and the zero tail up to `len`).
+fn pieces(input: &File, len: u64, chunk: usize) -> impl Iterator<Item = Span> + '_ {
+    let mut pos = 0u64;
+    let mut region: Option<(u64, u64)> = None;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        if let Some((offset, end)) = region {
+            if offset < end {
+                let n = ((end - offset) as usize).min(chunk);
+                region = Some((offset + n as u64, end));
+                pos = offset + n as u64;
+                return Some(Span::Written(offset, n));
+            }
+            region = None;
+        }
+        match next_data(input, pos, len) {
+            Some((start, end)) => {
+                region = Some((start, end));
+                let gap = start - pos;
+                pos = start;
+                Some(Span::Zeros(gap))
+            }
+            None => {
+                done = true;
+                Some(Span::Zeros(len.saturating_sub(pos)))
+            }
+        }
+    })
+    .filter(|span| !matches!(span, Span::Zeros(0)))
+}
+
+/// A piece of the file: data at an offset (read from the source, or written to the copy),
+/// or a hole of this length.
+#[derive(Debug, Clone, Copy)]
 enum Span {
-    /// Bytes just written at this offset: read them back from the copy.
     Written(u64, usize),
-    /// A hole (or the zero tail) of this length.
     Zeros(u64),
 }
 
-fn hash_zeros(hasher: &mut blake3::Hasher, zeros: &[u8], mut len: u64) {
+fn hash_zeros(hasher: &mut blake3::Hasher, mut len: u64) {
     while len > 0 {
-        let n = len.min(zeros.len() as u64) as usize;
-        hasher.update(&zeros[..n]);
+        let n = len.min(ZEROS.len() as u64) as usize;
+        hasher.update(&ZEROS[..n]);
         len -= n as u64;
     }
 }
 
-/// Copies data regions only (holes stay holes), hashing what is read; a second thread reads
-/// each written chunk back from the copy and hashes it, so verification runs on the other
-/// core while copying goes on. Returns (hash of the source, hash of the copy).
+/// Copies data regions only (holes stay holes), hashing what is read and what is read back
+/// from the copy. Returns (hash of the source, hash of the copy).
 pub(super) fn copy_sparse(
     input: &File,
     output: &File,
@@ -75,80 +121,197 @@ pub(super) fn copy_sparse(
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<(String, String), CopyError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Span>(8);
+    if len <= INLINE_MAX {
+        return copy_inline(input, output, len, cancel, on_bytes);
+    }
+    advise(input, 0, 0, libc::POSIX_FADV_SEQUENTIAL);
     std::thread::scope(|scope| {
-        let verifier = scope.spawn(move || -> Result<String, CopyError> {
-            let mut hasher = blake3::Hasher::new();
-            let zeros = vec![0u8; CHUNK];
-            let mut buf = vec![0u8; CHUNK];
-            for span in rx {
-                match span {
-                    Span::Zeros(n) => hash_zeros(&mut hasher, &zeros, n),
-                    Span::Written(offset, n) => {
-                        output
-                            .read_exact_at(&mut buf[..n], offset)
-                            .map_err(io("cannot read back", Path::new("restored file")))?;
-                        hasher.update(&buf[..n]);
-                    }
-                }
-            }
-            Ok(hasher.finalize().to_hex().to_string())
-        });
-        let copied = (|| {
-            advise(input, 0, 0, libc::POSIX_FADV_SEQUENTIAL);
-            let mut hasher = blake3::Hasher::new();
-            let zeros = vec![0u8; CHUNK];
-            let mut buf = vec![0u8; CHUNK];
-            let mut pos = 0u64;
-            while let Some((start, end)) = next_data(input, pos, len) {
-                hash_zeros(&mut hasher, &zeros, start - pos);
-                let _ = tx.send(Span::Zeros(start - pos));
-                let mut offset = start;
-                while offset < end {
-                    if cancel.load(Ordering::Relaxed) {
-                        return Err(CopyError::Cancelled);
-                    }
-                    // Keep the disk reading ahead while this chunk is hashed and written.
-                    advise(
-                        input,
-                        offset + PREFETCH,
-                        CHUNK as u64,
-                        libc::POSIX_FADV_WILLNEED,
-                    );
-                    let want = ((end - offset) as usize).min(CHUNK);
-                    let n = input
-                        .read_at(&mut buf[..want], offset)
-                        .map_err(io("cannot read", Path::new("snapshot file")))?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buf[..n]);
-                    output
-                        .write_all_at(&buf[..n], offset)
-                        .map_err(io("cannot write", Path::new("restored file")))?;
-                    let _ = tx.send(Span::Written(offset, n));
-                    start_writeback(output, offset, n as u64);
-                    offset += n as u64;
-                    on_bytes(n as u64);
-                }
-                pos = offset.max(end);
-            }
-            let tail = len.saturating_sub(pos);
-            hash_zeros(&mut hasher, &zeros, tail);
-            let _ = tx.send(Span::Zeros(tail));
-            output
-                .set_len(len)
-                .map_err(io("cannot size", Path::new("restored file")))?;
-            Ok(hasher.finalize().to_hex().to_string())
-        })();
-        drop(tx);
+        let (free_tx, free_rx) = sync_channel::<Vec<u8>>(POOL);
+        let (data_tx, data_rx) = sync_channel::<(Span, Option<Vec<u8>>)>(POOL);
+        let (check_tx, check_rx) = sync_channel::<Span>(POOL * 2);
+        let reader = scope.spawn(move || read_ahead(input, len, cancel, free_rx, data_tx));
+        let verifier = scope.spawn(move || read_back(output, check_rx));
+        let copied = write_pieces(output, len, cancel, on_bytes, data_rx, free_tx, check_tx);
+        let read = reader.join().unwrap_or(Err(CopyError::Mismatch));
         let verified = verifier.join().unwrap_or(Err(CopyError::Mismatch));
+        // The first failure in file order is the one to tell: a read error stops the writer.
+        read?;
         Ok((copied?, verified?))
     })
 }
 
-/// How far ahead of the copy the source is read (asynchronously, by the kernel).
-const PREFETCH: u64 = 16 << 20;
+/// The reader: fills free buffers with the source's pieces, in order, as fast as the disk
+/// gives them. Stops when cancelled or when the writer has gone.
+fn read_ahead(
+    input: &File,
+    len: u64,
+    cancel: &AtomicBool,
+    free: Receiver<Vec<u8>>,
+    out: SyncSender<(Span, Option<Vec<u8>>)>,
+) -> Result<(), CopyError> {
+    // Buffers made so far: new ones until the pool is full, then the ones given back.
+    let mut made = 0usize;
+    for span in pieces(input, len, CHUNK) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(CopyError::Cancelled);
+        }
+        let piece = match span {
+            Span::Zeros(_) => (span, None),
+            Span::Written(offset, want) => {
+                let mut buf = match free.try_recv() {
+                    Ok(b) => b,
+                    Err(_) if made < POOL => {
+                        made += 1;
+                        vec![0u8; CHUNK]
+                    }
+                    Err(_) => match free.recv() {
+                        Ok(b) => b,
+                        Err(_) => return Ok(()),
+                    },
+                };
+                let n = read_full_at(input, &mut buf[..want], offset)
+                    .map_err(io("cannot read", Path::new("snapshot file")))?;
+                if n < want {
+                    // The file shrank while it was read: the hashes will tell.
+                    let _ = out.send((Span::Written(offset, n), Some(buf)));
+                    return Ok(());
+                }
+                (Span::Written(offset, n), Some(buf))
+            }
+        };
+        if out.send(piece).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// The writer (the calling thread): hashes and writes each piece, hands the span to the
+/// verifier and the buffer back to the reader.
+fn write_pieces(
+    output: &File,
+    len: u64,
+    cancel: &AtomicBool,
+    on_bytes: &mut dyn FnMut(u64),
+    pieces: Receiver<(Span, Option<Vec<u8>>)>,
+    free: SyncSender<Vec<u8>>,
+    check: SyncSender<Span>,
+) -> Result<String, CopyError> {
+    let mut hasher = blake3::Hasher::new();
+    for (span, buf) in pieces {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(CopyError::Cancelled);
+        }
+        match (span, buf) {
+            (Span::Written(offset, n), Some(buf)) => {
+                hasher.update(&buf[..n]);
+                output
+                    .write_all_at(&buf[..n], offset)
+                    .map_err(io("cannot write", Path::new("restored file")))?;
+                start_writeback(output, offset, n as u64);
+                let _ = check.send(span);
+                on_bytes(n as u64);
+                let _ = free.try_send(buf);
+            }
+            (Span::Zeros(n), _) => {
+                hash_zeros(&mut hasher, n);
+                let _ = check.send(span);
+            }
+            (Span::Written(..), None) => return Err(CopyError::Mismatch),
+        }
+    }
+    output
+        .set_len(len)
+        .map_err(io("cannot size", Path::new("restored file")))?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// The verifier: reads each written span back from the copy and hashes it, in file order.
+fn read_back(output: &File, spans: Receiver<Span>) -> Result<String, CopyError> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    for span in spans {
+        match span {
+            Span::Zeros(n) => hash_zeros(&mut hasher, n),
+            Span::Written(offset, n) => {
+                output
+                    .read_exact_at(&mut buf[..n], offset)
+                    .map_err(io("cannot read back", Path::new("restored file")))?;
+                hasher.update(&buf[..n]);
+            }
+        }
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// A small file on the calling thread: pieces copied and hashed, then read back and hashed.
+fn copy_inline(
+    input: &File,
+    output: &File,
+    len: u64,
+    cancel: &AtomicBool,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<(String, String), CopyError> {
+    let mut source = blake3::Hasher::new();
+    let mut buf = vec![0u8; (len as usize).min(CHUNK)];
+    let mut spans = Vec::new();
+    for span in pieces(input, len, buf.len().max(1)) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(CopyError::Cancelled);
+        }
+        match span {
+            Span::Zeros(n) => hash_zeros(&mut source, n),
+            Span::Written(offset, want) => {
+                let n = read_full_at(input, &mut buf[..want], offset)
+                    .map_err(io("cannot read", Path::new("snapshot file")))?;
+                source.update(&buf[..n]);
+                output
+                    .write_all_at(&buf[..n], offset)
+                    .map_err(io("cannot write", Path::new("restored file")))?;
+                on_bytes(n as u64);
+                spans.push(Span::Written(offset, n));
+                if n < want {
+                    break;
+                }
+                continue;
+            }
+        }
+        spans.push(span);
+    }
+    output
+        .set_len(len)
+        .map_err(io("cannot size", Path::new("restored file")))?;
+    let mut copy = blake3::Hasher::new();
+    for span in spans {
+        match span {
+            Span::Zeros(n) => hash_zeros(&mut copy, n),
+            Span::Written(offset, n) => {
+                output
+                    .read_exact_at(&mut buf[..n], offset)
+                    .map_err(io("cannot read back", Path::new("restored file")))?;
+                copy.update(&buf[..n]);
+            }
+        }
+    }
+    Ok((
+        source.finalize().to_hex().to_string(),
+        copy.finalize().to_hex().to_string(),
+    ))
+}
 
 /// posix_fadvise; failure only loses the hint.
 fn advise(file: &File, offset: u64, len: u64, advice: libc::c_int) {
@@ -172,5 +335,83 @@ fn start_writeback(file: &File, offset: u64, len: u64) {
                 libc::SYNC_FILE_RANGE_WRITE,
             )
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// A file of `len` bytes with data at each (offset, byte, size) and holes elsewhere.
+    fn sparse_source(dir: &Path, len: u64, data: &[(u64, u8, usize)]) -> File {
+        let path = dir.join("source");
+        let file = File::create(&path).unwrap();
+        file.set_len(len).unwrap();
+        for &(offset, byte, size) in data {
+            file.write_all_at(&vec![byte; size], offset).unwrap();
+        }
+        File::open(path).unwrap()
+    }
+
+    fn copied(len: u64, data: &[(u64, u8, usize)]) {
+        let dir = tempfile::tempdir().unwrap();
+        let input = sparse_source(dir.path(), len, data);
+        let output = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(dir.path().join("copy"))
+            .unwrap();
+        let mut seen = 0;
+        let (source, copy) = copy_sparse(&input, &output, len, &AtomicBool::new(false), &mut |n| {
+            seen += n
+        })
+        .unwrap();
+        let original = std::fs::read(dir.path().join("source")).unwrap();
+        let restored = std::fs::read(dir.path().join("copy")).unwrap();
+        assert!(original == restored, "bytes differ ({len})");
+        let expected = blake3::hash(&original).to_hex().to_string();
+        assert_eq!((source.as_str(), copy.as_str()), (&*expected, &*expected));
+        let written: u64 = data.iter().map(|d| d.2 as u64).sum();
+        assert!(seen <= len && seen >= written.min(len), "{seen}");
+        let blocks = output.metadata().unwrap().blocks() * 512;
+        assert!(
+            blocks < len.max(1 << 20),
+            "holes stay holes: {blocks} bytes allocated of {len}"
+        );
+    }
+
+    #[test]
+    fn small_files_are_copied_inline_with_their_holes() {
+        copied(0, &[]);
+        copied(5, &[(0, 7, 5)]);
+        copied(1 << 20, &[(4096, 1, 4096)]);
+    }
+
+    #[test]
+    fn large_files_go_through_the_pipeline_with_their_holes() {
+        let mib = 1u64 << 20;
+        copied(
+            40 * mib,
+            &[
+                (0, 3, 5 << 20),
+                (12 * mib, 9, (9 << 20) + 17),
+                (39 * mib, 1, 100),
+            ],
+        );
+        copied(8 * mib, &[(3 * mib, 5, 4096)]);
+    }
+
+    #[test]
+    fn a_cancel_stops_the_pipeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = sparse_source(dir.path(), 64 << 20, &[(0, 1, 64 << 20)]);
+        let output = File::create(dir.path().join("copy")).unwrap();
+        let cancel = AtomicBool::new(false);
+        let result = copy_sparse(&input, &output, 64 << 20, &cancel, &mut |_| {
+            cancel.store(true, Ordering::Relaxed)
+        });
+        assert!(matches!(result, Err(CopyError::Cancelled)), "{result:?}");
     }
 }
