@@ -2,7 +2,7 @@
 //! byte hashed as read from the snapshot and again as read back from the copy.
 //!
 //! A large file runs as a pipeline of three threads joined by bounded queues, so a cold read
-//! never waits on the hash or the write: a reader fills a small pool of 4 MiB buffers with
+//! never waits on the hash or the write: a reader fills a pool of 256 KiB buffers with
 //! the source's data regions in order, the calling thread hashes and writes each buffer and
 //! starts its writeback, and a verifier reads each written span back from the copy and
 //! hashes it. A small file is done inline on the calling thread (no threads to start).
@@ -16,10 +16,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-/// The unit of reading, writing and reading back for a large file.
-const CHUNK: usize = 4 << 20;
-/// Buffers in flight between the reader and the writer (the reader's lead, 24 MiB).
-const POOL: usize = 6;
+/// The unit of reading, writing and reading back for a large file. Small enough that a
+/// buffer is still in the CPU's cache when it is hashed and written (4 MiB buffers cost
+/// twice the system time and 1.5x the wall time here: every copy missed the cache).
+const CHUNK: usize = 256 << 10;
+/// Buffers in flight between the reader and the writer (the reader's lead, 8 MiB).
+const POOL: usize = 32;
 /// Files up to this size are copied inline.
 const INLINE_MAX: u64 = 2 << 20;
 static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
