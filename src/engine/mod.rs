@@ -19,6 +19,7 @@ mod restore_entries;
 pub mod restore_plan;
 pub mod restore_run;
 pub mod sparse_copy;
+mod stage_pool;
 pub mod torch_check;
 pub mod torch_probe;
 pub mod verify;

@@ -18,6 +18,7 @@ use super::restore_entries::{
     Dirs, make_dir, name_of, open_source, parent_of, raise_file_limit, restore_symlink,
 };
 use super::restore_plan::{ConflictPolicy, PlannedItem, RestorePlan};
+use super::stage_pool::{Done, NotStaged, POOLED_MAX, StagePool, stage};
 use nix::fcntl::AtFlags;
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -25,12 +26,6 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Why a file did not reach its batch.
-enum NotStaged {
-    Cancelled,
-    Failed(String),
-}
 
 struct Run<'a> {
     plan: &'a RestorePlan,
@@ -172,8 +167,13 @@ pub fn execute(
                 .flat_map(|b| commit_batch(b, alternatives))
                 .collect::<Committed>()
         });
-        let mut batch: Batch = Vec::new();
-        let mut batch_bytes = 0u64;
+        let mut batcher = Batcher {
+            batch: Vec::new(),
+            bytes: 0,
+            to_commit,
+        };
+        let mut pool = StagePool::start(scope, plan.reflink, cancel);
+        let mut own_bytes = 0u64;
         for (index, item) in plan.items.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 run.report.cancelled = true;
@@ -212,46 +212,42 @@ pub fn execute(
                     followers.push(index);
                     continue;
                 }
-                _ => {
-                    let staged = (|| {
-                        let input = open_source(&item.source).map_err(NotStaged::Failed)?;
-                        let dir = dirs
-                            .get(parent_of(&item.target))
-                            .map_err(|e| NotStaged::Failed(e.to_string()))?;
+                _ => match dirs.get(parent_of(&item.target)) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(dir) => {
                         let place = Place {
                             dir,
                             name: name_of(&item.target).to_os_string(),
                         };
-                        let mut on_bytes = |n: u64| {
-                            state.bytes_done += n;
-                            state.elapsed_ms = started.elapsed().as_millis() as u64;
-                            progress(&state);
-                        };
-                        stage_file(input, place, plan.reflink, cancel, &mut on_bytes).map_err(|e| {
-                            match e {
-                                super::copy::CopyError::Cancelled => NotStaged::Cancelled,
-                                e => NotStaged::Failed(e.to_string()),
+                        if item.size <= POOLED_MAX {
+                            for done in pool.submit(item, place) {
+                                batcher.absorb(done, &mut run, &mut state);
                             }
-                        })
-                    })();
-                    match staged {
-                        Ok(staged) => {
-                            batch_bytes += item.size;
-                            batch.push((item, staged));
-                            if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
-                                let _ = to_commit.send(std::mem::take(&mut batch));
-                                batch_bytes = 0;
-                            }
-                            state.items_done += 1;
-                            continue;
+                        } else {
+                            let pooled = pool.bytes();
+                            let mut on_bytes = |n: u64| {
+                                own_bytes += n;
+                                state.bytes_done = own_bytes + pooled;
+                                state.elapsed_ms = started.elapsed().as_millis() as u64;
+                                progress(&state);
+                            };
+                            let staged = stage(item, place, plan.reflink, cancel, &mut on_bytes);
+                            batcher.absorb(
+                                Done {
+                                    item,
+                                    outcome: staged,
+                                },
+                                &mut run,
+                                &mut state,
+                            );
                         }
-                        Err(NotStaged::Cancelled) => {
-                            run.report.cancelled = true;
+                        state.bytes_done = own_bytes + pool.bytes();
+                        if run.report.cancelled {
                             break;
                         }
-                        Err(NotStaged::Failed(reason)) => Err(reason),
+                        continue;
                     }
-                }
+                },
             };
             match outcome {
                 Ok(target) => {
@@ -267,9 +263,17 @@ pub fn execute(
             }
             state.items_done += 1;
         }
-        // What was copied and verified before a cancel is kept.
-        let _ = to_commit.send(batch);
-        drop(to_commit);
+        // What the workers still copy is waited for; what was verified before a cancel is kept.
+        pool.finish(&mut |done, pooled| match done {
+            Some(done) => batcher.absorb(done, &mut run, &mut state),
+            None => {
+                state.bytes_done = own_bytes + pooled;
+                state.elapsed_ms = started.elapsed().as_millis() as u64;
+                progress(&state);
+            }
+        });
+        let _ = batcher.to_commit.send(batcher.batch);
+        drop(batcher.to_commit);
         committer.join().unwrap_or_default()
     });
     for (item, outcome) in committed {
@@ -317,6 +321,33 @@ pub fn execute(
     progress(&state);
     drop(record);
     run.report
+}
+
+/// Staged files waiting for their batch's sync and commit.
+struct Batcher<'a> {
+    batch: Batch<'a>,
+    bytes: u64,
+    to_commit: std::sync::mpsc::SyncSender<Batch<'a>>,
+}
+
+impl<'a> Batcher<'a> {
+    /// A staged file joins the batch (sent to the committer when full); a failure is
+    /// reported; a cancel is noted.
+    fn absorb(&mut self, done: Done<'a>, run: &mut Run, state: &mut Progress) {
+        match done.outcome {
+            Ok(staged) => {
+                self.bytes += done.item.size;
+                self.batch.push((done.item, staged));
+                if self.bytes >= BATCH_BYTES || self.batch.len() >= BATCH_FILES {
+                    let _ = self.to_commit.send(std::mem::take(&mut self.batch));
+                    self.bytes = 0;
+                }
+            }
+            Err(NotStaged::Cancelled) => run.report.cancelled = true,
+            Err(NotStaged::Failed(reason)) => run.failed(done.item, reason),
+        }
+        state.items_done += 1;
+    }
 }
 
 /// A hard link of the snapshot: linked to its leader's copy, or copied on its own when the
