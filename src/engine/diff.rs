@@ -216,6 +216,10 @@ fn entry(
     }
 }
 
+/// Directories with more children than this are compared in chunks of this many, in
+/// parallel (one directory of 200,000 files is common: a dataset's shards).
+const PARALLEL_FROM: usize = 1024;
+
 enum WalkError {
     Cancelled,
     Root(std::io::Error),
@@ -251,30 +255,46 @@ impl Walk<'_> {
             .and_then(|d| std::fs::read_dir(d).ok())
             .map(|r| r.flatten().map(|d| (d.file_name(), d)).collect())
             .unwrap_or_default();
-        let mut here = Vec::with_capacity(children.len());
-        let mut dirs = Vec::new();
-        for child in &children {
+        // Each child stated on both sides (relative to its directory); a large directory's
+        // children in parallel chunks, in name order still.
+        let compare = |child: &std::fs::DirEntry| {
             let name = child.file_name();
-            let Ok(snap_meta) = child.metadata() else {
-                continue;
-            };
+            let snap_meta = child.metadata().ok()?;
             let live_entry = live.get(&name);
             let live_meta = live_entry.and_then(|d| d.metadata().ok());
-            let child_rel = rel.join(&name);
             let e = entry(
-                child_rel,
+                rel.join(&name),
                 &snap_meta,
                 live_meta.as_ref(),
                 &child.path(),
                 &live_entry.map(|d| d.path()).unwrap_or_default(),
             );
+            let live_child = live_meta
+                .as_ref()
+                .filter(|m| m.is_dir())
+                .and(live_entry)
+                .map(|d| d.path());
+            Some((e, live_child))
+        };
+        let compared: Vec<(DiffEntry, Option<PathBuf>)> = if children.len() > PARALLEL_FROM {
+            children
+                .par_chunks(PARALLEL_FROM)
+                .map(|chunk| chunk.iter().filter_map(compare).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+                .concat()
+        } else {
+            children.iter().filter_map(compare).collect()
+        };
+        let mut here = Vec::with_capacity(compared.len());
+        let mut dirs = Vec::new();
+        for (e, live_child) in compared {
             if e.kind == EntryKind::Dir {
-                let live_child = live_meta
-                    .as_ref()
-                    .filter(|m| m.is_dir())
-                    .and(live_entry)
-                    .map(|d| d.path());
-                dirs.push((here.len(), child.path(), live_child, e.path.clone()));
+                dirs.push((
+                    here.len(),
+                    snap_dir.join(&e.path.file_name().unwrap_or_default()),
+                    live_child,
+                    e.path.clone(),
+                ));
             }
             here.push(e);
         }
