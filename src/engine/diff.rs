@@ -291,7 +291,7 @@ impl Walk<'_> {
             if e.kind == EntryKind::Dir {
                 dirs.push((
                     here.len(),
-                    snap_dir.join(&e.path.file_name().unwrap_or_default()),
+                    snap_dir.join(e.path.file_name().unwrap_or_default()),
                     live_child,
                     e.path.clone(),
                 ));
