@@ -1,11 +1,9 @@
 //! Compares a snapshot's copy of PATH with the live tree: what the snapshot holds that is
 //! gone ("deleted"), what differs in size or mtime ("changed"), and what is the same.
 
+use super::diff_walk::{Stat, Walk, WalkError, entry};
 use serde::Serialize;
-use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use thiserror::Error;
@@ -120,7 +118,7 @@ pub struct DiffProgress {
 impl DiffProgress {
     pub const EARLY: usize = 50;
 
-    fn found(&self, entries: &[DiffEntry]) {
+    pub(super) fn found(&self, entries: &[DiffEntry]) {
         self.scanned
             .fetch_add(entries.len() as u64, Ordering::Relaxed);
         if let Ok(mut early) = self.first_deleted.lock()
@@ -134,8 +132,7 @@ impl DiffProgress {
 }
 
 /// [`diff`], reporting what it finds to `progress` as it goes (the count, and the first
-/// deleted entries at once). Reads metadata only (fstatat relative to each directory),
-/// directories in parallel.
+/// deleted entries at once). Reads metadata only (see [`super::diff_walk`]).
 pub fn diff_counting(
     snapshot_dir: &Path,
     live_dir: &Path,
@@ -145,8 +142,12 @@ pub fn diff_counting(
     let root = std::fs::symlink_metadata(snapshot_dir)
         .map_err(|_| DiffError::NotInSnapshot(snapshot_dir.to_path_buf()))?;
     if !root.is_dir() {
-        let live = std::fs::symlink_metadata(live_dir).ok();
-        let e = entry(PathBuf::new(), &root, live.as_ref(), snapshot_dir, live_dir);
+        let live = std::fs::symlink_metadata(live_dir)
+            .ok()
+            .map(|m| Stat::of(&m));
+        let e = entry(PathBuf::new(), &Stat::of(&root), live.as_ref(), || {
+            std::fs::read_link(snapshot_dir).ok() != std::fs::read_link(live_dir).ok()
+        });
         return Ok(TreeDiff {
             entries: vec![e],
             unreadable: vec![],
@@ -171,151 +172,6 @@ pub fn diff_counting(
         entries,
         unreadable,
     })
-}
-
-fn entry(
-    rel: PathBuf,
-    snap: &Metadata,
-    live: Option<&Metadata>,
-    snap_path: &Path,
-    live_path: &Path,
-) -> DiffEntry {
-    let kind = EntryKind::of(snap);
-    let status = match live {
-        None => EntryStatus::Deleted,
-        Some(l) if EntryKind::of(l) != kind => EntryStatus::Changed,
-        Some(l) => {
-            let differs = match kind {
-                EntryKind::File => {
-                    l.len() != snap.len()
-                        || l.mtime() != snap.mtime()
-                        || l.mtime_nsec() != snap.mtime_nsec()
-                }
-                EntryKind::Symlink => {
-                    std::fs::read_link(snap_path).ok() != std::fs::read_link(live_path).ok()
-                }
-                _ => false,
-            };
-            if differs {
-                EntryStatus::Changed
-            } else {
-                EntryStatus::Same
-            }
-        }
-    };
-    DiffEntry {
-        path: rel,
-        kind,
-        size: if kind == EntryKind::Dir {
-            0
-        } else {
-            snap.len()
-        },
-        mtime: snap.mtime(),
-        status,
-    }
-}
-
-/// Directories with more children than this are compared in chunks of this many, in
-/// parallel (one directory of 200,000 files is common: a dataset's shards).
-const PARALLEL_FROM: usize = 1024;
-
-enum WalkError {
-    Cancelled,
-    Root(std::io::Error),
-}
-
-type Found = (Vec<DiffEntry>, Vec<(PathBuf, String)>);
-
-struct Walk<'a> {
-    cancel: &'a AtomicBool,
-    progress: &'a DiffProgress,
-}
-
-impl Walk<'_> {
-    /// Entries below `snap_dir` in depth-first name order; subdirectories in parallel.
-    fn subtree(
-        &self,
-        snap_dir: &Path,
-        live_dir: Option<&Path>,
-        rel: &Path,
-    ) -> Result<Found, WalkError> {
-        use rayon::prelude::*;
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(WalkError::Cancelled);
-        }
-        let mut unreadable = Vec::new();
-        let mut children: Vec<std::fs::DirEntry> = match std::fs::read_dir(snap_dir) {
-            Ok(r) => r.flatten().collect(),
-            Err(e) if rel.as_os_str().is_empty() => return Err(WalkError::Root(e)),
-            Err(e) => return Ok((vec![], vec![(rel.to_path_buf(), e.to_string())])),
-        };
-        children.sort_by_key(|d| d.file_name());
-        let live: HashMap<OsString, std::fs::DirEntry> = live_dir
-            .and_then(|d| std::fs::read_dir(d).ok())
-            .map(|r| r.flatten().map(|d| (d.file_name(), d)).collect())
-            .unwrap_or_default();
-        // Each child stated on both sides (relative to its directory); a large directory's
-        // children in parallel chunks, in name order still.
-        let compare = |child: &std::fs::DirEntry| {
-            let name = child.file_name();
-            let snap_meta = child.metadata().ok()?;
-            let live_entry = live.get(&name);
-            let live_meta = live_entry.and_then(|d| d.metadata().ok());
-            let e = entry(
-                rel.join(&name),
-                &snap_meta,
-                live_meta.as_ref(),
-                &child.path(),
-                &live_entry.map(|d| d.path()).unwrap_or_default(),
-            );
-            let live_child = live_meta
-                .as_ref()
-                .filter(|m| m.is_dir())
-                .and(live_entry)
-                .map(|d| d.path());
-            Some((e, live_child))
-        };
-        let compared: Vec<(DiffEntry, Option<PathBuf>)> = if children.len() > PARALLEL_FROM {
-            children
-                .par_chunks(PARALLEL_FROM)
-                .map(|chunk| chunk.iter().filter_map(compare).collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-                .concat()
-        } else {
-            children.iter().filter_map(compare).collect()
-        };
-        let mut here = Vec::with_capacity(compared.len());
-        let mut dirs = Vec::new();
-        for (e, live_child) in compared {
-            if e.kind == EntryKind::Dir {
-                dirs.push((
-                    here.len(),
-                    snap_dir.join(e.path.file_name().unwrap_or_default()),
-                    live_child,
-                    e.path.clone(),
-                ));
-            }
-            here.push(e);
-        }
-        self.progress.found(&here);
-        let below: Vec<Result<Found, WalkError>> = dirs
-            .par_iter()
-            .map(|(_, snap, live, rel)| self.subtree(snap, live.as_deref(), rel))
-            .collect();
-        let mut out = Vec::with_capacity(here.len());
-        let mut next_dir = dirs.iter().map(|d| d.0).zip(below).peekable();
-        for (i, e) in here.into_iter().enumerate() {
-            out.push(e);
-            if next_dir.peek().is_some_and(|(pos, _)| *pos == i) {
-                let (_, found) = next_dir.next().expect("peeked");
-                let (entries, bad) = found?;
-                out.extend(entries);
-                unreadable.extend(bad);
-            }
-        }
-        Ok((out, unreadable))
-    }
 }
 
 #[cfg(test)]

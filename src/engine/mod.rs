@@ -6,6 +6,7 @@ pub mod beneath;
 pub mod choose;
 pub mod copy;
 pub mod diff;
+mod diff_walk;
 pub mod extents;
 pub mod freeze_journal;
 pub mod harvest;
