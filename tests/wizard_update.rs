@@ -23,6 +23,7 @@ pub fn snapshot(id: &str, hour: u32) -> Snapshot {
         path: PathBuf::from(format!("data/.snapshots/{id}/snapshot")),
         layout: "snapper".into(),
         description: None,
+        retention: Default::default(),
         cloud: None,
     }
 }

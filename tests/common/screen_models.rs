@@ -98,6 +98,7 @@ pub fn model() -> Model {
         path: format!("data/.snapshots/{id}/snapshot").into(),
         layout: "snapper".into(),
         description: None,
+        retention: Default::default(),
         cloud: None,
     };
     m.snapshots.listing = Some(SnapshotListing {
