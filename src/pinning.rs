@@ -122,9 +122,11 @@ impl Session {
             }
         };
         pin_journal::write(&record).map_err(journal_error)?;
+        crate::rescue::journal::crash_point("pin", "start");
         let done = source.pin(&snapshot, days, &record.prior)?;
         record.done = Some(done.clone());
         pin_journal::write(&record).map_err(journal_error)?;
+        crate::rescue::journal::crash_point("pin", "done");
         Ok(outcome(true, done.did, done.until, Some(&record)))
     }
 

@@ -87,9 +87,9 @@ impl TencentProvider {
         // A minute's margin: a deadline that passes while the request travels deletes it.
         if deadline <= Utc::now() + chrono::Duration::minutes(1) {
             return Ok(Unpinned::not_undone(format!(
-                "{id} stays permanent: its earlier deadline {} has passed, and restoring it \
-                 would delete the snapshot at once; delete it by hand once it is no longer \
-                 needed",
+                "{id} stays permanent: its earlier deadline {} has passed (or is less than a \
+                 minute away), and restoring it would delete the snapshot at once; delete it \
+                 by hand once it is no longer needed",
                 deadline.to_rfc3339()
             )));
         }
