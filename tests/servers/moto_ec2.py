@@ -141,7 +141,9 @@ def lock_snapshot(self):
             raise EC2ClientError("InvalidParameterValue", f"Value ({duration}) for parameter LockDuration is invalid.")
         expires = now + datetime.timedelta(days=days)
     else:
-        expires = datetime.datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+        if not isinstance(expiration, datetime.datetime):
+            expiration = datetime.datetime.fromisoformat(str(expiration).replace("Z", "+00:00"))
+        expires = expiration if expiration.tzinfo else expiration.replace(tzinfo=datetime.timezone.utc)
         days = max(1, (expires - now).days)
     lock = {"OwnerId": "123456789012", "SnapshotId": snapshot_id, "LockState": mode, "LockDuration": days,
             "LockCreatedOn": now, "LockExpiresOn": expires, "LockDurationStartTime": now}
@@ -168,7 +170,7 @@ def unlock_snapshot(self):
 
 
 def describe_locked_snapshots(self):
-    wanted = self._get_multi_param("SnapshotId")
+    wanted = self._get_param("SnapshotIds", [])
     states = []
     for f in self._filters_from_querystring().items():
         if f[0] == "lock-state":
