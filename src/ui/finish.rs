@@ -282,6 +282,21 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     for c in crate::wizard::created(model) {
         lines.push(Line::from(format!("Kept: {c}")).dark_gray());
     }
+    // The snapshots picked stay pinned unless taken back here (u).
+    let pins = &model.snapshots.pins;
+    for (text, warn) in pins.finish_lines() {
+        lines.push(if warn {
+            Line::from(text).yellow()
+        } else {
+            Line::from(text).dark_gray()
+        });
+    }
+    if !pins.unpinnable().is_empty() {
+        lines.push(Line::from(
+            "Press u to unpin (its policy may delete it again); left pinned, `snaprescue \
+             cleanup` lists it.",
+        ));
+    }
     match &model.finish.report_file {
         Some(Ok(p)) => lines.push(Line::from(format!("Report: {} (and .txt)", p.display()))),
         Some(Err(e)) => lines.push(Line::from(format!("Report not written: {e}")).red()),

@@ -92,6 +92,14 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        Msg::Pinned { id, result } => {
+            model.snapshots.pins.on_pinned(&id, result);
+            vec![]
+        }
+        Msg::Unpinned { id, result } => {
+            model.snapshots.pins.on_unpinned(&id, result);
+            vec![]
+        }
         Msg::NewerScanned(result) => {
             model.recovery.newer = Some(result);
             vec![]
