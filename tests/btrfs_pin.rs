@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use std::fs;
+use std::process::Command;
 
 fn info(number: u32, cleanup: Option<&str>) -> String {
     let cleanup = cleanup
@@ -170,5 +171,68 @@ fn an_info_xml_that_is_a_link_is_never_written_through() {
             .unwrap()
             .file_type()
             .is_symlink()
+    );
+}
+
+/// A snapper config of this test's own for the volume, removed on drop.
+struct SnapperConfig(std::path::PathBuf);
+
+impl Drop for SnapperConfig {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn where_snapper_manages_the_subvolume_the_pin_goes_through_snapper() {
+    if !privileged() {
+        return;
+    }
+    if Command::new("snapper").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("SNAPRESCUE_REQUIRE_PRIVILEGED").is_none(),
+            "snapper is not installed (scripts/test installs it)"
+        );
+        eprintln!("skipped: snapper not installed");
+        return;
+    }
+    let fs = snapper_layout();
+    let name = format!("snaprescue-test-{}", std::process::id());
+    let config = SnapperConfig(std::path::Path::new("/etc/snapper/configs").join(&name));
+    fs::create_dir_all("/etc/snapper/configs").unwrap();
+    fs::write(
+        &config.0,
+        format!(
+            "SUBVOLUME=\"{}\"\nFSTYPE=\"btrfs\"\n",
+            fs.path("data").display()
+        ),
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let lost = fs.path("data/a.pth");
+    let (code, pinned, err) = json(
+        state.path(),
+        args!["pin", lost, "--snapshot", "data/.snapshots/2/snapshot"],
+    );
+    assert_eq!(code, 0, "{pinned} {err}");
+    assert!(
+        pinned["said"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("snapper config {name}")),
+        "{pinned}"
+    );
+    let info_path = fs.path("data/.snapshots/2/info.xml");
+    assert!(!fs::read_to_string(&info_path).unwrap().contains("cleanup"));
+    let (code, unpinned, err) = json(
+        state.path(),
+        args!["unpin", lost, "--snapshot", "data/.snapshots/2/snapshot"],
+    );
+    assert_eq!(code, 0, "{unpinned} {err}");
+    assert_eq!(unpinned["fully_undone"], true, "{unpinned}");
+    assert!(
+        fs::read_to_string(&info_path)
+            .unwrap()
+            .contains("<cleanup>number</cleanup>")
     );
 }
