@@ -188,3 +188,37 @@ fn a_run_killed_after_pinning_leaves_a_pin_that_cleanup_names_and_keeps() {
     );
     assert_eq!(listed(&cbs, SNAPSHOT)["pinned"], true);
 }
+
+#[test]
+fn a_pin_killed_before_its_request_is_finished_by_the_next_pin_with_the_first_prior_state() {
+    if !privileged() {
+        return;
+    }
+    let Some(cbs) = lab() else { return };
+    let (code, _, _) = run(
+        &cbs,
+        &["pin", "--snapshot", SNAPSHOT],
+        &[("SNAPRESCUE_CRASH_AT", "pin:start")],
+    );
+    assert_eq!(code, None, "killed by SIGKILL");
+    assert!(
+        cbs.calls("ModifySnapshotAttribute").is_empty(),
+        "killed before the request"
+    );
+    let (_, doc, _) = cbs.run(&["cleanup", "--json"], &[]);
+    assert!(
+        doc["pins_kept"][0]["did"].is_null(),
+        "named as asked for, answer not recorded: {doc}"
+    );
+    let (code, pinned, stderr) = run(&cbs, &["pin", "--snapshot", SNAPSHOT], &[]);
+    assert_eq!(code, Some(0), "{pinned} {stderr}");
+    assert_eq!(pinned["changed"], true, "{pinned}");
+    assert_eq!(server_snapshot(&cbs, SNAPSHOT)["IsPermanent"], true);
+    let (_, unpinned, _) = run(&cbs, &["unpin", "--snapshot", SNAPSHOT], &[]);
+    assert_eq!(unpinned["fully_undone"], true, "{unpinned}");
+    assert_eq!(
+        server_snapshot(&cbs, SNAPSHOT)["DeadlineTime"],
+        "2026-12-27 10:00:00",
+        "the deadline from before the first, interrupted pin"
+    );
+}
