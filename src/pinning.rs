@@ -80,8 +80,7 @@ impl Session {
             unpin: record.map(PinRecord::unpin_command),
         };
         let earlier = pin_journal::find(source.name(), &place, &snapshot.id);
-        if let Some(record) = earlier.as_ref().filter(|r| r.done.is_some()) {
-            let done = record.done.as_ref().expect("filtered");
+        if let Some((record, Some(done))) = earlier.as_ref().map(|r| (r, &r.done)) {
             let said = format!(
                 "already pinned by snaprescue at {}: {}",
                 record.at, done.did
@@ -125,7 +124,16 @@ impl Session {
         crate::rescue::journal::crash_point("pin", "start");
         let done = source.pin(&snapshot, days, &record.prior)?;
         record.done = Some(done.clone());
-        pin_journal::write(&record).map_err(journal_error)?;
+        pin_journal::write(&record).map_err(|e| SourceError::Io {
+            context: format!(
+                "the pin of {} was made ({}), but could not be journaled in {}; `snaprescue \
+                 cleanup` names it, and `unpin` checks the snapshot before undoing anything",
+                snapshot.id,
+                done.did,
+                pin_journal::pins_dir().display()
+            ),
+            source: e,
+        })?;
         crate::rescue::journal::crash_point("pin", "done");
         Ok(outcome(true, done.did, done.until, Some(&record)))
     }
