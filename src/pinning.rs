@@ -56,7 +56,7 @@ fn journal_error(e: std::io::Error) -> SourceError {
 pub fn mark_pinned(sources: &[Box<dyn SnapshotSource>], snapshots: &mut [Snapshot]) {
     for snapshot in snapshots {
         if let Some(source) = sources.iter().find(|s| s.name() == snapshot.source)
-            && pin_journal::find(source.name(), &source.describe(), &snapshot.id)
+            && pin_journal::find(source.name(), &source.pin_place(), &snapshot.id)
                 .is_some_and(|r| r.done.is_some())
         {
             snapshot.retention.pinned = true;
@@ -70,7 +70,7 @@ impl Session {
     pub fn pin(&self, id: &str, days: u32, by: PinnedBy) -> Result<PinOutcome, SessionError> {
         let snapshot = self.snapshot(id)?.clone();
         let source = self.source_of(&snapshot)?;
-        let place = source.describe();
+        let place = source.pin_place();
         let outcome = |changed, said: String, until, record: Option<&PinRecord>| PinOutcome {
             snapshot: snapshot.id.clone(),
             source: snapshot.source.clone(),
@@ -149,7 +149,7 @@ impl Session {
             undone: vec![],
             not_undone: vec![],
         };
-        let Some(record) = pin_journal::find(source.name(), &source.describe(), &snapshot.id)
+        let Some(record) = pin_journal::find(source.name(), &source.pin_place(), &snapshot.id)
         else {
             outcome.not_undone.push(format!(
                 "snaprescue holds no pin of {} ({}): nothing to undo (a lock or setting made \

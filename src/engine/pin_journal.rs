@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct PinRecord {
     /// The source's name (`btrfs`, `aws`, …).
     pub source: String,
-    /// Which filesystem or disk the source serves (its one-line description).
+    /// Which filesystem or disk the source serves (its `pin_place`: a subvolume UUID, a
+    /// cloud disk).
     pub place: String,
     pub snapshot: String,
     pub snapshot_name: String,

@@ -342,6 +342,16 @@ impl SnapshotSource for BtrfsSource {
         super::btrfs_rollback::rollback(self, snapshot, confirm, keep_guard)
     }
 
+    /// The subvolume's UUID (device names change across reboots); the description for the
+    /// top level, which has none.
+    fn pin_place(&self) -> String {
+        if self.subvolume.uuid.is_empty() {
+            self.describe()
+        } else {
+            format!("btrfs subvolume {}", self.subvolume.uuid)
+        }
+    }
+
     fn pin_prior(&self, snapshot: &Snapshot, _days: u32) -> Result<PinPrior, SourceError> {
         self.snapper_pin_prior(snapshot)
     }

@@ -250,6 +250,11 @@ pub trait SnapshotSource: Send + Sync {
         keep_guard: bool,
         watch: &crate::rescue::Watch,
     ) -> Result<RollbackOutcome, SourceError>;
+    /// What names this source in the pin journal, the same after a reboot (a device name
+    /// may change): by default its description.
+    fn pin_place(&self) -> String {
+        self.describe()
+    }
     /// The state of `snapshot` that a pin would change (journaled before [`Self::pin`]
     /// runs), or why it needs no pin.
     fn pin_prior(&self, snapshot: &Snapshot, days: u32) -> Result<PinPrior, SourceError>;
