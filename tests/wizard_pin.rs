@@ -94,6 +94,13 @@ fn the_finish_screen_unpins_with_u_and_says_what_could_not_be_undone() {
         "{screen}"
     );
     insta::assert_snapshot!("finish_pinned", screen);
+    let told = exit_summary::exit_summary(&m);
+    assert!(
+        told.iter().any(|l| l
+            == "still pinned: 259 (kept from its policy); unpin: snaprescue unpin \
+                /data/run/ckpt --snapshot 259"),
+        "{told:?}"
+    );
     assert_eq!(
         keys(&mut m, &[Key::Char('u')]),
         vec![Effect::Unpin { id: "259".into() }]

@@ -135,6 +135,23 @@ impl Pins {
     }
 }
 
+impl Pins {
+    /// For the terminal after the wizard: each pin left in place and the command to undo it.
+    pub fn exit_lines(&self) -> Vec<String> {
+        self.states
+            .iter()
+            .filter_map(|(id, state)| match state {
+                PinState::Pinned(PinOutcome {
+                    unpin: Some(unpin), ..
+                }) => Some(format!(
+                    "still pinned: {id} (kept from its policy); unpin: {unpin}"
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 fn unpinned_text(o: &UnpinOutcome) -> String {
     let mut parts: Vec<String> = o.undone.iter().map(|u| format!("undone: {u}")).collect();
     parts.extend(o.not_undone.iter().map(|n| format!("not undone: {n}")));
