@@ -115,6 +115,16 @@ pub fn retire(record: &PinRecord) -> std::io::Result<()> {
     std::fs::rename(pins_dir().join(&name), done.join(format!("{stamp}-{name}")))
 }
 
+/// Files away the pins made for paths under `root` (a drill lab about to be removed, its
+/// snapshots with it); returns how many.
+pub fn retire_under(root: &Path) -> usize {
+    all()
+        .iter()
+        .filter(|r| r.path.starts_with(root))
+        .filter(|r| retire(r).is_ok())
+        .count()
+}
+
 /// Every pin snaprescue holds, oldest first.
 pub fn all() -> Vec<PinRecord> {
     let mut records: Vec<PinRecord> = std::fs::read_dir(pins_dir())

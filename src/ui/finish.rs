@@ -282,7 +282,8 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     for c in crate::wizard::created(model) {
         lines.push(Line::from(format!("Kept: {c}")).dark_gray());
     }
-    // The snapshots picked stay pinned unless taken back here (u).
+    // The snapshots picked stay pinned unless taken back here (u); the exit summary and
+    // `cleanup` name the command for later.
     let pins = &model.snapshots.pins;
     for (text, warn) in pins.finish_lines() {
         lines.push(if warn {
@@ -290,12 +291,6 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         } else {
             Line::from(text).dark_gray()
         });
-    }
-    if !pins.unpinnable().is_empty() {
-        lines.push(Line::from(
-            "Press u to unpin (its policy may delete it again); left pinned, `snaprescue \
-             cleanup` lists it.",
-        ));
     }
     match &model.finish.report_file {
         Some(Ok(p)) => lines.push(Line::from(format!("Report: {} (and .txt)", p.display()))),

@@ -124,11 +124,10 @@ impl Pins {
         self.states
             .iter()
             .filter_map(|(id, state)| match state {
-                PinState::Pinned(PinOutcome {
-                    said,
-                    unpin: Some(unpin),
-                    ..
-                }) => Some((format!("Still pinned: {said}. Later: `{unpin}`"), false)),
+                PinState::Pinned(PinOutcome { unpin: Some(_), .. }) => Some((
+                    format!("Pinned: {id} (safe from its policy); u unpins it"),
+                    false,
+                )),
                 _ => self.line(id),
             })
             .collect()
