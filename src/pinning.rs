@@ -122,7 +122,19 @@ impl Session {
         };
         pin_journal::write(&record).map_err(journal_error)?;
         crate::rescue::journal::crash_point("pin", "start");
-        let done = source.pin(&snapshot, days, &record.prior)?;
+        let done = match source.pin(&snapshot, days, &record.prior) {
+            Ok(done) => done,
+            Err(e) => {
+                // Unchanged (the state is still the one journaled): no pin to remember.
+                if source
+                    .pin_prior(&snapshot, days)
+                    .is_ok_and(|now| now.state == record.prior.state)
+                {
+                    let _ = pin_journal::retire(&record);
+                }
+                return Err(e.into());
+            }
+        };
         record.done = Some(done.clone());
         pin_journal::write(&record).map_err(|e| SourceError::Io {
             context: format!(

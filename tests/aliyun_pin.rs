@@ -170,3 +170,55 @@ fn pin_extends_the_retention_and_unpin_says_it_cannot_shorten_it() {
     }
     assert_eq!(lab.modifications(), 1);
 }
+
+fn lab_with(extra: Value) -> Option<Lab> {
+    let lab = lab()?;
+    let mut state = lab.server.state();
+    state
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let server = EcsStandIn::start(&state, None)?;
+    Some(Lab { server, ..lab })
+}
+
+#[test]
+fn a_lost_answer_retried_is_a_pin_and_a_refusal_leaves_nothing_pinned() {
+    // The first ModifySnapshotAttribute is carried out but answered with throttling: the
+    // retry is refused (the retention is already that long), and the pin stands.
+    let Some(lab) =
+        lab_with(json!({"fail_once_after": {"ModifySnapshotAttribute": [400, "Throttling.User"]}}))
+    else {
+        return;
+    };
+    let (code, pinned) = lab.run(&["pin", "--snapshot", "s-bp1auto0001"]);
+    assert_eq!(code, 0, "{pinned}");
+    assert_eq!(pinned["changed"], true);
+    assert_eq!(lab.modifications(), 2, "retried once");
+    assert_eq!(lab.listed("s-bp1auto0001")["pinned"], true);
+
+    // Not allowed at all: the error names the code, and nothing is left pinned.
+    let Some(lab) = lab_with(json!({"fail": {"ModifySnapshotAttribute": [403, "Forbidden.RAM"]}}))
+    else {
+        return;
+    };
+    let (code, doc) = lab.run(&["pin", "--snapshot", "s-bp1auto0001"]);
+    assert_eq!(code, 1, "{doc}");
+    assert!(
+        doc["error"].as_str().unwrap().contains("Forbidden.RAM"),
+        "{doc}"
+    );
+    assert_eq!(lab.retention_days("s-bp1auto0001"), 3);
+    let (_, cleanup) = {
+        let out = common::isolated(lab.home.path())
+            .args(["cleanup", "--json"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        )
+    };
+    assert_eq!(cleanup["pins_kept"], json!([]), "{cleanup}");
+    assert_eq!(lab.listed("s-bp1auto0001")["pinned"], false);
+}

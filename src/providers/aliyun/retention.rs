@@ -83,13 +83,23 @@ impl AliyunProvider {
             head: String::new(),
         })?;
         let retention = days_to_reach(created, Utc::now() + Duration::days(days.into()));
-        self.ecs.call(
+        let asked = self.ecs.call(
             "ModifySnapshotAttribute",
             &[
                 param("SnapshotId", id),
                 param("RetentionDays", &retention.to_string()),
             ],
-        )?;
+        );
+        // A retried request whose first answer was lost is refused (the retention is no
+        // longer extended by it): what counts is whether the snapshot is now kept that long.
+        if let Err(e) = asked
+            && self
+                .described(id)?
+                .retention_days
+                .is_none_or(|now| now < retention)
+        {
+            return Err(e);
+        }
         let until = created + Duration::days(retention as i64);
         Ok(PinDone {
             did: format!(
