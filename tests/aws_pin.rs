@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::moto::{Moto, access_key, between, call, python, start_moto};
+use common::moto::{Moto, access_key, access_key_with, between, call, python, start_moto};
 use serde_json::Value;
 use snaprescue::providers::aws::creds::AwsCredentials;
 
@@ -83,9 +83,17 @@ impl Lab {
 }
 
 fn lab() -> Option<Lab> {
+    lab_for(None)
+}
+
+/// The lab with a user whose IAM policy is `policy` (default: ec2:*).
+fn lab_for(policy: Option<&str>) -> Option<Lab> {
     let python = python()?;
     let moto = start_moto(&python);
-    let key = access_key(&moto);
+    let key = match policy {
+        Some(policy) => access_key_with(&moto, policy),
+        None => access_key(&moto),
+    };
     let mut lab = Lab {
         moto,
         key,
@@ -225,4 +233,25 @@ fn dlm_tags_and_locks_are_listed_and_unpin_removes_only_its_own_lock() {
     let (status, body) = call(&lab.moto, &lab.key, "ec2", &all);
     assert_ne!(status, 200, "{body}");
     assert!(body.contains("SnapshotLocked"), "{body}");
+}
+
+#[test]
+fn without_permission_to_read_locks_the_listing_works_and_pin_names_the_permission() {
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"ec2:*","Resource":"*"},
+        {"Effect":"Deny","Action":"ec2:DescribeLockedSnapshots","Resource":"*"}]}"#;
+    let Some(lab) = lab_for(Some(policy)) else {
+        return;
+    };
+    let snapshot = lab.snapshot("nightly");
+    let row = lab.listed(&snapshot);
+    assert_eq!(row["pinned"], false, "locks unknown: listed all the same");
+    let (code, doc) = lab.run(&["pin", "--snapshot", &snapshot]);
+    assert_eq!(code, 1, "{doc}");
+    let error = doc["error"].as_str().unwrap();
+    assert!(
+        // moto says AccessDenied where EC2 says UnauthorizedOperation: both get the advice.
+        error.contains("allow ec2:DescribeLockedSnapshots"),
+        "{error}"
+    );
 }
