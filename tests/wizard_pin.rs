@@ -120,6 +120,11 @@ fn the_finish_screen_unpins_with_u_and_says_what_could_not_be_undone() {
             }),
         },
     );
+    assert_eq!(
+        m.finish.actions,
+        ["unpinned snapshot 259: not undone: snapper #2 was changed since the pin: left as it is"],
+        "the report and the exit summary tell it"
+    );
     let screen = render(&m);
     assert!(
         screen.contains("not undone: snapper #2 was changed"),
