@@ -153,7 +153,10 @@ impl Session {
     /// Undoes snaprescue's pin of snapshot `id`: only what the pin changed, and only where
     /// it is still the pin's; the rest is said with why.
     pub fn unpin(&self, id: &str) -> Result<UnpinOutcome, SessionError> {
-        let snapshot = self.snapshot(id)?.clone();
+        let snapshot = match self.snapshot(id) {
+            Ok(snapshot) => snapshot.clone(),
+            Err(unknown) => return self.forget_pin_of_gone(id).ok_or(unknown.into()),
+        };
         let source = self.source_of(&snapshot)?;
         let mut outcome = UnpinOutcome {
             snapshot: snapshot.id.clone(),
@@ -184,5 +187,24 @@ impl Session {
             source: e,
         })?;
         Ok(outcome)
+    }
+
+    /// A snapshot that no longer exists keeps nothing to unpin: its pin record (if
+    /// snaprescue holds one) is filed away, so `cleanup` stops naming it.
+    fn forget_pin_of_gone(&self, id: &str) -> Option<UnpinOutcome> {
+        self.sources.iter().find_map(|source| {
+            let record = pin_journal::find(source.name(), &source.pin_place(), id)?;
+            pin_journal::retire(&record).ok()?;
+            Some(UnpinOutcome {
+                snapshot: id.to_string(),
+                source: source.name().to_string(),
+                undone: vec![],
+                not_undone: vec![format!(
+                    "{id} ({}) no longer exists: there is nothing to unpin, and its pin is \
+                     forgotten",
+                    record.snapshot_name
+                )],
+            })
+        })
     }
 }

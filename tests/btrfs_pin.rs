@@ -236,3 +236,45 @@ fn where_snapper_manages_the_subvolume_the_pin_goes_through_snapper() {
             .contains("<cleanup>number</cleanup>")
     );
 }
+
+#[test]
+fn a_pinned_snapshot_deleted_since_is_forgotten_by_unpin_and_no_longer_named_by_cleanup() {
+    if !privileged() {
+        return;
+    }
+    let fs = snapper_layout();
+    let state = tempfile::tempdir().unwrap();
+    let lost = fs.path("data/a.pth");
+    let (code, doc, err) = json(state.path(), args!["snapshots", lost]);
+    assert_eq!(code, 0, "{err}");
+    let id = row(&doc, "data/.snapshots/1/snapshot")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, pinned, err) = json(state.path(), args!["pin", lost, "--snapshot", id]);
+    assert_eq!(
+        (code, &pinned["changed"]),
+        (0, &true.into()),
+        "{pinned} {err}"
+    );
+    let (_, cleanup, _) = json(state.path(), args!["cleanup"]);
+    assert_eq!(
+        cleanup["pins_kept"][0]["snapshot"],
+        id.as_str(),
+        "{cleanup}"
+    );
+    btrfs(&[
+        "subvolume",
+        "delete",
+        fs.path("data/.snapshots/1/snapshot").to_str().unwrap(),
+    ]);
+    let (code, unpinned, err) = json(state.path(), args!["unpin", lost, "--snapshot", id]);
+    assert_eq!(code, 0, "{unpinned} {err}");
+    let why = unpinned["not_undone"][0].as_str().unwrap();
+    assert!(why.contains("no longer exists"), "{why}");
+    let (_, cleanup, _) = json(state.path(), args!["cleanup"]);
+    assert_eq!(cleanup["pins_kept"], serde_json::json!([]), "{cleanup}");
+    // An id that never was pinned nor exists is still an error naming the valid ids.
+    let (code, doc, _) = json(state.path(), args!["unpin", lost, "--snapshot", id]);
+    assert_eq!(code, 1, "{doc}");
+}
