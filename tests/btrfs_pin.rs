@@ -278,3 +278,43 @@ fn a_pinned_snapshot_deleted_since_is_forgotten_by_unpin_and_no_longer_named_by_
     let (code, doc, _) = json(state.path(), args!["unpin", lost, "--snapshot", id]);
     assert_eq!(code, 1, "{doc}");
 }
+
+#[test]
+fn a_snapper_snapshot_not_visible_from_the_mount_is_pinned_through_the_top_level() {
+    if !privileged() {
+        return;
+    }
+    // `@`-style layout: `data` and `.snapshots` side by side at the top level, and only
+    // `data` mounted, so snapper's folder is reached through a private top-level mount.
+    let mut fs = LoopFs::new("btrfs", 300);
+    btrfs(&["subvolume", "create", fs.path("data").to_str().unwrap()]);
+    btrfs(&[
+        "subvolume",
+        "create",
+        fs.path(".snapshots").to_str().unwrap(),
+    ]);
+    fs::write(fs.path("data/a.pth"), vec![7u8; 4096]).unwrap();
+    snapshot(&fs.path("data"), &fs.path(".snapshots/1/snapshot"));
+    fs::write(fs.path(".snapshots/1/info.xml"), info(1, Some("timeline"))).unwrap();
+    fs.unmount();
+    fs.mount_with("subvol=data");
+    let state = tempfile::tempdir().unwrap();
+    let lost = fs.path("a.pth");
+    let (code, pinned, err) = json(
+        state.path(),
+        args!["pin", lost, "--snapshot", ".snapshots/1/snapshot"],
+    );
+    assert_eq!(code, 0, "{pinned} {err}");
+    assert_eq!(pinned["changed"], true, "{pinned}");
+    let (code, doc, err) = json(state.path(), args!["snapshots", lost]);
+    assert_eq!(code, 0, "{err}");
+    let listed = row(&doc, ".snapshots/1/snapshot");
+    assert_eq!(listed["pinned"], true, "{listed}");
+    assert_eq!(listed["expiry_rule"], serde_json::Value::Null, "{listed}");
+    fs.unmount();
+    fs.mount_with("");
+    assert_eq!(
+        fs::read_to_string(fs.path(".snapshots/1/info.xml")).unwrap(),
+        info(1, None)
+    );
+}
