@@ -275,6 +275,11 @@ pub fn clean() -> anyhow::Result<()> {
             harvest_dir.display()
         );
     }
+    // The drill's pins go with its snapshots: nothing is left for `cleanup` to name.
+    let pins = crate::engine::pin_journal::retire_under(&mount);
+    if pins > 0 {
+        eprintln!("forgot {pins} pin(s) of the drill's snapshots");
+    }
     while mounted(&mount) {
         nix::mount::umount2(&mount, nix::mount::MntFlags::empty())
             .with_context(|| format!("unmounting {}", mount.display()))?;

@@ -18,6 +18,7 @@ pub mod drill;
 pub mod drill_fixtures;
 pub mod drill_prereqs;
 pub mod engine;
+pub mod pinning;
 pub mod ports;
 pub mod providers;
 pub mod rescue;

@@ -83,6 +83,7 @@ impl Session {
             snapshots.extend(source.list()?);
         }
         snapshots.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+        crate::pinning::mark_pinned(&sources, &mut snapshots);
         let deleted_at = estimate_deletion_time(&absolute);
         let first = recommend_from(&snapshots, deleted_at, &LostById::new());
         Ok(Self {

@@ -115,6 +115,14 @@ fn an_elastic_data_disk_is_rolled_back_online_and_remounted_where_it_was() {
         kept["Tags"].to_string().contains("snaprescue-guard"),
         "{kept}"
     );
+    // Kept from every policy: asked for without a Deadline, so permanent.
+    assert_eq!(kept["IsPermanent"], true, "{kept}");
+    assert!(
+        cbs.calls("CreateSnapshot")
+            .iter()
+            .all(|c| c.get("Deadline").is_none()),
+        "a guard never gets a deadline"
+    );
     // The guard holds the disk as it was (taken while unmounted, still attached).
     let guard_events = cbs.harness.events();
     assert!(

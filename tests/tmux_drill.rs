@@ -174,10 +174,21 @@ fn drill_clean_removes_everything_it_made() {
     assert_eq!(code, 0, "{err}");
     let copy = PathBuf::from(saved["harvest"]["saved"][0]["saved_to"].as_str().unwrap());
     assert!(copy.exists());
+    // A pin of a drill snapshot (snapper's timeline cleanup) goes with the lab.
+    let (code, pinned, err) = json(
+        state.path(),
+        args!["pin", lost, "--snapshot", "data/.snapshots/2/snapshot"],
+    );
+    assert_eq!(
+        (code, &pinned["changed"]),
+        (0, &true.into()),
+        "{pinned} {err}"
+    );
     let image = lab.join("lab.img");
     let out = Command::new(bin)
         .args(["drill", "--clean"])
         .env("SNAPRESCUE_DRILL_DIR", &lab)
+        .env("SNAPRESCUE_STATE_DIR", state.path())
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
@@ -187,6 +198,9 @@ fn drill_clean_removes_everything_it_made() {
         "drill --clean removes what its runs harvested"
     );
     assert!(said.contains("removed 1 harvested copy"), "{said}");
+    assert!(said.contains("forgot 1 pin(s)"), "{said}");
+    let (_, cleanup, _) = json(state.path(), args!["cleanup"]);
+    assert_eq!(cleanup["pins_kept"], serde_json::json!([]), "{cleanup}");
     assert!(!image.exists() && !lab.exists());
     assert!(
         !std::fs::read_to_string("/proc/self/mountinfo")

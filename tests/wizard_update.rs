@@ -23,6 +23,7 @@ pub fn snapshot(id: &str, hour: u32) -> Snapshot {
         path: PathBuf::from(format!("data/.snapshots/{id}/snapshot")),
         layout: "snapper".into(),
         description: None,
+        retention: Default::default(),
         cloud: None,
     }
 }
@@ -92,7 +93,11 @@ fn the_recommended_snapshot_is_preselected_and_counted() {
 #[test]
 fn rescue_loads_the_diff_and_restores_the_selection() {
     let mut m = at_snapshots();
-    assert!(keys(&mut m, &[Key::Enter]).is_empty());
+    let picked = keys(&mut m, &[Key::Enter]);
+    assert!(
+        matches!(picked[..], [Effect::Pin { .. }]),
+        "pinned (wizard_pin)"
+    );
     assert_eq!(m.step, Step::Recovery);
     assert_eq!(m.snapshots.chosen.as_deref(), Some("2"));
     assert_eq!(

@@ -80,7 +80,7 @@ pub fn offer_cleanup() {
     }
 }
 
-/// `snaprescue cleanup`: finishes every interrupted run.
+/// `snaprescue cleanup`: finishes every interrupted run, and names the pins runs left.
 pub fn cleanup() -> anyhow::Result<Outcome> {
     let watch = interruptible();
     let cleaned = clean_all(&watch);
@@ -94,7 +94,8 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
             crate::engine::shown(point)
         )?;
     }
-    if cleaned.is_empty() && swept.runs == 0 && unmounted.is_empty() {
+    let pins_kept = crate::engine::pin_journal::left_by_ended_runs();
+    if cleaned.is_empty() && swept.runs == 0 && unmounted.is_empty() && pins_kept.is_empty() {
         writeln!(human, "nothing to clean up: no interrupted runs")?;
     }
     for path in &swept.removed {
@@ -107,6 +108,10 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
     // Never thawed here: a writer may be frozen on purpose. Named, with how to thaw it.
     let left_frozen = crate::engine::freeze_journal::still_frozen();
     for line in crate::engine::freeze_journal::describe(&left_frozen) {
+        writeln!(human, "{line}")?;
+    }
+    // Never unpinned here either: pinned data is safe data. Named, with how to unpin.
+    for line in crate::engine::pin_journal::describe(&pins_kept) {
         writeln!(human, "{line}")?;
     }
     for c in &cleaned {
@@ -125,6 +130,16 @@ pub fn cleanup() -> anyhow::Result<Outcome> {
         json: json!({
             "runs": cleaned,
             "left_frozen": left_frozen,
+            "pins_kept": pins_kept.iter().map(|r| json!({
+                "source": r.source,
+                "snapshot": r.snapshot,
+                "name": r.snapshot_name,
+                "pinned_at": r.at,
+                "by": r.by,
+                "did": r.done.as_ref().map(|d| d.did.clone()),
+                "until": r.done.as_ref().and_then(|d| d.until).map(|t| t.to_rfc3339()),
+                "unpin": r.unpin_command(),
+            })).collect::<Vec<_>>(),
             "mounts_removed": unmounted.iter().map(|p| crate::engine::path_json(p)).collect::<Vec<_>>(),
             "restore_temp_files_removed": swept.removed.iter().map(|p| crate::engine::path_json(p)).collect::<Vec<_>>(),
         }),

@@ -6,6 +6,7 @@ pub mod assets;
 mod cloud_runs;
 mod frozen_notice;
 mod outcome;
+mod pin;
 mod recover;
 mod restore;
 mod status;
@@ -116,6 +117,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Keep a snapshot from its policy's deletion (lock, retention, permanent, snapper cleanup).
+    Pin(pin::PinArgs),
+    /// Undo snaprescue's pin of a snapshot (only what the pin changed).
+    Unpin(pin::UnpinArgs),
     /// Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks.
     Cleanup {
         #[arg(long)]
@@ -348,6 +353,14 @@ pub fn main() -> i32 {
             ),
             json,
         ),
+        Some(Command::Pin(args)) => {
+            let json = args.json;
+            emit(pin::pin(args), json)
+        }
+        Some(Command::Unpin(args)) => {
+            let json = args.json;
+            emit(pin::unpin(args), json)
+        }
         Some(Command::Drill { clean, no_wizard }) => report(if clean {
             crate::drill::clean()
         } else {

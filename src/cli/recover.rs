@@ -52,9 +52,15 @@ pub fn snapshots(path: &Path, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
             row["recommend_reason"] = json!(session.recommend_reason);
         }
         rows.push(row);
+        let risk = s
+            .retention
+            .risk_text(chrono::Utc::now())
+            .map(|r| format!("  [{r}]"))
+            .or_else(|| s.retention.pinned.then(|| "  [pinned]".to_string()))
+            .unwrap_or_default();
         writeln!(
             human,
-            "{} {:>6}  {:<23}  {:<28}  {}",
+            "{} {:>6}  {:<23}  {:<28}  {}{risk}",
             if recommended { "*" } else { " " },
             s.id,
             s.created_text("%Y-%m-%d %H:%M:%S UTC"),

@@ -138,6 +138,7 @@ mod tests {
             path: id.into(),
             layout: "subvolume".into(),
             description: None,
+            retention: Default::default(),
             cloud: None,
         }
     }

@@ -14,6 +14,7 @@ pub mod harvest_dir;
 pub mod keep_running;
 pub mod leftovers;
 pub mod newer;
+pub mod pin_journal;
 pub mod restore;
 mod restore_dest;
 mod restore_entries;

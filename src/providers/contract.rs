@@ -4,14 +4,16 @@
 //! plans; the snapshot source (`sources::cloud`), the rescue disk (`rescue::disk`), the
 //! journal and `cleanup` are written once over this trait, so a new cloud is one folder.
 //!
-//! Room for what comes next: pin/unpin, automatic-policy, encryption and copy queries join
-//! this trait as further methods, each answered by every provider.
+//! Each snapshot says when its policy deletes it; pin/unpin keep the one being recovered from
+//! (a lock, a longer retention, a permanent flag). Room for what comes next:
+//! automatic-policy, encryption and copy queries join this trait as further methods, each
+//! answered by every provider.
 
 use super::CloudError;
 use crate::rescue::journal::{Journal, RunRecord};
 use crate::rescue::{RescueError, Watch};
 use crate::sources::cloud_disk::{CloudDisk, DiskPlace};
-use crate::sources::{RollbackOutcome, Snapshot, SnapshotStatus};
+use crate::sources::{PinDone, PinPrior, RollbackOutcome, Snapshot, SnapshotStatus, Unpinned};
 
 /// Where this machine is, from its cloud's metadata service; all `None` when it did not
 /// answer (not on that cloud, or run from elsewhere).
@@ -75,8 +77,23 @@ pub trait CloudProvider: Send + Sync {
     ) -> Result<Vec<CloudDisk>, CloudError>;
     /// `None` when the disk no longer exists.
     fn disk_state(&self, disk: &str) -> Result<Option<DiskState>, CloudError>;
-    /// Every snapshot of `disk`, all pages, with what the cloud says about their expiry.
+    /// Every snapshot of `disk`, all pages, with what the cloud says about their expiry
+    /// (`retention`: a fixed time, the policy that may delete it, a lock).
     fn list_snapshots(&self, disk: &str) -> Result<Vec<Snapshot>, CloudError>;
+    /// The state of `snapshot` a pin would change (to be journaled first), or why no pin
+    /// is needed for `days` more (kept forever or long enough already, locked by someone
+    /// else).
+    fn pin_prior(&self, snapshot: &Snapshot, days: u32) -> Result<PinPrior, CloudError>;
+    /// Keeps `snapshot` from its policy's deletion for at least `days` from now.
+    fn pin(&self, snapshot: &Snapshot, days: u32, prior: &PinPrior) -> Result<PinDone, CloudError>;
+    /// Undoes what `done` changed over `prior`, only where it is still that pin's; says
+    /// what it cannot undo (a retention cannot be shortened, a past deadline not restored).
+    fn unpin(
+        &self,
+        snapshot: &Snapshot,
+        prior: &PinPrior,
+        done: &PinDone,
+    ) -> Result<Unpinned, CloudError>;
 
     /// Starts making a disk from `snapshot` in `zone`, tagged with the run; `run` is also the
     /// client token, so a repeated request returns the same disk.
@@ -87,7 +104,7 @@ pub trait CloudProvider: Send + Sync {
     fn detach(&self, disk: &str, instance: &str) -> Result<(), CloudError>;
     fn delete(&self, disk: &str) -> Result<(), CloudError>;
 
-    /// Starts a guard snapshot; returns its id.
+    /// Starts a guard snapshot, made so that no automatic policy deletes it; returns its id.
     fn create_snapshot(&self, guard: &GuardRequest) -> Result<String, CloudError>;
     /// `None` when the snapshot does not exist.
     fn snapshot_status(&self, snapshot: &str) -> Result<Option<SnapshotStatus>, CloudError>;

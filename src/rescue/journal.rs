@@ -183,7 +183,7 @@ impl Journal {
 
 /// Fault injection for the crash tests: `SNAPRESCUE_CRASH_AT=step:phase` kills this process
 /// with SIGKILL right after that line is durable, as a power cut or `kill -9` would.
-fn crash_point(step: &str, phase: &str) {
+pub(crate) fn crash_point(step: &str, phase: &str) {
     if let Ok(at) = std::env::var("SNAPRESCUE_CRASH_AT")
         && at == format!("{step}:{phase}")
     {

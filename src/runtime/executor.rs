@@ -44,7 +44,7 @@ impl Executor {
         });
     }
 
-    fn with_session(
+    pub(super) fn with_session(
         &self,
         work: impl FnOnce(&Session) -> Msg + Send + 'static,
         missing: impl FnOnce(String) -> Msg,
@@ -361,6 +361,8 @@ impl Executor {
             Effect::WriteReport(report) => {
                 self.blocking(move || Msg::ReportWritten(write_report(&report)))
             }
+            Effect::Pin { id, days } => self.pin(id, days),
+            Effect::Unpin { id } => self.unpin(id),
             Effect::Quit => {}
         }
     }

@@ -4,6 +4,7 @@
 mod executor;
 mod finish_effects;
 pub mod jobs;
+mod pin_effects;
 pub mod self_check;
 pub mod state;
 

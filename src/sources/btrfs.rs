@@ -3,8 +3,10 @@
 //! a private read-only mount of the top level when the current mounts do not show them.
 
 use super::btrfs_list::{SubvolumeRecord, parse};
+use super::btrfs_snapper::{SnapperInfo, snapper_number};
 use super::{
-    OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SnapshotStatus, SourceError,
+    OpenedSnapshot, PinDone, PinPrior, Retention, RollbackOutcome, Snapshot, SnapshotSource,
+    SnapshotStatus, SourceError, Unpinned,
 };
 use crate::ports::command;
 use crate::ports::fs_meta::surviving_ancestor;
@@ -196,19 +198,23 @@ impl BtrfsSource {
         resolve: &dyn Fn(&Path) -> Option<PathBuf>,
     ) -> Snapshot {
         let path_text = record.path.to_string_lossy().into_owned();
+        let mut retention = Retention::default();
         let (layout, name, description) = if let Some(number) = snapper_number(&record.path) {
             let info_path = record
                 .path
                 .parent()
                 .unwrap_or(Path::new(""))
                 .join("info.xml");
-            let info = resolve(&info_path).and_then(|p| read_snapper_info(&p));
-            let description = info.and_then(|(d, _)| d);
-            let name = match &description {
+            let info = resolve(&info_path)
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .and_then(|text| SnapperInfo::parse(&text))
+                .unwrap_or_default();
+            retention = info.retention();
+            let name = match &info.description {
                 Some(d) => format!("snapper #{number}: {d}"),
                 None => format!("snapper #{number}"),
             };
-            ("snapper", name, description)
+            ("snapper", name, info.description)
         } else if path_text.contains("timeshift-btrfs/snapshots/") {
             let date = record
                 .path
@@ -233,30 +239,10 @@ impl BtrfsSource {
             path: record.path.clone(),
             layout: layout.into(),
             description,
+            retention,
             cloud: None,
         }
     }
-}
-
-/// `N` for a snapper path `…/.snapshots/N/snapshot`.
-fn snapper_number(path: &Path) -> Option<u64> {
-    let mut parts = path.iter().rev();
-    (parts.next()? == "snapshot").then_some(())?;
-    let number = parts.next()?.to_str()?.parse().ok()?;
-    (parts.next()? == ".snapshots").then_some(number)
-}
-
-/// Description and date from snapper's `info.xml`.
-fn read_snapper_info(path: &Path) -> Option<(Option<String>, Option<String>)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let doc = roxmltree::Document::parse(&text).ok()?;
-    let field = |name: &str| {
-        doc.descendants()
-            .find(|n| n.has_tag_name(name))
-            .and_then(|n| n.text())
-            .map(str::to_string)
-    };
-    Some((field("description"), field("date")))
 }
 
 impl SnapshotSource for BtrfsSource {
@@ -355,25 +341,43 @@ impl SnapshotSource for BtrfsSource {
     ) -> Result<RollbackOutcome, SourceError> {
         super::btrfs_rollback::rollback(self, snapshot, confirm, keep_guard)
     }
+
+    /// The subvolume's UUID (device names change across reboots); the description for the
+    /// top level, which has none.
+    fn pin_place(&self) -> String {
+        if self.subvolume.uuid.is_empty() {
+            self.describe()
+        } else {
+            format!("btrfs subvolume {}", self.subvolume.uuid)
+        }
+    }
+
+    fn pin_prior(&self, snapshot: &Snapshot, _days: u32) -> Result<PinPrior, SourceError> {
+        self.snapper_pin_prior(snapshot)
+    }
+
+    fn pin(
+        &self,
+        snapshot: &Snapshot,
+        _days: u32,
+        prior: &PinPrior,
+    ) -> Result<PinDone, SourceError> {
+        self.snapper_pin(snapshot, prior)
+    }
+
+    fn unpin(
+        &self,
+        snapshot: &Snapshot,
+        prior: &PinPrior,
+        _done: &PinDone,
+    ) -> Result<Unpinned, SourceError> {
+        self.snapper_unpin(snapshot, prior)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snapper_numbers_are_recognised() {
-        assert_eq!(
-            snapper_number(Path::new("data/.snapshots/12/snapshot")),
-            Some(12)
-        );
-        assert_eq!(snapper_number(Path::new(".snapshots/3/snapshot")), Some(3));
-        assert_eq!(snapper_number(Path::new("snaps/3/snapshot")), None);
-        assert_eq!(
-            snapper_number(Path::new("data/.snapshots/x/snapshot")),
-            None
-        );
-    }
 
     #[test]
     fn top_relative_drops_root() {

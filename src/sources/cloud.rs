@@ -3,7 +3,10 @@
 //! disk to read one, and the rollback plan its provider chooses.
 
 use super::cloud_disk::DiskPlace;
-use super::{CloudOptions, OpenedSnapshot, RollbackOutcome, Snapshot, SnapshotSource, SourceError};
+use super::{
+    CloudOptions, OpenedSnapshot, PinDone, PinPrior, RollbackOutcome, Snapshot, SnapshotSource,
+    SourceError, Unpinned,
+};
 use crate::providers::{CloudProvider, ProviderEntry};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,5 +99,27 @@ impl SnapshotSource for CloudSource {
         super::check_confirmation(confirm, &self.place.disk.id, self.provider.noun())?;
         let flow = self.provider.rollback_flow(&self.place)?;
         Ok(flow.run(&snapshot.id, keep_guard, watch)?)
+    }
+
+    fn pin_prior(&self, snapshot: &Snapshot, days: u32) -> Result<PinPrior, SourceError> {
+        Ok(self.provider.pin_prior(snapshot, days)?)
+    }
+
+    fn pin(
+        &self,
+        snapshot: &Snapshot,
+        days: u32,
+        prior: &PinPrior,
+    ) -> Result<PinDone, SourceError> {
+        Ok(self.provider.pin(snapshot, days, prior)?)
+    }
+
+    fn unpin(
+        &self,
+        snapshot: &Snapshot,
+        prior: &PinPrior,
+        done: &PinDone,
+    ) -> Result<Unpinned, SourceError> {
+        Ok(self.provider.unpin(snapshot, prior, done)?)
     }
 }

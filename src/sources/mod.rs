@@ -6,13 +6,16 @@ pub mod btrfs_list;
 pub mod btrfs_remount;
 pub mod btrfs_rollback;
 pub mod btrfs_rollback_plan;
+pub mod btrfs_snapper;
 pub mod cloud;
 pub mod cloud_disk;
+pub mod retention;
 pub mod snapshot_path;
 
 use crate::ports::command::CommandError;
 use crate::ports::mounts::{MountError, TempMount};
 use chrono::{DateTime, Utc};
+pub use retention::{PinDone, PinPrior, Retention, Unpinned};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -53,6 +56,10 @@ pub struct Snapshot {
     /// How it was found: `snapper`, `timeshift`, or `subvolume`.
     pub layout: String,
     pub description: Option<String>,
+    /// When its policy deletes it, and whether it is pinned (`expires`, `expiry_rule`,
+    /// `pinned` at the top level of its JSON).
+    #[serde(flatten)]
+    pub retention: Retention,
     /// Facts only cloud snapshots have.
     #[serde(skip_serializing_if = "Option::is_none", flatten)]
     pub cloud: Option<CloudDetails>,
@@ -82,6 +89,7 @@ impl Snapshot {
             read_only: true,
             layout: provider.snapshot_layout().into(),
             description: Some(description).filter(|d| !d.is_empty()),
+            retention: Retention::default(),
             cloud: Some(cloud),
         }
     }
@@ -96,7 +104,7 @@ impl Snapshot {
     }
 }
 
-/// Size, progress, encryption, tags, origin and expiry of a cloud snapshot.
+/// Size, progress, encryption, tags and origin of a cloud snapshot.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CloudDetails {
     pub disk_id: String,
@@ -105,10 +113,6 @@ pub struct CloudDetails {
     pub encrypted: bool,
     pub tags: Vec<(String, String)>,
     pub source_region: Option<String>,
-    /// When the cloud will delete it, when it says so (RFC 3339).
-    pub expires: Option<DateTime<Utc>>,
-    /// What may delete it without a fixed time (a policy), when known.
-    pub expiry_rule: Option<String>,
 }
 
 /// A snapshot opened for reading: `dir` is the snapshot's copy of PATH. Dropping it undoes
@@ -246,6 +250,25 @@ pub trait SnapshotSource: Send + Sync {
         keep_guard: bool,
         watch: &crate::rescue::Watch,
     ) -> Result<RollbackOutcome, SourceError>;
+    /// What names this source in the pin journal, the same after a reboot (a device name
+    /// may change): by default its description.
+    fn pin_place(&self) -> String {
+        self.describe()
+    }
+    /// The state of `snapshot` that a pin would change (journaled before [`Self::pin`]
+    /// runs), or why it needs no pin.
+    fn pin_prior(&self, snapshot: &Snapshot, days: u32) -> Result<PinPrior, SourceError>;
+    /// Keeps `snapshot` from its policy's deletion for at least `days` from now.
+    fn pin(&self, snapshot: &Snapshot, days: u32, prior: &PinPrior)
+    -> Result<PinDone, SourceError>;
+    /// Undoes what the pin `done` changed over `prior`, only where it is still that pin's,
+    /// saying what it could not undo and why.
+    fn unpin(
+        &self,
+        snapshot: &Snapshot,
+        prior: &PinPrior,
+        done: &PinDone,
+    ) -> Result<Unpinned, SourceError>;
 }
 
 /// The sources that serve `path` (local first, then clouds detected or asked for). None

@@ -282,6 +282,16 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     for c in crate::wizard::created(model) {
         lines.push(Line::from(format!("Kept: {c}")).dark_gray());
     }
+    // The snapshots picked stay pinned unless taken back here (u); the exit summary and
+    // `cleanup` name the command for later.
+    let pins = &model.snapshots.pins;
+    for (text, warn) in pins.finish_lines() {
+        lines.push(if warn {
+            Line::from(text).yellow()
+        } else {
+            Line::from(text).dark_gray()
+        });
+    }
     match &model.finish.report_file {
         Some(Ok(p)) => lines.push(Line::from(format!("Report: {} (and .txt)", p.display()))),
         Some(Err(e)) => lines.push(Line::from(format!("Report not written: {e}")).red()),

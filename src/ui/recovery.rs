@@ -34,10 +34,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         kept,
         how_kept,
     } = words;
-    let mut lines = vec![
-        Line::from(format!("Snapshot {name}, taken {when}")).bold(),
-        Line::from(""),
-    ];
+    let mut lines = vec![Line::from(format!("Snapshot {name}, taken {when}")).bold()];
+    // What the pin made when it was picked, and how to take it back.
+    match snap.and_then(|s| model.snapshots.pins.line(&s.id)) {
+        Some((text, true)) => lines.push(Line::from(text).yellow()),
+        Some((text, false)) => lines.push(Line::from(text).dark_gray()),
+        None => {}
+    }
+    lines.push(Line::from(""));
     let option = |on: bool, text: String| {
         if on {
             Line::from(format!("▶ {text}")).reversed()

@@ -1,4 +1,6 @@
-//! Step 3: the snapshot timeline with the deletion estimate and the recommendation.
+//! Step 3: the snapshot timeline with the deletion estimate and the recommendation; a row a
+//! policy may delete says so on a second line across the table ("deleted by policy in 5 h",
+//! "subject to snapper cleanup"), in the warning colour, so it fits any width.
 
 use super::columns::{cut, fit};
 use super::human;
@@ -113,6 +115,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         frame.render_widget(Paragraph::new("No read-only snapshot of this subvolume exists, so there is nothing to restore from here.").red(), table);
         return;
     }
+    let now = Utc::now();
+    let risks: Vec<Option<String>> = listing
+        .snapshots
+        .iter()
+        .map(|snap| snap.retention.risk_text(now))
+        .collect();
     let mut cells: Vec<[String; 5]> = listing
         .snapshots
         .iter()
@@ -135,16 +143,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             } else {
                 ""
             };
+            let name = if snap.source == "btrfs" {
+                snap.name.clone()
+            } else {
+                format!("[{}] {}", snap.source, snap.name)
+            };
             [
                 mark.to_string(),
                 snap.id.clone(),
                 snap.created_text("%m-%d %H:%M:%S"),
                 cut(&lost, 24),
-                if snap.source == "btrfs" {
-                    snap.name.clone()
-                } else {
-                    format!("[{}] {}", snap.source, snap.name)
-                },
+                name,
             ]
         })
         .collect();
@@ -158,7 +167,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     )
     .map(Constraint::Length);
     let rows = cells.into_iter().enumerate().map(|(i, c)| {
-        let row = Row::new(c.to_vec());
+        let row = match risks[i] {
+            Some(_) => Row::new(c.to_vec()).height(2).yellow(),
+            None => Row::new(c.to_vec()),
+        };
         if i == s.selected {
             row.style(Style::new().add_modifier(Modifier::REVERSED))
         } else {
@@ -172,6 +184,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             .block(Block::bordered()),
         table,
     );
+    // The second line of each row at risk, across the whole table.
+    let mut y = table.y + 2;
+    for risk in &risks {
+        let height = if risk.is_some() { 2 } else { 1 };
+        if let Some(text) = risk
+            && y + 1 < table.bottom().saturating_sub(1)
+        {
+            let line = Rect::new(table.x + 1, y + 1, table.width.saturating_sub(2), 1);
+            frame.render_widget(Paragraph::new(format!("  ↳ {text}")).yellow(), line);
+        }
+        y += height;
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! What the terminal shows when the wizard ends (its screen is gone by then): what came
 //! back, what is still missing and where it still is, what is still frozen and how to thaw
-//! it, what was kept, and where the report is. The runtime checks that each frozen process
+//! it, what was kept, what is still pinned and how to unpin it, and where the report is. The runtime checks that each frozen process
 //! still exists with the same start time and is still stopped before it asks for this, so
 //! every line is true when printed.
 
@@ -48,6 +48,7 @@ pub fn exit_summary(model: &Model) -> Vec<String> {
     for kept in super::update_finish::created(model) {
         out.push(format!("kept: {kept}"));
     }
+    out.extend(model.snapshots.pins.exit_lines());
     if let Some(Ok(report)) = &model.finish.report_file {
         out.push(format!("report: {}", crate::engine::shown(report)));
     }

@@ -46,6 +46,8 @@ pub enum Action {
     SwitchConflict,
     CopyBack,
     ThawFrozen,
+    /// Takes back the pins this run made.
+    Unpin,
 }
 
 /// One key (or several keys that do the same) in one mode.

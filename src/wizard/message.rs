@@ -81,6 +81,14 @@ pub enum Msg {
     /// What a running rollback is doing now.
     RollbackStage(String),
     ReportWritten(Result<PathBuf, String>),
+    Pinned {
+        id: String,
+        result: Result<crate::pinning::PinOutcome, String>,
+    },
+    Unpinned {
+        id: String,
+        result: Result<crate::pinning::UnpinOutcome, String>,
+    },
 }
 
 /// The summary written at the end.
@@ -169,6 +177,15 @@ pub enum Effect {
         checkpoints: Vec<PathBuf>,
     },
     WriteReport(Box<FinishReport>),
+    /// Keeps the snapshot from its policy's deletion for `days` (journaled).
+    Pin {
+        id: String,
+        days: u32,
+    },
+    /// Takes back snaprescue's pin of the snapshot.
+    Unpin {
+        id: String,
+    },
     Quit,
 }
 

@@ -12,6 +12,7 @@ pub mod missing;
 mod model;
 pub mod name_index;
 pub mod picker;
+pub mod pins;
 mod update;
 mod update_finish;
 mod update_steps;

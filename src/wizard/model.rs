@@ -172,6 +172,8 @@ pub struct Snapshots {
     pub selected: usize,
     pub lost: HashMap<String, Result<LostCounts, String>>,
     pub chosen: Option<String>,
+    /// The pins of the snapshots picked (so no policy deletes them mid-rescue).
+    pub pins: super::pins::Pins,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

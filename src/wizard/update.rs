@@ -92,6 +92,27 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             vec![]
         }
+        // Each change is one of this run's actions (the report, the exit summary).
+        Msg::Pinned { id, result } => {
+            if let Ok(o) = &result
+                && o.changed
+            {
+                let action = format!("pinned snapshot {id}: {}", o.said);
+                model.finish.actions.push(action);
+            }
+            model.snapshots.pins.on_pinned(&id, result);
+            vec![]
+        }
+        Msg::Unpinned { id, result } => {
+            if let Ok(o) = &result {
+                let mut said = o.undone.clone();
+                said.extend(o.not_undone.iter().map(|n| format!("not undone: {n}")));
+                let action = format!("unpinned snapshot {id}: {}", said.join("; "));
+                model.finish.actions.push(action);
+            }
+            model.snapshots.pins.on_unpinned(&id, result);
+            vec![]
+        }
         Msg::NewerScanned(result) => {
             model.recovery.newer = Some(result);
             vec![]

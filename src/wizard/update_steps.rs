@@ -56,10 +56,13 @@ fn snapshots(model: &mut Model, action: Action, key: Key) -> Vec<Effect> {
                 model.notice = Some("no snapshot to choose".into());
                 return vec![];
             };
-            model.snapshots.chosen = Some(s.id.clone());
+            let id = s.id.clone();
+            model.snapshots.chosen = Some(id.clone());
             model.recovery = Recovery::default();
             model.picker = None;
-            go(model, Step::Recovery)
+            let mut effects = go(model, Step::Recovery);
+            effects.extend(model.snapshots.pins.on_chosen(&id));
+            effects
         }
         Action::Back => go(model, Step::Gpu),
         _ => vec![],
@@ -228,6 +231,7 @@ fn finish(model: &mut Model, action: Action, key: Key) -> Vec<Effect> {
         Action::CopyBack => vec![Effect::CopyBack {
             files: model.harvested_to_copy_back(),
         }],
+        Action::Unpin => model.snapshots.pins.unpin_all(),
         Action::ThawFrozen => vec![Effect::Signal {
             action: SignalAction::Thaw,
             targets: model.writers.frozen.iter().map(|f| (f.0, f.1)).collect(),

@@ -124,6 +124,14 @@ pub fn between<'a>(body: &'a str, tag: &str) -> &'a str {
 /// Creates an IAM user with ec2:* and returns its key (the first three calls are
 /// unauthenticated, as INITIAL_NO_AUTH_ACTION_COUNT allows).
 pub fn access_key(moto: &Moto) -> AwsCredentials {
+    access_key_with(
+        moto,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#,
+    )
+}
+
+/// [`access_key`] for a user whose policy is `policy`.
+pub fn access_key_with(moto: &Moto, policy: &str) -> AwsCredentials {
     let bootstrap = creds("AKIDBOOTSTRAP", "bootstrap");
     let iam = |params: &[(&str, &str)]| {
         let mut all = params.to_vec();
@@ -133,7 +141,6 @@ pub fn access_key(moto: &Moto) -> AwsCredentials {
         body
     };
     iam(&[("Action", "CreateUser"), ("UserName", "rescuer")]);
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
     iam(&[
         ("Action", "PutUserPolicy"),
         ("UserName", "rescuer"),

@@ -98,6 +98,7 @@ pub fn model() -> Model {
         path: format!("data/.snapshots/{id}/snapshot").into(),
         layout: "snapper".into(),
         description: None,
+        retention: Default::default(),
         cloud: None,
     };
     m.snapshots.listing = Some(SnapshotListing {
@@ -164,5 +165,43 @@ pub fn picker_model() -> Model {
     p.set_expanded(true);
     p.toggle_selected();
     m.picker = Some(p);
+    m
+}
+
+/// What pinning snapshot `id` (snapper's) answered.
+pub fn pinned(id: &str) -> snaprescue::pinning::PinOutcome {
+    snaprescue::pinning::PinOutcome {
+        snapshot: id.into(),
+        source: "btrfs".into(),
+        changed: true,
+        said: "cleared the cleanup algorithm (timeline) of snapper #2 (info.xml): no snapper \
+               cleanup removes it"
+            .into(),
+        until: None,
+        unpin: Some(format!("snaprescue unpin /data/run/ckpt --snapshot {id}")),
+    }
+}
+
+/// [`model`] at step 3 with one snapshot snapper's timeline cleanup may delete and a cloud
+/// snapshot its policy deletes in a little over 5 hours.
+pub fn at_risk_model() -> Model {
+    let mut m = model();
+    m.step = Step::Snapshots;
+    let listing = m.snapshots.listing.as_mut().unwrap();
+    listing.snapshots[1].retention.expiry_rule = Some("snapper timeline cleanup".into());
+    let mut ebs = listing.snapshots[0].clone();
+    ebs.id = "snap-0a1b2c3d4e5f60718".into();
+    ebs.source = "aws".into();
+    ebs.name = "nightly".into();
+    ebs.created = Some(Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap());
+    ebs.retention.expires = Some(Utc::now() + chrono::Duration::minutes(5 * 60 + 30));
+    ebs.retention.expiry_rule = Some("DLM policy policy-0abc".into());
+    ebs.cloud = Some(snaprescue::sources::CloudDetails {
+        disk_id: "vol-0123456789abcdef0".into(),
+        size_gib: 500,
+        progress: "100%".into(),
+        ..Default::default()
+    });
+    listing.snapshots.insert(1, ebs);
     m
 }

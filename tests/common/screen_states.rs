@@ -111,6 +111,16 @@ fn extra_states(out: &mut Vec<(&'static str, Model)>) {
     m.recovery.refusal = Some(Err("processes still use /data: 4242 python".into()));
     out.push(("rollback refused", m));
 
+    out.push(("snapshots at risk", super::screen_models::at_risk_model()));
+    let mut m = model();
+    m.step = Step::Recovery;
+    m.snapshots
+        .pins
+        .on_pinned("259", Ok(super::screen_models::pinned("259")));
+    out.push(("recovery pinned", m.clone()));
+    m.step = Step::Finish;
+    out.push(("finish pinned", m));
+
     let mut m = picker_model();
     m.picker.as_mut().unwrap().searching = true;
     out.push(("picker searching", m.clone()));

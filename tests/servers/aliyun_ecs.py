@@ -14,8 +14,10 @@ first StartInstance after a ResetDisk is refused with IncorrectDiskStatus, as EC
 the reset settles). ResetDisk of a detached data disk: ReIniting, then Available under an
 operation lock, then free; the first AttachDisk after it is refused with IncorrectDiskStatus.
 ResetDisk of an attached disk needs its instance Stopped (IncorrectInstanceStatus), and a
-snapshot of that disk (InvalidParameter.Mismatch). Attached disks are presented to the machine by disk_harness.py (virtio
-serial = id without d-). Every request is appended to STATE.log as one JSON line."""
+snapshot of that disk (InvalidParameter.Mismatch). Attached disks are presented to the
+machine by disk_harness.py (virtio serial = id without d-). ModifySnapshotAttribute extends
+RetentionDays (counted from CreationTime; shortening is refused). Every request is appended
+to STATE.log as one JSON line."""
 import base64
 import datetime
 import hashlib
@@ -342,7 +344,33 @@ class Handler(BaseHTTPRequestHandler):
             if start + size < len(snaps):
                 page["NextToken"] = str(start + size)
             return reply(200, page)
+        if action == "ModifySnapshotAttribute":
+            return modify_snapshot_attribute(snaps, p)
         return refusal(404, "InvalidAction.NotFound", f"Specified api {action} is not found.")
+
+
+def modify_snapshot_attribute(snaps, p):
+    """Name, description and RetentionDays (1-65536 days from CreationTime, only ever
+    extended: a shorter or equal retention is refused, as ECS does)."""
+    snap = snaps.get(p.get("SnapshotId"))
+    if snap is None:
+        return refusal(404, "InvalidSnapshotId.NotFound", "The specified snapshot does not exist.")
+    if "RetentionDays" in p:
+        try:
+            days = int(p["RetentionDays"])
+        except ValueError:
+            return refusal(400, "InvalidParameter", "The specified parameter RetentionDays is not valid.")
+        if not 1 <= days <= 65536:
+            return refusal(400, "InvalidParameter", "The specified parameter RetentionDays is not valid.")
+        current = snap.get("RetentionDays")
+        if current is not None and current > 0 and days <= current:
+            return refusal(400, "InvalidRetentionDays.ValueNotSupported", "The retention period of a snapshot can only be extended.")
+        snap["RetentionDays"] = days
+    if "SnapshotName" in p:
+        snap["SnapshotName"] = p["SnapshotName"]
+    if "Description" in p:
+        snap["Description"] = p["Description"]
+    return reply(200, {"RequestId": "r-16"})
 
 
 # Disks attached when the state was written are presented now (an instance's own disks).

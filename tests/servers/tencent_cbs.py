@@ -298,7 +298,35 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     instance.update(InstanceState="STOPPING", _pending=[{"InstanceState": "STOPPED"}])
             return ok()
+        if action == "ModifySnapshotAttribute":
+            return modify_snapshot_attribute(snaps, p)
         return error("InvalidAction", f"The action {action} is not supported by the stand-in.")
+
+
+def modify_snapshot_attribute(snaps, p):
+    """SnapshotName, IsPermanent and Deadline: a Deadline (ISO 8601) makes the snapshot
+    non-permanent, deleted at that time (shown as DeadlineTime in UTC+8); a Deadline that has
+    passed is refused."""
+    snap = snaps.get(p.get("SnapshotId"))
+    if snap is None:
+        return error("InvalidSnapshotId.NotFound", "The snapshot does not exist.")
+    if "Deadline" in p:
+        try:
+            deadline = datetime.datetime.fromisoformat(p["Deadline"].replace("Z", "+00:00"))
+        except ValueError:
+            return error("InvalidParameterValue", "Deadline is not an ISO 8601 time.")
+        if deadline <= datetime.datetime.now(datetime.timezone.utc):
+            return error("InvalidParameterValue", "Deadline must be in the future.")
+        snap["IsPermanent"] = False
+        snap["DeadlineTime"] = deadline.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    elif p.get("IsPermanent") is True:
+        snap["IsPermanent"] = True
+        snap["DeadlineTime"] = None
+    elif p.get("IsPermanent") is False:
+        snap["IsPermanent"] = False
+    if "SnapshotName" in p:
+        snap["SnapshotName"] = p["SnapshotName"]
+    return ok()
 
 
 # Disks attached when the state was written are presented now (an instance's own disks).

@@ -30,6 +30,10 @@ pub struct EcsSnapshot {
     pub encrypted: bool,
     pub tags: Vec<(String, String)>,
     pub source_region: Option<String>,
+    /// Days it is kept from `created`; `None`: until deleted (or by its automatic policy).
+    pub retention_days: Option<u64>,
+    /// The automatic snapshot policy that made it (and may delete it).
+    pub auto_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,36 +146,20 @@ impl EcsClient {
             "Snapshots",
             "Snapshot",
         )?;
-        items
-            .iter()
-            .map(|s| {
-                let malformed = |reason: String| CloudError::Malformed {
-                    service: "ECS",
-                    reason,
-                    head: crate::providers::head(&s.to_string()),
-                };
-                Ok(EcsSnapshot {
-                    id: text(s, "SnapshotId"),
-                    name: text(s, "SnapshotName"),
-                    description: text(s, "Description"),
-                    status: text(s, "Status"),
-                    progress: text(s, "Progress"),
-                    created: parse_cloud_time(&text(s, "CreationTime")),
-                    disk_id: text(s, "SourceDiskId"),
-                    disk_size_gib: number(s, "SourceDiskSize").map_err(malformed)?,
-                    encrypted: s["Encrypted"].as_bool().unwrap_or(false),
-                    tags: s["Tags"]["Tag"]
-                        .as_array()
-                        .map(|t| {
-                            t.iter()
-                                .map(|t| (text(t, "TagKey"), text(t, "TagValue")))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    source_region: Some(text(s, "SourceRegionId")).filter(|r| !r.is_empty()),
-                })
-            })
-            .collect()
+        items.iter().map(snapshot_from).collect()
+    }
+
+    /// The snapshot `id`, `None` when it does not exist.
+    pub fn snapshot(&self, id: &str) -> Result<Option<EcsSnapshot>, CloudError> {
+        let doc = self.call(
+            "DescribeSnapshots",
+            &[("SnapshotIds".into(), format!("[\"{id}\"]"))],
+        )?;
+        doc["Snapshots"]["Snapshot"]
+            .as_array()
+            .and_then(|s| s.first())
+            .map(snapshot_from)
+            .transpose()
     }
 
     pub fn describe_disks(
@@ -214,6 +202,46 @@ impl EcsClient {
             })
             .collect()
     }
+}
+
+/// One snapshot of a DescribeSnapshots answer.
+fn snapshot_from(s: &Value) -> Result<EcsSnapshot, CloudError> {
+    let malformed = |reason: String| CloudError::Malformed {
+        service: "ECS",
+        reason,
+        head: crate::providers::head(&s.to_string()),
+    };
+    Ok(EcsSnapshot {
+        id: text(s, "SnapshotId"),
+        name: text(s, "SnapshotName"),
+        description: text(s, "Description"),
+        status: text(s, "Status"),
+        progress: text(s, "Progress"),
+        created: parse_cloud_time(&text(s, "CreationTime")),
+        disk_id: text(s, "SourceDiskId"),
+        disk_size_gib: number(s, "SourceDiskSize").map_err(malformed)?,
+        encrypted: s["Encrypted"].as_bool().unwrap_or(false),
+        tags: s["Tags"]["Tag"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .map(|t| (text(t, "TagKey"), text(t, "TagValue")))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        source_region: Some(text(s, "SourceRegionId")).filter(|r| !r.is_empty()),
+        // Absent, null or -1: kept until deleted.
+        retention_days: s["RetentionDays"]
+            .as_i64()
+            .or_else(|| {
+                s["RetentionDays"]
+                    .as_str()
+                    .and_then(|d| d.trim().parse().ok())
+            })
+            .and_then(|d| u64::try_from(d).ok())
+            .filter(|d| *d > 0),
+        auto_policy: Some(text(s, "AutoSnapshotPolicyId")).filter(|p| !p.is_empty()),
+    })
 }
 
 /// A disk serial (virtio or NVMe) → the ECS disk id (`bp1…` → `d-bp1…`).

@@ -7,6 +7,7 @@ pub mod creds;
 pub mod ecs;
 pub mod metadata;
 pub mod provider;
+pub mod retention;
 pub mod rollback;
 pub mod rpc;
 pub mod sign;

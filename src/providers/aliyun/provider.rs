@@ -3,7 +3,7 @@
 //! DetachDisk and DeleteDisk, where "not found" and "already detached" count as done. The
 //! guest finds a disk by its virtio or NVMe serial (the id without `d-`), never by the device
 //! name the API reports. Snapshots from DescribeSnapshots, all pages; guards from
-//! CreateSnapshot; ResetDisk puts a disk back in place.
+//! CreateSnapshot; ResetDisk puts a disk back in place. Expiry and pins: `retention`.
 
 use super::ecs::{EcsClient, EcsSnapshot, disk_id_from_serial};
 use crate::providers::{
@@ -12,7 +12,7 @@ use crate::providers::{
 use crate::rescue::journal::{Journal, RunRecord};
 use crate::rescue::{RUN_TAG, RescueError, Watch, param};
 use crate::sources::cloud_disk::{CloudDisk, DiskPlace};
-use crate::sources::{CloudDetails, Snapshot, SnapshotStatus};
+use crate::sources::{CloudDetails, PinDone, PinPrior, Snapshot, SnapshotStatus, Unpinned};
 use serde_json::Value;
 
 pub struct AliyunProvider {
@@ -31,6 +31,7 @@ fn snapshot_status(status: &str) -> SnapshotStatus {
 
 fn as_snapshot(provider: &dyn CloudProvider, s: EcsSnapshot) -> Snapshot {
     let status = snapshot_status(&s.status);
+    let retention = super::retention::retention(&s);
     let details = CloudDetails {
         disk_id: s.disk_id,
         size_gib: s.disk_size_gib,
@@ -38,10 +39,8 @@ fn as_snapshot(provider: &dyn CloudProvider, s: EcsSnapshot) -> Snapshot {
         encrypted: s.encrypted,
         tags: s.tags,
         source_region: s.source_region,
-        expires: None,
-        expiry_rule: None,
     };
-    Snapshot::in_cloud(
+    let mut snapshot = Snapshot::in_cloud(
         provider,
         s.id,
         Some(s.name),
@@ -49,7 +48,9 @@ fn as_snapshot(provider: &dyn CloudProvider, s: EcsSnapshot) -> Snapshot {
         s.created,
         status,
         details,
-    )
+    );
+    snapshot.retention = retention;
+    snapshot
 }
 
 fn as_disk(d: super::ecs::EcsDisk) -> CloudDisk {
@@ -128,6 +129,28 @@ impl CloudProvider for AliyunProvider {
             .into_iter()
             .map(|s| as_snapshot(self, s))
             .collect())
+    }
+
+    fn pin_prior(&self, snapshot: &Snapshot, days: u32) -> Result<PinPrior, CloudError> {
+        self.retention_prior(&snapshot.id, days)
+    }
+
+    fn pin(
+        &self,
+        snapshot: &Snapshot,
+        days: u32,
+        _prior: &PinPrior,
+    ) -> Result<PinDone, CloudError> {
+        self.retention_pin(&snapshot.id, days)
+    }
+
+    fn unpin(
+        &self,
+        snapshot: &Snapshot,
+        prior: &PinPrior,
+        done: &PinDone,
+    ) -> Result<Unpinned, CloudError> {
+        Ok(self.retention_unpin(&snapshot.id, prior, done))
     }
 
     fn create_disk(&self, snapshot: &str, zone: &str, run: &str) -> Result<String, CloudError> {
@@ -216,6 +239,8 @@ impl CloudProvider for AliyunProvider {
         vec![disk.strip_prefix("d-").unwrap_or(disk).to_string()]
     }
 
+    /// A manual snapshot without `RetentionDays`: kept until someone deletes it, never by a
+    /// policy or a disk's automatic-snapshot quota.
     fn create_snapshot(&self, guard: &GuardRequest) -> Result<String, CloudError> {
         let doc = self.ecs.call(
             "CreateSnapshot",

@@ -6,6 +6,7 @@ pub mod connect;
 pub mod creds;
 pub mod ec2;
 pub mod imds;
+pub mod locks;
 pub mod provider;
 pub mod rollback;
 pub mod rollback_finish;

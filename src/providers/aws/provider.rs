@@ -3,7 +3,8 @@
 //! `/dev/sd[f-p]` name, DetachVolume and DeleteVolume, where "not found" and "already
 //! detached" count as done. The guest finds a volume by its NVMe serial (`vol0123…`), never
 //! by the device name. Snapshots come from DescribeSnapshots, all pages; EBS cannot reset a
-//! volume in place, so its rollbacks swap volumes (see `rollback`).
+//! volume in place, so its rollbacks swap volumes (see `rollback`). Expiry and pins (DLM
+//! tags, governance locks) are in `locks`.
 
 use super::ec2::{Ec2Client, volume_id_from_serial};
 use super::xml;
@@ -13,7 +14,8 @@ use crate::providers::{
 use crate::rescue::journal::{Journal, RunRecord};
 use crate::rescue::{RUN_TAG, RescueError, Watch, param};
 use crate::sources::cloud_disk::{CloudDisk, DiskPlace};
-use crate::sources::{CloudDetails, Snapshot, SnapshotStatus};
+use crate::sources::{CloudDetails, PinDone, PinPrior, Snapshot, SnapshotStatus, Unpinned};
+use std::collections::HashMap;
 
 pub struct AwsProvider {
     pub ec2: Ec2Client,
@@ -29,9 +31,14 @@ fn snapshot_status(state: &str) -> SnapshotStatus {
     }
 }
 
-fn as_snapshot(provider: &dyn CloudProvider, s: xml::Ec2Snapshot) -> Snapshot {
+fn as_snapshot(
+    provider: &dyn CloudProvider,
+    s: xml::Ec2Snapshot,
+    locks: &HashMap<String, super::locks::SnapshotLock>,
+) -> Snapshot {
     let name = s.tags.iter().find(|t| t.0 == "Name").map(|t| t.1.clone());
     let status = snapshot_status(&s.status);
+    let retention = super::locks::with_lock(super::locks::dlm_retention(&s.tags), locks.get(&s.id));
     let details = CloudDetails {
         disk_id: s.volume_id,
         size_gib: s.volume_size_gib,
@@ -39,10 +46,8 @@ fn as_snapshot(provider: &dyn CloudProvider, s: xml::Ec2Snapshot) -> Snapshot {
         encrypted: s.encrypted,
         tags: s.tags,
         source_region: s.source_region,
-        expires: None,
-        expiry_rule: None,
     };
-    Snapshot::in_cloud(
+    let mut snapshot = Snapshot::in_cloud(
         provider,
         s.id,
         name,
@@ -50,7 +55,9 @@ fn as_snapshot(provider: &dyn CloudProvider, s: xml::Ec2Snapshot) -> Snapshot {
         s.start_time,
         status,
         details,
-    )
+    );
+    snapshot.retention = retention;
+    snapshot
 }
 
 fn as_disk(v: xml::Ec2Volume) -> CloudDisk {
@@ -164,12 +171,38 @@ impl CloudProvider for AwsProvider {
     }
 
     fn list_snapshots(&self, disk: &str) -> Result<Vec<Snapshot>, CloudError> {
-        Ok(self
-            .ec2
-            .describe_snapshots(disk)?
+        let snapshots = self.ec2.describe_snapshots(disk)?;
+        let locks = if snapshots.is_empty() {
+            HashMap::new()
+        } else {
+            self.locks_for_listing()?
+        };
+        Ok(snapshots
             .into_iter()
-            .map(|s| as_snapshot(self, s))
+            .map(|s| as_snapshot(self, s, &locks))
             .collect())
+    }
+
+    fn pin_prior(&self, snapshot: &Snapshot, _days: u32) -> Result<PinPrior, CloudError> {
+        AwsProvider::pin_prior(self, &snapshot.id)
+    }
+
+    fn pin(
+        &self,
+        snapshot: &Snapshot,
+        days: u32,
+        _prior: &PinPrior,
+    ) -> Result<PinDone, CloudError> {
+        AwsProvider::pin(self, &snapshot.id, days)
+    }
+
+    fn unpin(
+        &self,
+        snapshot: &Snapshot,
+        prior: &PinPrior,
+        done: &PinDone,
+    ) -> Result<Unpinned, CloudError> {
+        AwsProvider::unpin(self, &snapshot.id, prior, done)
     }
 
     fn create_disk(&self, snapshot: &str, zone: &str, run: &str) -> Result<String, CloudError> {
@@ -266,6 +299,8 @@ impl CloudProvider for AwsProvider {
         vec![disk.replacen("vol-", "vol", 1), disk.to_string()]
     }
 
+    /// A manual snapshot: no DLM policy ever deletes it (DLM deletes only the snapshots its
+    /// own policies made, tagged `aws:dlm:*`), so the guard is kept until someone deletes it.
     fn create_snapshot(&self, guard: &GuardRequest) -> Result<String, CloudError> {
         self.call_for(
             "CreateSnapshot",

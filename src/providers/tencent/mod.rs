@@ -8,6 +8,7 @@ pub mod connect;
 pub mod creds;
 pub mod metadata;
 pub mod provider;
+pub mod retention;
 pub mod rollback;
 pub mod sign;
 

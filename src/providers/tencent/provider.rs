@@ -3,7 +3,7 @@
 //! with AttachDisks, found by the virtio serial (the full `disk-…` id), detached and
 //! terminated afterwards; a system-disk snapshot is refused with the console's image route.
 //! Snapshots from DescribeSnapshots, all pages, with their deadline; guards from
-//! CreateSnapshot; ApplySnapshot resets a disk in place.
+//! CreateSnapshot; ApplySnapshot resets a disk in place. Deadlines and pins: `retention`.
 
 use super::api::{Service, TencentClient};
 use super::cbs::{CbsDisk, CbsSnapshot};
@@ -13,7 +13,7 @@ use crate::providers::{
 use crate::rescue::journal::{Journal, RunRecord};
 use crate::rescue::{RUN_TAG, RescueError, Watch};
 use crate::sources::cloud_disk::{CloudDisk, DiskPlace};
-use crate::sources::{CloudDetails, Snapshot, SnapshotStatus};
+use crate::sources::{CloudDetails, PinDone, PinPrior, Snapshot, SnapshotStatus, Unpinned};
 use serde_json::json;
 
 pub struct TencentProvider {
@@ -33,8 +33,7 @@ fn snapshot_status(state: &str) -> SnapshotStatus {
 
 fn as_snapshot(provider: &dyn CloudProvider, s: CbsSnapshot) -> Snapshot {
     let status = snapshot_status(&s.state);
-    let expiry_rule = (!s.permanent && s.deadline.is_none())
-        .then(|| "not permanent: its automatic snapshot policy's retention may delete it".into());
+    let retention = super::retention::retention(&s);
     let details = CloudDetails {
         disk_id: s.disk_id,
         size_gib: s.disk_size_gib,
@@ -42,10 +41,8 @@ fn as_snapshot(provider: &dyn CloudProvider, s: CbsSnapshot) -> Snapshot {
         encrypted: s.encrypted,
         tags: s.tags,
         source_region: None,
-        expires: s.deadline.filter(|_| !s.permanent),
-        expiry_rule,
     };
-    Snapshot::in_cloud(
+    let mut snapshot = Snapshot::in_cloud(
         provider,
         s.id,
         Some(s.name),
@@ -53,7 +50,9 @@ fn as_snapshot(provider: &dyn CloudProvider, s: CbsSnapshot) -> Snapshot {
         s.created,
         status,
         details,
-    )
+    );
+    snapshot.retention = retention;
+    snapshot
 }
 
 fn as_disk(d: CbsDisk) -> CloudDisk {
@@ -177,6 +176,28 @@ impl CloudProvider for TencentProvider {
             .collect())
     }
 
+    fn pin_prior(&self, snapshot: &Snapshot, _days: u32) -> Result<PinPrior, CloudError> {
+        self.permanent_prior(&snapshot.id)
+    }
+
+    fn pin(
+        &self,
+        snapshot: &Snapshot,
+        _days: u32,
+        _prior: &PinPrior,
+    ) -> Result<PinDone, CloudError> {
+        self.make_permanent(&snapshot.id)
+    }
+
+    fn unpin(
+        &self,
+        snapshot: &Snapshot,
+        prior: &PinPrior,
+        _done: &PinDone,
+    ) -> Result<Unpinned, CloudError> {
+        self.restore_deadline(&snapshot.id, prior)
+    }
+
     fn create_disk(&self, snapshot: &str, zone: &str, run: &str) -> Result<String, CloudError> {
         let source = self.client.snapshot(snapshot)?;
         if source
@@ -261,6 +282,7 @@ impl CloudProvider for TencentProvider {
         }
     }
 
+    /// Without a `Deadline` a CBS snapshot is permanent: no policy deletes the guard.
     fn create_snapshot(&self, guard: &GuardRequest) -> Result<String, CloudError> {
         let response = self.cbs(
             "CreateSnapshot",

@@ -138,6 +138,17 @@ static FINISH: Keymap = screen(
             ),
             |m| !m.writers.frozen.is_empty(),
         ),
+        bind_when(
+            bind(
+                &[Char('u')],
+                A::Unpin,
+                "u",
+                "unpin",
+                "unpin the snapshot this run pinned (its policy may delete it again; what \
+                 cannot be undone is said)",
+            ),
+            |m| !m.snapshots.pins.unpinnable().is_empty(),
+        ),
         bind(&[Enter], A::Next, "Enter", "quit", "quit"),
         bind(
             BACK,

@@ -42,6 +42,8 @@ complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "snapshots" -d 'S
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "deleted" -d 'What the snapshot holds under PATH that the live tree lacks (and what changed)'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "restore" -d 'Copy entries back from a snapshot, verified'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "rollback" -d 'Put the whole subvolume or cloud disk back to the snapshot (the current state is kept)'
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "pin" -d 'Keep a snapshot from its policy\'s deletion (lock, retention, permanent, snapper cleanup)'
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "unpin" -d 'Undo snaprescue\'s pin of a snapshot (only what the pin changed)'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "cleanup" -d 'Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "verify" -d 'Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "drill" -d 'A practice lab on a loop-mounted btrfs volume, then the wizard on it'
@@ -112,6 +114,31 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l dry-r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l no-guard -d 'Delete the current state instead of keeping it as a read-only guard'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -s h -l help -d 'Print help'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l days -d 'How many days from now it is kept at least (where the source counts days)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+aws\t''
+aliyun\t''
+tencent\t''"
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l instance -d 'The cloud instance (default: from the metadata service)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l json
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -s h -l help -d 'Print help'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+aws\t''
+aliyun\t''
+tencent\t''"
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l instance -d 'The cloud instance (default: from the metadata service)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l json
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand cleanup" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand cleanup" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand verify" -l python -d 'The training job\'s interpreter (default: python3)' -r -F
@@ -124,14 +151,16 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand drill" -l clean -d
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand drill" -l no-wizard -d 'Set the lab up and print where, without opening the wizard'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand drill" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand drill-writer" -s h -l help -d 'Print help'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "writers" -d 'Step 1: processes using PATH\'s filesystem; freeze or thaw them'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "gpu" -d 'Step 2: GPUs and the processes using them'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "snapshots" -d 'Step 3: every snapshot that covers PATH, newest first, the recommended one marked'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "deleted" -d 'What the snapshot holds under PATH that the live tree lacks (and what changed)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "restore" -d 'Copy entries back from a snapshot, verified'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "rollback" -d 'Put the whole subvolume or cloud disk back to the snapshot (the current state is kept)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "cleanup" -d 'Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "verify" -d 'Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "drill" -d 'A practice lab on a loop-mounted btrfs volume, then the wizard on it'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "drill-writer" -d 'The drill\'s writer process (internal)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback cleanup verify drill drill-writer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "writers" -d 'Step 1: processes using PATH\'s filesystem; freeze or thaw them'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "gpu" -d 'Step 2: GPUs and the processes using them'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "snapshots" -d 'Step 3: every snapshot that covers PATH, newest first, the recommended one marked'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "deleted" -d 'What the snapshot holds under PATH that the live tree lacks (and what changed)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "restore" -d 'Copy entries back from a snapshot, verified'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "rollback" -d 'Put the whole subvolume or cloud disk back to the snapshot (the current state is kept)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "pin" -d 'Keep a snapshot from its policy\'s deletion (lock, retention, permanent, snapper cleanup)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "unpin" -d 'Undo snaprescue\'s pin of a snapshot (only what the pin changed)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "cleanup" -d 'Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "verify" -d 'Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "drill" -d 'A practice lab on a loop-mounted btrfs volume, then the wizard on it'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "drill-writer" -d 'The drill\'s writer process (internal)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
