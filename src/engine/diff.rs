@@ -251,6 +251,40 @@ mod tests {
     }
 
     #[test]
+    fn a_large_directory_is_compared_in_chunks_with_every_entry_in_order() {
+        let snap = tempfile::tempdir().unwrap();
+        let live = tempfile::tempdir().unwrap();
+        let n = 5000;
+        for i in 0..n {
+            let name = format!("f{i:05}");
+            fs::write(snap.path().join(&name), vec![b'x'; i % 7]).unwrap();
+            if i % 3 != 0 {
+                // Live: present, and every ninth one changed in size.
+                let len = if i % 9 == 1 { 100 } else { i % 7 };
+                fs::write(live.path().join(&name), vec![b'x'; len]).unwrap();
+            }
+        }
+        // Names only the live side has, between and around the snapshot's.
+        for extra in ["a", "f00000a", "f02500a", "zzz"] {
+            fs::write(live.path().join(extra), "new").unwrap();
+        }
+        let d = diff(snap.path(), live.path(), &AtomicBool::new(false)).unwrap();
+        assert_eq!(d.entries.len(), n);
+        for (i, e) in d.entries.iter().enumerate() {
+            assert_eq!(e.path, Path::new(&format!("f{i:05}")), "name order");
+            // Present live files were written later (their mtime differs): changed.
+            let expected = if i % 3 == 0 {
+                EntryStatus::Deleted
+            } else {
+                EntryStatus::Changed
+            };
+            assert_eq!(e.status, expected, "{}", e.path.display());
+            assert_eq!(e.size, (i % 7) as u64);
+        }
+        assert_eq!(d.lost().entries, (n as u64).div_ceil(3));
+    }
+
+    #[test]
     fn cancel_stops_the_walk() {
         let snap = tempfile::tempdir().unwrap();
         fs::create_dir(snap.path().join("d")).unwrap();

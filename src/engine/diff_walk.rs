@@ -156,14 +156,12 @@ impl Walk<'_> {
         let live = live_dir.and_then(|d| list(d).ok());
         let live_names: &[(CString, Option<Type>)] = live.as_ref().map_or(&[], |l| &l.1);
         // (entry, whether the live side is a directory to walk beside it)
-        let compare = |(name, _): &(CString, Option<Type>)| {
+        let compare = |name: &CStr, in_live: bool| {
             let snap_stat = Stat::at(&snap, name)?;
-            let live_stat = live.as_ref().and_then(|(live_dir, _)| {
-                live_names
-                    .binary_search_by(|(n, _)| n.as_c_str().cmp(name))
-                    .ok()
-                    .and_then(|_| Stat::at(live_dir, name))
-            });
+            let live_stat = live
+                .as_ref()
+                .filter(|_| in_live)
+                .and_then(|(live_dir, _)| Stat::at(live_dir, name));
             let e = entry(
                 rel.join(OsStr::from_bytes(name.to_bytes())),
                 &snap_stat,
@@ -176,14 +174,29 @@ impl Walk<'_> {
             let live_is_dir = live_stat.is_some_and(|s| s.kind == EntryKind::Dir);
             Some((e, live_is_dir))
         };
+        // Both listings are sorted: a chunk finds its place in the live one once, then
+        // walks both side by side.
+        let compare_chunk = |chunk: &[(CString, Option<Type>)]| {
+            let first = chunk.first().map(|c| c.0.as_c_str());
+            let mut at = live_names.partition_point(|(n, _)| Some(n.as_c_str()) < first);
+            let mut out = Vec::with_capacity(chunk.len());
+            for (name, _) in chunk {
+                while at < live_names.len() && live_names[at].0 < *name {
+                    at += 1;
+                }
+                let in_live = at < live_names.len() && live_names[at].0 == *name;
+                out.extend(compare(name, in_live));
+            }
+            out
+        };
         let compared: Vec<(DiffEntry, bool)> = if children.len() > PARALLEL_FROM {
             children
                 .par_chunks(PARALLEL_FROM)
-                .map(|chunk| chunk.iter().filter_map(compare).collect::<Vec<_>>())
+                .map(compare_chunk)
                 .collect::<Vec<_>>()
                 .concat()
         } else {
-            children.iter().filter_map(compare).collect()
+            compare_chunk(&children)
         };
         drop(live);
         drop(snap);
