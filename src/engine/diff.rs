@@ -262,6 +262,16 @@ mod tests {
                 // Live: present, and every ninth one changed in size.
                 let len = if i % 9 == 1 { 100 } else { i % 7 };
                 fs::write(live.path().join(&name), vec![b'x'; len]).unwrap();
+                let t = fs::metadata(snap.path().join(&name))
+                    .unwrap()
+                    .modified()
+                    .unwrap();
+                fs::File::options()
+                    .write(true)
+                    .open(live.path().join(&name))
+                    .unwrap()
+                    .set_modified(t)
+                    .unwrap();
             }
         }
         // Names only the live side has, between and around the snapshot's.
@@ -272,11 +282,12 @@ mod tests {
         assert_eq!(d.entries.len(), n);
         for (i, e) in d.entries.iter().enumerate() {
             assert_eq!(e.path, Path::new(&format!("f{i:05}")), "name order");
-            // Present live files were written later (their mtime differs): changed.
             let expected = if i % 3 == 0 {
                 EntryStatus::Deleted
-            } else {
+            } else if i % 9 == 1 {
                 EntryStatus::Changed
+            } else {
+                EntryStatus::Same
             };
             assert_eq!(e.status, expected, "{}", e.path.display());
             assert_eq!(e.size, (i % 7) as u64);
