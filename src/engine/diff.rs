@@ -157,21 +157,41 @@ pub fn diff_counting(
         .map(|m| m.is_dir())
         .unwrap_or(false);
     let walk = Walk { cancel, progress };
-    let (entries, unreadable) =
-        match walk.subtree(snapshot_dir, live_is_dir.then_some(live_dir), Path::new("")) {
-            Ok(found) => found,
-            Err(WalkError::Cancelled) => return Err(DiffError::Cancelled),
-            Err(WalkError::Root(source)) => {
-                return Err(DiffError::Read {
-                    path: snapshot_dir.to_path_buf(),
-                    source,
-                });
-            }
-        };
+    let live = live_is_dir.then_some(live_dir);
+    // The walk recurses once per directory level (up to ~2,000 within PATH_MAX): on
+    // threads with room for that, not rayon's default 2 MiB stacks.
+    let found = match deep_pool() {
+        Some(pool) => pool.install(|| walk.subtree(snapshot_dir, live, Path::new(""))),
+        None => walk.subtree(snapshot_dir, live, Path::new("")),
+    };
+    let (entries, unreadable) = match found {
+        Ok(found) => found,
+        Err(WalkError::Cancelled) => return Err(DiffError::Cancelled),
+        Err(WalkError::Root(source)) => {
+            return Err(DiffError::Read {
+                path: snapshot_dir.to_path_buf(),
+                source,
+            });
+        }
+    };
     Ok(TreeDiff {
         entries,
         unreadable,
     })
+}
+
+/// Threads for the walk with stacks deep enough for any tree PATH_MAX allows (the memory is
+/// only reserved, not used, until a walk goes that deep); `None` if they cannot be made.
+fn deep_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .stack_size(256 << 20)
+            .thread_name(|i| format!("diff-walk-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
 }
 
 #[cfg(test)]
@@ -293,6 +313,23 @@ mod tests {
             assert_eq!(e.size, (i % 7) as u64);
         }
         assert_eq!(d.lost().entries, (n as u64).div_ceil(3));
+    }
+
+    #[test]
+    fn a_tree_1500_levels_deep_with_siblings_is_walked_without_running_out_of_stack() {
+        let snap = tempfile::tempdir().unwrap();
+        let live = tempfile::tempdir().unwrap();
+        for branch in 0..4 {
+            let mut dir = snap.path().join(format!("deep{branch}"));
+            for _ in 0..1500 {
+                dir.push("d");
+            }
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("last.pth"), "x").unwrap();
+        }
+        let d = diff(snap.path(), live.path(), &AtomicBool::new(false)).unwrap();
+        assert_eq!(d.entries.len(), 4 * 1502);
+        assert_eq!(d.lost().entries, 4);
     }
 
     #[test]

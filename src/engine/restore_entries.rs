@@ -4,10 +4,11 @@
 
 use super::beneath::{BeneathError, Mounts, open_dir};
 use super::copy::{CopiedFile, CopyMethod, rename_free, temp_name};
+use super::restore::RestoredItem;
 use super::restore_plan::PlannedItem;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
@@ -140,6 +141,20 @@ pub(super) fn raise_file_limit() {
         {
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// fsync each parent directory once so the renames are durable.
+pub(super) fn sync_parents(dirs: &mut Dirs, restored: &[RestoredItem], anchor: &Path) {
+    let parents: BTreeSet<PathBuf> = restored
+        .iter()
+        .filter_map(|r| r.target.strip_prefix(anchor).ok())
+        .map(|t| parent_of(t).to_path_buf())
+        .collect();
+    for parent in parents {
+        if let Ok(fd) = dirs.get(&parent) {
+            let _ = nix::unistd::fsync(fd.as_fd());
         }
     }
 }

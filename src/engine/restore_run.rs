@@ -317,7 +317,7 @@ pub fn execute(
             });
         }
     }
-    sync_parents(&mut dirs, &run.report.restored, &plan.dest.anchor);
+    super::restore_entries::sync_parents(&mut dirs, &run.report.restored, &plan.dest.anchor);
     progress(&state);
     drop(record);
     run.report
@@ -401,19 +401,5 @@ fn restore_follower(run: &mut Run<'_>, dirs: &mut Dirs, index: usize, cancel: &A
             run.restored(item, &target, Some(c.method), c.hash);
         }
         Err(reason) => run.failed(item, reason),
-    }
-}
-
-/// fsync each parent directory once so the renames are durable.
-fn sync_parents(dirs: &mut Dirs, restored: &[RestoredItem], anchor: &Path) {
-    let parents: BTreeSet<PathBuf> = restored
-        .iter()
-        .filter_map(|r| r.target.strip_prefix(anchor).ok())
-        .map(|t| parent_of(t).to_path_buf())
-        .collect();
-    for parent in parents {
-        if let Ok(fd) = dirs.get(&parent) {
-            let _ = nix::unistd::fsync(fd.as_fd());
-        }
     }
 }

@@ -1,0 +1,76 @@
+//! The copy's own tests: bytes, hashes and holes through both paths, and cancel.
+
+use super::*;
+use std::os::unix::fs::MetadataExt;
+
+/// A file of `len` bytes with data at each (offset, byte, size) and holes elsewhere.
+fn sparse_source(dir: &Path, len: u64, data: &[(u64, u8, usize)]) -> File {
+    let path = dir.join("source");
+    let file = File::create(&path).unwrap();
+    file.set_len(len).unwrap();
+    for &(offset, byte, size) in data {
+        file.write_all_at(&vec![byte; size], offset).unwrap();
+    }
+    File::open(path).unwrap()
+}
+
+fn copied(len: u64, data: &[(u64, u8, usize)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sparse_source(dir.path(), len, data);
+    let output = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(dir.path().join("copy"))
+        .unwrap();
+    let mut seen = 0;
+    let (source, copy) = copy_sparse(&input, &output, len, &AtomicBool::new(false), &mut |n| {
+        seen += n
+    })
+    .unwrap();
+    let original = std::fs::read(dir.path().join("source")).unwrap();
+    let restored = std::fs::read(dir.path().join("copy")).unwrap();
+    assert!(original == restored, "bytes differ ({len})");
+    let expected = blake3::hash(&original).to_hex().to_string();
+    assert_eq!((source.as_str(), copy.as_str()), (&*expected, &*expected));
+    let written: u64 = data.iter().map(|d| d.2 as u64).sum();
+    assert!(seen <= len && seen >= written.min(len), "{seen}");
+    let blocks = output.metadata().unwrap().blocks() * 512;
+    assert!(
+        blocks < len.max(1 << 20),
+        "holes stay holes: {blocks} bytes allocated of {len}"
+    );
+}
+
+#[test]
+fn small_files_are_copied_inline_with_their_holes() {
+    copied(0, &[]);
+    copied(5, &[(0, 7, 5)]);
+    copied(1 << 20, &[(4096, 1, 4096)]);
+}
+
+#[test]
+fn large_files_go_through_the_pipeline_with_their_holes() {
+    let mib = 1u64 << 20;
+    copied(
+        40 * mib,
+        &[
+            (0, 3, 5 << 20),
+            (12 * mib, 9, (9 << 20) + 17),
+            (39 * mib, 1, 100),
+        ],
+    );
+    copied(8 * mib, &[(3 * mib, 5, 4096)]);
+}
+
+#[test]
+fn a_cancel_stops_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sparse_source(dir.path(), 64 << 20, &[(0, 1, 64 << 20)]);
+    let output = File::create(dir.path().join("copy")).unwrap();
+    let cancel = AtomicBool::new(false);
+    let result = copy_sparse(&input, &output, 64 << 20, &cancel, &mut |_| {
+        cancel.store(true, Ordering::Relaxed)
+    });
+    assert!(matches!(result, Err(CopyError::Cancelled)), "{result:?}");
+}
