@@ -164,6 +164,18 @@ impl Session {
             undone: vec![],
             not_undone: vec![],
         };
+        if let Some(damaged) =
+            pin_journal::unreadable(source.name(), &source.pin_place(), &snapshot.id)
+        {
+            return Err(SourceError::Refused(format!(
+                "the record of the pin of {} ({}) cannot be read: nothing was undone. Look at \
+                 {} (it says what the pin changed), undo that by hand, then remove it",
+                snapshot.id,
+                snapshot.name,
+                damaged.display()
+            ))
+            .into());
+        }
         let Some(record) = pin_journal::find(source.name(), &source.pin_place(), &snapshot.id)
         else {
             outcome.not_undone.push(format!(

@@ -265,6 +265,16 @@ impl Session {
             None => None,
         };
         let to = to.as_deref();
+        if let Some(dir) = to
+            && std::fs::metadata(dir).is_ok_and(|m| !m.is_dir())
+        {
+            return Err(SessionError::Plan(PlanError::Destination {
+                path: dir.into(),
+                source: std::io::Error::other(
+                    "--to must name a directory (made when missing), and this is a file",
+                ),
+            }));
+        }
         let dest = match to {
             None => self.path.clone(),
             // A single file goes into DIR under its own name; a directory's content into DIR.

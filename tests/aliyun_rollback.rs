@@ -52,6 +52,15 @@ fn a_data_disk_is_rolled_back_from_its_instance_without_a_stop() {
         said.contains("unmounted") && said.contains("nothing reboots"),
         "the words step 4 shows: {said}"
     );
+    let (_, plan, _) = ecs.run_here(
+        &strs(&ecs.rollback_args(SNAPSHOT, &["--dry-run", "--no-guard"])),
+        &fstab_env,
+    );
+    let said = plan["what_happens"].as_str().unwrap();
+    assert!(
+        said.contains("not kept") && !said.contains("guard snapshot"),
+        "--no-guard is said as such: {said}"
+    );
     ecs.assert_untouched("dry run");
 
     let args = ecs.rollback_args(SNAPSHOT, &["--confirm", DISK]);

@@ -318,3 +318,111 @@ fn a_snapper_snapshot_not_visible_from_the_mount_is_pinned_through_the_top_level
         info(1, None)
     );
 }
+
+#[test]
+fn an_info_xml_that_is_a_fifo_or_huge_is_refused_without_hanging_and_a_pin_keeps_mode_and_owner() {
+    if !privileged() {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let fs = snapper_layout();
+    let fifo = fs.path("data/.snapshots/2/info.xml");
+    fs::remove_file(&fifo).unwrap();
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    fs::write(
+        fs.path("data/.snapshots/3/info.xml"),
+        format!("<snapshot>{}</snapshot>", " ".repeat(200_000)),
+    )
+    .unwrap();
+    // snapper's own file is 0600; here owned by someone else, to see it kept.
+    let one = fs.path("data/.snapshots/1/info.xml");
+    fs::set_permissions(&one, fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&one, Some(123), Some(456)).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let (code, doc, _) = json(state.path(), args!["snapshots", fs.path("data/a.pth")]);
+    assert_eq!(code, 0, "{doc}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "a FIFO is not waited on"
+    );
+    assert_eq!(
+        row(&doc, "data/.snapshots/1/snapshot")["expiry_rule"],
+        "snapper timeline cleanup"
+    );
+    let (code, doc, _) = json(
+        state.path(),
+        args![
+            "pin",
+            fs.path("data/a.pth"),
+            "--snapshot",
+            "data/.snapshots/2/snapshot"
+        ],
+    );
+    assert_eq!(code, 1, "{doc}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{doc}"
+    );
+    let (code, doc, _) = json(
+        state.path(),
+        args![
+            "pin",
+            fs.path("data/a.pth"),
+            "--snapshot",
+            "data/.snapshots/1/snapshot"
+        ],
+    );
+    assert_eq!(code, 0, "{doc}");
+    let meta = fs::metadata(&one).unwrap();
+    assert_eq!(
+        (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+        (0o600, 123, 456),
+        "the rewritten info.xml keeps its mode and owner"
+    );
+}
+
+#[test]
+fn a_damaged_pin_record_is_named_by_unpin_not_taken_for_no_pin() {
+    if !privileged() {
+        return;
+    }
+    let fs = snapper_layout();
+    let state = tempfile::tempdir().unwrap();
+    let file = fs.path("data/a.pth");
+    let (code, doc, _) = json(
+        state.path(),
+        args!["pin", file, "--snapshot", "data/.snapshots/1/snapshot"],
+    );
+    assert_eq!(code, 0, "{doc}");
+    let records: Vec<_> = walkdir::WalkDir::new(state.path())
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && e.path().to_string_lossy().contains("/pins/"))
+        .filter(|e| !e.path().to_string_lossy().contains("/pins/done/"))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    fs::write(records[0].path(), "{garbage").unwrap();
+    let (code, doc, _) = json(
+        state.path(),
+        args!["unpin", file, "--snapshot", "data/.snapshots/1/snapshot"],
+    );
+    assert_eq!(code, 1, "{doc}");
+    let error = doc["error"].as_str().unwrap();
+    assert!(
+        error.contains("cannot be read") && error.contains("pins"),
+        "{error}"
+    );
+    assert!(
+        fs::read_to_string(fs.path("data/.snapshots/1/info.xml"))
+            .unwrap()
+            .contains("<cleanup></cleanup>")
+            || !fs::read_to_string(fs.path("data/.snapshots/1/info.xml"))
+                .unwrap()
+                .contains("timeline</cleanup>"),
+        "still pinned"
+    );
+}

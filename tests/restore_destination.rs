@@ -66,6 +66,7 @@ fn an_unusable_destination_is_one_refusal_up_front() {
     fs::write(vol.path("afile"), "a file").unwrap();
     for (to, says) in [
         (vol.path("afile/out"), "is not a directory"),
+        (vol.path("afile"), "must name a directory"),
         (vol.path("snaps/s1/newdir"), "read-only"),
     ] {
         let out = snaprescue(

@@ -262,8 +262,16 @@ pub fn rollback(
     let source = session.source_of(&snapshot)?;
     let Some(confirm) = confirm else {
         let steps = source.rollback_plan(&snapshot, keep_guard)?;
-        // The same words the wizard's step 4 shows for this rollback.
-        let what_happens = source.rollback_words().how_kept;
+        // The same words the wizard's step 4 shows for this rollback; with --no-guard the
+        // current state is not kept, whatever the source's usual words say.
+        let what_happens = if keep_guard {
+            source.rollback_words().how_kept
+        } else {
+            format!(
+                "With --no-guard the current state of `{}` is not kept: this cannot be undone.",
+                source.rollback_target()
+            )
+        };
         let mut human = format!(
             "dry run: rolling {} back to {} would:\n{what_happens}\n",
             source.rollback_target(),

@@ -101,6 +101,12 @@ fn read(path: &Path) -> Option<PinRecord> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
+/// The record of a pin of `snapshot` that exists but cannot be read (damaged), if any.
+pub fn unreadable(source: &str, place: &str, snapshot: &str) -> Option<PathBuf> {
+    let path = pins_dir().join(file_name(source, place, snapshot));
+    (path.exists() && read(&path).is_none()).then_some(path)
+}
+
 /// The pin of `snapshot` from `source` at `place`, if snaprescue holds one.
 pub fn find(source: &str, place: &str, snapshot: &str) -> Option<PinRecord> {
     read(&pins_dir().join(file_name(source, place, snapshot)))

@@ -206,7 +206,15 @@ impl BtrfsSource {
                 .unwrap_or(Path::new(""))
                 .join("info.xml");
             let info = resolve(&info_path)
-                .and_then(|p| std::fs::read_to_string(p).ok())
+                .and_then(|p| {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                        .open(p)
+                        .ok()
+                })
+                .and_then(|f| super::btrfs_snapper::read_small_text(f).ok())
                 .and_then(|text| SnapperInfo::parse(&text))
                 .unwrap_or_default();
             retention = info.retention();

@@ -138,22 +138,29 @@ impl BtrfsSource {
         Ok(NumberDir { fd, _mount: mount })
     }
 
-    fn read_info(&self, dir: &NumberDir) -> Result<(String, SnapperInfo), SourceError> {
+    /// The text of `info.xml` (a small regular file, never a link, a FIFO or a device),
+    /// what it says, and its metadata (kept when it is rewritten).
+    fn read_info(
+        &self,
+        dir: &NumberDir,
+    ) -> Result<(String, SnapperInfo, std::fs::Metadata), SourceError> {
         let fd = open(
             dir.fd.as_fd(),
             Path::new("info.xml"),
-            OFlag::O_RDONLY,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK,
             Mounts::Stay,
         )
         .map_err(|e| SourceError::Refused(format!("snapper's info.xml: {e}")))?;
-        let mut text = String::new();
-        std::fs::File::from(fd)
-            .read_to_string(&mut text)
-            .map_err(SourceError::io("cannot read snapper's info.xml"))?;
+        let file = std::fs::File::from(fd);
+        let meta = file
+            .metadata()
+            .map_err(SourceError::io("cannot stat snapper's info.xml"))?;
+        let text = read_small_text(file)
+            .map_err(|e| SourceError::Refused(format!("snapper's info.xml: {e}; left as it is")))?;
         let info = SnapperInfo::parse(&text).ok_or_else(|| {
             SourceError::Refused("snapper's info.xml is not valid XML: left as it is".into())
         })?;
-        Ok((text, info))
+        Ok((text, info, meta))
     }
 
     /// Sets the cleanup algorithm of `snapshot` (snapper, else an atomic edit of info.xml).
@@ -175,7 +182,7 @@ impl BtrfsSource {
             return Ok(format!("snapper config {config}"));
         }
         let dir = self.number_dir(snapshot)?;
-        let (text, _) = self.read_info(&dir)?;
+        let (text, _, meta) = self.read_info(&dir)?;
         let edited = with_cleanup(&text, algorithm).ok_or_else(|| {
             SourceError::Refused(format!(
                 "snapper's info.xml of #{number} has no editable <cleanup>: left as it is"
@@ -186,12 +193,18 @@ impl BtrfsSource {
             dir.fd.as_fd(),
             temp.as_str(),
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o644),
+            Mode::from_bits_truncate(0o600),
         )
         .map_err(|e| SourceError::Refused(format!("cannot write beside info.xml: {e}")))?;
         let mut file = std::fs::File::from(fd);
+        // The new file keeps the old one's mode and owner (snapper's are 0600 root).
         let written = file
             .write_all(edited.as_bytes())
+            .and_then(|_| {
+                use std::os::unix::fs::{MetadataExt, PermissionsExt};
+                file.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+                std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()))
+            })
             .and_then(|_| file.sync_all())
             .map_err(|e| e.to_string());
         let renamed = written.and_then(|_| {
@@ -222,7 +235,7 @@ impl BtrfsSource {
                 )),
             });
         };
-        let (_, info) = self.read_info(&self.number_dir(snapshot)?)?;
+        let (_, info, _) = self.read_info(&self.number_dir(snapshot)?)?;
         Ok(PinPrior {
             state: json!({ "number": number, "cleanup": info.cleanup }),
             not_needed: info.cleanup.is_none().then(|| {
@@ -260,7 +273,7 @@ impl BtrfsSource {
                 "snapper #{number} had no cleanup algorithm to restore"
             )));
         };
-        let (_, now) = self.read_info(&self.number_dir(snapshot)?)?;
+        let (_, now, _) = self.read_info(&self.number_dir(snapshot)?)?;
         if let Some(current) = now.cleanup {
             return Ok(Unpinned::not_undone(format!(
                 "snapper #{number} was changed since the pin (its cleanup is now {current}): \
@@ -312,4 +325,23 @@ mod tests {
             None
         );
     }
+}
+
+/// The text of a small regular file: anything else (a FIFO, a device, more than 64 KiB)
+/// is refused without reading it.
+pub(crate) fn read_small_text(file: std::fs::File) -> std::io::Result<String> {
+    const MAX: u64 = 64 << 10;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than snapper ever writes",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    file.take(MAX).read_to_string(&mut text)?;
+    Ok(text)
 }
