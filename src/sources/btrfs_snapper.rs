@@ -287,6 +287,25 @@ impl BtrfsSource {
     }
 }
 
+/// The text of a small regular file: anything else (a FIFO, a device, more than 64 KiB)
+/// is refused without reading it.
+pub(crate) fn read_small_text(file: std::fs::File) -> std::io::Result<String> {
+    const MAX: u64 = 64 << 10;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than snapper ever writes",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    file.take(MAX).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,23 +344,4 @@ mod tests {
             None
         );
     }
-}
-
-/// The text of a small regular file: anything else (a FIFO, a device, more than 64 KiB)
-/// is refused without reading it.
-pub(crate) fn read_small_text(file: std::fs::File) -> std::io::Result<String> {
-    const MAX: u64 = 64 << 10;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > MAX {
-        return Err(std::io::Error::other(format!(
-            "{} bytes, more than snapper ever writes",
-            meta.len()
-        )));
-    }
-    let mut text = String::new();
-    file.take(MAX).read_to_string(&mut text)?;
-    Ok(text)
 }
