@@ -426,3 +426,27 @@ fn a_damaged_pin_record_is_named_by_unpin_not_taken_for_no_pin() {
         "still pinned"
     );
 }
+
+#[test]
+fn a_filesystem_mounted_read_only_is_not_written_by_a_pin() {
+    if !privileged() {
+        return;
+    }
+    let fs = snapper_layout();
+    let info_path = fs.path("data/.snapshots/1/info.xml");
+    let before = fs::read(&info_path).unwrap();
+    sh("mount", &["-o", "remount,ro", fs.mount.to_str().unwrap()]);
+    let state = tempfile::tempdir().unwrap();
+    let file = fs.path("data/a.pth");
+    let (code, doc, _) = json(
+        state.path(),
+        args!["pin", file, "--snapshot", "data/.snapshots/1/snapshot"],
+    );
+    sh("mount", &["-o", "remount,rw", fs.mount.to_str().unwrap()]);
+    assert_eq!(code, 1, "{doc}");
+    assert!(
+        doc["error"].as_str().unwrap().contains("read-only"),
+        "{doc}"
+    );
+    assert_eq!(fs::read(&info_path).unwrap(), before, "info.xml untouched");
+}

@@ -55,9 +55,16 @@ impl BtrfsSource {
                 what: "listing btrfs subvolumes".into(),
             });
         }
+        // Asked of a directory: `rootid` opens a file for writing, which a filesystem
+        // remounted read-only (step 1 offers it) refuses. A file is in its directory's
+        // subvolume.
+        let asked = match std::fs::symlink_metadata(&anchor) {
+            Ok(m) if !m.is_dir() => anchor.parent().unwrap_or(&anchor).to_path_buf(),
+            _ => anchor.clone(),
+        };
         let rootid: u64 = command::run(
             "btrfs",
-            &[Path::new("inspect-internal"), Path::new("rootid"), &anchor],
+            &[Path::new("inspect-internal"), Path::new("rootid"), &asked],
         )?
         .trim()
         .parse()

@@ -166,6 +166,16 @@ impl BtrfsSource {
     /// Sets the cleanup algorithm of `snapshot` (snapper, else an atomic edit of info.xml).
     fn set_cleanup(&self, snapshot: &Snapshot, algorithm: &str) -> Result<String, SourceError> {
         let number = snapper_number(&snapshot.path).unwrap_or_default();
+        // Read-only on purpose (step 1 offers it): a pin must not write behind that.
+        if self.mount.read_only {
+            return Err(SourceError::Refused(format!(
+                "{} is mounted read-only, and changing snapper's cleanup of #{number} writes to \
+                 it: remount it read-write first (`mount -o remount,rw {}`), or leave the \
+                 snapshot as it is",
+                self.mount.mount_point.display(),
+                self.mount.mount_point.display()
+            )));
+        }
         if let Some(config) = self.live_root().and_then(|root| snapper_config(&root)) {
             command::run(
                 "snapper",
