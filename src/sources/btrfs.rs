@@ -335,6 +335,7 @@ impl SnapshotSource for BtrfsSource {
             root,
             mount,
             rescue: None,
+            clone: None,
         })
     }
 
