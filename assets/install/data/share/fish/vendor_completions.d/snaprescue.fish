@@ -25,7 +25,8 @@ function __fish_snaprescue_using_subcommand
 end
 
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -l to -d 'The wizard restores into DIR instead of PATH (PATH\'s disk full or read-only)' -r -F
-complete -c snaprescue -n "__fish_snaprescue_needs_command" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -58,7 +59,8 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand writers" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand writers" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand gpu" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand gpu" -s h -l help -d 'Print help'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -70,7 +72,8 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l atta
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path (default: the recommended one)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -82,7 +85,8 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l attach
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path (default: the recommended one)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -98,8 +102,9 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l only-d
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l confirm -d 'The subvolume path or id (cloud: the disk or volume id), typed to confirm' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l confirm -d 'The subvolume path or id (ZFS: the dataset; cloud: the disk or volume id), typed to confirm' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
