@@ -216,8 +216,8 @@ impl SnapshotSource for ZfsSource {
                 "snapshot {full} is no longer there: it was destroyed while in use; choose another"
             )));
         }
-        let clone = super::zfs_clone::ZfsClone::create(&self.dataset, &full)?;
-        let root = clone.mount_point.clone();
+        let clone = super::zfs_clone::ZfsClone::open(&self.dataset, &full)?;
+        let root = clone.mount_point().to_path_buf();
         Ok(OpenedSnapshot {
             dir: root.join(&self.path_in_dataset),
             root,
