@@ -19,7 +19,9 @@ fn no_clone_left(lab: &ZfsLab, run_dir: &std::path::Path) {
         .map(|r| r.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(
-        !left.iter().any(|n| n.to_string_lossy().starts_with("zfs-sr-")),
+        !left
+            .iter()
+            .any(|n| n.to_string_lossy().starts_with("zfs-sr-")),
         "{left:?}"
     );
 }

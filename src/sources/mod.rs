@@ -13,6 +13,7 @@ pub mod zfs;
 pub mod zfs_cli;
 pub mod zfs_clone;
 pub mod zfs_journal;
+pub mod zfs_policy;
 pub mod zfs_rollback;
 
 use crate::ports::command::CommandError;
