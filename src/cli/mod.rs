@@ -116,7 +116,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks.
+    /// Finish what interrupted runs left: rescue disks, ZFS clones, attachments, mounts, rollbacks.
     Cleanup {
         #[arg(long)]
         json: bool,
