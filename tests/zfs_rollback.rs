@@ -47,6 +47,10 @@ fn changed_lab() -> Option<(ZfsLab, Manifest, Manifest)> {
     fs::remove_file(lab.path("proj/outside")).unwrap();
     fs::write(lab.path("proj/outside"), "a file where a link was").unwrap();
     fs::write(lab.path("newest.txt"), "written last").unwrap();
+    // Only the mode and owner changed: the content and times are the snapshot's.
+    let mode = lab.path("proj/mode.txt");
+    std::os::unix::fs::chown(&mode, Some(0), Some(0)).unwrap();
+    fs::set_permissions(&mode, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     fs::write(lab.path("child/kid2.txt"), "child, later").unwrap();
     let now = manifest(&lab.data);
     Some((lab, at_s1, now))

@@ -72,6 +72,13 @@ fn differs(snap: &Metadata, live: &Metadata, snap_path: &Path, live_path: &Path)
     if kind != EntryKind::of(live) {
         return true;
     }
+    // A file or link whose owner or mode changed since is copied again: the copy carries
+    // the snapshot's (directories get theirs at the end).
+    let owner_or_mode = (snap.uid(), snap.gid()) != (live.uid(), live.gid())
+        || kind != EntryKind::Symlink && snap.mode() != live.mode();
+    if kind != EntryKind::Dir && owner_or_mode {
+        return true;
+    }
     match kind {
         EntryKind::File => {
             snap.len() != live.len()

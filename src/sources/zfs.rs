@@ -54,7 +54,7 @@ impl ZfsSource {
                 what: "listing ZFS snapshots".into(),
             });
         }
-        let dataset = mount.source.clone();
+        let dataset = unescape_octal(&mount.source);
         let kind = zfs_cli::property(&dataset, "type")?;
         if kind != "filesystem" {
             return Ok(Err(format!(
@@ -68,7 +68,7 @@ impl ZfsSource {
             table
                 .entries
                 .iter()
-                .find(|m| m.source == dataset && m.root == Path::new("/"))
+                .find(|m| unescape_octal(&m.source) == dataset && m.root == Path::new("/"))
                 .map(|m| m.mount_point.clone())
         };
         let inside = anchor
@@ -125,6 +125,30 @@ impl ZfsSource {
             cloud: None,
         }
     }
+}
+
+/// The mount source as ZFS names it: mountinfo writes a space, tab, newline and backslash
+/// as `\040`, `\011`, `\012`, `\134` (a ZFS name never holds a backslash itself).
+pub fn unescape_octal(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (bytes[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Puts snaprescue's hold on `dataset@snap` (`zfs hold snaprescue`): no policy can destroy
@@ -249,6 +273,13 @@ impl SnapshotSource for ZfsSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape_octal("tank/my\\040data"), "tank/my data");
+        assert_eq!(unescape_octal("tank/plain"), "tank/plain");
+        assert_eq!(unescape_octal("tank/a\\01"), "tank/a\\01");
+    }
 
     #[test]
     fn zfs_filesystem_types() {

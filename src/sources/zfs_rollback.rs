@@ -143,12 +143,16 @@ pub fn rollback(
     let live = refusals(source)?;
     let target = source.full_name(snapshot);
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let guard = format!("{}@snaprescue-guard-{stamp}", source.dataset);
-    if zfs_cli::exists(&guard) {
-        return Err(SourceError::Refused(format!(
-            "{guard} exists already (a rollback in this second?): try again"
-        )));
-    }
+    // A second rollback in the same second (the undo right after) gets `-2`, `-3`…
+    let guard = (1..10)
+        .map(|n| match n {
+            1 => format!("{}@snaprescue-guard-{stamp}", source.dataset),
+            n => format!("{}@snaprescue-guard-{stamp}-{n}", source.dataset),
+        })
+        .find(|name| !zfs_cli::exists(name))
+        .ok_or_else(|| {
+            SourceError::Refused("nine guard snapshots were taken this second: try again".into())
+        })?;
     let header = RunHeader::local(KIND, "zfs", &target, &source.dataset);
     let outcome = journaled(
         header,

@@ -97,9 +97,14 @@ pub struct ZfsLab {
     pub dir: tempfile::TempDir,
     /// Where `<pool>/data` is mounted.
     pub data: PathBuf,
-    // Dropped after the pool is destroyed (see Drop).
+    // Dropped after the pool is destroyed (see Drop), the turn last.
     _daemon: DaemonLease,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+/// One pool at a time in a test binary: zfs-fuse hung (every request, `zpool list` too)
+/// with two roll-forward tests' pools busy at once.
+static TURN: Mutex<()> = Mutex::new(());
 
 static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -117,6 +122,7 @@ impl ZfsLab {
             eprintln!("skipped: {why}");
             return None;
         }
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let daemon = DaemonLease::take();
         let dir = tempfile::Builder::new()
             .prefix("snaprescue-zfs-")
@@ -135,6 +141,7 @@ impl ZfsLab {
             data: mount.join("data"),
             dir,
             _daemon: daemon,
+            _turn: turn,
         };
         sh(
             "zpool",
