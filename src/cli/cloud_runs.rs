@@ -48,7 +48,7 @@ pub fn notice_interrupted() -> bool {
         return false;
     }
     eprintln!(
-        "snaprescue: {} interrupted cloud run(s) may have left disks, attachments or mounts:",
+        "snaprescue: {} interrupted run(s) may have left disks, attachments, clones or mounts:",
         runs.len()
     );
     for run in &runs {

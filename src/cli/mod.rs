@@ -103,7 +103,7 @@ pub enum Command {
         /// The snapshot: its id from `snapshots`, or its path.
         #[arg(long)]
         snapshot: String,
-        /// The subvolume path or id (cloud: the disk or volume id), typed to confirm.
+        /// The subvolume path or id (ZFS: the dataset; cloud: the disk or volume id), typed to confirm.
         #[arg(long, required_unless_present = "dry_run")]
         confirm: Option<String>,
         /// Print what the rollback would do, and change nothing.
@@ -121,7 +121,7 @@ pub enum Command {
     Pin(pin::PinArgs),
     /// Undo snaprescue's pin of a snapshot (only what the pin changed).
     Unpin(pin::UnpinArgs),
-    /// Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks.
+    /// Finish what interrupted runs left: rescue disks, ZFS clones, attachments, mounts, rollbacks.
     Cleanup {
         #[arg(long)]
         json: bool,
@@ -164,7 +164,7 @@ pub enum Command {
 /// Which source and which cloud resources, for commands that list or use snapshots.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CloudArgs {
-    /// Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH).
+    /// Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::sources::known_sources()))]
     pub source: Option<String>,
     /// The cloud instance (default: from the metadata service).

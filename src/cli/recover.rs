@@ -282,8 +282,9 @@ pub fn rollback(
         }
         writeln!(
             human,
-            "everything written since {} would be lost from it; confirm with --confirm {}",
+            "everything written since {} would be gone from it ({}); confirm with --confirm {}",
             snapshot.created_text("%Y-%m-%dT%H:%M:%S%:z"),
+            source.rollback_words().kept,
             source.rollback_target()
         )?;
         return Ok(Outcome {

@@ -136,22 +136,41 @@ pub fn suffixed(name: &OsStr, suffix: &str) -> OsString {
 }
 
 /// Renames `from` to `to` in `dir` only if `to` does not exist (renameat2 RENAME_NOREPLACE).
+/// A filesystem without RENAME_NOREPLACE (FUSE ones such as zfs-fuse answer EINVAL) gets
+/// the same guarantee from a hard link (which never replaces) and an unlink; a directory,
+/// which cannot be linked, is renamed after checking the name is free.
 pub fn rename_noreplace(dir: BorrowedFd<'_>, from: &OsStr, to: &OsStr) -> Result<(), CopyError> {
-    nix::fcntl::renameat2(
-        dir,
-        from,
-        dir,
-        to,
-        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
-    )
-    .map_err(|errno| match errno {
-        nix::errno::Errno::EEXIST => CopyError::Exists(to.into()),
+    use nix::errno::Errno;
+    let failed = |e: Errno| match e {
+        Errno::EEXIST => CopyError::Exists(to.into()),
         e => CopyError::Io {
             action: "cannot rename into",
             path: to.into(),
             source: e.into(),
         },
-    })
+    };
+    match nix::fcntl::renameat2(
+        dir,
+        from,
+        dir,
+        to,
+        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+    ) {
+        Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+        other => return other.map_err(failed),
+    }
+    match nix::unistd::linkat(dir, from, dir, to, nix::fcntl::AtFlags::empty()) {
+        Ok(()) => nix::unistd::unlinkat(dir, from, nix::unistd::UnlinkatFlags::NoRemoveDir)
+            .map_err(failed),
+        Err(Errno::EPERM | Errno::EISDIR) => {
+            match nix::sys::stat::fstatat(dir, to, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(_) => Err(CopyError::Exists(to.into())),
+                Err(Errno::ENOENT) => nix::fcntl::renameat(dir, from, dir, to).map_err(failed),
+                Err(e) => Err(failed(e)),
+            }
+        }
+        Err(e) => Err(failed(e)),
+    }
 }
 
 /// Renames `temp` to `name` in `dir`, never over an existing entry; with `alternatives` > 0

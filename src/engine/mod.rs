@@ -20,6 +20,7 @@ mod restore_dest;
 mod restore_entries;
 pub mod restore_plan;
 pub mod restore_run;
+pub mod roll_forward;
 pub mod sparse_copy;
 mod stage_pool;
 pub mod torch_check;

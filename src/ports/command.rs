@@ -26,6 +26,7 @@ pub enum CommandError {
 fn install_hint(program: &str) -> String {
     let package = match program {
         "btrfs" | "mkfs.btrfs" => "btrfs-progs",
+        "zfs" | "zpool" => "zfsutils-linux",
         "mkfs.xfs" => "xfsprogs",
         "mkfs.ext4" => "e2fsprogs",
         _ => "util-linux",

@@ -41,6 +41,11 @@ pub fn clean_all(watch: &Watch) -> Vec<Cleaned> {
 
 fn clean(run: &RunRecord, watch: &Watch) -> Result<String, SourceError> {
     let journal = Journal::resume(run)?;
+    if run.header.cloud == "zfs" {
+        let state = crate::sources::zfs_journal::finish(run, &journal)?;
+        journal.finish("cleaned")?;
+        return Ok(state);
+    }
     let provider = crate::providers::reconnect(&run.header)?;
     let state = match run.header.kind.as_str() {
         "rescue" => rescue(provider.as_ref(), run, &journal, watch)?,

@@ -46,6 +46,25 @@ impl RunHeader {
         }
     }
 
+    /// The header of a run on a local source (`zfs`): no region or endpoint; `cleanup`
+    /// finishes it through that source, not a cloud.
+    pub fn local(kind: &str, source: &str, snapshot: &str, disk: &str) -> Self {
+        let pid = std::process::id();
+        Self {
+            run: super::new_run_id(),
+            kind: kind.into(),
+            cloud: source.into(),
+            region: String::new(),
+            endpoint: String::new(),
+            instance: None,
+            snapshot: snapshot.into(),
+            disk: Some(disk.into()),
+            started: chrono::Utc::now().to_rfc3339(),
+            pid,
+            pid_start: crate::ports::processes::start_time(pid as i32).unwrap_or(0),
+        }
+    }
+
     pub fn new(kind: &str, cloud: &dyn crate::providers::CloudProvider, snapshot: &str) -> Self {
         let pid = std::process::id();
         Self {

@@ -336,6 +336,7 @@ impl SnapshotSource for BtrfsSource {
             root,
             mount,
             rescue: None,
+            clone: None,
         })
     }
 

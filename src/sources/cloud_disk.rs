@@ -194,6 +194,7 @@ impl DiskPlace {
             root,
             mount: None,
             rescue: Some(disk),
+            clone: None,
         })
     }
 }

@@ -1,5 +1,5 @@
 //! Snapshot sources: one trait that every place snapshots can come from implements (local
-//! btrfs today, clouds next), and detection of which sources serve a path.
+//! btrfs and ZFS, the clouds), and detection of which sources serve a path.
 
 pub mod btrfs;
 pub mod btrfs_list;
@@ -11,6 +11,13 @@ pub mod cloud;
 pub mod cloud_disk;
 pub mod retention;
 pub mod snapshot_path;
+pub mod zfs;
+pub mod zfs_cli;
+pub mod zfs_clone;
+pub mod zfs_journal;
+pub mod zfs_pin;
+pub mod zfs_policy;
+pub mod zfs_rollback;
 
 use crate::ports::command::CommandError;
 use crate::ports::mounts::{MountError, TempMount};
@@ -125,12 +132,17 @@ pub struct OpenedSnapshot {
     pub mount: Option<TempMount>,
     /// A cloud rescue disk behind `root`, unmounted, detached and deleted on drop.
     pub rescue: Option<crate::rescue::disk::RescueDisk>,
+    /// A read-only ZFS clone behind `root`, destroyed on drop.
+    pub clone: Option<zfs_clone::ZfsClone>,
 }
 
 impl OpenedSnapshot {
     /// Why this copy may lack the newest writes before the snapshot (a rescue mount that
     /// could not replay the disk's journal), to be shown beside what it holds.
     pub fn caveat(&self) -> Option<&str> {
+        if let Some(clone) = &self.clone {
+            return Some(clone.caveat());
+        }
         self.rescue.as_ref()?.unreplayed_writes()
     }
 }
@@ -286,6 +298,12 @@ pub fn detect(
             Err(reason) => checked.push(format!("btrfs ({reason})")),
         }
     }
+    if only.is_none_or(|s| s == "zfs") {
+        match zfs::ZfsSource::detect(path)? {
+            Ok(source) => found.push(Box::new(source)),
+            Err(reason) => checked.push(format!("zfs ({reason})")),
+        }
+    }
     // A cloud found by DMI but not usable (no credentials, no network) does not stop the
     // local source; asked for with --source, it is the answer.
     for entry in &crate::providers::PROVIDERS {
@@ -328,7 +346,7 @@ pub fn detect(
 
 /// The names `--source` accepts: the local sources, then every cloud provider.
 pub fn known_sources() -> Vec<&'static str> {
-    let mut names = vec!["btrfs"];
+    let mut names = vec!["btrfs", "zfs"];
     names.extend(crate::providers::PROVIDERS.iter().map(|p| p.name));
     names
 }

@@ -14,6 +14,7 @@ pub mod screen_models;
 pub mod screen_states;
 pub mod svg;
 pub mod wizard;
+pub mod zfs_lab;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

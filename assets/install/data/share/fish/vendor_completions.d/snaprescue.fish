@@ -25,7 +25,8 @@ function __fish_snaprescue_using_subcommand
 end
 
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -l to -d 'The wizard restores into DIR instead of PATH (PATH\'s disk full or read-only)' -r -F
-complete -c snaprescue -n "__fish_snaprescue_needs_command" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -44,7 +45,7 @@ complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "restore" -d 'Cop
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "rollback" -d 'Put the whole subvolume or cloud disk back to the snapshot (the current state is kept)'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "pin" -d 'Keep a snapshot from its policy\'s deletion (lock, retention, permanent, snapper cleanup)'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "unpin" -d 'Undo snaprescue\'s pin of a snapshot (only what the pin changed)'
-complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "cleanup" -d 'Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks'
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "cleanup" -d 'Finish what interrupted runs left: rescue disks, ZFS clones, attachments, mounts, rollbacks'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "verify" -d 'Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "drill" -d 'A practice lab on a loop-mounted btrfs volume, then the wizard on it'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "drill-writer" -d 'The drill\'s writer process (internal)'
@@ -60,7 +61,8 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand writers" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand writers" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand gpu" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand gpu" -s h -l help -d 'Print help'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -72,7 +74,8 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l atta
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshots" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path (default: the recommended one)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -84,7 +87,8 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l attach
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand deleted" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path (default: the recommended one)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -100,8 +104,9 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l only-d
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l confirm -d 'The subvolume path or id (cloud: the disk or volume id), typed to confirm' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l confirm -d 'The subvolume path or id (ZFS: the dataset; cloud: the disk or volume id), typed to confirm' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -116,7 +121,8 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l days -d 'How many days from now it is kept at least (where the source counts days)' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -128,7 +134,8 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l attach-to 
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand pin" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l snapshot -d 'The snapshot: its id from `snapshots`, or its path' -r
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l source -d 'Only this source: btrfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
 aws\t''
 aliyun\t''
 tencent\t''"
@@ -159,7 +166,7 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fi
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "rollback" -d 'Put the whole subvolume or cloud disk back to the snapshot (the current state is kept)'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "pin" -d 'Keep a snapshot from its policy\'s deletion (lock, retention, permanent, snapper cleanup)'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "unpin" -d 'Undo snaprescue\'s pin of a snapshot (only what the pin changed)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "cleanup" -d 'Finish what interrupted cloud runs left: rescue disks, attachments, mounts, rollbacks'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "cleanup" -d 'Finish what interrupted runs left: rescue disks, ZFS clones, attachments, mounts, rollbacks'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "verify" -d 'Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "drill" -d 'A practice lab on a loop-mounted btrfs volume, then the wizard on it'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "drill-writer" -d 'The drill\'s writer process (internal)'
