@@ -302,7 +302,13 @@ pub fn stage_file(
                 super::sparse_copy::hash_file(&mut check, cancel)?,
             )
         } else {
-            super::sparse_copy::copy_sparse(&input, &output, meta.len(), cancel, on_bytes)?
+            super::sparse_copy::copy_sparse(
+                &input,
+                &output,
+                (meta.len(), allocated_bytes(&meta)),
+                cancel,
+                on_bytes,
+            )?
         };
         if copy_hash != hash {
             return Err(CopyError::Mismatch);

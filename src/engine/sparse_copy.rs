@@ -64,8 +64,9 @@ fn next_data(file: &File, offset: u64, len: u64) -> Option<(u64, u64)> {
 }
 
 /// The source in file order: data regions cut into pieces of at most `chunk`, and the holes
-/// between them (and the zero tail up to `len`).
-fn pieces(input: &File, len: u64, chunk: usize) -> impl Iterator<Item = Span> + '_ {
+/// between them (and the zero tail up to `len`). A `dense` file (every block allocated) has
+/// no hole to look for: one region, no SEEK_DATA/SEEK_HOLE.
+fn pieces(input: &File, len: u64, chunk: usize, dense: bool) -> impl Iterator<Item = Span> + '_ {
     let mut pos = 0u64;
     let mut region: Option<(u64, u64)> = None;
     let mut done = false;
@@ -82,7 +83,12 @@ fn pieces(input: &File, len: u64, chunk: usize) -> impl Iterator<Item = Span> + 
             }
             region = None;
         }
-        match next_data(input, pos, len) {
+        let next = if dense {
+            (pos < len).then_some((pos, len))
+        } else {
+            next_data(input, pos, len)
+        };
+        match next {
             Some((start, end)) => {
                 region = Some((start, end));
                 let gap = start - pos;
@@ -116,22 +122,24 @@ fn hash_zeros(hasher: &mut blake3::Hasher, mut len: u64) {
 
 /// Copies data regions only (holes stay holes), hashing what is read and what is read back
 /// from the copy. Returns (hash of the source, hash of the copy).
+/// `allocated` is what the source's blocks hold (st_blocks): as much as `len`, it has no holes.
 pub(super) fn copy_sparse(
     input: &File,
     output: &File,
-    len: u64,
+    (len, allocated): (u64, u64),
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<(String, String), CopyError> {
+    let dense = allocated >= len;
     if len <= INLINE_MAX {
-        return copy_inline(input, output, len, cancel, on_bytes);
+        return copy_inline(input, output, len, dense, cancel, on_bytes);
     }
     advise(input, 0, 0, libc::POSIX_FADV_SEQUENTIAL);
     std::thread::scope(|scope| {
         let (free_tx, free_rx) = sync_channel::<Vec<u8>>(POOL);
         let (data_tx, data_rx) = sync_channel::<(Span, Option<Vec<u8>>)>(POOL);
         let (check_tx, check_rx) = sync_channel::<Span>(POOL * 2);
-        let reader = scope.spawn(move || read_ahead(input, len, cancel, free_rx, data_tx));
+        let reader = scope.spawn(move || read_ahead(input, len, dense, cancel, free_rx, data_tx));
         let verifier = scope.spawn(move || read_back(output, check_rx));
         let copied = write_pieces(output, len, cancel, on_bytes, data_rx, free_tx, check_tx);
         let read = reader.join().unwrap_or(Err(CopyError::Mismatch));
@@ -147,13 +155,14 @@ pub(super) fn copy_sparse(
 fn read_ahead(
     input: &File,
     len: u64,
+    dense: bool,
     cancel: &AtomicBool,
     free: Receiver<Vec<u8>>,
     out: SyncSender<(Span, Option<Vec<u8>>)>,
 ) -> Result<(), CopyError> {
     // Buffers made so far: new ones until the pool is full, then the ones given back.
     let mut made = 0usize;
-    for span in pieces(input, len, CHUNK) {
+    for span in pieces(input, len, CHUNK, dense) {
         if cancel.load(Ordering::Relaxed) {
             return Err(CopyError::Cancelled);
         }
@@ -214,12 +223,14 @@ fn write_pieces(
     check: SyncSender<Span>,
 ) -> Result<String, CopyError> {
     let mut hasher = blake3::Hasher::new();
+    let mut end = 0u64;
     for (span, buf) in pieces {
         if cancel.load(Ordering::Relaxed) {
             return Err(CopyError::Cancelled);
         }
         match (span, buf) {
             (Span::Written(offset, n), Some(buf)) => {
+                end = offset + n as u64;
                 hasher.update(&buf[..n]);
                 output
                     .write_all_at(&buf[..n], offset)
@@ -236,9 +247,12 @@ fn write_pieces(
             (Span::Written(..), None) => return Err(CopyError::Mismatch),
         }
     }
-    output
-        .set_len(len)
-        .map_err(io("cannot size", Path::new("restored file")))?;
+    // Only a trailing hole needs sizing: the new file is as long as what was written.
+    if end != len {
+        output
+            .set_len(len)
+            .map_err(io("cannot size", Path::new("restored file")))?;
+    }
     Ok(hasher.finalize().to_hex().to_string())
 }
 
@@ -265,13 +279,15 @@ fn copy_inline(
     input: &File,
     output: &File,
     len: u64,
+    dense: bool,
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<(String, String), CopyError> {
     let mut source = blake3::Hasher::new();
     let mut buf = vec![0u8; (len as usize).min(CHUNK)];
     let mut spans = Vec::new();
-    for span in pieces(input, len, buf.len().max(1)) {
+    let mut end = 0u64;
+    for span in pieces(input, len, buf.len().max(1), dense) {
         if cancel.load(Ordering::Relaxed) {
             return Err(CopyError::Cancelled);
         }
@@ -286,6 +302,7 @@ fn copy_inline(
                     .map_err(io("cannot write", Path::new("restored file")))?;
                 on_bytes(n as u64);
                 spans.push(Span::Written(offset, n));
+                end = offset + n as u64;
                 if n < want {
                     break;
                 }
@@ -294,9 +311,12 @@ fn copy_inline(
         }
         spans.push(span);
     }
-    output
-        .set_len(len)
-        .map_err(io("cannot size", Path::new("restored file")))?;
+    // The new file is as long as what was written; only a trailing hole needs sizing.
+    if end != len {
+        output
+            .set_len(len)
+            .map_err(io("cannot size", Path::new("restored file")))?;
+    }
     let mut copy = blake3::Hasher::new();
     for span in spans {
         match span {

@@ -24,9 +24,14 @@ fn copied(len: u64, data: &[(u64, u8, usize)]) {
         .open(dir.path().join("copy"))
         .unwrap();
     let mut seen = 0;
-    let (source, copy) = copy_sparse(&input, &output, len, &AtomicBool::new(false), &mut |n| {
-        seen += n
-    })
+    let allocated = input.metadata().unwrap().blocks() * 512;
+    let (source, copy) = copy_sparse(
+        &input,
+        &output,
+        (len, allocated),
+        &AtomicBool::new(false),
+        &mut |n| seen += n,
+    )
     .unwrap();
     let original = std::fs::read(dir.path().join("source")).unwrap();
     let restored = std::fs::read(dir.path().join("copy")).unwrap();
@@ -69,7 +74,7 @@ fn a_cancel_stops_the_pipeline() {
     let input = sparse_source(dir.path(), 64 << 20, &[(0, 1, 64 << 20)]);
     let output = File::create(dir.path().join("copy")).unwrap();
     let cancel = AtomicBool::new(false);
-    let result = copy_sparse(&input, &output, 64 << 20, &cancel, &mut |_| {
+    let result = copy_sparse(&input, &output, (64 << 20, 64 << 20), &cancel, &mut |_| {
         cancel.store(true, Ordering::Relaxed)
     });
     assert!(matches!(result, Err(CopyError::Cancelled)), "{result:?}");
