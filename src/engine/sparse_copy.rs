@@ -23,7 +23,7 @@ const CHUNK: usize = 256 << 10;
 /// Buffers in flight between the reader and the writer (the reader's lead, 8 MiB).
 const POOL: usize = 32;
 /// Files up to this size are copied inline.
-const INLINE_MAX: u64 = 2 << 20;
+pub(super) const INLINE_MAX: u64 = 2 << 20;
 static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 /// BLAKE3 of a whole file.

@@ -12,9 +12,10 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Files up to this size go to the workers; larger ones are copied by the loop's own thread
-/// (each is already a pipeline of its own, and shows its progress as it goes).
-pub(super) const POOLED_MAX: u64 = 2 << 20;
+/// Files up to this size (those the copy does inline, without threads of its own) go to the
+/// workers; larger ones are copied by the loop's own thread (each is already a pipeline of
+/// its own, and shows its progress as it goes).
+pub(super) const POOLED_MAX: u64 = super::sparse_copy::INLINE_MAX;
 /// Workers: enough reads in flight to cover the disk's latency, few enough to stay in cache.
 const WORKERS: usize = 4;
 

@@ -106,21 +106,13 @@ impl EcsLab {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> (Option<i32>, Value, String) {
-        let mut cmd = super::isolated(self.home.path());
-        cmd.current_dir(dir)
-            .args(args)
-            .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &self.server.url)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-            .env("SNAPRESCUE_BY_ID_DIR", self.harness.by_id());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
-        (
-            out.status.code(),
-            serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+        self.server.run_binary(
+            self.home.path(),
+            (AK, SECRET),
+            &self.harness.by_id(),
+            dir,
+            args,
+            env,
         )
     }
 

@@ -52,6 +52,35 @@ impl EcsStandIn {
         })
     }
 
+    /// The binary against this stand-in: its endpoint, the keys `(id, secret)`, disks found
+    /// through `by_id`, started in `dir` with `env` added.
+    pub fn run_binary(
+        &self,
+        home: &Path,
+        (id, secret): (&str, &str),
+        by_id: &Path,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Option<i32>, Value, String) {
+        let mut cmd = super::isolated(home);
+        cmd.current_dir(dir)
+            .args(args)
+            .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &self.url)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", id)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
+            .env("SNAPRESCUE_BY_ID_DIR", by_id);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// The server's state as it stands.
     pub fn state(&self) -> Value {
         serde_json::from_str(&std::fs::read_to_string(&self.state).unwrap()).unwrap()
