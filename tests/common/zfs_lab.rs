@@ -183,21 +183,15 @@ impl ZfsLab {
             .to_string()
     }
 
-    /// Every dataset and snapshot of the pool, by name.
+    /// Every dataset and snapshot of the pool, by name, in one listing (a clone the wizard
+    /// destroys meanwhile must not fail a second `zfs list` naming it).
     pub fn names(&self) -> Vec<String> {
-        let mut all: Vec<String> = self
-            .zfs(&["list", "-H", "-o", "name", "-r", &self.pool])
-            .lines()
-            .map(str::to_string)
-            .collect();
-        for fs in all.clone() {
-            all.extend(
-                self.zfs(&["list", "-H", "-t", "snapshot", "-o", "name", "-d", "1", &fs])
-                    .lines()
-                    .map(str::to_string),
-            );
-        }
-        all
+        self.zfs(&[
+            "list", "-H", "-o", "name", "-t", "filesystem,snapshot", "-r", &self.pool,
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
