@@ -20,6 +20,7 @@ pub mod drill_prereqs;
 pub mod engine;
 pub mod pinning;
 pub mod ports;
+pub mod protect;
 pub mod providers;
 pub mod rescue;
 pub mod runtime;

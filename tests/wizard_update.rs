@@ -25,6 +25,7 @@ pub fn snapshot(id: &str, hour: u32) -> Snapshot {
         description: None,
         retention: Default::default(),
         cloud: None,
+        pre_run: false,
     }
 }
 

@@ -7,6 +7,7 @@ mod cloud_runs;
 mod frozen_notice;
 mod outcome;
 mod pin;
+mod protect;
 mod recover;
 mod restore;
 mod status;
@@ -121,6 +122,10 @@ pub enum Command {
     Pin(pin::PinArgs),
     /// Undo snaprescue's pin of a snapshot (only what the pin changed).
     Unpin(pin::UnpinArgs),
+    /// Audit the protection of PATH's disk (checks with stable ids); --apply fixes the policy.
+    Protect(protect::ProtectArgs),
+    /// Take a named, tagged snapshot of PATH's disk now: the pre-run marker.
+    Snapshot(protect::SnapshotArgs),
     /// Finish what interrupted runs left: rescue disks, ZFS clones, attachments, mounts, rollbacks.
     Cleanup {
         #[arg(long)]
@@ -360,6 +365,14 @@ pub fn main() -> i32 {
         Some(Command::Unpin(args)) => {
             let json = args.json;
             emit(pin::unpin(args), json)
+        }
+        Some(Command::Protect(args)) => {
+            let json = args.json;
+            emit(protect::protect(args), json)
+        }
+        Some(Command::Snapshot(args)) => {
+            let json = args.json;
+            emit(protect::snapshot(args), json)
         }
         Some(Command::Drill { clean, no_wizard }) => report(if clean {
             crate::drill::clean()

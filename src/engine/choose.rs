@@ -140,6 +140,7 @@ mod tests {
             description: None,
             retention: Default::default(),
             cloud: None,
+            pre_run: false,
         }
     }
 

@@ -10,6 +10,7 @@
 //! answered by every provider.
 
 use super::CloudError;
+use crate::protect::{Encryption, Policy, PolicyApplied, Schedule};
 use crate::rescue::journal::{Journal, RunRecord};
 use crate::rescue::{RescueError, Watch};
 use crate::sources::cloud_disk::{CloudDisk, DiskPlace};
@@ -123,6 +124,47 @@ pub trait CloudProvider: Send + Sync {
         &'a self,
         place: &'a DiskPlace,
     ) -> Result<Box<dyn RollbackFlow + 'a>, RescueError>;
+    /// Takes the named pre-run snapshot of `disk` with `tags` (snaprescue's among them);
+    /// returns its id.
+    fn create_named_snapshot(
+        &self,
+        disk: &str,
+        name: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, CloudError> {
+        let _ = (disk, name, tags);
+        Err(self.not_built("take a named snapshot"))
+    }
+    /// The automatic snapshot policies that cover `disk`.
+    fn auto_policies(&self, disk: &str) -> Result<Vec<Policy>, CloudError> {
+        let _ = disk;
+        Err(self.not_built("read automatic snapshot policies"))
+    }
+    /// Whether `disk` is encrypted, and new disks are by default.
+    fn encryption(&self, disk: &str) -> Result<Encryption, CloudError> {
+        let _ = disk;
+        Err(self.not_built("read disk encryption"))
+    }
+    /// The region holding a copy of one of `snapshots` (recent ones of the disk), if any.
+    fn cross_region_copy(&self, snapshots: &[Snapshot]) -> Result<Option<String>, CloudError> {
+        let _ = snapshots;
+        Err(self.not_built("find snapshot copies in other regions"))
+    }
+    /// Creates and binds an automatic policy meeting `schedule` to `disk`; changes nothing
+    /// when one covering it meets it already.
+    fn apply_policy(&self, disk: &str, schedule: &Schedule) -> Result<PolicyApplied, CloudError> {
+        let _ = (disk, schedule);
+        Err(self.not_built("create and bind an automatic snapshot policy"))
+    }
+    /// The refusal of a prevention call this provider does not make yet.
+    fn not_built(&self, what: &str) -> CloudError {
+        CloudError::Unsupported {
+            service: self.noun(),
+            what: format!("{what} through snaprescue yet"),
+            instead: "Use the cloud console for this disk's snapshot policy.".into(),
+        }
+    }
+
     /// Finishes an interrupted rollback of this provider's from its journal (`cleanup`);
     /// returns the state it left, in words.
     fn finish_rollback(

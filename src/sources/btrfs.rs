@@ -206,6 +206,7 @@ impl BtrfsSource {
     ) -> Snapshot {
         let path_text = record.path.to_string_lossy().into_owned();
         let mut retention = Retention::default();
+        let mut pre_run = false;
         let (layout, name, description) = if let Some(number) = snapper_number(&record.path) {
             let info_path = record
                 .path
@@ -225,6 +226,7 @@ impl BtrfsSource {
                 .and_then(|text| SnapperInfo::parse(&text))
                 .unwrap_or_default();
             retention = info.retention();
+            pre_run = info.is_pre_run();
             let name = match &info.description {
                 Some(d) => format!("snapper #{number}: {d}"),
                 None => format!("snapper #{number}"),
@@ -256,6 +258,7 @@ impl BtrfsSource {
             description,
             retention,
             cloud: None,
+            pre_run,
         }
     }
 }
@@ -388,6 +391,28 @@ impl SnapshotSource for BtrfsSource {
         _done: &PinDone,
     ) -> Result<Unpinned, SourceError> {
         self.snapper_unpin(snapshot, prior)
+    }
+
+    fn protection(
+        &self,
+        snapshots: Vec<Snapshot>,
+    ) -> Result<crate::protect::ProtectionFacts, SourceError> {
+        self.protection_facts(snapshots)
+    }
+
+    fn take_snapshot(
+        &self,
+        request: &crate::protect::SnapshotRequest,
+        _watch: &crate::rescue::Watch,
+    ) -> Result<crate::protect::TakenSnapshot, SourceError> {
+        self.take_pre_run(request)
+    }
+
+    fn apply_policy(
+        &self,
+        schedule: &crate::protect::Schedule,
+    ) -> Result<crate::protect::PolicyApplied, SourceError> {
+        self.apply_snapper_policy(schedule)
     }
 }
 

@@ -196,15 +196,7 @@ const UNDO_MOUNT: &str = "/run/snaprescue/undo";
 
 /// `path` quoted for the shell the user pastes the undo command into.
 fn quoted(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    if text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@,".contains(&b))
-    {
-        text.into_owned()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
+    crate::ports::command::shell_quote(&path.to_string_lossy())
 }
 
 /// The end of the undo command: mount each direct mount again on the restored subvolume,

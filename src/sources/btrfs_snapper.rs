@@ -24,6 +24,8 @@ pub struct SnapperInfo {
     pub date: Option<String>,
     /// The cleanup algorithm; `None` when empty or absent (never cleaned up).
     pub cleanup: Option<String>,
+    /// `<userdata>`'s key/value pairs, in order.
+    pub userdata: Vec<(String, String)>,
 }
 
 impl SnapperInfo {
@@ -36,11 +38,60 @@ impl SnapperInfo {
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
         };
+        let text_of = |n: roxmltree::Node| n.text().unwrap_or("").to_string();
+        let userdata = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("userdata"))
+            .filter_map(|n| {
+                let key = n.children().find(|c| c.has_tag_name("key"))?;
+                let value = n.children().find(|c| c.has_tag_name("value"));
+                Some((text_of(key), value.map(text_of).unwrap_or_default()))
+            })
+            .collect();
         Some(Self {
             description: field("description"),
             date: field("date"),
             cleanup: field("cleanup"),
+            userdata,
         })
+    }
+
+    /// Taken by `snaprescue snapshot`: its userdata has the pre-run tag.
+    pub fn is_pre_run(&self) -> bool {
+        let (key, value) = crate::protect::request::PRE_RUN_TAG;
+        self.userdata.iter().any(|(k, v)| k == key && v == value)
+    }
+
+    /// The `info.xml` snapper writes for a single snapshot `number` taken at `date` (UTC,
+    /// `YYYY-MM-DD HH:MM:SS`).
+    pub fn to_xml(&self, number: u64) -> String {
+        let esc = |t: &str| {
+            t.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let mut out = format!(
+            "<?xml version=\"1.0\"?>\n<snapshot>\n  <type>single</type>\n  <num>{number}</num>\n"
+        );
+        if let Some(date) = &self.date {
+            out.push_str(&format!("  <date>{}</date>\n", esc(date)));
+        }
+        if let Some(d) = &self.description {
+            out.push_str(&format!("  <description>{}</description>\n", esc(d)));
+        }
+        if let Some(c) = &self.cleanup {
+            out.push_str(&format!("  <cleanup>{}</cleanup>\n", esc(c)));
+        }
+        for (k, v) in &self.userdata {
+            out.push_str(&format!(
+                "  <userdata>\n    <key>{}</key>\n    <value>{}</value>\n  </userdata>\n",
+                esc(k),
+                esc(v)
+            ));
+        }
+        out.push_str("</snapshot>\n");
+        out
     }
 
     /// `snapper timeline cleanup` may delete it, or nothing does.

@@ -122,4 +122,25 @@ impl SnapshotSource for CloudSource {
     ) -> Result<Unpinned, SourceError> {
         Ok(self.provider.unpin(snapshot, prior, done)?)
     }
+    fn protection(
+        &self,
+        snapshots: Vec<Snapshot>,
+    ) -> Result<crate::protect::ProtectionFacts, SourceError> {
+        super::cloud_protect::facts(self, snapshots)
+    }
+
+    fn take_snapshot(
+        &self,
+        request: &crate::protect::SnapshotRequest,
+        watch: &crate::rescue::Watch,
+    ) -> Result<crate::protect::TakenSnapshot, SourceError> {
+        super::cloud_protect::take(self, request, watch)
+    }
+
+    fn apply_policy(
+        &self,
+        schedule: &crate::protect::Schedule,
+    ) -> Result<crate::protect::PolicyApplied, SourceError> {
+        Ok(self.provider.apply_policy(&self.place.disk.id, schedule)?)
+    }
 }

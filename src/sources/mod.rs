@@ -3,13 +3,16 @@
 
 pub mod btrfs;
 pub mod btrfs_list;
+pub mod btrfs_protect;
 pub mod btrfs_remount;
 pub mod btrfs_rollback;
 pub mod btrfs_rollback_plan;
 pub mod btrfs_snapper;
 pub mod cloud;
 pub mod cloud_disk;
+pub mod cloud_protect;
 pub mod retention;
+pub mod snapper_config;
 pub mod snapshot_path;
 pub mod zfs;
 pub mod zfs_cli;
@@ -17,10 +20,12 @@ pub mod zfs_clone;
 pub mod zfs_journal;
 pub mod zfs_pin;
 pub mod zfs_policy;
+pub mod zfs_protect;
 pub mod zfs_rollback;
 
 use crate::ports::command::CommandError;
 use crate::ports::mounts::{MountError, TempMount};
+use crate::protect::{PolicyApplied, ProtectionFacts, Schedule, SnapshotRequest, TakenSnapshot};
 use chrono::{DateTime, Utc};
 pub use retention::{PinDone, PinPrior, Retention, Unpinned};
 use serde::Serialize;
@@ -70,6 +75,9 @@ pub struct Snapshot {
     /// Facts only cloud snapshots have.
     #[serde(skip_serializing_if = "Option::is_none", flatten)]
     pub cloud: Option<CloudDetails>,
+    /// Taken by `snaprescue snapshot` (tagged `snaprescue=pre-run`): the pre-run marker.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pre_run: bool,
 }
 
 impl Snapshot {
@@ -84,6 +92,8 @@ impl Snapshot {
         status: SnapshotStatus,
         cloud: CloudDetails,
     ) -> Self {
+        let (key, value) = crate::protect::request::PRE_RUN_TAG;
+        let cloud_pre_run = cloud.tags.iter().any(|(k, v)| k == key && v == value);
         Self {
             name: name
                 .filter(|n| !n.is_empty())
@@ -98,6 +108,7 @@ impl Snapshot {
             description: Some(description).filter(|d| !d.is_empty()),
             retention: Retention::default(),
             cloud: Some(cloud),
+            pre_run: cloud_pre_run,
         }
     }
 }
@@ -281,6 +292,22 @@ pub trait SnapshotSource: Send + Sync {
         prior: &PinPrior,
         done: &PinDone,
     ) -> Result<Unpinned, SourceError>;
+    /// What `protect --apply --confirm` names: the subvolume, dataset or disk.
+    fn protect_target(&self) -> String {
+        self.rollback_target()
+    }
+    /// The facts `protect` audits; `snapshots` are this source's own, listed already.
+    fn protection(&self, snapshots: Vec<Snapshot>) -> Result<ProtectionFacts, SourceError>;
+    /// Takes the named, tagged pre-run snapshot (waited for, reporting to `watch`, when the
+    /// request asks).
+    fn take_snapshot(
+        &self,
+        request: &SnapshotRequest,
+        watch: &crate::rescue::Watch,
+    ) -> Result<TakenSnapshot, SourceError>;
+    /// Creates and binds an automatic policy meeting `schedule`; changes nothing when one
+    /// covering the disk meets it already.
+    fn apply_policy(&self, schedule: &Schedule) -> Result<PolicyApplied, SourceError>;
 }
 
 /// The sources that serve `path` (local first, then clouds detected or asked for). None

@@ -6,6 +6,7 @@
 
 use super::btrfs::top_relative;
 use super::zfs_cli::{self, SnapshotProperties};
+use super::zfs_protect;
 use super::{
     OpenedSnapshot, PinDone, PinPrior, RollbackOutcome, RollbackWords, Snapshot, SnapshotSource,
     SnapshotStatus, SourceError, Unpinned,
@@ -124,6 +125,7 @@ impl ZfsSource {
             description: (!facts.is_empty()).then(|| facts.join(", ")),
             retention: Default::default(),
             cloud: None,
+            pre_run: zfs_protect::is_pre_run(&props.user),
         };
         snapshot.retention = self.retention_of(short, &snapshot, props.userrefs);
         snapshot
@@ -293,6 +295,28 @@ impl SnapshotSource for ZfsSource {
         _done: &PinDone,
     ) -> Result<Unpinned, SourceError> {
         self.zfs_unpin(snapshot, prior)
+    }
+
+    fn protection(
+        &self,
+        snapshots: Vec<Snapshot>,
+    ) -> Result<crate::protect::ProtectionFacts, SourceError> {
+        self.protection_facts(snapshots)
+    }
+
+    fn take_snapshot(
+        &self,
+        request: &crate::protect::SnapshotRequest,
+        _watch: &crate::rescue::Watch,
+    ) -> Result<crate::protect::TakenSnapshot, SourceError> {
+        self.take_pre_run(request)
+    }
+
+    fn apply_policy(
+        &self,
+        schedule: &crate::protect::Schedule,
+    ) -> Result<crate::protect::PolicyApplied, SourceError> {
+        self.apply_sanoid(schedule)
     }
 }
 

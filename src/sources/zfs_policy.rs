@@ -55,7 +55,7 @@ pub fn parse_sanoid(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
 
 /// The settings sanoid applies to `dataset`: its own section, or the nearest ancestor's
 /// with `recursive`, over the templates it uses. None when no section covers it.
-fn sanoid_settings(
+pub(crate) fn sanoid_settings(
     conf: &BTreeMap<String, BTreeMap<String, String>>,
     dataset: &str,
 ) -> Option<(String, BTreeMap<String, String>)> {
@@ -84,7 +84,7 @@ fn sanoid_settings(
     Some((section.0, merged))
 }
 
-fn period_length(period: &str, settings: &BTreeMap<String, String>) -> Duration {
+pub(crate) fn period_length(period: &str, settings: &BTreeMap<String, String>) -> Duration {
     match period {
         "frequently" => Duration::minutes(
             settings

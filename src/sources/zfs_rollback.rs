@@ -186,8 +186,8 @@ pub fn rollback(
         undo: if keep_guard {
             format!(
                 "snaprescue rollback {} --snapshot {guard_short} --confirm {}",
-                shell_quoted(&live.to_string_lossy()),
-                shell_quoted(&source.dataset)
+                crate::ports::command::shell_quote(&live.to_string_lossy()),
+                crate::ports::command::shell_quote(&source.dataset)
             )
         } else {
             "none: the guard was destroyed at your request (--no-guard)".into()
@@ -206,16 +206,4 @@ pub fn rollback(
 
 fn to_rescue(e: impl std::fmt::Display) -> crate::rescue::RescueError {
     crate::rescue::RescueError::Refused(e.to_string())
-}
-
-/// `text` quoted for the shell the user pastes the undo command into.
-fn shell_quoted(text: &str) -> String {
-    if text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@,".contains(&b))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }

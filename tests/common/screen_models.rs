@@ -100,6 +100,7 @@ pub fn model() -> Model {
         description: None,
         retention: Default::default(),
         cloud: None,
+        pre_run: false,
     };
     m.snapshots.listing = Some(SnapshotListing {
         source: "btrfs subvolume data (id 256) on /dev/loop3".into(),

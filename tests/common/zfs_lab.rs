@@ -187,7 +187,14 @@ impl ZfsLab {
     /// destroys meanwhile must not fail a second `zfs list` naming it).
     pub fn names(&self) -> Vec<String> {
         self.zfs(&[
-            "list", "-H", "-o", "name", "-t", "filesystem,snapshot", "-r", &self.pool,
+            "list",
+            "-H",
+            "-o",
+            "name",
+            "-t",
+            "filesystem,snapshot",
+            "-r",
+            &self.pool,
         ])
         .lines()
         .map(str::to_string)
