@@ -133,7 +133,8 @@ fn audits_json(audits: &[SourceAudit]) -> serde_json::Value {
 
 pub fn protect(args: ProtectArgs) -> anyhow::Result<Outcome> {
     let shown = args.path.to_string_lossy().into_owned();
-    let session = Session::open(&args.path, &args.cloud.into())?;
+    let options: crate::sources::CloudOptions = args.cloud.into();
+    let session = Session::open(&args.path, &options)?;
     let mut audits = audit_session(&session, &shown)?;
     let mut doc = audits_json(&audits);
     let mut human = audit_text(&audits);
@@ -155,20 +156,20 @@ pub fn protect(args: ProtectArgs) -> anyhow::Result<Outcome> {
             writeln!(human, "{source}: {line}")?;
         }
         // The audit again, after the change, so the answer shows it took.
-        let after = Session::open(
-            &session.path,
-            &crate::sources::CloudOptions {
-                source: Some(source.clone()),
-                ..Default::default()
-            },
-        )
-        .map_err(anyhow::Error::from)
-        .and_then(|s| Ok(audit_session(&s, &shown)?));
-        if let Ok(after) = after {
-            human.push_str("after:\n");
-            human.push_str(&audit_text(&after));
-            audits = after;
-            doc = audits_json(&audits);
+        let after = Session::open(&session.path, &options)
+            .map_err(anyhow::Error::from)
+            .and_then(|s| Ok(audit_session(&s, &shown)?));
+        match after {
+            Ok(after) => {
+                human.push_str("after:\n");
+                human.push_str(&audit_text(&after));
+                audits = after;
+                doc = audits_json(&audits);
+            }
+            Err(e) => {
+                writeln!(human, "the audit after the change could not run: {e:#}")?;
+                doc["after_error"] = json!(format!("{e:#}"));
+            }
         }
         doc["applied"] =
             json!({ "source": source, "changed": applied.changed, "said": applied.said });

@@ -135,6 +135,11 @@ pub trait CloudProvider: Send + Sync {
         let _ = (disk, name, tags);
         Err(self.not_built("take a named snapshot"))
     }
+    /// Whether `disk` is its instance's system (boot) disk, when the cloud says.
+    fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError> {
+        let _ = disk;
+        Ok(None)
+    }
     /// The automatic snapshot policies that cover `disk`.
     fn auto_policies(&self, disk: &str) -> Result<Vec<Policy>, CloudError> {
         let _ = disk;
@@ -145,9 +150,13 @@ pub trait CloudProvider: Send + Sync {
         let _ = disk;
         Err(self.not_built("read disk encryption"))
     }
-    /// The region holding a copy of one of `snapshots` (recent ones of the disk), if any.
-    fn cross_region_copy(&self, snapshots: &[Snapshot]) -> Result<Option<String>, CloudError> {
-        let _ = snapshots;
+    /// The region holding a copy of one of `recent` (the disk's newest snapshots), if any.
+    fn cross_region_copy(
+        &self,
+        disk: &str,
+        recent: &[Snapshot],
+    ) -> Result<Option<String>, CloudError> {
+        let _ = (disk, recent);
         Err(self.not_built("find snapshot copies in other regions"))
     }
     /// Creates and binds an automatic policy meeting `schedule` to `disk`; changes nothing

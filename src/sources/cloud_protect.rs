@@ -40,7 +40,9 @@ pub fn facts(
         .this_instance
         .as_ref()
         .is_some_and(|i| place.disk.attached_to.contains(i));
-    let on_system_disk = if here {
+    let on_system_disk = if let Ok(Some(system)) = provider.is_system_disk(disk) {
+        Fact::Known(system)
+    } else if here {
         super::btrfs_protect::on_system_disk(&place.path)
     } else {
         Fact::Unknown(format!(
@@ -52,7 +54,7 @@ pub fn facts(
         target: crate::sources::SnapshotSource::describe(source),
         policies: fact(provider.auto_policies(disk)),
         encryption: fact(provider.encryption(disk)),
-        cross_region_copy: fact(provider.cross_region_copy(&recent(&snapshots))),
+        cross_region_copy: fact(provider.cross_region_copy(disk, &recent(&snapshots))),
         on_system_disk,
         snapshots,
     })

@@ -16,8 +16,10 @@ operation lock, then free; the first AttachDisk after it is refused with Incorre
 ResetDisk of an attached disk needs its instance Stopped (IncorrectInstanceStatus), and a
 snapshot of that disk (InvalidParameter.Mismatch). Attached disks are presented to the
 machine by disk_harness.py (virtio serial = id without d-). ModifySnapshotAttribute extends
-RetentionDays (counted from CreationTime; shortening is refused). Every request is appended
-to STATE.log as one JSON line."""
+RetentionDays (counted from CreationTime; shortening is refused). CreateSnapshot refuses a
+SnapshotName ECS would (2-128 characters, a letter first, not `auto…`). Automatic policies
+and encryption by default: aliyun_policies.py. Every request is appended to STATE.log as
+one JSON line."""
 import base64
 import datetime
 import hashlib
@@ -30,6 +32,7 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import aliyun_policies
 import disk_harness
 
 state_path = sys.argv[1]
@@ -172,7 +175,8 @@ class Handler(BaseHTTPRequestHandler):
                                      "Credentials": {"AccessKeyId": issued, "AccessKeySecret": sts_keys[issued][0], "SecurityToken": sts_keys[issued][1], "Expiration": "2099-01-01T00:00:00Z"}})
         if key == state["access_key_id"] and state.get("require_sts"):
             return self.error(403, "Forbidden.RAM", "User not authorized to operate on the specified resource.")
-        if p.get("Version") != "2014-05-26" or p.get("Format") != "JSON" or not p.get("RegionId"):
+        region = p.get("regionId") if action in aliyun_policies.LOWER_CAMEL else p.get("RegionId")
+        if p.get("Version") != "2014-05-26" or p.get("Format") != "JSON" or not region:
             return self.error(400, "MissingParameter", "Version, Format and RegionId are required.")
         if action in state.get("fail", {}):
             status, code = state["fail"][action]
@@ -284,6 +288,9 @@ class Handler(BaseHTTPRequestHandler):
             token = p.get("ClientToken")
             if token in tokens:
                 return reply(200, {"RequestId": "r-13", "SnapshotId": tokens[token]})
+            name = p.get("SnapshotName", "")
+            if name and (not 2 <= len(name) <= 128 or not name[0].isalpha() or name.startswith(("auto", "http://", "https://"))):
+                return refusal(400, "InvalidSnapshotName.Malformed", "The specified parameter SnapshotName is not valid.")
             snap_id = f"s-bp1guard{len(state['snapshots']):04d}"
             state["snapshots"].append({"SnapshotId": snap_id, "SnapshotName": p.get("SnapshotName", ""), "Description": p.get("Description", ""),
                                        "Status": "progressing", "_pending": ["progressing", "accomplished"], "Progress": "0%",
@@ -346,6 +353,9 @@ class Handler(BaseHTTPRequestHandler):
             return reply(200, page)
         if action == "ModifySnapshotAttribute":
             return modify_snapshot_attribute(snaps, p)
+        answer = aliyun_policies.handle(action, p, state, disks_by_id, reply, refusal)
+        if answer is not None:
+            return answer
         return refusal(404, "InvalidAction.NotFound", f"Specified api {action} is not found.")
 
 

@@ -108,6 +108,24 @@ impl EcsClient {
         rpc_call(&self.http, &api, &self.creds, action, params)
     }
 
+    /// Calls one of the actions whose parameters are lower-camel (`regionId`, not
+    /// `RegionId`): CreateAutoSnapshotPolicy, ApplyAutoSnapshotPolicy.
+    pub fn call_lower_camel(
+        &self,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<Value, CloudError> {
+        let api = Api {
+            service: "ECS",
+            endpoint: &self.endpoint,
+            version: "2014-05-26",
+            region: None,
+        };
+        let mut all = vec![("regionId".to_string(), self.region.clone())];
+        all.extend(params.iter().cloned());
+        rpc_call(&self.http, &api, &self.creds, action, &all)
+    }
+
     pub fn pages(
         &self,
         action: &str,

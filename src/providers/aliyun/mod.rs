@@ -6,6 +6,7 @@ pub mod connect;
 pub mod creds;
 pub mod ecs;
 pub mod metadata;
+pub mod policies;
 pub mod provider;
 pub mod retention;
 pub mod rollback;

@@ -274,6 +274,49 @@ impl CloudProvider for AliyunProvider {
             .map(snapshot_status))
     }
 
+    fn create_named_snapshot(
+        &self,
+        disk: &str,
+        name: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, CloudError> {
+        self.ecs_named_snapshot(disk, name, tags)
+    }
+
+    fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError> {
+        Ok(self
+            .ecs
+            .describe_disks(None, Some(disk))?
+            .first()
+            .map(|d| d.kind == "system"))
+    }
+
+    fn auto_policies(&self, disk: &str) -> Result<Vec<crate::protect::Policy>, CloudError> {
+        self.ecs_policies(disk)
+    }
+
+    fn encryption(&self, disk: &str) -> Result<crate::protect::Encryption, CloudError> {
+        self.ecs_encryption(disk)
+    }
+
+    /// The region the bound policy copies to (a copy made by hand lives in a region not
+    /// asked here).
+    fn cross_region_copy(
+        &self,
+        disk: &str,
+        _recent: &[Snapshot],
+    ) -> Result<Option<String>, CloudError> {
+        self.ecs_copy_region(disk)
+    }
+
+    fn apply_policy(
+        &self,
+        disk: &str,
+        schedule: &crate::protect::Schedule,
+    ) -> Result<crate::protect::PolicyApplied, CloudError> {
+        self.ecs_apply_policy(disk, schedule)
+    }
+
     fn reset_disk(&self, disk: &str, snapshot: &str) -> Result<(), CloudError> {
         self.ecs
             .call(
