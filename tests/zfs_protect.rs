@@ -6,7 +6,6 @@
 
 mod common;
 use common::zfs_lab::*;
-use common::*;
 use std::fs;
 use std::process::Command;
 
