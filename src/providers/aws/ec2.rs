@@ -41,6 +41,16 @@ pub fn advice(code: &str, action: &str, creds: &str) -> String {
     }
 }
 
+/// Which Query API a call goes to.
+pub struct QueryApi<'a> {
+    /// How errors name it (`EC2`, `STS`).
+    pub label: &'static str,
+    /// The SigV4 signing name.
+    pub service: &'a str,
+    pub version: &'a str,
+    pub endpoint: &'a str,
+}
+
 impl Ec2Client {
     /// `AWS_ENDPOINT_URL_EC2`, then `AWS_ENDPOINT_URL`, then the regional endpoint.
     pub fn endpoint_for(region: &str) -> String {
@@ -62,25 +72,46 @@ impl Ec2Client {
 
     /// Calls `action` with `params`; returns the XML body of a success.
     pub fn call(&self, action: &str, params: &[(String, String)]) -> Result<String, CloudError> {
+        let api = QueryApi {
+            label: "EC2",
+            service: "ec2",
+            version: "2016-11-15",
+            endpoint: &self.endpoint,
+        };
+        self.call_api(&api, action, params)
+    }
+
+    /// The credentials calls are signed with (DLM and STS calls use them too).
+    pub fn credentials(&self) -> &AwsCredentials {
+        &self.creds
+    }
+
+    /// Calls `action` of another Query API (STS) with these credentials.
+    pub fn call_api(
+        &self,
+        api: &QueryApi,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<String, CloudError> {
         let mut form = form_urlencoded(&[
             ("Action".to_string(), action.to_string()),
-            ("Version".into(), "2016-11-15".into()),
+            ("Version".into(), api.version.into()),
         ]);
         if !params.is_empty() {
             form.push('&');
             form.push_str(&form_urlencoded(params));
         }
-        let url = format!("{}/", self.endpoint);
+        let url = format!("{}/", api.endpoint);
         let content_type = "application/x-www-form-urlencoded; charset=utf-8";
         let answer = send_with_retries(
-            "EC2",
-            &self.endpoint,
+            api.label,
+            api.endpoint,
             RetryPolicy::default(),
             || {
                 let signed = super::sign::sign(
                     &self.creds,
                     &self.region,
-                    "ec2",
+                    api.service,
                     &super::sign::Unsigned {
                         method: "POST",
                         url: &url,
@@ -107,13 +138,13 @@ impl Ec2Client {
         }
         match xml::error(&answer.body) {
             Some((code, message)) => Err(CloudError::Api {
-                service: "EC2",
+                service: api.label,
                 advice: advice(&code, action, &self.creds.origin),
                 code,
                 message,
             }),
             None => Err(CloudError::Malformed {
-                service: "EC2",
+                service: api.label,
                 reason: format!("HTTP {} without an error document", answer.status),
                 head: crate::providers::head(&answer.body),
             }),

@@ -4,9 +4,11 @@
 
 pub mod connect;
 pub mod creds;
+pub mod dlm;
 pub mod ec2;
 pub mod imds;
 pub mod locks;
+pub mod prevention;
 pub mod provider;
 pub mod rollback;
 pub mod rollback_finish;

@@ -335,6 +335,45 @@ impl CloudProvider for AwsProvider {
             .map(|s| snapshot_status(&s.status)))
     }
 
+    fn create_named_snapshot(
+        &self,
+        disk: &str,
+        name: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, CloudError> {
+        self.ebs_named_snapshot(disk, name, tags)
+    }
+
+    fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError> {
+        self.ebs_is_root(disk)
+    }
+
+    fn auto_policies(&self, disk: &str) -> Result<Vec<crate::protect::Policy>, CloudError> {
+        self.ebs_policies(disk)
+    }
+
+    fn encryption(&self, disk: &str) -> Result<crate::protect::Encryption, CloudError> {
+        self.ebs_encryption(disk)
+    }
+
+    fn cross_region_copy(
+        &self,
+        disk: &str,
+        recent: &[Snapshot],
+    ) -> Result<Option<String>, CloudError> {
+        // A copy made by hand is tagged by nobody; DLM's cross-region rules are what is known.
+        let _ = recent;
+        self.ebs_copy_region(disk)
+    }
+
+    fn apply_policy(
+        &self,
+        disk: &str,
+        schedule: &crate::protect::Schedule,
+    ) -> Result<crate::protect::PolicyApplied, CloudError> {
+        self.ebs_apply_policy(disk, schedule)
+    }
+
     fn reset_disk(&self, disk: &str, _snapshot: &str) -> Result<(), CloudError> {
         Err(CloudError::Unsupported {
             service: "EC2",
