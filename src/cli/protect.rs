@@ -4,7 +4,7 @@
 
 use super::{CloudArgs, Outcome};
 use crate::protect::run::{SourceAudit, apply, audit_session, take};
-use crate::protect::{CheckStatus, DiskRole, Schedule, SnapshotRequest};
+use crate::protect::{CheckStatus, Schedule, SnapshotRequest};
 use crate::session::Session;
 use serde_json::json;
 use std::fmt::Write;
@@ -139,14 +139,7 @@ pub fn protect(args: ProtectArgs) -> anyhow::Result<Outcome> {
     let mut doc = audits_json(&audits);
     let mut human = audit_text(&audits);
     if args.apply {
-        let role = match audits
-            .first()
-            .and_then(|a| a.checks.iter().find(|c| c.id == "data-on-system-disk"))
-        {
-            Some(c) if c.status == CheckStatus::Warn => DiskRole::System,
-            _ => DiskRole::Data,
-        };
-        let base = Schedule::recommended(role);
+        let base = crate::protect::run::recommended(&audits);
         let schedule = Schedule {
             every: args.every.unwrap_or(base.every),
             keep: args.keep.unwrap_or(base.keep),

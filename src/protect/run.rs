@@ -9,7 +9,7 @@ use crate::sources::{SnapshotSource, SourceError};
 use serde::Serialize;
 
 /// The audit of one source of PATH.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceAudit {
     pub source: String,
     pub target: String,
@@ -27,16 +27,48 @@ impl SourceAudit {
     }
 }
 
-/// Audits every source of the session; `shown` is PATH as the user typed it (for the fix
-/// commands).
+/// Audits every source of the session over the snapshots it listed; `shown` is PATH as
+/// the user typed it (for the fix commands).
 pub fn audit_session(session: &Session, shown: &str) -> Result<Vec<SourceAudit>, SourceError> {
+    audit_over(session, shown, session.snapshots.clone())
+}
+
+/// [`audit_session`] over the snapshots as they are now (the wizard's session listed them
+/// before this run's own snapshots and pins).
+pub fn audit_fresh(session: &Session, shown: &str) -> Result<Vec<SourceAudit>, SourceError> {
+    let mut now = Vec::new();
+    for source in &session.sources {
+        now.extend(source.list()?);
+    }
+    crate::pinning::mark_pinned(&session.sources, &mut now);
+    audit_over(session, shown, now)
+}
+
+/// The seed's schedule for the first source's disk: a system disk's when the audit found
+/// PATH on one, else a data disk's.
+pub fn recommended(audits: &[SourceAudit]) -> Schedule {
+    let on_system = audits
+        .first()
+        .and_then(|a| a.checks.iter().find(|c| c.id == "data-on-system-disk"))
+        .is_some_and(|c| c.status == CheckStatus::Warn);
+    Schedule::recommended(if on_system {
+        super::DiskRole::System
+    } else {
+        super::DiskRole::Data
+    })
+}
+
+fn audit_over(
+    session: &Session,
+    shown: &str,
+    snapshots: Vec<crate::sources::Snapshot>,
+) -> Result<Vec<SourceAudit>, SourceError> {
     let now = chrono::Utc::now();
     session
         .sources
         .iter()
         .map(|source| {
-            let own = session
-                .snapshots
+            let own = snapshots
                 .iter()
                 .filter(|s| s.source == source.name())
                 .cloned()

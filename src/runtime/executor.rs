@@ -363,6 +363,9 @@ impl Executor {
             }
             Effect::Pin { id, days } => self.pin(id, days),
             Effect::Unpin { id } => self.unpin(id),
+            Effect::AuditProtection => self.audit_protection(),
+            Effect::ApplyPolicy => self.apply_policy(),
+            Effect::TakePreRunSnapshot => self.take_pre_run_snapshot(),
             Effect::Quit => {}
         }
     }

@@ -5,6 +5,7 @@ mod executor;
 mod finish_effects;
 pub mod jobs;
 mod pin_effects;
+mod protect_effects;
 pub mod self_check;
 pub mod state;
 

@@ -11,6 +11,11 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
+    // `p`/`s` ask first, at the top, so the question is seen without scrolling.
+    if let Some(question) = model.finish.protection.question() {
+        lines.push(Line::from(question).yellow().bold());
+        lines.push(Line::from(""));
+    }
     if let Some(r) = &model.restore.report {
         // Counted as the confirmation counted them: files (and links), folders apart.
         let dirs = r
@@ -290,6 +295,16 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Line::from(text).yellow()
         } else {
             Line::from(text).dark_gray()
+        });
+    }
+    for (text, status) in model.finish.protection.lines() {
+        use crate::protect::CheckStatus;
+        let line = Line::from(text);
+        lines.push(match status {
+            CheckStatus::Fail => line.red(),
+            CheckStatus::Warn => line.yellow(),
+            CheckStatus::Ok => line.green(),
+            CheckStatus::Info => line,
         });
     }
     match &model.finish.report_file {

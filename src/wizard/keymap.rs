@@ -48,6 +48,10 @@ pub enum Action {
     ThawFrozen,
     /// Takes back the pins this run made.
     Unpin,
+    /// Asks to apply the recommended automatic snapshot policy.
+    ApplyPolicy,
+    /// Asks to take a pre-run snapshot now.
+    PreRunSnapshot,
 }
 
 /// One key (or several keys that do the same) in one mode.
@@ -111,6 +115,8 @@ pub enum Mode {
     PickerLeaving,
     PickerRunning,
     Finish,
+    /// The finish screen's question before `p` or `s` acts.
+    FinishAsk,
 }
 
 impl Mode {
@@ -155,6 +161,7 @@ impl Mode {
                 (_, Some(p)) if !p.query.is_empty() => Mode::PickerSearched,
                 _ => Mode::Picker,
             },
+            Step::Finish if m.finish.protection.asking.is_some() => Mode::FinishAsk,
             Step::Finish => Mode::Finish,
         }
     }

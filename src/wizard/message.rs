@@ -89,6 +89,12 @@ pub enum Msg {
         id: String,
         result: Result<crate::pinning::UnpinOutcome, String>,
     },
+    /// The audit of PATH's disk (step 6).
+    Audited(Result<Vec<crate::protect::run::SourceAudit>, String>),
+    /// `p`'s policy: (source, what changed).
+    PolicyApplied(Result<(String, crate::protect::PolicyApplied), String>),
+    /// `s`'s pre-run snapshot.
+    PreRunSnapshot(Result<crate::protect::TakenSnapshot, String>),
 }
 
 /// The summary written at the end.
@@ -186,6 +192,12 @@ pub enum Effect {
     Unpin {
         id: String,
     },
+    /// Audits the protection of PATH's disk (over its snapshots as they are now).
+    AuditProtection,
+    /// Applies the recommended automatic policy to PATH's disk (the user confirmed).
+    ApplyPolicy,
+    /// Takes a pre-run snapshot of PATH's disk, named by the time (the user confirmed).
+    TakePreRunSnapshot,
     Quit,
 }
 

@@ -13,6 +13,7 @@ mod model;
 pub mod name_index;
 pub mod picker;
 pub mod pins;
+pub mod protection;
 mod update;
 mod update_finish;
 mod update_steps;

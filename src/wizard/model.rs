@@ -261,6 +261,8 @@ impl Default for RestoreRun {
 
 #[derive(Debug, Clone, Default)]
 pub struct Finish {
+    /// The disk's protection: the audit, `p` and `s`.
+    pub protection: super::protection::Protection,
     pub report_file: Option<Result<PathBuf, String>>,
     pub thawed: bool,
     pub verify_progress: Option<(usize, usize)>,

@@ -218,6 +218,30 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.finish.report_file = Some(result);
             vec![]
         }
+        Msg::Audited(result) => {
+            model.finish.protection.on_audited(result);
+            vec![]
+        }
+        Msg::PolicyApplied(result) => {
+            if let Ok((source, applied)) = &result
+                && applied.changed
+            {
+                model
+                    .finish
+                    .actions
+                    .push(format!("{source}: {}", applied.said.join("; ")));
+            }
+            model.finish.protection.on_applied(result)
+        }
+        Msg::PreRunSnapshot(result) => {
+            if let Ok(t) = &result {
+                model.finish.actions.push(format!(
+                    "pre-run snapshot {} ({}) on {}",
+                    t.name, t.id, t.source
+                ));
+            }
+            model.finish.protection.on_snapshot(result)
+        }
     }
 }
 

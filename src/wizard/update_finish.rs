@@ -97,6 +97,7 @@ pub fn on_restore_done(model: &mut Model, report: RestoreReport, elapsed_ms: u12
     ]
     .into_iter()
     .chain(recount)
+    .chain(model.finish.protection.on_finish())
     .collect()
 }
 
@@ -139,6 +140,9 @@ pub fn on_rollback_done(model: &mut Model, result: Result<RollbackOutcome, Strin
         },
         Effect::ListSnapshots,
     ]
+    .into_iter()
+    .chain(model.finish.protection.on_finish())
+    .collect()
 }
 
 /// A new action's checks begin: its verdicts, torch check and report are pending.

@@ -221,7 +221,19 @@ fn restore(model: &mut Model, action: Action, key: Key) -> Vec<Effect> {
 }
 
 fn finish(model: &mut Model, action: Action, key: Key) -> Vec<Effect> {
+    let protection = &mut model.finish.protection;
+    if protection.asking.is_some() {
+        return protection.answer(action == Action::Yes);
+    }
     match action {
+        Action::ApplyPolicy => {
+            protection.ask(super::protection::ProtectAsk::ApplyPolicy);
+            vec![]
+        }
+        Action::PreRunSnapshot => {
+            protection.ask(super::protection::ProtectAsk::TakeSnapshot);
+            vec![]
+        }
         Action::Move => {
             let delta = key.movement().unwrap_or(0);
             let scroll = model.finish.scroll as isize + delta;

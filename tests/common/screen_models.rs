@@ -206,3 +206,26 @@ pub fn at_risk_model() -> Model {
     listing.snapshots.insert(1, ebs);
     m
 }
+
+/// The audit of an unprotected btrfs subvolume, as `protect` makes it (real checks).
+pub fn unprotected_audit() -> snaprescue::protect::run::SourceAudit {
+    use snaprescue::protect::*;
+    let facts = ProtectionFacts {
+        source: "btrfs".into(),
+        target: "btrfs subvolume data (id 256) on /dev/vdb".into(),
+        snapshots: model().snapshots.listing.unwrap().snapshots,
+        policies: Fact::Known(vec![]),
+        on_system_disk: Fact::Known(false),
+        encryption: Fact::NotApplicable("btrfs has no encryption of its own".into()),
+        cross_region_copy: Fact::NotApplicable("a local filesystem has no regions".into()),
+    };
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    snaprescue::protect::run::SourceAudit {
+        source: "btrfs".into(),
+        target: facts.target.clone(),
+        confirm: "data".into(),
+        checks: audit(&facts, "/data/run/ckpt", now),
+    }
+}

@@ -121,6 +121,15 @@ fn extra_states(out: &mut Vec<(&'static str, Model)>) {
     m.step = Step::Finish;
     out.push(("finish pinned", m));
 
+    let mut m = model();
+    m.step = Step::Finish;
+    m.finish.protection.audit = Some(protection::AuditState::Done(vec![
+        super::screen_models::unprotected_audit(),
+    ]));
+    out.push(("finish protection", m.clone()));
+    m.finish.protection.ask(protection::ProtectAsk::ApplyPolicy);
+    out.push(("finish protect ask", m));
+
     let mut m = picker_model();
     m.picker.as_mut().unwrap().searching = true;
     out.push(("picker searching", m.clone()));

@@ -149,6 +149,27 @@ static FINISH: Keymap = screen(
             ),
             |m| !m.snapshots.pins.unpinnable().is_empty(),
         ),
+        bind_when(
+            bind(
+                &[Char('p')],
+                A::ApplyPolicy,
+                "p",
+                "protect",
+                "create and bind the recommended automatic snapshot policy for this disk \
+                 (asks first)",
+            ),
+            |m| m.finish.protection.policy_fixable(),
+        ),
+        bind_when(
+            bind(
+                &[Char('s')],
+                A::PreRunSnapshot,
+                "s",
+                "pre-run snapshot",
+                "take a snapshot of this disk now, before the next run (asks first)",
+            ),
+            |m| m.finish.protection.can_snapshot(),
+        ),
         bind(&[Enter], A::Next, "Enter", "quit", "quit"),
         bind(
             BACK,
@@ -158,6 +179,12 @@ static FINISH: Keymap = screen(
             "back to the picker (compared again)",
         ),
     ],
+);
+
+static FINISH_ASK: Keymap = question(
+    "",
+    &[bind(&[Enter, Char('y')], A::Yes, "Enter/y", "yes", "do it")],
+    "no",
 );
 
 static HELP: Keymap = question("", &[], "close");
@@ -213,5 +240,6 @@ pub fn of(mode: Mode) -> &'static Keymap {
         Mode::PickerLeaving => &PICKER_LEAVING,
         Mode::PickerRunning => &PICKER_RUNNING,
         Mode::Finish => &FINISH,
+        Mode::FinishAsk => &FINISH_ASK,
     }
 }
