@@ -253,3 +253,107 @@ fn a_weak_policy_fails_the_schedule_and_a_protected_encrypted_copied_disk_passes
         "{doc}"
     );
 }
+
+#[test]
+fn all_audits_every_disk_of_the_answering_regions_and_names_the_one_that_failed() {
+    let spare = json!({"DiskId": "d-bp1spare0002", "Size": 100, "ZoneId": "cn-hangzhou-i",
+        "Status": "Available", "Type": "data", "InstanceId": "", "Encrypted": false});
+    let both = json!({"fail_regions": ["cn-beijing"], "disks": [data_disk(json!({})), spare]});
+    let Some(lab) = start(data_disk(json!({})), both) else {
+        return;
+    };
+    let out = common::isolated(lab.home.path())
+        .args([
+            "protect",
+            "--all",
+            "--source",
+            "aliyun",
+            "--region",
+            "cn-hangzhou,cn-beijing",
+            "--json",
+        ])
+        .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &lab.server.url)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert_eq!(doc["ok"], false);
+    let regions = doc["regions"].as_array().unwrap();
+    let hangzhou = regions
+        .iter()
+        .find(|r| r["region"] == "cn-hangzhou")
+        .unwrap();
+    assert_eq!(
+        (hangzhou["disks"].as_u64(), &hangzhou["error"]),
+        (Some(2), &Value::Null),
+        "{doc}"
+    );
+    let beijing = regions
+        .iter()
+        .find(|r| r["region"] == "cn-beijing")
+        .unwrap();
+    assert!(
+        beijing["error"]
+            .as_str()
+            .unwrap()
+            .contains("ServiceUnavailable"),
+        "{beijing}"
+    );
+    let disks = doc["disks"].as_array().unwrap();
+    assert_eq!(disks.len(), 2, "{doc}");
+    for d in disks {
+        let failing: Vec<&str> = d["failing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        assert!(failing.contains(&"auto-policy"), "{d}");
+        let fix = d["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "auto-policy")
+            .unwrap()["fix"]
+            .clone();
+        assert_eq!(
+            fix,
+            format!(
+                "snaprescue protect PATH --apply --source aliyun --region cn-hangzhou --disk {}",
+                d["disk"].as_str().unwrap()
+            )
+        );
+    }
+    let attached = disks.iter().find(|d| d["disk"] == DISK).unwrap();
+    assert_eq!(attached["instances"], json!(["i-bp1gpu"]));
+    // The table: one row per disk, and the region that failed.
+    let out = common::isolated(lab.home.path())
+        .args([
+            "protect",
+            "--all",
+            "--source",
+            "aliyun",
+            "--region",
+            "cn-hangzhou,cn-beijing",
+        ])
+        .env("SNAPRESCUE_ALIYUN_ECS_ENDPOINT", &lab.server.url)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("REGION"), "{table}");
+    assert!(
+        table.contains("d-bp1spare0002") && table.contains("region cn-beijing: NOT AUDITED"),
+        "{table}"
+    );
+    // Without --region, or on a local source, it is bad usage.
+    let out = common::isolated(lab.home.path())
+        .args(["protect", "--all", "--source", "aliyun"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

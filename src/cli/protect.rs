@@ -13,7 +13,11 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct ProtectArgs {
     /// What to protect (a path on the disk or subvolume).
-    pub path: PathBuf,
+    #[arg(required_unless_present = "all")]
+    pub path: Option<PathBuf>,
+    /// Every disk of the account in --region (comma-separated regions), with --source.
+    #[arg(long, conflicts_with_all = ["path", "apply"], requires_all = ["source", "region"])]
+    pub all: bool,
     /// Create and bind the recommended automatic policy (after the audit).
     #[arg(long)]
     pub apply: bool,
@@ -131,10 +135,44 @@ fn audits_json(audits: &[SourceAudit]) -> serde_json::Value {
     json!({ "audits": audits, "checks": checks })
 }
 
+/// `protect --all`: the fleet of one cloud account, region by region.
+fn protect_all(options: &crate::sources::CloudOptions) -> anyhow::Result<Outcome> {
+    let name = options.source.as_deref().unwrap_or_default();
+    let entry = crate::providers::PROVIDERS
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--all audits a cloud account: --source aws, aliyun or tencent, not `{name}`"
+            )
+        })?;
+    let regions: Vec<String> = options
+        .region
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    if regions.is_empty() {
+        anyhow::bail!("--all needs --region R[,R…]");
+    }
+    let fleet = crate::protect::fleet::audit_fleet(entry, &regions, options);
+    Ok(Outcome {
+        json: json!({ "ok": fleet.passed(), "source": fleet.source, "regions": fleet.regions, "disks": fleet.disks }),
+        human: crate::protect::fleet::table(&fleet),
+        ok: fleet.passed(),
+    })
+}
+
 pub fn protect(args: ProtectArgs) -> anyhow::Result<Outcome> {
-    let shown = args.path.to_string_lossy().into_owned();
     let options: crate::sources::CloudOptions = args.cloud.into();
-    let session = Session::open(&args.path, &options)?;
+    let Some(path) = args.path.filter(|_| !args.all) else {
+        return protect_all(&options);
+    };
+    let shown = path.to_string_lossy().into_owned();
+    let session = Session::open(&path, &options)?;
     let mut audits = audit_session(&session, &shown)?;
     let mut doc = audits_json(&audits);
     let mut human = audit_text(&audits);

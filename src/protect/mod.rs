@@ -6,6 +6,7 @@
 //! recommendation: a data disk every 12 h kept 3 days, a system disk daily kept 7 days.
 
 pub mod checks;
+pub mod fleet;
 pub mod request;
 pub mod run;
 

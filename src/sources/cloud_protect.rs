@@ -33,31 +33,47 @@ pub fn facts(
     source: &CloudSource,
     snapshots: Vec<Snapshot>,
 ) -> Result<ProtectionFacts, SourceError> {
-    let provider = source.provider();
-    let disk = &source.place.disk.id;
     let place = &source.place;
     let here = place
         .this_instance
         .as_ref()
         .is_some_and(|i| place.disk.attached_to.contains(i));
-    let on_system_disk = if let Ok(Some(system)) = provider.is_system_disk(disk) {
-        Fact::Known(system)
-    } else if here {
-        super::btrfs_protect::on_system_disk(&place.path)
-    } else {
-        Fact::Unknown(format!(
-            "{disk} is not attached to the machine this runs on: run `protect` there"
-        ))
+    let mut facts = disk_facts(
+        source.provider(),
+        &place.disk,
+        here.then_some(place.path.as_path()),
+        snapshots,
+    );
+    facts.target = crate::sources::SnapshotSource::describe(source);
+    Ok(facts)
+}
+
+/// The facts of `disk` (any disk of the account; `path` where it is mounted on this
+/// machine, when it is) over its `snapshots`.
+pub fn disk_facts(
+    provider: &dyn crate::providers::CloudProvider,
+    disk: &super::cloud_disk::CloudDisk,
+    path: Option<&std::path::Path>,
+    snapshots: Vec<Snapshot>,
+) -> ProtectionFacts {
+    let id = &disk.id;
+    let on_system_disk = match (provider.is_system_disk(id), path) {
+        (Ok(Some(system)), _) => Fact::Known(system),
+        (_, Some(path)) => super::btrfs_protect::on_system_disk(path),
+        (Err(e), None) => Fact::Unknown(e.to_string()),
+        (Ok(None), None) => Fact::Unknown(format!(
+            "{id} is not attached to the machine this runs on: run `protect` there"
+        )),
     };
-    Ok(ProtectionFacts {
-        source: crate::sources::SnapshotSource::name(source).into(),
-        target: crate::sources::SnapshotSource::describe(source),
-        policies: fact(provider.auto_policies(disk)),
-        encryption: fact(provider.encryption(disk)),
-        cross_region_copy: fact(provider.cross_region_copy(disk, &recent(&snapshots))),
+    ProtectionFacts {
+        source: provider.name().into(),
+        target: format!("{} {id}", provider.noun()),
+        policies: fact(provider.auto_policies(id)),
+        encryption: fact(provider.encryption(id)),
+        cross_region_copy: fact(provider.cross_region_copy(id, &recent(&snapshots))),
         on_system_disk,
         snapshots,
-    })
+    }
 }
 
 pub fn take(

@@ -18,7 +18,8 @@ snapshot of that disk (InvalidParameter.Mismatch). Attached disks are presented 
 machine by disk_harness.py (virtio serial = id without d-). ModifySnapshotAttribute extends
 RetentionDays (counted from CreationTime; shortening is refused). CreateSnapshot refuses a
 SnapshotName ECS would (2-128 characters, a letter first, not `auto…`). Automatic policies
-and encryption by default: aliyun_policies.py. Every request is appended to STATE.log as
+and encryption by default: aliyun_policies.py. fail_regions[]: every call naming one of those
+regions is answered 503 (a region that is down). Every request is appended to STATE.log as
 one JSON line."""
 import base64
 import datetime
@@ -178,6 +179,8 @@ class Handler(BaseHTTPRequestHandler):
         region = p.get("regionId") if action in aliyun_policies.LOWER_CAMEL else p.get("RegionId")
         if p.get("Version") != "2014-05-26" or p.get("Format") != "JSON" or not region:
             return self.error(400, "MissingParameter", "Version, Format and RegionId are required.")
+        if region in state.get("fail_regions", []):
+            return self.error(503, "ServiceUnavailable", f"The request has failed due to a temporary failure of the server in {region}.")
         if action in state.get("fail", {}):
             status, code = state["fail"][action]
             return self.error(status, code, f"{action} failed on purpose")
