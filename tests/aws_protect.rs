@@ -287,3 +287,41 @@ fn a_copying_policy_an_encrypted_default_and_a_root_volume_are_reported() {
         "{doc}"
     );
 }
+
+#[test]
+fn all_audits_every_volume_of_the_region() {
+    let Some(lab) = lab() else { return };
+    let out = common::isolated(lab.home.path())
+        .args([
+            "protect",
+            "--all",
+            "--source",
+            "aws",
+            "--region",
+            "us-east-1",
+            "--json",
+        ])
+        .env("AWS_ENDPOINT_URL", &lab.moto.url)
+        .env("AWS_ENDPOINT_URL_DLM", &lab.dlm.url)
+        .env("AWS_ACCESS_KEY_ID", &lab.key.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", lab.key.secret_access_key.expose())
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let disks = doc["disks"].as_array().unwrap();
+    let ours = disks
+        .iter()
+        .find(|d| d["disk"] == lab.volume)
+        .unwrap_or_else(|| panic!("{} not in {doc}", lab.volume));
+    assert_eq!(ours["instances"], json!([lab.instance]));
+    assert!(
+        ours["failing"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("auto-policy")),
+        "{ours}"
+    );
+    assert_eq!(doc["regions"][0]["error"], Value::Null, "{doc}");
+}
