@@ -45,6 +45,8 @@ complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "restore" -d 'Cop
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "rollback" -d 'Put the whole subvolume or cloud disk back to the snapshot (the current state is kept)'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "pin" -d 'Keep a snapshot from its policy\'s deletion (lock, retention, permanent, snapper cleanup)'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "unpin" -d 'Undo snaprescue\'s pin of a snapshot (only what the pin changed)'
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "protect" -d 'Audit the protection of PATH\'s disk (checks with stable ids); --apply fixes the policy'
+complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "snapshot" -d 'Take a named, tagged snapshot of PATH\'s disk now: the pre-run marker'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "cleanup" -d 'Finish what interrupted runs left: rescue disks, ZFS clones, attachments, mounts, rollbacks'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "verify" -d 'Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check'
 complete -c snaprescue -n "__fish_snaprescue_needs_command" -a "drill" -d 'A practice lab on a loop-mounted btrfs volume, then the wizard on it'
@@ -146,6 +148,39 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l endpoint
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand unpin" -s h -l help -d 'Print help'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l confirm -d 'The disk, dataset or subvolume, typed to confirm --apply' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l every -d 'How often the applied policy snapshots (default 12h: the seed\'s data-disk table)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l keep -d 'How long the applied policy keeps each snapshot (default 3d)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
+aws\t''
+aliyun\t''
+tencent\t''"
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l instance -d 'The cloud instance (default: from the metadata service)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l all -d 'Every disk of the account in --region (comma-separated regions), with --source'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l apply -d 'Create and bind the recommended automatic policy (after the audit)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -l json
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand protect" -s h -l help -d 'Print help'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l name -d 'The snapshot\'s name (its description on btrfs, `dataset@NAME` on ZFS)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l tag -d 'A tag to put on it, KEY=VALUE (repeatable)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l keep-days -d 'Keep it at least N days, out of every policy\'s reach' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l source -d 'Only this source: btrfs, zfs, aws, aliyun or tencent (default: every source that serves PATH)' -r -f -a "btrfs\t''
+zfs\t''
+aws\t''
+aliyun\t''
+tencent\t''"
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l instance -d 'The cloud instance (default: from the metadata service)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l region -d 'The cloud region (default: environment, profile, then metadata)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l disk -d 'The cloud disk or volume id (default: found from PATH\'s block device serial)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l endpoint -d 'The cloud API endpoint (default: AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for EC2, SNAPRESCUE_ALIYUN_ECS_ENDPOINT for ECS, SNAPRESCUE_TENCENT_CBS_ENDPOINT for CBS, then the regional one)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l attach-to -d 'Attach rescue disks to this instance (default: the instance this runs on, from its metadata service, else --instance)' -r
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l wait -d 'Wait until the snapshot is complete'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -l json
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand snapshot" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand cleanup" -l json
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand cleanup" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand verify" -l python -d 'The training job\'s interpreter (default: python3)' -r -F
@@ -158,16 +193,18 @@ complete -c snaprescue -n "__fish_snaprescue_using_subcommand drill" -l clean -d
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand drill" -l no-wizard -d 'Set the lab up and print where, without opening the wizard'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand drill" -s h -l help -d 'Print help'
 complete -c snaprescue -n "__fish_snaprescue_using_subcommand drill-writer" -s h -l help -d 'Print help'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "writers" -d 'Step 1: processes using PATH\'s filesystem; freeze or thaw them'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "gpu" -d 'Step 2: GPUs and the processes using them'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "snapshots" -d 'Step 3: every snapshot that covers PATH, newest first, the recommended one marked'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "deleted" -d 'What the snapshot holds under PATH that the live tree lacks (and what changed)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "restore" -d 'Copy entries back from a snapshot, verified'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "rollback" -d 'Put the whole subvolume or cloud disk back to the snapshot (the current state is kept)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "pin" -d 'Keep a snapshot from its policy\'s deletion (lock, retention, permanent, snapper cleanup)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "unpin" -d 'Undo snaprescue\'s pin of a snapshot (only what the pin changed)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "cleanup" -d 'Finish what interrupted runs left: rescue disks, ZFS clones, attachments, mounts, rollbacks'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "verify" -d 'Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "drill" -d 'A practice lab on a loop-mounted btrfs volume, then the wizard on it'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "drill-writer" -d 'The drill\'s writer process (internal)'
-complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin cleanup verify drill drill-writer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "writers" -d 'Step 1: processes using PATH\'s filesystem; freeze or thaw them'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "gpu" -d 'Step 2: GPUs and the processes using them'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "snapshots" -d 'Step 3: every snapshot that covers PATH, newest first, the recommended one marked'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "deleted" -d 'What the snapshot holds under PATH that the live tree lacks (and what changed)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "restore" -d 'Copy entries back from a snapshot, verified'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "rollback" -d 'Put the whole subvolume or cloud disk back to the snapshot (the current state is kept)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "pin" -d 'Keep a snapshot from its policy\'s deletion (lock, retention, permanent, snapper cleanup)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "unpin" -d 'Undo snaprescue\'s pin of a snapshot (only what the pin changed)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "protect" -d 'Audit the protection of PATH\'s disk (checks with stable ids); --apply fixes the policy'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "snapshot" -d 'Take a named, tagged snapshot of PATH\'s disk now: the pre-run marker'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "cleanup" -d 'Finish what interrupted runs left: rescue disks, ZFS clones, attachments, mounts, rollbacks'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "verify" -d 'Step 6: checkpoint integrity of PATHs (files or directories) and the torch.cuda check'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "drill" -d 'A practice lab on a loop-mounted btrfs volume, then the wizard on it'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "drill-writer" -d 'The drill\'s writer process (internal)'
+complete -c snaprescue -n "__fish_snaprescue_using_subcommand help; and not __fish_seen_subcommand_from writers gpu snapshots deleted restore rollback pin unpin protect snapshot cleanup verify drill drill-writer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
