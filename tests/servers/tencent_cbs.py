@@ -8,7 +8,8 @@ Usage: tencent_cbs.py STATE.json (prints the port it listens on). STATE: secret_
 secret_key, disks[], snapshots[], instances[], metadata{path: text} (served under /latest/,
 no token), role{name, id, key, token} (CVM role keys), faults[] (applied in order to
 DescribeSnapshots: throttle, internal, lost), fail{Action: code} (every call fails),
-lose_once{Action: true} (done, then the connection is closed without an answer, once).
+lose_once{Action: true} (done, then the connection is closed without an answer, once);
+automatic snapshot policies: tencent_policies.py.
 Disks walk through AttachDisks ATTACHING→ATTACHED, DetachDisks DETACHING→UNATTACHED,
 ApplySnapshot ROLLBACKING (Rollbacking true)→back, CreateSnapshot CREATING→NORMAL, and
 instances STOPPING→STOPPED, STARTING→RUNNING: one step per description. Attached disks are
@@ -26,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from tencentcloud.common.sign import Sign
 
 import disk_harness
+import tencent_policies
 
 state_path = sys.argv[1]
 state = json.load(open(state_path))
@@ -256,10 +258,14 @@ class Handler(BaseHTTPRequestHandler):
             disk = disks.get(p.get("DiskId"))
             if disk is None:
                 return error("InvalidDiskId.NotFound", "The disk does not exist.")
+            tags = p.get("Tags", [])
+            if not isinstance(tags, list) or any(not isinstance(t, dict) or not isinstance(t.get("Key"), str)
+                                                 or not isinstance(t.get("Value"), str) for t in tags):
+                return error("InvalidParameter", "Tags must be an array of {Key, Value} strings.")
             snap_id = f"snap-grd{len(state['snapshots']):05d}"
             state["snapshots"].append({"SnapshotId": snap_id, "SnapshotName": p.get("SnapshotName", "未命名"), "SnapshotState": "CREATING",
                                        "Percent": 0, "DiskId": disk["DiskId"], "DiskSize": disk["DiskSize"], "DiskUsage": disk["DiskUsage"],
-                                       "Encrypt": False, "CreateTime": now_text(), "DeadlineTime": None, "IsPermanent": True,
+                                       "Encrypt": disk.get("Encrypt", False), "CreateTime": now_text(), "DeadlineTime": None, "IsPermanent": True,
                                        "Tags": p.get("Tags", []), "_pending": [{"SnapshotState": "NORMAL", "Percent": 100}]})
             disk_harness.snapshotted(disk["DiskId"], snap_id)
             return ok({"SnapshotId": snap_id})
@@ -300,6 +306,9 @@ class Handler(BaseHTTPRequestHandler):
             return ok()
         if action == "ModifySnapshotAttribute":
             return modify_snapshot_attribute(snaps, p)
+        answer = tencent_policies.handle(action, p, state, disks, ok, error)
+        if answer is not None:
+            return answer
         return error("InvalidAction", f"The action {action} is not supported by the stand-in.")
 
 

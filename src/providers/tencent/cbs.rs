@@ -38,6 +38,8 @@ pub struct CbsDisk {
     pub portable: bool,
     pub rollbacking: bool,
     pub zone: String,
+    /// `Encrypt`: the disk (and so its snapshots) is encrypted.
+    pub encrypted: bool,
 }
 
 /// A CBS time (`2023-03-09 10:45:11`, UTC+8) in UTC; RFC 3339 is read too.
@@ -99,6 +101,7 @@ fn disk(d: &Value) -> CbsDisk {
         portable: d["Portable"].as_bool().unwrap_or(false),
         rollbacking: d["Rollbacking"].as_bool().unwrap_or(false),
         zone: text(&d["Placement"], "Zone"),
+        encrypted: d["Encrypt"].as_bool().unwrap_or(false),
     }
 }
 
@@ -112,7 +115,12 @@ fn page_size() -> u64 {
 
 impl TencentClient {
     /// Every item of `set` over all pages of `action` asked with `query`.
-    fn all_pages(&self, action: &str, query: Value, set: &str) -> Result<Vec<Value>, CloudError> {
+    pub(super) fn all_pages(
+        &self,
+        action: &str,
+        query: Value,
+        set: &str,
+    ) -> Result<Vec<Value>, CloudError> {
         let limit = page_size();
         let mut all = Vec::new();
         loop {

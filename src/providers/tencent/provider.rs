@@ -3,7 +3,8 @@
 //! with AttachDisks, found by the virtio serial (the full `disk-…` id), detached and
 //! terminated afterwards; a system-disk snapshot is refused with the console's image route.
 //! Snapshots from DescribeSnapshots, all pages, with their deadline; guards from
-//! CreateSnapshot; ApplySnapshot resets a disk in place. Deadlines and pins: `retention`.
+//! CreateSnapshot; ApplySnapshot resets a disk in place. Deadlines and pins: `retention`;
+//! automatic policies, encryption and the pre-run snapshot: `policies`.
 
 use super::api::{Service, TencentClient};
 use super::cbs::{CbsDisk, CbsSnapshot};
@@ -311,6 +312,44 @@ impl CloudProvider for TencentProvider {
             .client
             .snapshot(snapshot)?
             .map(|s| snapshot_status(&s.state)))
+    }
+
+    fn create_named_snapshot(
+        &self,
+        disk: &str,
+        name: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, CloudError> {
+        self.cbs_named_snapshot(disk, name, tags)
+    }
+
+    fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError> {
+        self.cbs_system_disk(disk)
+    }
+
+    fn auto_policies(&self, disk: &str) -> Result<Vec<crate::protect::Policy>, CloudError> {
+        self.cbs_policies(disk)
+    }
+
+    fn encryption(&self, disk: &str) -> Result<crate::protect::Encryption, CloudError> {
+        self.cbs_encryption(disk)
+    }
+
+    /// Where a bound policy copies to (a copy made by hand lives in a region not asked here).
+    fn cross_region_copy(
+        &self,
+        disk: &str,
+        _recent: &[Snapshot],
+    ) -> Result<Option<String>, CloudError> {
+        self.cbs_copy(disk)
+    }
+
+    fn apply_policy(
+        &self,
+        disk: &str,
+        schedule: &crate::protect::Schedule,
+    ) -> Result<crate::protect::PolicyApplied, CloudError> {
+        self.cbs_apply_policy(disk, schedule)
     }
 
     fn reset_disk(&self, disk: &str, snapshot: &str) -> Result<(), CloudError> {
