@@ -172,11 +172,7 @@ impl Audit<'_> {
             Err(Fact::NotApplicable(why)) => return not_here(id, why),
             Err(Fact::Known(_)) => unreachable!("known policies are Ok"),
         };
-        let meets = |p: &&Policy| {
-            p.every.is_some_and(|e| e <= wanted.every)
-                && p.kept_for().is_some_and(|k| k >= wanted.keep)
-        };
-        if let Some(p) = running.iter().find(|p| meets(p)) {
+        if let Some(p) = running.iter().find(|p| p.meets(&wanted)) {
             return check(
                 id,
                 CheckStatus::Ok,

@@ -73,6 +73,13 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// It runs, at least as often as `schedule`, and keeps snapshots at least as long.
+    pub fn meets(&self, schedule: &Schedule) -> bool {
+        self.disabled.is_none()
+            && self.every.is_some_and(|e| e <= schedule.every)
+            && self.kept_for().is_some_and(|k| k >= schedule.keep)
+    }
+
     /// How long the snapshots it takes live.
     pub fn kept_for(&self) -> Option<Duration> {
         match self.keep {

@@ -231,10 +231,7 @@ impl BtrfsSource {
         let name = match self.snapper_configs().into_iter().next() {
             Some(config) => {
                 let p = config.policy(true, &TimerState::Enabled);
-                let meets = p.disabled.is_none()
-                    && p.every.is_some_and(|e| e <= schedule.every)
-                    && p.kept_for().is_some_and(|k| k >= schedule.keep);
-                if !meets {
+                if !p.meets(schedule) {
                     set_config(&config.name, &settings)?;
                     said.push(format!(
                         "snapper config {}: timeline set to {}",

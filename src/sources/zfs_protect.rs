@@ -235,10 +235,7 @@ impl ZfsSource {
         };
         let installed = command::locate("sanoid").is_some();
         if let Some(p) = sanoid_policy(&conf, &self.dataset, true) {
-            let meets = p.disabled.is_none()
-                && p.every.is_some_and(|e| e <= schedule.every)
-                && p.kept_for().is_some_and(|k| k >= schedule.keep);
-            if meets {
+            if p.meets(schedule) {
                 return Ok(PolicyApplied {
                     changed: false,
                     said: vec![format!(

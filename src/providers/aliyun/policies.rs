@@ -77,12 +77,6 @@ pub fn policy_from(p: &Value, enabled_on_disk: bool) -> Policy {
     }
 }
 
-fn meets(p: &Policy, schedule: &Schedule) -> bool {
-    p.disabled.is_none()
-        && p.every.is_some_and(|e| e <= schedule.every)
-        && p.kept_for().is_some_and(|k| k >= schedule.keep)
-}
-
 /// The policy `--apply` creates: time points every `schedule.every` (rounded down to a
 /// divisor of a day), every weekday, kept the days asked (rounded up).
 pub fn planned(schedule: &Schedule) -> (String, Vec<u32>, i64) {
@@ -219,7 +213,7 @@ impl AliyunProvider {
     ) -> Result<PolicyApplied, CloudError> {
         if let Some((p, enabled)) = self.bound(disk)? {
             let policy = policy_from(&p, enabled);
-            if meets(&policy, schedule) {
+            if policy.meets(schedule) {
                 return Ok(PolicyApplied {
                     changed: false,
                     said: vec![format!(
@@ -235,7 +229,7 @@ impl AliyunProvider {
         let existing = self
             .policies_where(vec![param("AutoSnapshotPolicyName", &name)])?
             .into_iter()
-            .find(|p| meets(&policy_from(p, true), schedule));
+            .find(|p| policy_from(p, true).meets(schedule));
         let id = match existing {
             Some(p) => required(&p, "DescribeAutoSnapshotPolicyEx", "AutoSnapshotPolicyId")?,
             None => {

@@ -19,12 +19,6 @@ const DEFAULT_ROLE: &str = "AWSDataLifecycleManagerDefaultRole";
 /// The intervals DLM accepts for a CreateRule, in hours.
 const DLM_INTERVALS: [i64; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
 
-fn meets(p: &Policy, schedule: &Schedule) -> bool {
-    p.disabled.is_none()
-        && p.every.is_some_and(|e| e <= schedule.every)
-        && p.kept_for().is_some_and(|k| k >= schedule.keep)
-}
-
 /// The CreateLifecyclePolicy body for `volume` meeting `schedule`.
 pub fn policy_body(volume: &str, role: &str, schedule: &Schedule) -> serde_json::Value {
     let hours = schedule.every.num_hours();
@@ -158,7 +152,7 @@ impl AwsProvider {
         if let Some(p) = self
             .ebs_policies(volume)?
             .into_iter()
-            .find(|p| meets(p, schedule))
+            .find(|p| p.meets(schedule))
         {
             return Ok(PolicyApplied {
                 changed: false,
@@ -209,6 +203,6 @@ mod tests {
         assert_eq!(schedule["RetainRule"]["Interval"], 3);
         let parsed = policy_from(&json!({"PolicyId": "p", "State": "ENABLED",
             "PolicyDetails": body["PolicyDetails"].clone()}));
-        assert!(meets(&parsed[0], &s), "{parsed:?}");
+        assert!(parsed[0].meets(&s), "{parsed:?}");
     }
 }

@@ -10,7 +10,7 @@
 use super::api::Service;
 use super::cbs::CbsDisk;
 use super::provider::TencentProvider;
-use super::schedule::{copies_to_remote, meets, policy_from, text};
+use super::schedule::{policy_from, text};
 use crate::protect::{Encryption, Policy, PolicyApplied, Schedule};
 use crate::providers::CloudError;
 use crate::providers::aliyun::policies::planned;
@@ -92,25 +92,6 @@ impl TencentProvider {
         })
     }
 
-    /// Where a running bound policy copies the disk's snapshots, when one does. CBS's
-    /// `IsCopyToRemote` is a copy to another account (`CopyToAccountUin`), which it names.
-    pub(super) fn cbs_copy(&self, disk: &str) -> Result<Option<String>, CloudError> {
-        Ok(self
-            .bound(disk)?
-            .iter()
-            .find(|p| copies_to_remote(p) && policy_from(p).disabled.is_none())
-            .map(|p| {
-                let to = match text(p, "CopyToAccountUin") {
-                    "" => "another account".to_string(),
-                    uin => format!("account {uin}"),
-                };
-                format!(
-                    "{to}: auto snapshot policy {} copies its snapshots there",
-                    text(p, "AutoSnapshotPolicyId")
-                )
-            }))
-    }
-
     /// CreateSnapshot without a `Deadline`: permanent until deleted (or `--keep-days` pins
     /// it, which then says no pin is needed).
     pub(super) fn cbs_named_snapshot(
@@ -136,7 +117,7 @@ impl TencentProvider {
         schedule: &Schedule,
     ) -> Result<PolicyApplied, CloudError> {
         let bound = self.bound(disk)?;
-        if let Some(p) = bound.iter().map(policy_from).find(|p| meets(p, schedule)) {
+        if let Some(p) = bound.iter().map(policy_from).find(|p| p.meets(schedule)) {
             return Ok(PolicyApplied {
                 changed: false,
                 said: vec![format!(
@@ -151,7 +132,7 @@ impl TencentProvider {
         let existing = self
             .policies_named(&name)?
             .into_iter()
-            .find(|p| meets(&policy_from(p), schedule));
+            .find(|p| policy_from(p).meets(schedule));
         let id = match existing {
             Some(p) => {
                 let id = required(&p, "DescribeAutoSnapshotPolicies", "AutoSnapshotPolicyId")?;

@@ -5,7 +5,7 @@
 //! (`IsActivated`, `AutoSnapshotPolicyState`), and whether it copies (`IsCopyToRemote`).
 //! No I/O: `policies` makes the calls.
 
-use crate::protect::{Keep, Policy, Schedule};
+use crate::protect::{Keep, Policy};
 use chrono::Duration;
 use serde_json::Value;
 
@@ -115,16 +115,6 @@ pub fn policy_from(p: &Value) -> Policy {
     }
 }
 
-pub(super) fn meets(p: &Policy, schedule: &Schedule) -> bool {
-    p.disabled.is_none()
-        && p.every.is_some_and(|e| e <= schedule.every)
-        && p.kept_for().is_some_and(|k| k >= schedule.keep)
-}
-
-/// Whether a policy copies its snapshots elsewhere (`IsCopyToRemote`: 1, or true).
-pub(super) fn copies_to_remote(p: &Value) -> bool {
-    p["IsCopyToRemote"].as_u64() == Some(1) || p["IsCopyToRemote"].as_bool() == Some(true)
-}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,8 +177,8 @@ mod tests {
         assert_eq!(policy.every, Some(Duration::hours(12)));
         assert_eq!(policy.keep, Keep::For(Duration::days(3)));
         assert_eq!(policy.disabled, None);
-        let schedule = Schedule::recommended(crate::protect::DiskRole::Data);
-        assert!(meets(&policy, &schedule));
+        let schedule = crate::protect::Schedule::recommended(crate::protect::DiskRole::Data);
+        assert!(policy.meets(&schedule));
 
         let mut off = p.clone();
         off["IsActivated"] = json!(false);
@@ -213,13 +203,5 @@ mod tests {
         newest["RetentionDays"] = json!(0);
         newest["RetentionAmount"] = json!(5);
         assert_eq!(policy_from(&newest).keep, Keep::Newest(5));
-    }
-
-    #[test]
-    fn remote_copy_is_a_number_or_a_bool() {
-        assert!(copies_to_remote(&json!({"IsCopyToRemote": 1})));
-        assert!(copies_to_remote(&json!({"IsCopyToRemote": true})));
-        assert!(!copies_to_remote(&json!({"IsCopyToRemote": 0})));
-        assert!(!copies_to_remote(&json!({"IsCopyToRemote": null})));
     }
 }
