@@ -404,3 +404,47 @@ fn system_disks_encryption_remote_copy_and_switched_off_policies_are_told() {
         assert!(c["message"].as_str().unwrap().contains(said), "{c}");
     }
 }
+
+#[test]
+fn all_audits_every_disk_of_the_region() {
+    let mut spare = disk(json!({}));
+    spare["DiskId"] = json!("disk-spare0002");
+    let Some(lab) = start(disk(json!({})), json!({"disks": [disk(json!({})), spare]})) else {
+        return;
+    };
+    let out = common::isolated(lab.home.path())
+        .args([
+            "protect",
+            "--all",
+            "--source",
+            "tencent",
+            "--region",
+            "ap-guangzhou",
+            "--json",
+        ])
+        .env("SNAPRESCUE_TENCENT_CBS_ENDPOINT", &lab.url)
+        .env("SNAPRESCUE_TENCENT_CVM_ENDPOINT", &lab.url)
+        .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    let ids: Vec<&str> = doc["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["disk"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [DISK, "disk-spare0002"], "{doc}");
+    for d in doc["disks"].as_array().unwrap() {
+        assert!(
+            d["failing"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("auto-policy")),
+            "{d}"
+        );
+    }
+}

@@ -170,6 +170,15 @@ impl TencentClient {
             .collect())
     }
 
+    /// Every disk of the region, all pages (`protect --all`).
+    pub fn all_disks(&self) -> Result<Vec<CbsDisk>, CloudError> {
+        Ok(self
+            .all_pages("DescribeDisks", json!({}), "DiskSet")?
+            .iter()
+            .map(disk)
+            .collect())
+    }
+
     /// The disk `id`, `None` when it does not exist.
     pub fn disk(&self, id: &str) -> Result<Option<CbsDisk>, CloudError> {
         match self.call(Service::Cbs, "DescribeDisks", &json!({"DiskIds": [id]})) {

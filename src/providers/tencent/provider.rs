@@ -143,7 +143,7 @@ impl CloudProvider for TencentProvider {
             (None, Some(i)) => self
                 .client
                 .disks_where(json!([{"Name": "instance-id", "Values": [i]}]))?,
-            (None, None) => vec![],
+            (None, None) => self.client.all_disks()?,
         };
         Ok(disks
             .into_iter()
