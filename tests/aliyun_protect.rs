@@ -357,3 +357,49 @@ fn all_audits_every_disk_of_the_answering_regions_and_names_the_one_that_failed(
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_copy_made_with_copy_snapshot_in_another_region_passes_cross_region_copy() {
+    let Some(lab) = start(
+        data_disk(json!({})),
+        json!({"regions": ["cn-hangzhou", "cn-shanghai", "cn-beijing"],
+            "snapshots": [snapshot("s-bp1new0001", 2)]}),
+    ) else {
+        return;
+    };
+    let (_, doc, _) = lab.run(&["protect"]);
+    assert_eq!(check(&doc, "cross-region-copy")["status"], "warn", "{doc}");
+    // The copy, as a user makes it: CopySnapshot sent to the source region, signed.
+    let creds = snaprescue::providers::aliyun::creds::AliyunCredentials {
+        access_key_id: AK.into(),
+        access_key_secret: snaprescue::providers::secret::Secret::new(SECRET),
+        security_token: None,
+        origin: "test".into(),
+    };
+    let ecs = snaprescue::providers::aliyun::ecs::EcsClient::new(
+        lab.server.url.clone(),
+        "cn-hangzhou",
+        creds,
+    )
+    .unwrap();
+    ecs.call(
+        "CopySnapshot",
+        &[
+            ("SnapshotId".into(), "s-bp1new0001".into()),
+            ("DestinationRegionId".into(), "cn-shanghai".into()),
+            ("DestinationSnapshotName".into(), "offsite".into()),
+            ("DestinationSnapshotDescription".into(), "copy".into()),
+        ],
+    )
+    .unwrap();
+    let (_, doc, _) = lab.run(&["protect"]);
+    let copy = check(&doc, "cross-region-copy");
+    assert_eq!(copy["status"], "ok", "{doc}");
+    assert!(
+        copy["message"].as_str().unwrap().contains("cn-shanghai"),
+        "{copy}"
+    );
+    // The copy is not one of the disk's own snapshots in its region.
+    let (_, listed, _) = lab.run(&["snapshots"]);
+    assert_eq!(listed["snapshots"].as_array().unwrap().len(), 1, "{listed}");
+}

@@ -30,7 +30,8 @@ fn the_finish_screen_audits_the_disk_and_s_takes_a_pre_run_snapshot() {
     }
     let screen = t.wait_for("Pre-run snapshot snapper #");
     assert!(!screen.contains("not taken"), "{screen}");
-    t.wait_for("pre-run-snapshot pre-run snapshot");
+    // Audited again: the pre-run snapshot is no longer to improve.
+    t.wait_for("0 to improve");
     let snapshots = t.lab.join("mnt/data/.snapshots");
     let made: Vec<String> = std::fs::read_dir(&snapshots)
         .unwrap()

@@ -49,10 +49,30 @@ fn the_audit_is_asked_once_and_shown_failing_checks_first() {
     );
     assert!(!again.contains(&Effect::AuditProtection), "{again:?}");
     update(&mut m, Msg::Audited(Ok(vec![unprotected_audit()])));
-    let screen = render(&m);
-    let policy = screen.find("auto-policy").expect(&screen);
-    let system = screen.find("data-on-system-disk").expect(&screen);
-    assert!(policy < system, "failing first: {screen}");
+    let lines: Vec<String> = m
+        .finish
+        .protection
+        .lines()
+        .into_iter()
+        .map(|(text, _)| text)
+        .collect();
+    assert!(
+        lines[0].contains(": 2 failing, 2 to improve, 1 ok"),
+        "{lines:?}"
+    );
+    let policy = lines
+        .iter()
+        .position(|l| l.contains("auto-policy"))
+        .unwrap();
+    let pre_run = lines
+        .iter()
+        .position(|l| l.contains("pre-run-snapshot"))
+        .unwrap();
+    assert!(policy < pre_run, "failing first: {lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("data-on-system-disk")),
+        "what is ok is left to `protect`: {lines:?}"
+    );
     let footer = keymap::footer(&m);
     assert!(
         footer.contains("p:protect") && footer.contains("s:pre-run snapshot"),

@@ -172,7 +172,21 @@ pub fn protect(args: ProtectArgs) -> anyhow::Result<Outcome> {
         return protect_all(&options);
     };
     let shown = path.to_string_lossy().into_owned();
-    let session = Session::open(&path, &options)?;
+    let session = match Session::open(&path, &options) {
+        Err(crate::session::SessionError::Source(crate::sources::SourceError::NoSource {
+            fs,
+            mount,
+            checked,
+            ..
+        })) => anyhow::bail!(
+            "nothing can snapshot {shown}: it is on {fs} at {}, and no snapshot source serves \
+             it (checked: {checked}). Keep training data on btrfs (with snapper), ZFS, or a \
+             cloud disk with an automatic snapshot policy; on a cloud disk name it with \
+             --source and --disk",
+            mount.display()
+        ),
+        other => other?,
+    };
     let mut audits = audit_session(&session, &shown)?;
     let mut doc = audits_json(&audits);
     let mut human = audit_text(&audits);

@@ -5,9 +5,9 @@
 //! journal and `cleanup` are written once over this trait, so a new cloud is one folder.
 //!
 //! Each snapshot says when its policy deletes it; pin/unpin keep the one being recovered from
-//! (a lock, a longer retention, a permanent flag). Room for what comes next:
-//! automatic-policy, encryption and copy queries join this trait as further methods, each
-//! answered by every provider.
+//! (a lock, a longer retention, a permanent flag). For prevention each answers the audit's
+//! questions (policies, encryption, system disk, copies elsewhere), takes a named snapshot
+//! and applies a policy.
 
 use super::CloudError;
 use crate::protect::{Encryption, Policy, PolicyApplied, Schedule};
@@ -131,48 +131,22 @@ pub trait CloudProvider: Send + Sync {
         disk: &str,
         name: &str,
         tags: &[(String, String)],
-    ) -> Result<String, CloudError> {
-        let _ = (disk, name, tags);
-        Err(self.not_built("take a named snapshot"))
-    }
+    ) -> Result<String, CloudError>;
     /// Whether `disk` is its instance's system (boot) disk, when the cloud says.
-    fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError> {
-        let _ = disk;
-        Ok(None)
-    }
+    fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError>;
     /// The automatic snapshot policies that cover `disk`.
-    fn auto_policies(&self, disk: &str) -> Result<Vec<Policy>, CloudError> {
-        let _ = disk;
-        Err(self.not_built("read automatic snapshot policies"))
-    }
+    fn auto_policies(&self, disk: &str) -> Result<Vec<Policy>, CloudError>;
     /// Whether `disk` is encrypted, and new disks are by default.
-    fn encryption(&self, disk: &str) -> Result<Encryption, CloudError> {
-        let _ = disk;
-        Err(self.not_built("read disk encryption"))
-    }
+    fn encryption(&self, disk: &str) -> Result<Encryption, CloudError>;
     /// The region holding a copy of one of `recent` (the disk's newest snapshots), if any.
     fn cross_region_copy(
         &self,
         disk: &str,
         recent: &[Snapshot],
-    ) -> Result<Option<String>, CloudError> {
-        let _ = (disk, recent);
-        Err(self.not_built("find snapshot copies in other regions"))
-    }
+    ) -> Result<Option<String>, CloudError>;
     /// Creates and binds an automatic policy meeting `schedule` to `disk`; changes nothing
     /// when one covering it meets it already.
-    fn apply_policy(&self, disk: &str, schedule: &Schedule) -> Result<PolicyApplied, CloudError> {
-        let _ = (disk, schedule);
-        Err(self.not_built("create and bind an automatic snapshot policy"))
-    }
-    /// The refusal of a prevention call this provider does not make yet.
-    fn not_built(&self, what: &str) -> CloudError {
-        CloudError::Unsupported {
-            service: self.noun(),
-            what: format!("{what} through snaprescue yet"),
-            instead: "Use the cloud console for this disk's snapshot policy.".into(),
-        }
-    }
+    fn apply_policy(&self, disk: &str, schedule: &Schedule) -> Result<PolicyApplied, CloudError>;
 
     /// Finishes an interrupted rollback of this provider's from its journal (`cleanup`);
     /// returns the state it left, in words.

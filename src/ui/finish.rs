@@ -297,6 +297,11 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             Line::from(text).dark_gray()
         });
     }
+    match &model.finish.report_file {
+        Some(Ok(p)) => lines.push(Line::from(format!("Report: {} (and .txt)", p.display()))),
+        Some(Err(e)) => lines.push(Line::from(format!("Report not written: {e}")).red()),
+        None => lines.push(Line::from("writing the report…")),
+    }
     for (text, status) in model.finish.protection.lines() {
         use crate::protect::CheckStatus;
         let line = Line::from(text);
@@ -306,11 +311,6 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
             CheckStatus::Ok => line.green(),
             CheckStatus::Info => line,
         });
-    }
-    match &model.finish.report_file {
-        Some(Ok(p)) => lines.push(Line::from(format!("Report: {} (and .txt)", p.display()))),
-        Some(Err(e)) => lines.push(Line::from(format!("Report not written: {e}")).red()),
-        None => lines.push(Line::from("writing the report…")),
     }
     // Never scrolled past the last line (an empty box looks like nothing happened).
     let inner = area.width.saturating_sub(2);

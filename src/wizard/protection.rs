@@ -167,17 +167,24 @@ impl Protection {
             }
             Some(AuditState::Done(audits)) => {
                 for a in audits {
-                    out.push((format!("Protection of {}:", a.target), CheckStatus::Info));
+                    let count = |status| a.checks.iter().filter(|c| c.status == status).count();
+                    out.push((
+                        format!(
+                            "Before the next run — {}: {} failing, {} to improve, {} ok",
+                            a.target,
+                            count(CheckStatus::Fail),
+                            count(CheckStatus::Warn),
+                            count(CheckStatus::Ok)
+                        ),
+                        CheckStatus::Info,
+                    ));
+                    // What needs doing, failing first; the rest is in `snaprescue protect`.
                     let mut checks: Vec<_> = a
                         .checks
                         .iter()
-                        .filter(|c| c.status != CheckStatus::Info)
+                        .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Warn))
                         .collect();
-                    checks.sort_by_key(|c| match c.status {
-                        CheckStatus::Fail => 0,
-                        CheckStatus::Warn => 1,
-                        _ => 2,
-                    });
+                    checks.sort_by_key(|c| c.status != CheckStatus::Fail);
                     for c in checks {
                         out.push((format!("  {} {}", c.id, c.message), c.status));
                     }

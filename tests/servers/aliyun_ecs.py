@@ -344,6 +344,8 @@ class Handler(BaseHTTPRequestHandler):
                     snaps = [dict(s, SourceDiskSize="forty") for s in state["snapshots"]]
                     return reply(200, {"RequestId": "r-5", "Snapshots": {"Snapshot": snaps}})
             snaps = [s for s in state["snapshots"] if s["SourceDiskId"] == p.get("DiskId", s["SourceDiskId"])]
+            # A snapshot is in its region (a copy in its destination's); unplaced: everywhere.
+            snaps = [s for s in snaps if s.get("RegionId", p["RegionId"]) == p["RegionId"]]
             if "SnapshotIds" in p:
                 wanted = json.loads(p["SnapshotIds"])
                 snaps = [advance(s) for s in snaps if s["SnapshotId"] in wanted]

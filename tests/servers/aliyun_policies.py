@@ -4,7 +4,9 @@ TimePoints and RepeatWeekdays as JSON-array strings, TimePoints in UTC+8),
 CreateAutoSnapshotPolicy and ApplyAutoSnapshotPolicy with their lower-camel parameter
 names (regionId, timePoints, repeatWeekdays, retentionDays, autoSnapshotPolicyName;
 autoSnapshotPolicyId, diskIds) — the upper-camel spellings are refused as missing
-parameters, as ECS does — and DescribeDiskEncryptionByDefaultStatus. STATE: policies[]
+parameters, as ECS does — DescribeDiskEncryptionByDefaultStatus, DescribeRegions (STATE.regions) and CopySnapshot
+(sent to the source region: the copy lands in DestinationRegionId with SourceSnapshotId and
+SourceRegionId, as ECS does; DescribeSnapshots answers a region's own snapshots). STATE: policies[]
 (AutoSnapshotPolicyId, AutoSnapshotPolicyName, TimePoints, RepeatWeekdays, RetentionDays,
 Status, EnableCrossRegionCopy, TargetCopyRegions), encryption_by_default (bool); a disk's
 binding is its AutoSnapshotPolicyId and EnableAutomatedSnapshotPolicy."""
@@ -67,6 +69,23 @@ def handle(action, p, state, disks_by_id, reply, refusal):
         for i in ids:
             disks_by_id[i].update(AutoSnapshotPolicyId=policy["AutoSnapshotPolicyId"], EnableAutomatedSnapshotPolicy=True)
         return reply(200, {"RequestId": "r-22"})
+    if action == "DescribeRegions":
+        regions = state.get("regions", [p.get("RegionId")])
+        return reply(200, {"RequestId": "r-24", "Regions": {"Region": [{"RegionId": r, "LocalName": r} for r in regions]}})
+    if action == "CopySnapshot":
+        snaps = {s["SnapshotId"]: s for s in state["snapshots"]}
+        source = snaps.get(p.get("SnapshotId"))
+        if source is None:
+            return refusal(403, "InvalidSnapshotId.NotFound", "The specified snapshot does not exist.")
+        if source["Status"] != "accomplished":
+            return refusal(403, "InvalidSnapshotId.NotReady", "The specified snapshot is not ready.")
+        to = p.get("DestinationRegionId")
+        if not to or not p.get("DestinationSnapshotName") or to not in state.get("regions", []):
+            return refusal(400, "InvalidParameter", "DestinationRegionId and DestinationSnapshotName are required.")
+        copy_id = f"s-copy{len(state['snapshots']):04d}"
+        state["snapshots"].append(dict(source, SnapshotId=copy_id, SnapshotName=p["DestinationSnapshotName"],
+                                       RegionId=to, SourceRegionId=p["RegionId"], SourceSnapshotId=source["SnapshotId"]))
+        return reply(200, {"RequestId": "r-25", "SnapshotId": copy_id})
     if action == "DescribeDiskEncryptionByDefaultStatus":
         return reply(200, {"RequestId": "r-23", "Encrypted": bool(state.get("encryption_by_default", False))})
     return None

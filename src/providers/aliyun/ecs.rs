@@ -97,6 +97,17 @@ impl EcsClient {
         })
     }
 
+    /// The same credentials in `region`: an endpoint naming this region is renamed, one
+    /// that does not (a proxy, a stand-in) is kept.
+    pub fn in_region(&self, region: &str) -> Self {
+        Self {
+            endpoint: self.endpoint.replace(&self.region, region),
+            region: region.to_string(),
+            creds: self.creds.clone(),
+            http: self.http.clone(),
+        }
+    }
+
     /// Calls `action`; returns the JSON of a success.
     pub fn call(&self, action: &str, params: &[(String, String)]) -> Result<Value, CloudError> {
         let api = Api {

@@ -179,6 +179,62 @@ impl AliyunProvider {
         }))
     }
 
+    /// The region holding a copy of one of `recent` (CopySnapshot leaves `SourceSnapshotId`
+    /// on the copy, in its destination region): every other region of DescribeRegions is
+    /// asked, at once.
+    pub(super) fn ecs_copy_elsewhere(
+        &self,
+        recent: &[String],
+    ) -> Result<Option<String>, CloudError> {
+        if recent.is_empty() {
+            return Ok(None);
+        }
+        let doc = self.ecs.call("DescribeRegions", &[])?;
+        let regions: Vec<String> = doc["Regions"]["Region"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["RegionId"].as_str().map(str::to_string))
+            .filter(|r| *r != self.ecs.region)
+            .collect();
+        let found: Vec<Result<Option<String>, CloudError>> = std::thread::scope(|scope| {
+            let asked: Vec<_> = regions
+                .iter()
+                .map(|region| {
+                    scope.spawn(move || {
+                        let there = self.ecs.in_region(region);
+                        let snapshots =
+                            there.pages("DescribeSnapshots", vec![], "Snapshots", "Snapshot")?;
+                        Ok(snapshots
+                            .iter()
+                            .any(|s| {
+                                s["SourceSnapshotId"]
+                                    .as_str()
+                                    .is_some_and(|id| recent.iter().any(|r| r == id))
+                            })
+                            .then(|| region.clone()))
+                    })
+                })
+                .collect();
+            asked
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Ok(None)))
+                .collect()
+        });
+        let mut first_error = None;
+        for answer in found {
+            match answer {
+                Ok(Some(region)) => return Ok(Some(region)),
+                Ok(None) => {}
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
     pub(super) fn ecs_named_snapshot(
         &self,
         disk: &str,

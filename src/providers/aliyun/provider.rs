@@ -299,14 +299,17 @@ impl CloudProvider for AliyunProvider {
         self.ecs_encryption(disk)
     }
 
-    /// The region the bound policy copies to (a copy made by hand lives in a region not
-    /// asked here).
+    /// The region the bound policy copies to, else one holding a copy of a recent snapshot.
     fn cross_region_copy(
         &self,
         disk: &str,
-        _recent: &[Snapshot],
+        recent: &[Snapshot],
     ) -> Result<Option<String>, CloudError> {
-        self.ecs_copy_region(disk)
+        if let Some(region) = self.ecs_copy_region(disk)? {
+            return Ok(Some(region));
+        }
+        let ids: Vec<String> = recent.iter().map(|s| s.id.clone()).collect();
+        self.ecs_copy_elsewhere(&ids)
     }
 
     fn apply_policy(
