@@ -20,11 +20,7 @@ struct Lab {
 
 impl Lab {
     fn ec2(&self, params: &[(&str, &str)]) -> String {
-        let mut all = params.to_vec();
-        all.push(("Version", "2016-11-15"));
-        let (status, body) = call(&self.moto, &self.key, "ec2", &all);
-        assert_eq!(status, 200, "{:?}: {body}", params[0]);
-        body
+        common::moto::ec2(&self.moto, &self.key, params)
     }
 
     fn snapshot(&self, description: &str) -> String {
@@ -102,26 +98,7 @@ fn lab_for(policy: Option<&str>) -> Option<Lab> {
         instance: String::new(),
         volume: String::new(),
     };
-    let run = lab.ec2(&[
-        ("Action", "RunInstances"),
-        ("ImageId", "ami-760aaa0f"),
-        ("MinCount", "1"),
-        ("MaxCount", "1"),
-        ("Placement.AvailabilityZone", "us-east-1a"),
-    ]);
-    lab.instance = between(&run, "instanceId").to_string();
-    let volume = lab.ec2(&[
-        ("Action", "CreateVolume"),
-        ("AvailabilityZone", "us-east-1a"),
-        ("Size", "100"),
-    ]);
-    lab.volume = between(&volume, "volumeId").to_string();
-    lab.ec2(&[
-        ("Action", "AttachVolume"),
-        ("VolumeId", &lab.volume),
-        ("InstanceId", &lab.instance),
-        ("Device", "/dev/sdf"),
-    ]);
+    (lab.instance, lab.volume) = common::moto::instance_with_volume(&lab.moto, &lab.key);
     Some(lab)
 }
 

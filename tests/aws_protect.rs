@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::moto::{Moto, access_key, between, call, python, start_moto};
+use common::moto::{Moto, access_key, between, python, start_moto};
 use serde_json::{Value, json};
 use snaprescue::providers::aws::creds::AwsCredentials;
 use std::process::{Child, Command, Stdio};
@@ -74,11 +74,7 @@ struct Lab {
 
 impl Lab {
     fn ec2(&self, params: &[(&str, &str)]) -> String {
-        let mut all = params.to_vec();
-        all.push(("Version", "2016-11-15"));
-        let (status, body) = call(&self.moto, &self.key, "ec2", &all);
-        assert_eq!(status, 200, "{:?}: {body}", params[0]);
-        body
+        common::moto::ec2(&self.moto, &self.key, params)
     }
 
     fn run(&self, args: &[&str]) -> (i32, Value, String) {
@@ -124,26 +120,7 @@ fn lab() -> Option<Lab> {
         instance: String::new(),
         volume: String::new(),
     };
-    let run = lab.ec2(&[
-        ("Action", "RunInstances"),
-        ("ImageId", "ami-760aaa0f"),
-        ("MinCount", "1"),
-        ("MaxCount", "1"),
-        ("Placement.AvailabilityZone", "us-east-1a"),
-    ]);
-    lab.instance = between(&run, "instanceId").to_string();
-    let volume = lab.ec2(&[
-        ("Action", "CreateVolume"),
-        ("AvailabilityZone", "us-east-1a"),
-        ("Size", "100"),
-    ]);
-    lab.volume = between(&volume, "volumeId").to_string();
-    lab.ec2(&[
-        ("Action", "AttachVolume"),
-        ("VolumeId", &lab.volume),
-        ("InstanceId", &lab.instance),
-        ("Device", "/dev/sdf"),
-    ]);
+    (lab.instance, lab.volume) = common::moto::instance_with_volume(&lab.moto, &lab.key);
     Some(lab)
 }
 

@@ -112,6 +112,53 @@ pub fn call(
     (response.status().as_u16(), response.text().unwrap())
 }
 
+/// An EC2 call that must succeed; its body.
+pub fn ec2(moto: &Moto, creds: &AwsCredentials, params: &[(&str, &str)]) -> String {
+    let mut all = params.to_vec();
+    all.push(("Version", "2016-11-15"));
+    let (status, body) = call(moto, creds, "ec2", &all);
+    assert_eq!(status, 200, "{:?}: {body}", params[0]);
+    body
+}
+
+/// An instance in us-east-1a with a 100 GiB data volume attached at /dev/sdf: (instance,
+/// volume).
+pub fn instance_with_volume(moto: &Moto, creds: &AwsCredentials) -> (String, String) {
+    let run = ec2(
+        moto,
+        creds,
+        &[
+            ("Action", "RunInstances"),
+            ("ImageId", "ami-760aaa0f"),
+            ("MinCount", "1"),
+            ("MaxCount", "1"),
+            ("Placement.AvailabilityZone", "us-east-1a"),
+        ],
+    );
+    let instance = between(&run, "instanceId").to_string();
+    let created = ec2(
+        moto,
+        creds,
+        &[
+            ("Action", "CreateVolume"),
+            ("AvailabilityZone", "us-east-1a"),
+            ("Size", "100"),
+        ],
+    );
+    let volume = between(&created, "volumeId").to_string();
+    ec2(
+        moto,
+        creds,
+        &[
+            ("Action", "AttachVolume"),
+            ("VolumeId", &volume),
+            ("InstanceId", &instance),
+            ("Device", "/dev/sdf"),
+        ],
+    );
+    (instance, volume)
+}
+
 pub fn between<'a>(body: &'a str, tag: &str) -> &'a str {
     let open = format!("<{tag}>");
     let start = body
