@@ -298,7 +298,7 @@ fn snapshot_refuses_bad_names_links_and_read_only_mounts_before_creating_anythin
     let state = tempfile::tempdir().unwrap();
     let out = snaprescue(state.path(), args!["snapshot", data, "--name", "a\nb"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("control characters"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without control"));
     let out = snaprescue(
         state.path(),
         args!["snapshot", data, "--name", "x", "--tag", "k"],
@@ -331,4 +331,93 @@ fn snapshot_refuses_bad_names_links_and_read_only_mounts_before_creating_anythin
         "{err}"
     );
     assert!(!data.join(".snapshots").exists());
+}
+
+#[test]
+fn a_snapshots_dir_others_could_swap_links_in_is_refused_and_nothing_is_written_through_it() {
+    if !privileged() {
+        return;
+    }
+    let fs = btrfs_with_data_subvolume();
+    let data = fs.path("data");
+    let state = tempfile::tempdir().unwrap();
+    // Owned by another user (who could rename entries and plant links between two steps).
+    let snaps = data.join(".snapshots");
+    std::os::unix::fs::chown(&snaps, Some(65534), Some(65534)).unwrap();
+    let out = snaprescue(state.path(), args!["snapshot", data, "--name", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("owned by uid 65534"), "{err}");
+    assert_eq!(
+        fs::read_dir(&snaps).unwrap().count(),
+        0,
+        "nothing made in it"
+    );
+    // A plain directory in its place: not snapper's subvolume.
+    btrfs(&["subvolume", "delete", snaps.to_str().unwrap()]);
+    fs::create_dir(&snaps).unwrap();
+    let out = snaprescue(state.path(), args!["snapshot", data, "--name", "x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a subvolume"));
+    fs::remove_dir(&snaps).unwrap();
+    // An absurd number planted there does not stop the next one.
+    let out = snaprescue(state.path(), args!["snapshot", data, "--name", "first"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::create_dir(snaps.join("18446744073709551615")).unwrap();
+    let (code, taken, err) = json(state.path(), args!["snapshot", data, "--name", "second"]);
+    assert_eq!(code, 0, "{taken} {err}");
+    assert_eq!(taken["name"], "snapper #2: second");
+    // PATH inside a snapshot, or in .snapshots itself: the live subvolume is what to name.
+    for inside in [snaps.join("1/snapshot"), snaps.clone()] {
+        let out = snaprescue(state.path(), args!["protect", inside]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("not a live subvolume"),
+            "{}: {err}",
+            inside.display()
+        );
+    }
+}
+
+#[test]
+fn apply_refuses_a_snapshots_link_and_a_path_snapper_cannot_read_before_writing_anything() {
+    if !privileged() || !snapper_installed() {
+        return;
+    }
+    let _turn = SNAPPER_ETC.lock().unwrap_or_else(|e| e.into_inner());
+    let before = fs::read_to_string("/etc/default/snapper").unwrap_or_default();
+    let fs = LoopFs::new("btrfs", 300);
+    let state = tempfile::tempdir().unwrap();
+    let linked = fs.path("linked");
+    btrfs(&["subvolume", "create", linked.to_str().unwrap()]);
+    let configs = SnapperConfigsOf(linked.clone());
+    std::os::unix::fs::symlink("/etc", linked.join(".snapshots")).unwrap();
+    let out = snaprescue(
+        state.path(),
+        args!["protect", linked, "--apply", "--confirm", "linked"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a directory (a link?)"), "{err}");
+    assert!(configs.names().is_empty());
+    let odd = fs.path("q\"x $(id)");
+    btrfs(&["subvolume", "create", odd.to_str().unwrap()]);
+    let odd_configs = SnapperConfigsOf(odd.clone());
+    let out = snaprescue(
+        state.path(),
+        args!["protect", odd, "--apply", "--confirm", "q\"x $(id)"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("snapper's config cannot hold"), "{err}");
+    assert!(odd_configs.names().is_empty());
+    assert_eq!(
+        fs::read_to_string("/etc/default/snapper").unwrap_or_default(),
+        before
+    );
 }

@@ -86,9 +86,14 @@ fn p_asks_naming_the_disk_and_only_yes_applies_then_the_audit_is_asked_again() {
     update(&mut m, Msg::Audited(Ok(vec![unprotected_audit()])));
     assert!(keys(&mut m, &[Key::Char('p')]).is_empty());
     let screen = render(&m);
+    let question = m.finish.protection.question().unwrap();
     assert!(
-        screen.contains("Create and bind the recommended automatic snapshot policy for btrfs"),
-        "{screen}"
+        question.contains("policy (every 12 h, kept 3 d) for btrfs subvolume data"),
+        "{question}"
+    );
+    assert!(
+        screen.contains("Before the next run") && screen.contains("Create and bind an automatic"),
+        "a popup: {screen}"
     );
     // Any other key answers no: nothing happens, the question goes.
     assert!(keys(&mut m, &[Key::Char('q')]).is_empty());
@@ -114,6 +119,10 @@ fn p_asks_naming_the_disk_and_only_yes_applies_then_the_audit_is_asked_again() {
     );
     assert_eq!(effects, vec![Effect::AuditProtection]);
     assert!(render(&m).contains("btrfs: snapper config data written"));
+    assert_eq!(
+        m.notice.as_deref(),
+        Some("btrfs: snapper config data written")
+    );
     assert!(
         m.finish
             .actions
@@ -143,6 +152,7 @@ fn s_takes_the_pre_run_snapshot_after_enter_and_a_failure_is_a_warning() {
             tags: Default::default(),
             status: SnapshotStatus::Completed,
             kept: None,
+            notes: vec![],
         })),
     );
     assert_eq!(effects, vec![Effect::AuditProtection]);

@@ -139,5 +139,59 @@ fn a_dataset_is_audited_snapshotted_with_properties_and_given_a_sanoid_policy() 
     );
     assert_eq!(again["applied"]["changed"], false, "{again}");
     assert_eq!(fs::read_to_string(&conf).unwrap(), text, "unchanged");
+
+    // The child dataset shares the template the first --apply wrote.
+    let child = lab.data.join("child");
+    let (_, doc, err) = run(
+        state.path(),
+        &conf,
+        args![
+            "protect",
+            child,
+            "--apply",
+            "--confirm",
+            format!("{dataset}/child")
+        ],
+    );
+    assert_eq!(doc["applied"]["changed"], true, "{doc} {err}");
+    let shared = fs::read_to_string(&conf).unwrap();
+    assert_eq!(
+        shared.matches("[template_snaprescue]").count(),
+        1,
+        "{shared}"
+    );
+    assert!(shared.contains(&format!("[{dataset}/child]")), "{shared}");
+
+    // A sanoid.conf that is a link, or a device, is never replaced.
+    let real = state.path().join("real.conf");
+    fs::write(&real, "").unwrap();
+    let link = state.path().join("link.conf");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for (target, said) in [
+        (link.as_path(), "a symbolic link"),
+        (std::path::Path::new("/dev/null"), "a device"),
+    ] {
+        let (code, _, err) = run(
+            state.path(),
+            target,
+            args![
+                "protect",
+                child,
+                "--apply",
+                "--confirm",
+                format!("{dataset}/child")
+            ],
+        );
+        assert_eq!(code, 1);
+        assert!(err.contains(said), "{err}");
+    }
+    assert_eq!(fs::read_to_string(&real).unwrap(), "");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
     // Pool cleanup releases the hold with the pool.
 }

@@ -135,6 +135,30 @@ fn audits_json(audits: &[SourceAudit]) -> serde_json::Value {
     json!({ "audits": audits, "checks": checks })
 }
 
+/// The session for PATH; a filesystem nothing snapshots gets prevention's advice, not
+/// recovery's.
+fn open_protected(
+    path: &std::path::Path,
+    options: &crate::sources::CloudOptions,
+) -> anyhow::Result<Session> {
+    match Session::open(path, options) {
+        Err(crate::session::SessionError::Source(crate::sources::SourceError::NoSource {
+            fs,
+            mount,
+            checked,
+            ..
+        })) => anyhow::bail!(
+            "nothing can snapshot {}: it is on {fs} at {}, and no snapshot source serves it \
+             (checked: {checked}). Keep training data on btrfs (with snapper), ZFS, or a cloud \
+             disk with an automatic snapshot policy; on a cloud disk name it with --source and \
+             --disk",
+            path.display(),
+            mount.display()
+        ),
+        other => Ok(other?),
+    }
+}
+
 /// `protect --all`: the fleet of one cloud account, region by region.
 fn protect_all(options: &crate::sources::CloudOptions) -> anyhow::Result<Outcome> {
     let name = options.source.as_deref().unwrap_or_default();
@@ -172,21 +196,7 @@ pub fn protect(args: ProtectArgs) -> anyhow::Result<Outcome> {
         return protect_all(&options);
     };
     let shown = path.to_string_lossy().into_owned();
-    let session = match Session::open(&path, &options) {
-        Err(crate::session::SessionError::Source(crate::sources::SourceError::NoSource {
-            fs,
-            mount,
-            checked,
-            ..
-        })) => anyhow::bail!(
-            "nothing can snapshot {shown}: it is on {fs} at {}, and no snapshot source serves \
-             it (checked: {checked}). Keep training data on btrfs (with snapper), ZFS, or a \
-             cloud disk with an automatic snapshot policy; on a cloud disk name it with \
-             --source and --disk",
-            mount.display()
-        ),
-        other => other?,
-    };
+    let session = open_protected(&path, &options)?;
     let mut audits = audit_session(&session, &shown)?;
     let mut doc = audits_json(&audits);
     let mut human = audit_text(&audits);
@@ -236,20 +246,30 @@ pub fn snapshot(args: SnapshotArgs) -> anyhow::Result<Outcome> {
         wait: args.wait,
         keep_days: args.keep_days,
     };
-    let session = Session::open(&args.path, &args.cloud.into())?;
+    let session = open_protected(&args.path, &args.cloud.into())?;
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let say = |stage: &str| eprintln!("snaprescue: {stage}");
     let watch = crate::rescue::Watch {
         cancel: &cancel,
         stage: &say,
     };
-    let taken = take(&session, &request, &watch)?;
+    let mut taken = take(&session, &request, &watch)?;
+    if std::fs::symlink_metadata(&args.path).is_err() {
+        taken.notes.push(format!(
+            "{} does not exist now: this snapshot holds its {} as it is, not what was deleted",
+            args.path.display(),
+            taken.source
+        ));
+    }
     let mut human = format!(
         "{} snapshot {} ({}): {:?}\n",
         taken.source, taken.id, taken.name, taken.status
     );
     if let Some(kept) = &taken.kept {
         writeln!(human, "kept: {kept}")?;
+    }
+    for note in &taken.notes {
+        writeln!(human, "note: {note}")?;
     }
     Ok(Outcome {
         json: serde_json::to_value(&taken)?,

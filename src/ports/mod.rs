@@ -4,6 +4,7 @@
 pub mod block;
 pub mod command;
 pub mod disk_by_serial;
+pub mod file_replace;
 pub mod fs_meta;
 pub mod fstab;
 pub mod gpu;

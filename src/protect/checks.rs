@@ -126,7 +126,7 @@ impl Audit<'_> {
         let said = format!(
             "the newest completed snapshot ({}) is {} old",
             snapshot.name,
-            short_duration(age)
+            self::age(age)
         );
         if age <= period {
             check(id, CheckStatus::Ok, said)
@@ -263,7 +263,7 @@ impl Audit<'_> {
                     "pre-run snapshot {} taken {}",
                     s.name,
                     s.created
-                        .map(|t| format!("{} ago", short_duration(self.now - t)))
+                        .map(|t| format!("{} ago", age(self.now - t)))
                         .unwrap_or_else(|| "at an unknown time".into())
                 ),
             ),
@@ -319,6 +319,15 @@ impl Audit<'_> {
             )
         };
         check(id, CheckStatus::Info, message)
+    }
+}
+
+/// How long ago, for a line: "less than a minute" below one.
+fn age(d: Duration) -> String {
+    if d < Duration::minutes(1) {
+        "less than a minute".into()
+    } else {
+        short_duration(d)
     }
 }
 

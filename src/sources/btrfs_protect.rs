@@ -13,7 +13,6 @@ use crate::ports::command;
 use crate::protect::{
     Fact, PolicyApplied, ProtectionFacts, Schedule, SnapshotRequest, TakenSnapshot,
 };
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Whether the filesystem holding `path` shares a whole disk with `/`.
@@ -28,8 +27,36 @@ pub fn on_system_disk(path: &Path) -> Fact<bool> {
 }
 
 impl BtrfsSource {
+    /// Refuses a PATH inside a snapshot or inside snapper's `.snapshots`: their protection
+    /// is the live subvolume's.
+    fn live_subvolume(&self) -> Result<(), SourceError> {
+        let name = self.subvolume.path.file_name().and_then(|n| n.to_str());
+        let in_snapshots = self
+            .subvolume
+            .path
+            .components()
+            .any(|c| c.as_os_str() == ".snapshots");
+        let read_only = self
+            .live_root()
+            .and_then(|r| crate::ports::subvolume_info::subvolume_of(&r))
+            .is_some_and(|s| s.read_only);
+        if name == Some(".snapshots") || in_snapshots || read_only {
+            return Err(SourceError::Refused(format!(
+                "{} is {}, not a live subvolume: name the path in the subvolume it belongs to",
+                self.subvolume.path.display(),
+                if read_only {
+                    "a read-only snapshot"
+                } else {
+                    "snapper's .snapshots"
+                }
+            )));
+        }
+        Ok(())
+    }
+
     /// The subvolume's root as mounted here, writable, or why a snapshot cannot be taken.
     fn writable_root(&self) -> Result<PathBuf, SourceError> {
+        self.live_subvolume()?;
         let root = self.live_root().ok_or_else(|| {
             SourceError::Refused(format!(
                 "subvolume {} is not mounted here: mount it to take a snapshot of it",
@@ -56,12 +83,25 @@ impl BtrfsSource {
         &self,
         snapshots: Vec<Snapshot>,
     ) -> Result<ProtectionFacts, SourceError> {
+        self.live_subvolume()?;
         let listed = snapper_config::listed().map(|(_, n)| n).unwrap_or_default();
         let timer = TimerState::read();
+        let installed = command::locate("snapper").is_some();
         let policies = self
             .snapper_configs()
             .iter()
-            .map(|c| c.policy(listed.contains(&c.name), &timer))
+            .map(|c| {
+                let mut p = c.policy(listed.contains(&c.name), &timer);
+                // A config snapper cannot read (a bad path, a .snapshots it refuses) runs nothing.
+                if installed
+                    && p.disabled.is_none()
+                    && let Err(e) =
+                        command::run("snapper", &["--no-dbus", "-c", &c.name, "get-config"])
+                {
+                    p.disabled = Some(format!("snapper cannot read config {}: {e}", c.name));
+                }
+                p
+            })
             .collect();
         Ok(ProtectionFacts {
             source: "btrfs".into(),
@@ -86,10 +126,11 @@ impl BtrfsSource {
         if request
             .all_tags()
             .iter()
-            .any(|(k, v)| k.contains(',') || v.contains(','))
+            .any(|(k, v)| k.contains(',') || v.contains([',', '=']) || v.is_empty())
         {
             return Err(SourceError::Refused(
-                "a tag for a btrfs snapshot cannot hold a comma (snapper's userdata is `k=v,k=v`)"
+                "a tag for a btrfs snapshot needs a value without `,` or `=` (snapper's userdata \
+                 is `k=v,k=v`)"
                     .into(),
             ));
         }
@@ -108,7 +149,15 @@ impl BtrfsSource {
             Some(config) if command::locate("snapper").is_some() => {
                 snapper_create(&config.name, request, &tags, cleanup.as_deref())?
             }
-            _ => self.create_in_layout(&root, request, &tags, cleanup)?,
+            _ => super::btrfs_layout::create_snapshot(
+                &root,
+                SnapperInfo {
+                    description: Some(request.name.clone()),
+                    date: None,
+                    cleanup,
+                    userdata: tags.clone(),
+                },
+            )?,
         };
         let path = self
             .subvolume
@@ -131,85 +180,16 @@ impl BtrfsSource {
             kept: keep_until.map(|u| {
                 format!("excluded from snapper's cleanup; keep-until {u} recorded in its userdata")
             }),
+            notes: if self.subvolume.id == 5 {
+                vec![
+                    "this is the top-level subvolume: subvolumes inside it are not in the \
+                      snapshot (name a path in each to snapshot it)"
+                        .into(),
+                ]
+            } else {
+                vec![]
+            },
         })
-    }
-
-    /// `.snapshots/N/snapshot` and its `info.xml` made by hand, snapper's way. Paths go
-    /// through the `.snapshots` directory's descriptor, so a link planted there is not
-    /// followed.
-    fn create_in_layout(
-        &self,
-        root: &Path,
-        request: &SnapshotRequest,
-        tags: &[(String, String)],
-        cleanup: Option<String>,
-    ) -> Result<u64, SourceError> {
-        let dir = root.join(".snapshots");
-        match std::fs::symlink_metadata(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                command::run(
-                    "btrfs",
-                    &[Path::new("subvolume"), Path::new("create"), &dir],
-                )?;
-            }
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(SourceError::Refused(format!(
-                    "{} is not a directory (a link?): left as it is; move it away first",
-                    dir.display()
-                )));
-            }
-            Err(e) => return Err(SourceError::io(format!("cannot stat {}", dir.display()))(e)),
-        }
-        let fd: OwnedFd = crate::engine::beneath::open_resolved(&dir)
-            .map_err(|e| SourceError::Refused(format!("cannot open {}: {e}", dir.display())))?;
-        let through = PathBuf::from(format!(
-            "/proc/{}/fd/{}",
-            std::process::id(),
-            fd.as_raw_fd()
-        ));
-        let mut number = std::fs::read_dir(&through)
-            .map_err(SourceError::io(format!("cannot list {}", dir.display())))?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
-        loop {
-            number += 1;
-            match std::fs::create_dir(through.join(number.to_string())) {
-                Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(SourceError::io(format!("cannot create {}", dir.display()))(
-                        e,
-                    ));
-                }
-            }
-        }
-        let slot = through.join(number.to_string());
-        let made = command::run(
-            "btrfs",
-            &[
-                Path::new("subvolume"),
-                Path::new("snapshot"),
-                Path::new("-r"),
-                root,
-                &slot.join("snapshot"),
-            ],
-        );
-        if let Err(e) = made {
-            let _ = std::fs::remove_dir(&slot);
-            return Err(e.into());
-        }
-        let info = SnapperInfo {
-            description: Some(request.name.clone()),
-            date: Some(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()),
-            cleanup,
-            userdata: tags.to_vec(),
-        };
-        snapper_config::write_atomically(&slot.join("info.xml"), &info.to_xml(number))
-            .map_err(SourceError::io("cannot write snapper's info.xml"))?;
-        Ok(number)
     }
 
     pub(crate) fn apply_snapper_policy(
@@ -223,7 +203,24 @@ impl BtrfsSource {
                     .into(),
             ));
         }
+        if schedule.every < chrono::Duration::hours(1) {
+            return Err(SourceError::Refused(format!(
+                "snapper takes timeline snapshots hourly: {} cannot be met (give --every 1h or more)",
+                schedule.describe()
+            )));
+        }
         let root = self.writable_root()?;
+        // snapper's config is shell-like: a path it would misread is refused, not quoted.
+        let root_text = root.to_string_lossy().into_owned();
+        if root_text.contains(['"', '\\', '$', '`', '\n']) {
+            return Err(SourceError::Refused(format!(
+                "{root_text:?} holds a character snapper's config cannot hold (\" \\ $ `): mount the \
+                 subvolume at a plainer path to protect it"
+            )));
+        }
+        // Checked before anything is written: snapshots are only adopted from a .snapshots
+        // root owns (never through a link).
+        let (_, existing) = super::btrfs_layout::snapshots_dir(&root)?;
         let settings = snapper_config::timeline_settings(schedule);
         let listed = snapper_config::listed().map(|(_, n)| n).unwrap_or_default();
         let timer = TimerState::read();
@@ -243,22 +240,22 @@ impl BtrfsSource {
             }
             None => {
                 let name = free_config_name(&root);
-                if root.join(".snapshots").symlink_metadata().is_ok() {
+                if existing.is_some() {
                     // create-config refuses an existing .snapshots: adopt it as snapper would.
                     let path = Path::new(snapper_config::CONFIGS_DIR).join(&name);
                     std::fs::create_dir_all(snapper_config::CONFIGS_DIR)
                         .map_err(SourceError::io("cannot create /etc/snapper/configs"))?;
-                    snapper_config::write_atomically(
+                    crate::ports::file_replace::replace(
                         &path,
-                        &snapper_config::config_text(&root, &settings),
+                        snapper_config::config_text(&root, &settings).as_bytes(),
+                        0o640,
                     )
-                    .map_err(SourceError::io(format!("cannot write {}", path.display())))?;
+                    .map_err(|e| SourceError::Refused(e.to_string()))?;
                     said.push(format!(
                         "snapper config {name} written for {} (its .snapshots adopted)",
                         root.display()
                     ));
                 } else {
-                    let root_text = root.to_string_lossy();
                     command::run(
                         "snapper",
                         &[
@@ -283,10 +280,12 @@ impl BtrfsSource {
         };
         if !listed.contains(&name)
             && snapper_config::list_config(&name)
-                .map_err(SourceError::io("cannot update SNAPPER_CONFIGS"))?
+                .map_err(|e| SourceError::Refused(e.to_string()))?
         {
             said.push(format!("{name} added to SNAPPER_CONFIGS"));
         }
+        // snapper itself must read what was written (a config it cannot read protects nothing).
+        command::run("snapper", &["--no-dbus", "-c", &name, "get-config"])?;
         if let TimerState::Disabled(state) = timer {
             command::run("systemctl", &["enable", "--now", "snapper-timeline.timer"])?;
             said.push(format!("snapper-timeline.timer was {state}: enabled"));

@@ -128,5 +128,6 @@ pub fn take(
         tags: tags.into_iter().collect(),
         status,
         kept,
+        notes: vec![],
     })
 }

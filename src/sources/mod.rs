@@ -2,6 +2,7 @@
 //! btrfs and ZFS, the clouds), and detection of which sources serve a path.
 
 pub mod btrfs;
+pub mod btrfs_layout;
 pub mod btrfs_list;
 pub mod btrfs_protect;
 pub mod btrfs_remount;

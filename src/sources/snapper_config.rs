@@ -9,7 +9,6 @@ use crate::ports::command;
 use crate::protect::{Keep, Policy, Schedule};
 use chrono::Duration;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const CONFIGS_DIR: &str = "/etc/snapper/configs";
@@ -172,8 +171,8 @@ impl TimerState {
     }
 }
 
-/// The timeline settings that meet `schedule` (hourly snapshots; daily ones kept as long as
-/// it asks, and a day of hourly ones).
+/// The timeline settings that meet `schedule`: snapper takes timeline snapshots hourly;
+/// a day of hourly ones and daily ones for as long as it asks are kept, nothing longer.
 pub fn timeline_settings(schedule: &Schedule) -> Vec<(String, String)> {
     let days = (schedule.keep.num_hours() + 23) / 24;
     [
@@ -181,6 +180,9 @@ pub fn timeline_settings(schedule: &Schedule) -> Vec<(String, String)> {
         ("TIMELINE_CLEANUP", "yes".to_string()),
         ("TIMELINE_LIMIT_HOURLY", "24".to_string()),
         ("TIMELINE_LIMIT_DAILY", days.max(1).to_string()),
+        ("TIMELINE_LIMIT_WEEKLY", "0".to_string()),
+        ("TIMELINE_LIMIT_MONTHLY", "0".to_string()),
+        ("TIMELINE_LIMIT_YEARLY", "0".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -219,34 +221,9 @@ pub fn config_text(subvolume_root: &Path, settings: &[(String, String)]) -> Stri
     out
 }
 
-/// Writes `text` to `path` through a temporary file beside it, never through a link.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = dir.join(format!(
-        ".{}.snaprescue-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)?;
-    let written = f
-        .write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
 /// Adds `name` to `SNAPPER_CONFIGS` in the sysconfig file (created as Debian's when there is
 /// none); `false` when it was listed already.
-pub fn list_config(name: &str) -> std::io::Result<bool> {
+pub fn list_config(name: &str) -> Result<bool, crate::ports::file_replace::ReplaceError> {
     let (path, names) = listed().unwrap_or_else(|| (PathBuf::from(SYSCONFIG[0]), vec![]));
     if names.iter().any(|n| n == name) {
         return Ok(false);
@@ -270,7 +247,7 @@ pub fn list_config(name: &str) -> std::io::Result<bool> {
     if !replaced {
         out.push(line);
     }
-    write_atomically(&path, &(out.join("\n") + "\n"))?;
+    crate::ports::file_replace::replace(&path, (out.join("\n") + "\n").as_bytes(), 0o644)?;
     Ok(true)
 }
 

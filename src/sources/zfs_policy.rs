@@ -69,7 +69,8 @@ pub(crate) fn sanoid_settings(
         }
         name = name.rsplit_once('/')?.0;
     };
-    let mut merged = BTreeMap::new();
+    // Under everything, sanoid's own defaults ([template_default]).
+    let mut merged = sanoid_defaults();
     let templates = section.1.get("use_template").cloned().unwrap_or_default();
     for template in templates
         .split(',')
@@ -82,6 +83,39 @@ pub(crate) fn sanoid_settings(
     }
     merged.extend(section.1.clone());
     Some((section.0, merged))
+}
+
+/// sanoid's `[template_default]`, from its `sanoid.defaults.conf` where installed, else the
+/// values sanoid ships (hourly 48, daily 90, monthly 6, autosnap and autoprune on).
+fn sanoid_defaults() -> BTreeMap<String, String> {
+    let shipped = std::fs::read_to_string("/usr/share/sanoid/sanoid.defaults.conf")
+        .ok()
+        .and_then(|t| parse_sanoid(&t).remove("template_default"));
+    shipped
+        .unwrap_or_else(|| {
+            [
+                ("frequent_period", "15"),
+                ("frequently", "0"),
+                ("hourly", "48"),
+                ("daily", "90"),
+                ("weekly", "0"),
+                ("monthly", "6"),
+                ("yearly", "0"),
+                ("autosnap", "yes"),
+                ("autoprune", "yes"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        })
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+/// A sanoid yes/no setting that is off (`no`, `0`).
+pub(crate) fn is_off(value: Option<&String>) -> bool {
+    value.is_some_and(|v| matches!(v.as_str(), "no" | "0"))
 }
 
 pub(crate) fn period_length(period: &str, settings: &BTreeMap<String, String>) -> Duration {
@@ -119,7 +153,7 @@ pub fn expiry_rule(
                 expires: None,
             });
         };
-        let autoprune = settings.get("autoprune").is_none_or(|v| v != "no");
+        let autoprune = !is_off(settings.get("autoprune"));
         let Some(count) = settings.get(period).and_then(|v| v.parse::<i32>().ok()) else {
             return Some(ExpiryRule {
                 rule: format!("sanoid [{section}]: {period} retention from sanoid's defaults"),
@@ -170,9 +204,7 @@ pub fn expiry_rule_here(
     snapshot: &str,
     created: Option<DateTime<Utc>>,
 ) -> Option<ExpiryRule> {
-    let path = std::env::var_os("SNAPRESCUE_SANOID_CONF")
-        .unwrap_or_else(|| "/etc/sanoid/sanoid.conf".into());
-    let conf = std::fs::read_to_string(path).ok();
+    let conf = std::fs::read_to_string(super::zfs_protect::sanoid_conf_path()).ok();
     let auto = super::zfs_cli::property(dataset, "com.sun:auto-snapshot").ok();
     expiry_rule(dataset, snapshot, created, conf.as_deref(), auto.as_deref())
 }

@@ -5,7 +5,7 @@
 //! for the dataset, appended to sanoid.conf; a section the user wrote is never rewritten.
 
 use super::zfs::ZfsSource;
-use super::zfs_policy::{parse_sanoid, period_length, sanoid_settings};
+use super::zfs_policy::{is_off, parse_sanoid, period_length, sanoid_settings};
 use super::{Snapshot, SnapshotSource, SnapshotStatus, SourceError, zfs_cli};
 use crate::ports::command;
 use crate::protect::{
@@ -27,6 +27,7 @@ pub fn is_pre_run(user: &BTreeMap<String, String>) -> bool {
 /// sanoid.conf, where `SNAPRESCUE_SANOID_CONF` says (tests), else `/etc/sanoid/sanoid.conf`.
 pub fn sanoid_conf_path() -> PathBuf {
     std::env::var_os("SNAPRESCUE_SANOID_CONF")
+        .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| "/etc/sanoid/sanoid.conf".into())
 }
@@ -51,7 +52,7 @@ pub fn sanoid_policy(conf: &str, dataset: &str, installed: bool) -> Option<Polic
             (n > 0).then(|| (period_length(p, &settings), n))
         })
         .collect();
-    let disabled = if settings.get("autosnap").is_some_and(|v| v == "no") {
+    let disabled = if is_off(settings.get("autosnap")) {
         Some(format!("sanoid [{section}] has autosnap = no"))
     } else if taken.is_empty() {
         Some(format!("sanoid [{section}] keeps no period"))
@@ -60,7 +61,7 @@ pub fn sanoid_policy(conf: &str, dataset: &str, installed: bool) -> Option<Polic
     } else {
         None
     };
-    let keep = if settings.get("autoprune").is_some_and(|v| v == "no") {
+    let keep = if is_off(settings.get("autoprune")) {
         Keep::Forever
     } else {
         Keep::For(taken.iter().map(|(p, n)| *p * *n).max().unwrap_or_default())
@@ -219,6 +220,7 @@ impl ZfsSource {
             tags: tags.into_iter().collect(),
             status: SnapshotStatus::Completed,
             kept,
+            notes: vec![],
         })
     }
 
@@ -254,23 +256,32 @@ impl ZfsSource {
                 schedule.describe()
             )));
         }
-        if parse_sanoid(&conf).contains_key("template_snaprescue") {
-            return Err(SourceError::Refused(format!(
-                "{} has a [template_snaprescue] already but no section for {}: add \
-                 `[{}]` with `use_template = snaprescue`",
-                path.display(),
-                self.dataset,
+        // A second dataset shares the template an earlier --apply wrote, when it meets the
+        // schedule asked now.
+        let addition = if parse_sanoid(&conf).contains_key("template_snaprescue") {
+            format!(
+                "\n# Added by snaprescue protect --apply.\n[{}]\n\tuse_template = snaprescue\n",
                 self.dataset
+            )
+        } else {
+            sanoid_section(&self.dataset, schedule)
+        };
+        let text = format!("{conf}{addition}");
+        let meets = sanoid_policy(&text, &self.dataset, true).is_some_and(|p| p.meets(schedule));
+        if !meets {
+            return Err(SourceError::Refused(format!(
+                "[template_snaprescue] in {} does not meet {}: edit it (e.g. hourly = 72, daily = \
+                 3), then run this again",
+                path.display(),
+                schedule.describe()
             )));
         }
-        let mut text = conf;
-        text.push_str(&sanoid_section(&self.dataset, schedule));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(SourceError::io(format!("cannot create {}", dir.display())))?;
         }
-        super::snapper_config::write_atomically(&path, &text)
-            .map_err(SourceError::io(format!("cannot write {}", path.display())))?;
+        crate::ports::file_replace::replace(&path, text.as_bytes(), 0o644)
+            .map_err(|e| SourceError::Refused(e.to_string()))?;
         let mut said = vec![format!(
             "sanoid [{}] added to {} ({})",
             self.dataset,

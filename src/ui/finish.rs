@@ -11,11 +11,6 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let mut lines = Vec::new();
-    // `p`/`s` ask first, at the top, so the question is seen without scrolling.
-    if let Some(question) = model.finish.protection.question() {
-        lines.push(Line::from(question).yellow().bold());
-        lines.push(Line::from(""));
-    }
     if let Some(r) = &model.restore.report {
         // Counted as the confirmation counted them: files (and links), folders apart.
         let dirs = r

@@ -102,6 +102,18 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         }
         Overlay::None => {}
     }
+    // `p` and `s` ask in a popup, seen wherever the finish screen is scrolled to.
+    if model.step == Step::Finish
+        && let Some(question) = model.finish.protection.question()
+    {
+        let text = format!("{question}\nEnter/y: yes   other: no");
+        let width = 66.min(frame.area().width);
+        let rows = text
+            .lines()
+            .map(|l| wrapped_rows(l, width.saturating_sub(2)))
+            .sum();
+        popup(frame, "Before the next run", &text, width, rows);
+    }
 }
 
 fn step_bar(model: &Model, width: u16) -> Line<'static> {

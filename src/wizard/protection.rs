@@ -104,8 +104,9 @@ impl Protection {
         let target = self.target()?;
         Some(match self.asking? {
             ProtectAsk::ApplyPolicy => format!(
-                "Create and bind the recommended automatic snapshot policy for {}? Snapshots \
-                 are billed by size (cloud) or take disk space (local).",
+                "Create and bind an automatic snapshot policy ({}) for {}? Snapshots are billed \
+                 by size (cloud) or take disk space (local).",
+                crate::protect::run::recommended(self.audits()).describe(),
                 target.target
             ),
             ProtectAsk::TakeSnapshot => format!(

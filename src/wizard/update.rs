@@ -223,6 +223,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::PolicyApplied(result) => {
+            model.notice = Some(match &result {
+                Ok((source, applied)) => format!("{source}: {}", applied.said.join("; ")),
+                Err(e) => format!("Policy not applied: {e}"),
+            });
             if let Ok((source, applied)) = &result
                 && applied.changed
             {
@@ -234,6 +238,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.finish.protection.on_applied(result)
         }
         Msg::PreRunSnapshot(result) => {
+            model.notice = Some(match &result {
+                Ok(t) => format!("Pre-run snapshot {} ({}) taken", t.name, t.id),
+                Err(e) => format!("Pre-run snapshot not taken: {e}"),
+            });
             if let Ok(t) = &result {
                 model.finish.actions.push(format!(
                     "pre-run snapshot {} ({}) on {}",
