@@ -318,7 +318,7 @@ pub fn main() -> i32 {
             cloud,
             json,
         }) => emit(
-            recover::deleted(&path, snapshot.as_deref(), &cloud.into()),
+            recover::deleted(&path, snapshot.as_deref(), &cloud.into(), json),
             json,
         ),
         Some(Command::Restore {
