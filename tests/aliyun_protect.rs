@@ -403,3 +403,30 @@ fn a_copy_made_with_copy_snapshot_in_another_region_passes_cross_region_copy() {
     let (_, listed, _) = lab.run(&["snapshots"]);
     assert_eq!(listed["snapshots"].as_array().unwrap().len(), 1, "{listed}");
 }
+
+#[test]
+fn keep_days_is_ecs_retention_set_as_the_snapshot_is_made() {
+    let Some(lab) = start(data_disk(json!({})), json!({})) else {
+        return;
+    };
+    let (code, taken, err) = lab.run(&["snapshot", "--name", "pre-run-8", "--keep-days", "10"]);
+    assert_eq!(code, 0, "{taken} {err}");
+    assert_eq!(lab.calls("CreateSnapshot")[0]["RetentionDays"], "10");
+    assert!(
+        lab.calls("ModifySnapshotAttribute").is_empty(),
+        "set at creation, not after"
+    );
+    assert!(
+        taken["kept"].as_str().unwrap().contains("RetentionDays 10"),
+        "{taken}"
+    );
+    let (_, listed, _) = lab.run(&["snapshots"]);
+    let row = listed["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == taken["id"])
+        .unwrap()
+        .clone();
+    assert!(row["expires"].as_str().is_some(), "{row}");
+}

@@ -302,3 +302,18 @@ fn all_audits_every_volume_of_the_region() {
     );
     assert_eq!(doc["regions"][0]["error"], Value::Null, "{doc}");
 }
+
+#[test]
+fn keep_days_locks_the_ebs_snapshot_in_governance_mode_once_complete() {
+    let Some(lab) = lab() else { return };
+    let (code, taken, err) = lab.run(&["snapshot", "--name", "pre-run-8", "--keep-days", "10"]);
+    assert_eq!(code, 0, "{taken} {err}");
+    let kept = taken["kept"].as_str().unwrap();
+    assert!(
+        kept.contains("governance") && kept.contains("no retention of their own"),
+        "{kept}"
+    );
+    let id = taken["id"].as_str().unwrap();
+    let locks = lab.ec2(&[("Action", "DescribeLockedSnapshots"), ("SnapshotId.1", id)]);
+    assert_eq!(between(&locks, "lockState"), "governance", "{locks}");
+}

@@ -448,3 +448,29 @@ fn all_audits_every_disk_of_the_region() {
         );
     }
 }
+
+#[test]
+fn keep_days_is_a_cbs_deadline_set_as_the_snapshot_is_made() {
+    let Some(lab) = start(disk(json!({})), json!({})) else {
+        return;
+    };
+    let (code, taken, err) = lab.run(&["snapshot", "--name", "pre-run-8", "--keep-days", "10"]);
+    assert_eq!(code, 0, "{taken} {err}");
+    assert!(
+        taken["kept"].as_str().unwrap().contains("Deadline"),
+        "{taken}"
+    );
+    let state = lab.server_state();
+    let made = state["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["SnapshotId"] == taken["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(made["IsPermanent"], false, "{made}");
+    let deadline = made["DeadlineTime"].as_str().unwrap();
+    let at = chrono::NaiveDateTime::parse_from_str(deadline, "%Y-%m-%d %H:%M:%S").unwrap();
+    let days = (at - (chrono::Utc::now() + chrono::Duration::hours(8)).naive_utc()).num_hours();
+    assert!((9 * 24..=10 * 24).contains(&days), "{deadline}: {days} h");
+}

@@ -124,14 +124,17 @@ pub trait CloudProvider: Send + Sync {
         &'a self,
         place: &'a DiskPlace,
     ) -> Result<Box<dyn RollbackFlow + 'a>, RescueError>;
-    /// Takes the named pre-run snapshot of `disk` with `tags` (snaprescue's among them);
-    /// returns its id.
+    /// Takes the named pre-run snapshot of `disk` with `tags` (snaprescue's among them),
+    /// kept `keep_days` by the cloud's own retention where it has one (then deleted); returns
+    /// its id, and how it is kept when the retention was set (`None`: no retention of its
+    /// own, so a lock is put on it once it is complete).
     fn create_named_snapshot(
         &self,
         disk: &str,
         name: &str,
         tags: &[(String, String)],
-    ) -> Result<String, CloudError>;
+        keep_days: Option<u32>,
+    ) -> Result<(String, Option<String>), CloudError>;
     /// Whether `disk` is its instance's system (boot) disk, when the cloud says.
     fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError>;
     /// The automatic snapshot policies that cover `disk`.

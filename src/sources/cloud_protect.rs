@@ -86,10 +86,12 @@ pub fn take(
     let disk = &source.place.disk.id;
     let tags = request.all_tags();
     watch.say(&format!("taking snapshot {} of {disk}", request.name));
-    let id = provider.create_named_snapshot(disk, &request.name, &tags)?;
-    // A kept snapshot is pinned once it exists whole (a lock or retention needs it done).
+    let (id, retained) =
+        provider.create_named_snapshot(disk, &request.name, &tags, request.keep_days)?;
+    // Without a retention of its own it is locked once it exists whole.
+    let lock_days = request.keep_days.filter(|_| retained.is_none());
     let mut status = SnapshotStatus::InProgress;
-    if request.wait || request.keep_days.is_some() {
+    if request.wait || lock_days.is_some() {
         wait_until(
             &format!("snapshot {id} to complete"),
             cloud_wait(3600),
@@ -107,8 +109,8 @@ pub fn take(
     } else if let Some(now) = provider.snapshot_status(&id)? {
         status = now;
     }
-    let mut kept = None;
-    if let Some(days) = request.keep_days {
+    let mut kept = retained;
+    if let Some(days) = lock_days {
         let listed = provider.list_snapshots(disk)?;
         let snapshot = listed.iter().find(|s| s.id == id).ok_or_else(|| {
             SourceError::Refused(format!(
@@ -118,7 +120,11 @@ pub fn take(
         let prior = provider.pin_prior(snapshot, days)?;
         kept = Some(match &prior.not_needed {
             Some(why) => why.clone(),
-            None => provider.pin(snapshot, days, &prior)?.did,
+            None => format!(
+                "{} ({} snapshots have no retention of their own)",
+                provider.pin(snapshot, days, &prior)?.did,
+                provider.noun()
+            ),
         });
     }
     Ok(TakenSnapshot {

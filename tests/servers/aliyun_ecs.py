@@ -300,6 +300,15 @@ class Handler(BaseHTTPRequestHandler):
                                        "CreationTime": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                        "SourceDiskId": disk["DiskId"], "SourceDiskSize": disk["Size"], "SourceDiskType": disk["Type"],
                                        "Encrypted": False, "Tags": request_tags(p)})
+            if "RetentionDays" in p:
+                try:
+                    days = int(p["RetentionDays"])
+                except ValueError:
+                    days = 0
+                if not 1 <= days <= 65536:
+                    state["snapshots"].pop()
+                    return refusal(400, "InvalidParameter", "The specified parameter RetentionDays is not valid.")
+                state["snapshots"][-1]["RetentionDays"] = days
             if token:
                 tokens[token] = snap_id
             disk_harness.snapshotted(disk["DiskId"], snap_id)

@@ -262,10 +262,21 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(tags, list) or any(not isinstance(t, dict) or not isinstance(t.get("Key"), str)
                                                  or not isinstance(t.get("Value"), str) for t in tags):
                 return error("InvalidParameter", "Tags must be an array of {Key, Value} strings.")
+            deadline_time = None
+            if "Deadline" in p:
+                # ISO 8601 UTC, at least a day ahead: deleted then (DeadlineTime in UTC+8).
+                try:
+                    deadline = datetime.datetime.fromisoformat(p["Deadline"].replace("Z", "+00:00"))
+                except ValueError:
+                    return error("InvalidParameterValue", "Deadline is not an ISO 8601 time.")
+                if deadline < datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1) - datetime.timedelta(minutes=5):
+                    return error("InvalidParameterValue", "Deadline must be at least one day ahead.")
+                deadline_time = deadline.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
             snap_id = f"snap-grd{len(state['snapshots']):05d}"
             state["snapshots"].append({"SnapshotId": snap_id, "SnapshotName": p.get("SnapshotName", "未命名"), "SnapshotState": "CREATING",
                                        "Percent": 0, "DiskId": disk["DiskId"], "DiskSize": disk["DiskSize"], "DiskUsage": disk["DiskUsage"],
-                                       "Encrypt": disk.get("Encrypt", False), "CreateTime": now_text(), "DeadlineTime": None, "IsPermanent": True,
+                                       "Encrypt": disk.get("Encrypt", False), "CreateTime": now_text(), "DeadlineTime": deadline_time,
+                                       "IsPermanent": deadline_time is None,
                                        "Tags": p.get("Tags", []), "_pending": [{"SnapshotState": "NORMAL", "Percent": 100}]})
             disk_harness.snapshotted(disk["DiskId"], snap_id)
             return ok({"SnapshotId": snap_id})

@@ -240,7 +240,8 @@ impl AliyunProvider {
         disk: &str,
         name: &str,
         tags: &[(String, String)],
-    ) -> Result<String, CloudError> {
+        keep_days: Option<u32>,
+    ) -> Result<(String, Option<String>), CloudError> {
         let valid = (2..=128).contains(&name.chars().count())
             && name.chars().next().is_some_and(char::is_alphabetic)
             && !name.starts_with("auto")
@@ -258,8 +259,13 @@ impl AliyunProvider {
             p.push(param(&format!("Tag.{}.Key", n + 1), k));
             p.push(param(&format!("Tag.{}.Value", n + 1), v));
         }
+        if let Some(days) = keep_days {
+            p.push(param("RetentionDays", &days.to_string()));
+        }
         let doc = self.ecs.call("CreateSnapshot", &p)?;
-        required(&doc, "CreateSnapshot", "SnapshotId")
+        let kept = keep_days
+            .map(|d| format!("RetentionDays {d}: ECS keeps it {d} days from now, then deletes it"));
+        Ok((required(&doc, "CreateSnapshot", "SnapshotId")?, kept))
     }
 
     pub(super) fn ecs_apply_policy(

@@ -279,8 +279,9 @@ impl CloudProvider for AliyunProvider {
         disk: &str,
         name: &str,
         tags: &[(String, String)],
-    ) -> Result<String, CloudError> {
-        self.ecs_named_snapshot(disk, name, tags)
+        keep_days: Option<u32>,
+    ) -> Result<(String, Option<String>), CloudError> {
+        self.ecs_named_snapshot(disk, name, tags, keep_days)
     }
 
     fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError> {

@@ -340,8 +340,10 @@ impl CloudProvider for AwsProvider {
         disk: &str,
         name: &str,
         tags: &[(String, String)],
-    ) -> Result<String, CloudError> {
-        self.ebs_named_snapshot(disk, name, tags)
+        _keep_days: Option<u32>,
+    ) -> Result<(String, Option<String>), CloudError> {
+        // EBS snapshots have no retention of their own: kept by a lock once complete.
+        Ok((self.ebs_named_snapshot(disk, name, tags)?, None))
     }
 
     fn is_system_disk(&self, disk: &str) -> Result<Option<bool>, CloudError> {

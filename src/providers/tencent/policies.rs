@@ -99,16 +99,26 @@ impl TencentProvider {
         disk: &str,
         name: &str,
         tags: &[(String, String)],
-    ) -> Result<String, CloudError> {
+        keep_days: Option<u32>,
+    ) -> Result<(String, Option<String>), CloudError> {
         let tags: Vec<Value> = tags
             .iter()
             .map(|(k, v)| json!({"Key": k, "Value": v}))
             .collect();
-        let answer = self.cbs_call(
-            "CreateSnapshot",
-            json!({"DiskId": disk, "SnapshotName": name, "Tags": tags}),
-        )?;
-        required(&answer, "CreateSnapshot", "SnapshotId")
+        let mut body = json!({"DiskId": disk, "SnapshotName": name, "Tags": tags});
+        // Deadline: at least a day ahead (ISO 8601, UTC); CBS deletes it then.
+        let deadline = keep_days.map(|d| {
+            (chrono::Utc::now() + chrono::Duration::days(i64::from(d)))
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        });
+        if let Some(at) = &deadline {
+            body["Deadline"] = json!(at);
+        }
+        let answer = self.cbs_call("CreateSnapshot", body)?;
+        let kept =
+            deadline.map(|at| format!("Deadline {at}: CBS keeps it until then, then deletes it"));
+        Ok((required(&answer, "CreateSnapshot", "SnapshotId")?, kept))
     }
 
     pub(super) fn cbs_apply_policy(
