@@ -5,6 +5,7 @@
 //! policy with the lower-camel parameters ECS wants, and a second `--apply` changes nothing.
 
 mod common;
+use common::check;
 
 use chrono::{Duration, SecondsFormat, Utc};
 use common::ecs_stand_in::EcsStandIn;
@@ -88,15 +89,6 @@ impl Lab {
             .map(|r| r["params"].clone())
             .collect()
     }
-}
-
-fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {doc}"))
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! policy targeting a tag it puts on the volume, once.
 
 mod common;
+use common::check;
 
 use common::moto::{Moto, access_key, between, python, start_moto};
 use serde_json::{Value, json};
@@ -122,15 +123,6 @@ fn lab() -> Option<Lab> {
     };
     (lab.instance, lab.volume) = common::moto::instance_with_volume(&lab.moto, &lab.key);
     Some(lab)
-}
-
-fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {doc}"))
 }
 
 #[test]

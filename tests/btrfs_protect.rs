@@ -6,6 +6,7 @@
 //! The tests that change snapper's configuration take turns (one SNAPPER_CONFIGS line).
 
 mod common;
+use common::check;
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -69,15 +70,6 @@ impl Drop for SnapperConfigsOf {
             }
         }
     }
-}
-
-fn check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {doc}"))
 }
 
 fn snapper(config: &str, args: &[&str]) -> String {

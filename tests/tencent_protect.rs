@@ -7,6 +7,7 @@
 //! once. No disk is mounted: PATH is a plain directory and `--disk` names the disk.
 
 mod common;
+use common::check;
 
 use chrono::{Duration, FixedOffset, Utc};
 use common::cbs_lab::{DISK, INSTANCE, SECRET_ID, SECRET_KEY, ZONE};
@@ -156,15 +157,6 @@ impl Lab {
             })
             .collect()
     }
-}
-
-fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {doc}"))
 }
 
 fn said(doc: &Value) -> String {

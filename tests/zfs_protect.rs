@@ -5,18 +5,10 @@
 //! `--apply` appends a sanoid section, once.
 
 mod common;
+use common::check;
 use common::zfs_lab::*;
 use std::fs;
 use std::process::Command;
-
-fn check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id} in {doc}"))
-}
 
 /// The binary with sanoid.conf at `conf`.
 fn run(

@@ -306,3 +306,13 @@ pub mod restore_lab;
 pub mod rollback_lab;
 pub mod snapshot_lab;
 pub mod tmux;
+
+/// The check `id` of a `protect --json` document (panics naming the document without it).
+pub fn check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {doc}"))
+}
