@@ -105,12 +105,7 @@ pub fn audit_text(audits: &[SourceAudit]) -> String {
     for a in audits {
         let _ = writeln!(out, "{} — {}", a.source, a.target);
         let mut checks: Vec<_> = a.checks.iter().collect();
-        checks.sort_by_key(|c| match c.status {
-            CheckStatus::Fail => 0,
-            CheckStatus::Warn => 1,
-            CheckStatus::Ok => 2,
-            CheckStatus::Info => 3,
-        });
+        checks.sort_by_key(|c| c.status);
         for c in checks {
             let _ = writeln!(out, "  {} {:<20} {}", mark(c.status), c.id, c.message);
             if let Some(fix) = &c.fix {

@@ -17,13 +17,13 @@ use crate::sources::Snapshot;
 use chrono::Duration;
 use serde::Serialize;
 
-/// A check's outcome: `fail` makes `protect` exit 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A check's outcome: `fail` makes `protect` exit 1. Ordered by urgency (what to show first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
-    Ok,
-    Warn,
     Fail,
+    Warn,
+    Ok,
     Info,
 }
 

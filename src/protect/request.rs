@@ -95,6 +95,19 @@ pub struct PolicyApplied {
     pub said: Vec<String>,
 }
 
+impl PolicyApplied {
+    /// Nothing changed: `policy` (its name) already meets `schedule`.
+    pub fn unchanged(policy: &str, schedule: &super::Schedule) -> Self {
+        Self {
+            changed: false,
+            said: vec![format!(
+                "{policy} already meets {}: nothing changed",
+                schedule.describe()
+            )],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

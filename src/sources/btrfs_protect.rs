@@ -290,14 +290,16 @@ impl BtrfsSource {
             command::run("systemctl", &["enable", "--now", "snapper-timeline.timer"])?;
             said.push(format!("snapper-timeline.timer was {state}: enabled"));
         }
-        let changed = !said.is_empty();
-        if !changed {
-            said.push(format!(
-                "snapper config {name} already meets {}: nothing changed",
-                schedule.describe()
+        if said.is_empty() {
+            return Ok(PolicyApplied::unchanged(
+                &format!("snapper config {name}"),
+                schedule,
             ));
         }
-        Ok(PolicyApplied { changed, said })
+        Ok(PolicyApplied {
+            changed: true,
+            said,
+        })
     }
 }
 

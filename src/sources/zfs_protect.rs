@@ -238,14 +238,7 @@ impl ZfsSource {
         let installed = command::locate("sanoid").is_some();
         if let Some(p) = sanoid_policy(&conf, &self.dataset, true) {
             if p.meets(schedule) {
-                return Ok(PolicyApplied {
-                    changed: false,
-                    said: vec![format!(
-                        "{} already meets {}: nothing changed",
-                        p.name,
-                        schedule.describe()
-                    )],
-                });
+                return Ok(PolicyApplied::unchanged(&p.name, schedule));
             }
             return Err(SourceError::Refused(format!(
                 "{} in {} covers {} but does not meet {}: edit it (snaprescue does not rewrite a \

@@ -185,7 +185,7 @@ impl Protection {
                         .iter()
                         .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Warn))
                         .collect();
-                    checks.sort_by_key(|c| c.status != CheckStatus::Fail);
+                    checks.sort_by_key(|c| c.status);
                     for c in checks {
                         out.push((format!("  {} {}", c.id, c.message), c.status));
                     }

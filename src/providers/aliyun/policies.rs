@@ -276,14 +276,7 @@ impl AliyunProvider {
         if let Some((p, enabled)) = self.bound(disk)? {
             let policy = policy_from(&p, enabled);
             if policy.meets(schedule) {
-                return Ok(PolicyApplied {
-                    changed: false,
-                    said: vec![format!(
-                        "{} already meets {}: nothing changed",
-                        policy.name,
-                        schedule.describe()
-                    )],
-                });
+                return Ok(PolicyApplied::unchanged(&policy.name, schedule));
             }
         }
         let (name, hours, days) = planned(schedule);

@@ -154,14 +154,7 @@ impl AwsProvider {
             .into_iter()
             .find(|p| p.meets(schedule))
         {
-            return Ok(PolicyApplied {
-                changed: false,
-                said: vec![format!(
-                    "{} already meets {}: nothing changed",
-                    p.name,
-                    schedule.describe()
-                )],
-            });
+            return Ok(PolicyApplied::unchanged(&p.name, schedule));
         }
         let role = format!("arn:aws:iam::{}:role/{DEFAULT_ROLE}", self.account()?);
         // The policy first: when DLM refuses it (no role), nothing has changed.

@@ -128,14 +128,7 @@ impl TencentProvider {
     ) -> Result<PolicyApplied, CloudError> {
         let bound = self.bound(disk)?;
         if let Some(p) = bound.iter().map(policy_from).find(|p| p.meets(schedule)) {
-            return Ok(PolicyApplied {
-                changed: false,
-                said: vec![format!(
-                    "{} already meets {}: nothing changed",
-                    p.name,
-                    schedule.describe()
-                )],
-            });
+            return Ok(PolicyApplied::unchanged(&p.name, schedule));
         }
         let (name, hours, days) = planned(schedule);
         let mut said = Vec::new();
