@@ -4,6 +4,7 @@
 
 pub mod assets;
 mod cloud_runs;
+mod deleted_doc;
 mod frozen_notice;
 mod outcome;
 mod pin;

@@ -1,21 +1,15 @@
 //! `snapshots`, `deleted`, `restore` and `rollback` without a terminal.
 
 use super::Outcome;
-use crate::engine::diff::{EntryKind, EntryStatus, TreeDiff};
+use super::deleted_doc::DeletedDoc;
+use crate::engine::diff::{EntryKind, EntryStatus};
 use crate::engine::path_json;
 use crate::session::Session;
 use crate::sources::CloudOptions;
-use chrono::{DateTime, Utc};
 use humansize::{BINARY, format_size};
 use serde_json::{Value, json};
 use std::fmt::Write;
 use std::path::Path;
-
-fn time(secs: i64) -> String {
-    DateTime::<Utc>::from_timestamp(secs, 0)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default()
-}
 
 pub fn snapshots(path: &Path, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
     let mut session = Session::open(path, cloud)?;
@@ -89,20 +83,6 @@ pub fn snapshots(path: &Path, cloud: &CloudOptions) -> anyhow::Result<Outcome> {
         human,
         ok: true,
     })
-}
-
-fn entries_json(tree: &TreeDiff, status: EntryStatus) -> Vec<Value> {
-    tree.with_status(status)
-        .map(|e| {
-            json!({
-                "path": path_json(&e.path),
-                "size": e.size,
-                "kind": e.kind,
-                "mtime": time(e.mtime),
-                "status": e.status,
-            })
-        })
-        .collect()
 }
 
 /// Removes the cloud rescue disk behind `opened`, if there is one, and says how that went.
@@ -206,7 +186,7 @@ pub fn deleted(
     id: Option<&str>,
     cloud: &CloudOptions,
     json: bool,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Outcome<DeletedDoc>> {
     let (session, snapshot, opened, tree, watch) = open_chosen(path, id, cloud)?;
     let rescue = close_rescue(opened, &watch);
     let lost = tree.lost();
@@ -241,18 +221,12 @@ pub fn deleted(
     )?;
     let removed = describe_rescue(&mut human, &rescue)?;
     Ok(Outcome {
-        json: if !json {
-            serde_json::Value::Null
-        } else {
-            json!({
-            "path": path_json(&session.path),
-            "snapshot": snapshot.id,
-            "deleted": entries_json(&tree, EntryStatus::Deleted),
-            "changed": entries_json(&tree, EntryStatus::Changed),
-            "lost": lost,
-            "unreadable": tree.unreadable.iter().map(|(p, r)| json!({"path": path_json(p), "reason": r})).collect::<Vec<_>>(),
-            "rescue": rescue,
-            })
+        json: DeletedDoc {
+            path: session.path.clone(),
+            snapshot: snapshot.id,
+            tree,
+            lost,
+            rescue,
         },
         human,
         ok: removed,

@@ -29,13 +29,28 @@ pub mod verify;
 
 /// Paths in JSON: the lossless UTF-8 text when there is one, else the bytes in hex too.
 pub fn path_json(path: &std::path::Path) -> serde_json::Value {
-    use std::os::unix::ffi::OsStrExt;
-    match path.to_str() {
-        Some(text) => serde_json::Value::String(text.to_string()),
-        None => serde_json::json!({
-            "lossy": path.to_string_lossy(),
-            "hex": path.as_os_str().as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>(),
-        }),
+    serde_json::to_value(JsonPath(path)).unwrap_or_default()
+}
+
+/// [`path_json`] written straight into a document (no `Value` built): the text, or
+/// `{"hex": …, "lossy": …}` for a name that is not UTF-8.
+pub struct JsonPath<'a>(pub &'a std::path::Path);
+
+impl serde::Serialize for JsonPath<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use std::os::unix::ffi::OsStrExt;
+        match self.0.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => {
+                let bytes = self.0.as_os_str().as_bytes();
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("hex", &hex)?;
+                map.serialize_entry("lossy", &self.0.to_string_lossy())?;
+                map.end()
+            }
+        }
     }
 }
 
