@@ -4,8 +4,8 @@
 
 pub mod assets;
 mod cloud_runs;
-mod deleted_doc;
 mod frozen_notice;
+mod listing_json;
 mod outcome;
 mod pin;
 mod protect;
@@ -338,6 +338,7 @@ pub fn main() -> i32 {
                 only_deleted,
                 to.as_deref(),
                 conflict,
+                json,
             ),
             json,
         ),

@@ -1,7 +1,7 @@
 //! `snapshots`, `deleted`, `restore` and `rollback` without a terminal.
 
 use super::Outcome;
-use super::deleted_doc::DeletedDoc;
+use super::listing_json::DeletedDoc;
 use crate::engine::diff::{EntryKind, EntryStatus};
 use crate::engine::path_json;
 use crate::session::Session;

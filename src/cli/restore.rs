@@ -2,13 +2,13 @@
 //! the wizard uses too, and a report that counts by kind and says where each entry went.
 
 use super::Outcome;
+use super::listing_json::RestoreDoc;
 use super::recover::{close_rescue, describe_rescue, open_chosen, rel_shown};
 use crate::engine::diff::{EntryKind, EntryStatus, TreeDiff};
 use crate::engine::restore::RestoreReport;
 use crate::engine::restore_plan::ConflictPolicy;
 use crate::sources::CloudOptions;
 use humansize::{BINARY, format_size};
-use serde_json::json;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,8 @@ pub fn restore(
     only_deleted: bool,
     to: Option<&Path>,
     policy: ConflictPolicy,
-) -> anyhow::Result<Outcome> {
+    json: bool,
+) -> anyhow::Result<Outcome<RestoreDoc>> {
     let (session, snapshot, opened, tree, watch) = open_chosen(path, id, cloud)?;
     let selection = if only_deleted {
         deleted_roots(&tree)
@@ -77,6 +78,32 @@ pub fn restore(
         Some((p, r)) => (Some(p), r),
         None => (None, RestoreReport::default()),
     };
+    // With --json the text is not shown: 100,000 restored files are not formatted.
+    let mut human = if json {
+        String::new()
+    } else {
+        report_text(&report, &session, &selection, planned.as_ref())?
+    };
+    let removed = describe_rescue(&mut human, &rescue)?;
+    Ok(Outcome {
+        ok: report.failed.is_empty() && !report.cancelled && removed,
+        json: RestoreDoc {
+            report,
+            snapshot: snapshot.id,
+            rescue,
+        },
+        human,
+    })
+}
+
+/// What a restore did, for people: where each entry went, what was skipped or failed, and
+/// the count.
+fn report_text(
+    report: &RestoreReport,
+    session: &crate::session::Session,
+    selection: &[PathBuf],
+    planned: Option<&crate::engine::restore_plan::RestorePlan>,
+) -> anyhow::Result<String> {
     let mut human = String::new();
     for r in &report.restored {
         // Kept beside an existing entry: say where it went.
@@ -126,7 +153,7 @@ pub fn restore(
             "nothing under PATH is missing from the live tree; nothing to restore"
         )?;
     }
-    let how = match &planned {
+    let how = match planned {
         Some(p) if p.reflink => "reflinked or copied, verified",
         _ => "copied and verified",
     };
@@ -135,26 +162,18 @@ pub fn restore(
             human,
             "CANCELLED: {} were complete and verified before the cancel ({}); \
              nothing partial was left; run the same command again to finish",
-            restored_summary(&report),
+            restored_summary(report),
             format_size(report.bytes, BINARY),
         )?;
     } else {
         writeln!(
             human,
             "{} restored ({}, {how}), {} skipped, {} failed",
-            restored_summary(&report),
+            restored_summary(report),
             format_size(report.bytes, BINARY),
             report.skipped.len(),
             report.failed.len()
         )?;
     }
-    let mut doc = serde_json::to_value(&report)?;
-    doc["snapshot"] = json!(snapshot.id);
-    let removed = describe_rescue(&mut human, &rescue)?;
-    doc["rescue"] = json!(rescue);
-    Ok(Outcome {
-        json: doc,
-        human,
-        ok: report.failed.is_empty() && !report.cancelled && removed,
-    })
+    Ok(human)
 }

@@ -11,23 +11,24 @@ use std::path::{Path, PathBuf};
 pub use super::restore_run::execute;
 
 pub fn ser_path<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-    super::path_json(path).serialize(s)
+    super::JsonPath(path).serialize(s)
 }
 
+/// Fields in name order: the JSON keys come out sorted, as in every other document.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoredItem {
-    #[serde(serialize_with = "ser_path")]
-    pub path: PathBuf,
-    #[serde(serialize_with = "ser_path")]
-    pub target: PathBuf,
-    pub kind: EntryKind,
-    pub size: u64,
-    /// `copy`, `reflink`, or `hard_link` (a link to another restored file, as in the
-    /// snapshot); None for directories and symbolic links.
-    pub method: Option<CopyMethod>,
     /// BLAKE3 of the content, checked against the copy (None for directories, links, and
     /// reflinks verified by their shared extents).
     pub hash: Option<String>,
+    pub kind: EntryKind,
+    /// `copy`, `reflink`, or `hard_link` (a link to another restored file, as in the
+    /// snapshot); None for directories and symbolic links.
+    pub method: Option<CopyMethod>,
+    #[serde(serialize_with = "ser_path")]
+    pub path: PathBuf,
+    pub size: u64,
+    #[serde(serialize_with = "ser_path")]
+    pub target: PathBuf,
     /// How the copy was proven equal to the snapshot (files only).
     pub verified_by: Option<Verification>,
 }
@@ -88,12 +89,8 @@ impl RestoreReport {
     }
 }
 
-fn ser_paths<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
-    paths
-        .iter()
-        .map(|p| super::path_json(p))
-        .collect::<Vec<_>>()
-        .serialize(s)
+pub fn ser_paths<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| super::JsonPath(p)))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
