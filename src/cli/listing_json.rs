@@ -6,7 +6,7 @@
 
 use crate::engine::JsonPath;
 use crate::engine::diff::{DiffEntry, EntryKind, EntryStatus, LostCounts, TreeDiff};
-use crate::engine::restore::{RestoreReport, ser_paths};
+use crate::engine::restore::RestoreReport;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -27,8 +27,7 @@ impl Serialize for DeletedDoc {
         let mut map = s.serialize_map(Some(7))?;
         map.serialize_entry("changed", &entries(EntryStatus::Changed))?;
         map.serialize_entry("deleted", &entries(EntryStatus::Deleted))?;
-        // A `Value` keeps its keys sorted, as every other object in the document.
-        map.serialize_entry("lost", &serde_json::to_value(self.lost).unwrap_or_default())?;
+        map.serialize_entry("lost", &self.lost)?;
         map.serialize_entry("path", &JsonPath(&self.path))?;
         map.serialize_entry("rescue", &self.rescue)?;
         map.serialize_entry("snapshot", &self.snapshot)?;
@@ -73,12 +72,6 @@ pub struct RestoreDoc {
 
 impl Serialize for RestoreDoc {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Swept<'a>(&'a [PathBuf]);
-        impl Serialize for Swept<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                ser_paths(self.0, s)
-            }
-        }
         let r = &self.report;
         let mut map = s.serialize_map(Some(9))?;
         map.serialize_entry("bytes", &r.bytes)?;
@@ -89,7 +82,8 @@ impl Serialize for RestoreDoc {
         map.serialize_entry("restored", &r.restored)?;
         map.serialize_entry("skipped", &r.skipped)?;
         map.serialize_entry("snapshot", &self.snapshot)?;
-        map.serialize_entry("swept", &Swept(&r.swept))?;
+        let swept: Vec<JsonPath> = r.swept.iter().map(|p| JsonPath(p)).collect();
+        map.serialize_entry("swept", &swept)?;
         map.end()
     }
 }

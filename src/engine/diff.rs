@@ -73,11 +73,12 @@ pub struct TreeDiff {
     pub unreadable: Vec<(PathBuf, String)>,
 }
 
-/// Counts of what a snapshot would bring back.
+/// Counts of what a snapshot would bring back. Fields in name order: the JSON keys come
+/// out sorted, as in every other document.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LostCounts {
-    pub entries: u64,
     pub bytes: u64,
+    pub entries: u64,
 }
 
 impl TreeDiff {

@@ -89,7 +89,7 @@ impl RestoreReport {
     }
 }
 
-pub fn ser_paths<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+fn ser_paths<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(paths.iter().map(|p| super::JsonPath(p)))
 }
 
