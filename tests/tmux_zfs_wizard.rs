@@ -35,7 +35,7 @@ fn the_wizard_restores_and_rolls_back_on_a_zfs_dataset() {
     // Both looked into (what each would bring back is shown): the ★ and the cursor are on
     // the one holding the checkpoints.
     t.wait_for("0 files, 0 B");
-    let screen = t.wait_for("2 files, 292.97 KiB");
+    let screen = t.wait_for("2 files, 2.86 MiB");
     assert!(screen.contains("★ before rm"), "{screen}");
     assert!(screen.contains("after rm"), "{screen}");
     // The recommended one (holding the checkpoints) is under the cursor: rescue from it.

@@ -7,6 +7,7 @@ pub mod choose;
 pub mod copy;
 pub mod diff;
 mod diff_walk;
+mod direct_read;
 pub mod extents;
 pub mod freeze_journal;
 pub mod harvest;

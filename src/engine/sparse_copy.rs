@@ -2,12 +2,14 @@
 //! byte hashed as read from the snapshot and again as read back from the copy.
 //!
 //! A large file runs as a pipeline of three threads joined by bounded queues, so a cold read
-//! never waits on the hash or the write: a reader fills a pool of 256 KiB buffers with
-//! the source's data regions in order, the calling thread hashes and writes each buffer and
-//! starts its writeback, and a verifier reads each written span back from the copy and
-//! hashes it. A small file is done inline on the calling thread (no threads to start).
+//! never waits on the hash or the write: a reader fills a pool of buffers with the source's
+//! data regions in order (1 MiB direct reads around the page cache, see [`super::direct_read`],
+//! or 256 KiB plain ones), the calling thread hashes and writes each buffer and starts its
+//! writeback, and a verifier reads each written span back from the copy and hashes it. A
+//! small file is done inline on the calling thread (no threads to start).
 
 use super::copy::{CopyError, io};
+use super::direct_read::{AlignedBuf, DirectReader};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
@@ -16,12 +18,15 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-/// The unit of reading, writing and reading back for a large file. Small enough that a
-/// buffer is still in the CPU's cache when it is hashed and written (4 MiB buffers cost
-/// twice the system time and 1.5x the wall time here: every copy missed the cache).
+/// The unit of plain reads and of reading back. Small enough that what the kernel copied
+/// out of the page cache is still in the CPU's cache when it is hashed and written (4 MiB
+/// buffers cost twice the system time and 1.5x the wall time here: every copy missed).
 const CHUNK: usize = 256 << 10;
-/// Buffers in flight between the reader and the writer (the reader's lead, 8 MiB).
-const POOL: usize = 32;
+/// The unit of direct reads: nothing is copied by the kernel, and fewer, larger requests
+/// keep the disk busy without read-ahead (2 GiB cold: 256 KiB 1.8-2.0 s, 1 MiB 1.2-1.7 s).
+const DIRECT_CHUNK: usize = 1 << 20;
+/// What the reader may have read ahead of the writer.
+const LEAD: usize = 8 << 20;
 /// The unit of each write into the copy. The page cache gives a write a folio of about its
 /// size: 256 KiB writes got 256 KiB folios, and on a VM that returns freed memory to its
 /// host (free page reporting) those cost 2-3x the system time of 64 KiB ones, warm; cold,
@@ -140,10 +145,11 @@ pub(super) fn copy_sparse(
         return copy_inline(input, output, len, dense, cancel, on_bytes);
     }
     advise(input, 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+    let pool = LEAD / CHUNK;
     std::thread::scope(|scope| {
-        let (free_tx, free_rx) = sync_channel::<Vec<u8>>(POOL);
-        let (data_tx, data_rx) = sync_channel::<(Span, Option<Vec<u8>>)>(POOL);
-        let (check_tx, check_rx) = sync_channel::<Span>(POOL * 2);
+        let (free_tx, free_rx) = sync_channel::<AlignedBuf>(pool);
+        let (data_tx, data_rx) = sync_channel::<(Span, Option<AlignedBuf>)>(pool);
+        let (check_tx, check_rx) = sync_channel::<Span>(pool * 2);
         let reader = scope.spawn(move || read_ahead(input, len, dense, cancel, free_rx, data_tx));
         let verifier = scope.spawn(move || read_back(output, check_rx));
         let copied = write_pieces(output, len, cancel, on_bytes, data_rx, free_tx, check_tx);
@@ -156,18 +162,24 @@ pub(super) fn copy_sparse(
 }
 
 /// The reader: fills free buffers with the source's pieces, in order, as fast as the disk
-/// gives them. Stops when cancelled or when the writer has gone.
+/// gives them, [`LEAD`] bytes ahead at most. Stops when cancelled or when the writer has gone.
 fn read_ahead(
     input: &File,
     len: u64,
     dense: bool,
     cancel: &AtomicBool,
-    free: Receiver<Vec<u8>>,
-    out: SyncSender<(Span, Option<Vec<u8>>)>,
+    free: Receiver<AlignedBuf>,
+    out: SyncSender<(Span, Option<AlignedBuf>)>,
 ) -> Result<(), CopyError> {
-    // Buffers made so far: new ones until the pool is full, then the ones given back.
+    let mut reader = DirectReader::new(input);
+    let chunk = if reader.is_direct() {
+        DIRECT_CHUNK
+    } else {
+        CHUNK
+    };
+    // Buffers made so far: new ones until the lead is reached, then the ones given back.
     let mut made = 0usize;
-    for span in pieces(input, len, CHUNK, dense) {
+    for span in pieces(input, len, chunk, dense) {
         if cancel.load(Ordering::Relaxed) {
             return Err(CopyError::Cancelled);
         }
@@ -176,16 +188,17 @@ fn read_ahead(
             Span::Written(offset, want) => {
                 let mut buf = match free.try_recv() {
                     Ok(b) => b,
-                    Err(_) if made < POOL => {
+                    Err(_) if made * chunk < LEAD => {
                         made += 1;
-                        vec![0u8; CHUNK]
+                        AlignedBuf::new(chunk)
                     }
                     Err(_) => match free.recv() {
                         Ok(b) => b,
                         Err(_) => return Ok(()),
                     },
                 };
-                let n = read_full_at(input, &mut buf[..want], offset)
+                let n = reader
+                    .read_at(&mut buf, offset, want)
                     .map_err(io("cannot read", Path::new("snapshot file")))?;
                 if n < want {
                     // The file shrank while it was read: the hashes will tell.
@@ -223,8 +236,8 @@ fn write_pieces(
     len: u64,
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
-    pieces: Receiver<(Span, Option<Vec<u8>>)>,
-    free: SyncSender<Vec<u8>>,
+    pieces: Receiver<(Span, Option<AlignedBuf>)>,
+    free: SyncSender<AlignedBuf>,
     check: SyncSender<Span>,
 ) -> Result<String, CopyError> {
     let mut hasher = blake3::Hasher::new();
@@ -236,8 +249,7 @@ fn write_pieces(
         match (span, buf) {
             (Span::Written(offset, n), Some(buf)) => {
                 end = offset + n as u64;
-                hasher.update(&buf[..n]);
-                write_in_pieces(output, &buf[..n], offset)
+                hash_and_write(&mut hasher, output, &buf[..n], offset)
                     .map_err(io("cannot write", Path::new("restored file")))?;
                 start_writeback(output, offset, n as u64);
                 let _ = check.send(span);
@@ -268,10 +280,14 @@ fn read_back(output: &File, spans: Receiver<Span>) -> Result<String, CopyError> 
         match span {
             Span::Zeros(n) => hash_zeros(&mut hasher, n),
             Span::Written(offset, n) => {
-                output
-                    .read_exact_at(&mut buf[..n], offset)
-                    .map_err(io("cannot read back", Path::new("restored file")))?;
-                hasher.update(&buf[..n]);
+                let mut at = offset;
+                for n in std::iter::repeat_n(CHUNK, n / CHUNK).chain([n % CHUNK]) {
+                    output
+                        .read_exact_at(&mut buf[..n], at)
+                        .map_err(io("cannot read back", Path::new("restored file")))?;
+                    hasher.update(&buf[..n]);
+                    at += n as u64;
+                }
             }
         }
     }
@@ -300,8 +316,7 @@ fn copy_inline(
             Span::Written(offset, want) => {
                 let n = read_full_at(input, &mut buf[..want], offset)
                     .map_err(io("cannot read", Path::new("snapshot file")))?;
-                source.update(&buf[..n]);
-                write_in_pieces(output, &buf[..n], offset)
+                hash_and_write(&mut source, output, &buf[..n], offset)
                     .map_err(io("cannot write", Path::new("restored file")))?;
                 on_bytes(n as u64);
                 spans.push(Span::Written(offset, n));
@@ -338,10 +353,17 @@ fn copy_inline(
     ))
 }
 
-/// `data` at `offset` in [`WRITE_PIECE`]s.
-fn write_in_pieces(output: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
+/// `data` hashed and written at `offset` a [`WRITE_PIECE`] at a time, each piece hashed just
+/// before it is written, while it is in the CPU's cache.
+fn hash_and_write(
+    hasher: &mut blake3::Hasher,
+    output: &File,
+    data: &[u8],
+    offset: u64,
+) -> std::io::Result<()> {
     let mut at = offset;
     for piece in data.chunks(WRITE_PIECE) {
+        hasher.update(piece);
         output.write_all_at(piece, at)?;
         at += piece.len() as u64;
     }

@@ -42,8 +42,8 @@ fn copied(len: u64, data: &[(u64, u8, usize)]) {
     assert!(seen <= len && seen >= written.min(len), "{seen}");
     let blocks = output.metadata().unwrap().blocks() * 512;
     assert!(
-        blocks < len.max(1 << 20),
-        "holes stay holes: {blocks} bytes allocated of {len}"
+        blocks <= allocated + (64 << 10),
+        "holes stay holes: {blocks} bytes allocated, the source has {allocated}"
     );
 }
 
@@ -66,6 +66,8 @@ fn large_files_go_through_the_pipeline_with_their_holes() {
         ],
     );
     copied(8 * mib, &[(3 * mib, 5, 4096)]);
+    // Dense, with an end off the block grid: the last direct read comes back short.
+    copied((5 << 20) + 123, &[(0, 4, (5 << 20) + 123)]);
 }
 
 #[test]

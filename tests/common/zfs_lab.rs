@@ -233,7 +233,7 @@ pub fn fill_project(dir: &Path) {
     std::fs::create_dir_all(p.join("ckpt/nested")).unwrap();
     std::fs::create_dir_all(p.join("empty dir")).unwrap();
     std::fs::write(p.join("keep.txt"), "keep").unwrap();
-    let weights: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let weights: Vec<u8> = (0..3_000_123u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(p.join("ckpt/e1.pth"), &weights).unwrap();
     std::fs::write(p.join("ckpt/nested/x.bin"), b"deep").unwrap();
     std::fs::write(p.join(odd_name()), b"odd").unwrap();
