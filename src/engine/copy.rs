@@ -27,6 +27,8 @@ pub enum CopyError {
     },
     #[error("verification failed: the copy's hash differs from the snapshot's")]
     Mismatch,
+    #[error("the snapshot file ended before its size while it was copied; nothing was kept")]
+    Shrank,
     #[error("{0} appeared while copying; nothing was overwritten")]
     Exists(PathBuf),
     #[error("cancelled")]

@@ -12,6 +12,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The alignment O_DIRECT asks of buffers, offsets and lengths (the page size covers every
 /// block size the supported filesystems use).
@@ -66,36 +67,42 @@ impl Drop for AlignedBuf {
 
 /// A source file switched to O_DIRECT for as long as this lives (its status flags are put
 /// back on drop: the descriptor is still used afterwards, for its extended attributes).
+/// Shared by the readers of one copy: any of them may fall back to plain reads for all.
 pub(super) struct DirectReader<'a> {
     file: &'a File,
-    /// The status flags before, while O_DIRECT is on; None once reads are plain.
-    saved: Option<libc::c_int>,
+    /// The status flags before, while O_DIRECT is on; [`PLAIN`] once reads are plain.
+    saved: AtomicI32,
 }
 
+const PLAIN: i32 = -1;
+
 impl<'a> DirectReader<'a> {
-    /// Switches `file` to O_DIRECT where its filesystem allows it; plain reads otherwise.
-    pub(super) fn new(file: &'a File) -> Self {
+    /// Switches `file` (`len` bytes) to O_DIRECT where its filesystem allows it, unless its
+    /// pages are in the page cache already (a warm copy is a memory copy; reading it from
+    /// the disk again would be slower); plain reads otherwise.
+    pub(super) fn new(file: &'a File, len: u64) -> Self {
         let fd = file.as_raw_fd();
         // SAFETY: fcntl on a descriptor borrowed for 'a.
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
         let on = flags >= 0
+            && !mostly_cached(file, len)
             // SAFETY: as above; the filesystem answers EINVAL when it cannot do O_DIRECT.
             && unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_DIRECT) } == 0;
         Self {
             file,
-            saved: on.then_some(flags),
+            saved: AtomicI32::new(if on { flags } else { PLAIN }),
         }
     }
 
     /// Whether reads still bypass the page cache.
     pub(super) fn is_direct(&self) -> bool {
-        self.saved.is_some()
+        self.saved.load(Ordering::Relaxed) != PLAIN
     }
 
     /// Reads `want` bytes at `offset` into the start of `buf` (which must hold `want`
     /// rounded up to [`ALIGN`]): until full or the end of the file. Returns the bytes read.
     pub(super) fn read_at(
-        &mut self,
+        &self,
         buf: &mut AlignedBuf,
         offset: u64,
         want: usize,
@@ -129,13 +136,49 @@ impl<'a> DirectReader<'a> {
         Ok(done)
     }
 
-    /// Plain reads from here on.
-    fn plain(&mut self) {
-        if let Some(flags) = self.saved.take() {
+    /// Plain reads from here on (a direct read of another reader already under way ends
+    /// as it began).
+    fn plain(&self) {
+        let flags = self.saved.swap(PLAIN, Ordering::Relaxed);
+        if flags != PLAIN {
             // SAFETY: fcntl on the borrowed descriptor, putting its flags back.
             unsafe { libc::fcntl(self.file.as_raw_fd(), libc::F_SETFL, flags) };
         }
     }
+}
+
+/// Whether at least half of the file's pages are in the page cache (cachestat, Linux 6.5;
+/// on an older kernel the answer is no: the copy reads directly, as a cold one should).
+fn mostly_cached(file: &File, len: u64) -> bool {
+    /// `struct cachestat_range` and `struct cachestat` of <linux/mman.h>.
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct Counts {
+        cache: u64,
+        dirty: u64,
+        writeback: u64,
+        evicted: u64,
+        recently_evicted: u64,
+    }
+    const SYS_CACHESTAT: libc::c_long = 451;
+    let range = Range { off: 0, len };
+    let mut counts = Counts::default();
+    // SAFETY: the kernel reads `range` and writes `counts`, both live locals of its layout.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const Range,
+            &mut counts as *mut Counts,
+            0u32,
+        )
+    };
+    rc == 0 && counts.cache * 2 * (ALIGN as u64) >= len
 }
 
 impl Drop for DirectReader<'_> {
@@ -145,15 +188,27 @@ impl Drop for DirectReader<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn source(len: usize) -> (tempfile::TempDir, File, Vec<u8>) {
+    /// A file of `len` known bytes, its pages dropped from the cache (cold) or not (warm).
+    pub(in crate::engine) fn source(len: usize, cold: bool) -> (tempfile::TempDir, File, Vec<u8>) {
         let dir = tempfile::tempdir().unwrap();
         let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(dir.path().join("f"), &bytes).unwrap();
         let file = File::open(dir.path().join("f")).unwrap();
+        if cold {
+            drop_cache(&file);
+        }
         (dir, file, bytes)
+    }
+
+    /// Writes the file's pages back and drops them: the next read goes to the disk.
+    pub(in crate::engine) fn drop_cache(file: &File) {
+        file.sync_all().unwrap();
+        // SAFETY: plain syscall on an owned descriptor.
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(rc, 0);
     }
 
     fn flags(file: &File) -> libc::c_int {
@@ -170,10 +225,21 @@ mod tests {
     }
 
     #[test]
+    fn a_cold_file_is_read_directly_a_cached_one_plainly() {
+        let len = 64 * ALIGN;
+        let (_dir, file, _) = source(len, true);
+        assert!(DirectReader::new(&file, len as u64).is_direct());
+        let (_dir, file, _) = source(len, false);
+        assert!(!DirectReader::new(&file, len as u64).is_direct());
+        assert_eq!(flags(&file) & libc::O_DIRECT, 0);
+    }
+
+    #[test]
     fn direct_reads_give_the_bytes_up_to_an_odd_end_and_put_the_flags_back() {
-        let (_dir, file, bytes) = source(3 * ALIGN + 123);
+        let len = 3 * ALIGN + 123;
+        let (_dir, file, bytes) = source(len, true);
         let before = flags(&file);
-        let mut reader = DirectReader::new(&file);
+        let reader = DirectReader::new(&file, len as u64);
         // The test's filesystem (ext4 or tmpfs on 6.6+) takes O_DIRECT.
         assert!(reader.is_direct());
         assert_ne!(flags(&file) & libc::O_DIRECT, 0);
@@ -190,8 +256,9 @@ mod tests {
 
     #[test]
     fn an_offset_off_the_grid_is_read_plainly_from_there_on() {
-        let (_dir, file, bytes) = source(2 * ALIGN);
-        let mut reader = DirectReader::new(&file);
+        let (_dir, file, bytes) = source(2 * ALIGN, true);
+        let reader = DirectReader::new(&file, 2 * ALIGN as u64);
+        assert!(reader.is_direct());
         let mut buf = AlignedBuf::new(2 * ALIGN);
         let n = reader.read_at(&mut buf, 17, 1000).unwrap();
         assert!(buf[..n] == bytes[17..1017]);

@@ -16,6 +16,7 @@ pub mod keep_running;
 pub mod leftovers;
 pub mod newer;
 pub mod pin_journal;
+mod read_ahead;
 pub mod restore;
 mod restore_dest;
 mod restore_entries;

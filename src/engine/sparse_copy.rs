@@ -9,7 +9,8 @@
 //! small file is done inline on the calling thread (no threads to start).
 
 use super::copy::{CopyError, io};
-use super::direct_read::{AlignedBuf, DirectReader};
+use super::direct_read::DirectReader;
+use super::read_ahead;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
@@ -25,7 +26,7 @@ const CHUNK: usize = 256 << 10;
 /// The unit of direct reads: nothing is copied by the kernel, and fewer, larger requests
 /// keep the disk busy without read-ahead (2 GiB cold: 256 KiB 1.8-2.0 s, 1 MiB 1.2-1.7 s).
 const DIRECT_CHUNK: usize = 1 << 20;
-/// What the reader may have read ahead of the writer.
+/// What the readers may have read ahead of the writer.
 const LEAD: usize = 8 << 20;
 /// The unit of each write into the copy. The page cache gives a write a folio of about its
 /// size: 256 KiB writes got 256 KiB folios, and on a VM that returns freed memory to its
@@ -117,7 +118,7 @@ fn pieces(input: &File, len: u64, chunk: usize, dense: bool) -> impl Iterator<It
 /// A piece of the file: data at an offset (read from the source, or written to the copy),
 /// or a hole of this length.
 #[derive(Debug, Clone, Copy)]
-enum Span {
+pub(super) enum Span {
     Written(u64, usize),
     Zeros(u64),
 }
@@ -145,74 +146,27 @@ pub(super) fn copy_sparse(
         return copy_inline(input, output, len, dense, cancel, on_bytes);
     }
     advise(input, 0, 0, libc::POSIX_FADV_SEQUENTIAL);
-    let pool = LEAD / CHUNK;
-    std::thread::scope(|scope| {
-        let (free_tx, free_rx) = sync_channel::<AlignedBuf>(pool);
-        let (data_tx, data_rx) = sync_channel::<(Span, Option<AlignedBuf>)>(pool);
-        let (check_tx, check_rx) = sync_channel::<Span>(pool * 2);
-        let reader = scope.spawn(move || read_ahead(input, len, dense, cancel, free_rx, data_tx));
-        let verifier = scope.spawn(move || read_back(output, check_rx));
-        let copied = write_pieces(output, len, cancel, on_bytes, data_rx, free_tx, check_tx);
-        let read = reader.join().unwrap_or(Err(CopyError::Mismatch));
-        let verified = verifier.join().unwrap_or(Err(CopyError::Mismatch));
-        // The first failure in file order is the one to tell: a read error stops the writer.
-        read?;
-        Ok((copied?, verified?))
-    })
-}
-
-/// The reader: fills free buffers with the source's pieces, in order, as fast as the disk
-/// gives them, [`LEAD`] bytes ahead at most. Stops when cancelled or when the writer has gone.
-fn read_ahead(
-    input: &File,
-    len: u64,
-    dense: bool,
-    cancel: &AtomicBool,
-    free: Receiver<AlignedBuf>,
-    out: SyncSender<(Span, Option<AlignedBuf>)>,
-) -> Result<(), CopyError> {
-    let mut reader = DirectReader::new(input);
+    let reader = DirectReader::new(input, len);
     let chunk = if reader.is_direct() {
         DIRECT_CHUNK
     } else {
         CHUNK
     };
-    // Buffers made so far: new ones until the lead is reached, then the ones given back.
-    let mut made = 0usize;
-    for span in pieces(input, len, chunk, dense) {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(CopyError::Cancelled);
+    std::thread::scope(|scope| {
+        let plan = pieces(input, len, chunk, dense);
+        let (in_order, readers) = read_ahead::spawn(scope, plan, reader, (chunk, LEAD), cancel);
+        let (check_tx, check_rx) = sync_channel::<Span>(2 * LEAD / chunk);
+        let verifier = scope.spawn(move || read_back(output, check_rx));
+        // A read error comes to the writer in file order and stops it.
+        let copied = write_pieces(output, len, cancel, on_bytes, in_order, check_tx);
+        let read_ok = readers.into_iter().all(|r| r.join().is_ok());
+        let verified = verifier.join().unwrap_or(Err(CopyError::Mismatch));
+        let copied = copied?;
+        if !read_ok {
+            return Err(CopyError::Mismatch);
         }
-        let piece = match span {
-            Span::Zeros(_) => (span, None),
-            Span::Written(offset, want) => {
-                let mut buf = match free.try_recv() {
-                    Ok(b) => b,
-                    Err(_) if made * chunk < LEAD => {
-                        made += 1;
-                        AlignedBuf::new(chunk)
-                    }
-                    Err(_) => match free.recv() {
-                        Ok(b) => b,
-                        Err(_) => return Ok(()),
-                    },
-                };
-                let n = reader
-                    .read_at(&mut buf, offset, want)
-                    .map_err(io("cannot read", Path::new("snapshot file")))?;
-                if n < want {
-                    // The file shrank while it was read: the hashes will tell.
-                    let _ = out.send((Span::Written(offset, n), Some(buf)));
-                    return Ok(());
-                }
-                (Span::Written(offset, n), Some(buf))
-            }
-        };
-        if out.send(piece).is_err() {
-            return Ok(());
-        }
-    }
-    Ok(())
+        Ok((copied, verified?))
+    })
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
@@ -236,16 +190,16 @@ fn write_pieces(
     len: u64,
     cancel: &AtomicBool,
     on_bytes: &mut dyn FnMut(u64),
-    pieces: Receiver<(Span, Option<AlignedBuf>)>,
-    free: SyncSender<AlignedBuf>,
+    mut pieces: read_ahead::InOrder,
     check: SyncSender<Span>,
 ) -> Result<String, CopyError> {
     let mut hasher = blake3::Hasher::new();
     let mut end = 0u64;
-    for (span, buf) in pieces {
+    while let Some(piece) = pieces.next_piece() {
         if cancel.load(Ordering::Relaxed) {
             return Err(CopyError::Cancelled);
         }
+        let read_ahead::Piece { span, buf, last } = piece?;
         match (span, buf) {
             (Span::Written(offset, n), Some(buf)) => {
                 end = offset + n as u64;
@@ -254,13 +208,16 @@ fn write_pieces(
                 start_writeback(output, offset, n as u64);
                 let _ = check.send(span);
                 on_bytes(n as u64);
-                let _ = free.try_send(buf);
+                pieces.give_back(buf);
             }
             (Span::Zeros(n), _) => {
                 hash_zeros(&mut hasher, n);
                 let _ = check.send(span);
             }
             (Span::Written(..), None) => return Err(CopyError::Mismatch),
+        }
+        if last {
+            return Err(CopyError::Shrank);
         }
     }
     // Only a trailing hole needs sizing: the new file is as long as what was written.
@@ -322,7 +279,7 @@ fn copy_inline(
                 spans.push(Span::Written(offset, n));
                 end = offset + n as u64;
                 if n < want {
-                    break;
+                    return Err(CopyError::Shrank);
                 }
                 continue;
             }

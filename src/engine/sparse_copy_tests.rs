@@ -14,28 +14,36 @@ fn sparse_source(dir: &Path, len: u64, data: &[(u64, u8, usize)]) -> File {
     File::open(path).unwrap()
 }
 
+/// The copy of a sparse file checked for bytes, hashes and holes: cold (read directly),
+/// then warm (read through the page cache).
 fn copied(len: u64, data: &[(u64, u8, usize)]) {
     let dir = tempfile::tempdir().unwrap();
     let input = sparse_source(dir.path(), len, data);
+    crate::engine::direct_read::tests::drop_cache(&input);
+    copied_from(dir.path(), &input, len, data, "cold");
+    copied_from(dir.path(), &input, len, data, "warm");
+}
+
+fn copied_from(dir: &Path, input: &File, len: u64, data: &[(u64, u8, usize)], name: &str) {
     let output = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
-        .open(dir.path().join("copy"))
+        .open(dir.join(name))
         .unwrap();
     let mut seen = 0;
     let allocated = input.metadata().unwrap().blocks() * 512;
     let (source, copy) = copy_sparse(
-        &input,
+        input,
         &output,
         (len, allocated),
         &AtomicBool::new(false),
         &mut |n| seen += n,
     )
     .unwrap();
-    let original = std::fs::read(dir.path().join("source")).unwrap();
-    let restored = std::fs::read(dir.path().join("copy")).unwrap();
-    assert!(original == restored, "bytes differ ({len})");
+    let original = std::fs::read(dir.join("source")).unwrap();
+    let restored = std::fs::read(dir.join(name)).unwrap();
+    assert!(original == restored, "bytes differ ({len}, {name})");
     let expected = blake3::hash(&original).to_hex().to_string();
     assert_eq!((source.as_str(), copy.as_str()), (&*expected, &*expected));
     let written: u64 = data.iter().map(|d| d.2 as u64).sum();
@@ -80,4 +88,25 @@ fn a_cancel_stops_the_pipeline() {
         cancel.store(true, Ordering::Relaxed)
     });
     assert!(matches!(result, Err(CopyError::Cancelled)), "{result:?}");
+}
+
+#[test]
+fn a_source_that_ends_before_its_size_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (len, claimed) in [(1000u64, 4096u64), (3 << 20, 5 << 20)] {
+        let input = sparse_source(dir.path(), len, &[(0, 2, len as usize)]);
+        crate::engine::direct_read::tests::drop_cache(&input);
+        let output = File::create(dir.path().join(format!("copy{len}"))).unwrap();
+        let result = copy_sparse(
+            &input,
+            &output,
+            (claimed, claimed),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(
+            matches!(result, Err(CopyError::Shrank)),
+            "{len}: {result:?}"
+        );
+    }
 }
