@@ -1,12 +1,13 @@
 //! The data of one file copied and proven: only its data regions (holes stay holes), every
 //! byte hashed as read from the snapshot and again as read back from the copy.
 //!
-//! A large file runs as a pipeline of three threads joined by bounded queues, so a cold read
-//! never waits on the hash or the write: a reader fills a pool of buffers with the source's
-//! data regions in order (1 MiB direct reads around the page cache, see [`super::direct_read`],
-//! or 256 KiB plain ones), the calling thread hashes and writes each buffer and starts its
-//! writeback, and a verifier reads each written span back from the copy and hashes it. A
-//! small file is done inline on the calling thread (no threads to start).
+//! A large file runs as a pipeline joined by bounded queues, so a cold read never waits on
+//! the hash or the write: two readers ([`super::read_ahead`]) fill a pool of buffers with
+//! the source's data regions (1 MiB direct reads around the page cache, see
+//! [`super::direct_read`], or 256 KiB plain ones when the file is cached), the calling
+//! thread takes them in file order, hashes and writes each and starts its writeback, and a
+//! verifier reads each written span back from the copy and hashes it. A small file is done
+//! inline on the calling thread (no threads to start).
 
 use super::copy::{CopyError, io};
 use super::direct_read::DirectReader;
