@@ -192,7 +192,7 @@ pub(super) mod tests {
     use super::*;
 
     /// A file of `len` known bytes, its pages dropped from the cache (cold) or not (warm).
-    pub(in crate::engine) fn source(len: usize, cold: bool) -> (tempfile::TempDir, File, Vec<u8>) {
+    fn source(len: usize, cold: bool) -> (tempfile::TempDir, File, Vec<u8>) {
         let dir = tempfile::tempdir().unwrap();
         let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(dir.path().join("f"), &bytes).unwrap();

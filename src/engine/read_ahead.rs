@@ -20,12 +20,10 @@ use std::thread::{Scope, ScopedJoinHandle};
 /// Threads reading at once.
 pub(super) const READERS: usize = 2;
 
-/// One piece of the source, as read: a hole carries no buffer. `last` says the file ended
-/// before the plan did (it shrank while read): nothing comes after it.
+/// One piece of the source, as read: a hole carries no buffer.
 pub(super) struct Piece {
     pub span: Span,
     pub buf: Option<AlignedBuf>,
-    pub last: bool,
 }
 
 /// A piece, or the error met reading it, with its place in file order.
@@ -39,11 +37,10 @@ struct Readers<'a, I> {
     plan: Mutex<(u64, I)>,
     reader: DirectReader<'a>,
     chunk: usize,
-    /// Buffers made so far, up to `lead / chunk`; after that, the ones given back.
+    /// Buffers made so far, up to `buffers`; after that, the ones given back.
     made: AtomicUsize,
-    lead: usize,
+    buffers: usize,
     free: Receiver<AlignedBuf>,
-    ended: AtomicBool,
     cancel: &'a AtomicBool,
 }
 
@@ -68,9 +65,8 @@ where
         reader,
         chunk,
         made: AtomicUsize::new(0),
-        lead: buffers * chunk,
+        buffers,
         free,
-        ended: AtomicBool::new(false),
         cancel,
     });
     let handles = (0..READERS)
@@ -89,8 +85,8 @@ where
 }
 
 impl<I: Iterator<Item = Span> + Send> Readers<'_, I> {
-    /// One reader's loop, until the plan is done, the file ended, the copy was cancelled or
-    /// the writer has gone.
+    /// One reader's loop, until the plan is done, a read failed (a file that ends before its
+    /// size is [`CopyError::Shrank`]), the copy was cancelled or the writer has gone.
     fn run(&self, out: &Sender<Numbered>) {
         let mut spare: Option<AlignedBuf> = None;
         loop {
@@ -103,22 +99,16 @@ impl<I: Iterator<Item = Span> + Send> Readers<'_, I> {
             let piece = match span {
                 Span::Zeros(_) => {
                     spare = Some(buf);
-                    Ok(Piece {
-                        span,
-                        buf: None,
-                        last: false,
-                    })
+                    Ok(Piece { span, buf: None })
                 }
-                Span::Written(offset, want) => self.read(&mut buf, offset, want).map(|n| {
-                    if n < want {
-                        self.ended.store(true, Ordering::Relaxed);
-                    }
-                    Piece {
-                        span: Span::Written(offset, n),
+                Span::Written(offset, want) => match self.read(&mut buf, offset, want) {
+                    Ok(n) if n < want => Err(CopyError::Shrank),
+                    Ok(_) => Ok(Piece {
+                        span,
                         buf: Some(buf),
-                        last: n < want,
-                    }
-                }),
+                    }),
+                    Err(e) => Err(e),
+                },
             };
             let failed = piece.is_err();
             if out.send((seq, piece)).is_err() || failed {
@@ -138,9 +128,6 @@ impl<I: Iterator<Item = Span> + Send> Readers<'_, I> {
 
     /// The next piece of the plan and its number; None when there is nothing left to read.
     fn next_piece(&self) -> Option<(u64, Span)> {
-        if self.ended.load(Ordering::Relaxed) {
-            return None;
-        }
         let mut plan = self.plan.lock().unwrap_or_else(|e| e.into_inner());
         let span = plan.1.next()?;
         plan.0 += 1;
@@ -155,7 +142,7 @@ impl<I: Iterator<Item = Span> + Send> Readers<'_, I> {
             Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => {}
         }
-        if self.made.fetch_add(1, Ordering::Relaxed) * self.chunk < self.lead {
+        if self.made.fetch_add(1, Ordering::Relaxed) < self.buffers {
             return Some(AlignedBuf::new(self.chunk));
         }
         self.made.fetch_sub(1, Ordering::Relaxed);

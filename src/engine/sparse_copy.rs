@@ -200,7 +200,7 @@ fn write_pieces(
         if cancel.load(Ordering::Relaxed) {
             return Err(CopyError::Cancelled);
         }
-        let read_ahead::Piece { span, buf, last } = piece?;
+        let read_ahead::Piece { span, buf } = piece?;
         match (span, buf) {
             (Span::Written(offset, n), Some(buf)) => {
                 end = offset + n as u64;
@@ -216,9 +216,6 @@ fn write_pieces(
                 let _ = check.send(span);
             }
             (Span::Written(..), None) => return Err(CopyError::Mismatch),
-        }
-        if last {
-            return Err(CopyError::Shrank);
         }
     }
     // Only a trailing hole needs sizing: the new file is as long as what was written.
